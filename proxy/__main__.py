@@ -1,0 +1,5 @@
+"""``python -m proxy``: the same as the ``vipproxy`` command."""
+
+from proxy.cli import main
+
+raise SystemExit(main())

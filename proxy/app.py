@@ -1,0 +1,75 @@
+"""Composition root: the only module that wires config, transports and the core."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+from proxy.config.loader import ProxyConfig
+from proxy.core.driver import CoreSettings, ProxyCore
+from proxy.core.local import Interface, LocalAddresses
+from proxy.logs import configure_logging
+from proxy.transport.dispatch import Transports
+from proxy.transport.tcp import TcpTransport
+from proxy.transport.udp import open_udp
+
+
+async def serve(config: ProxyConfig) -> int:
+    """Run the proxy until SIGTERM/SIGINT, then drain for the grace period; exit code."""
+    log = configure_logging(config.log_level, config.log_format)
+    loop = asyncio.get_running_loop()
+    transports = Transports()
+    local = LocalAddresses(
+        tuple(Interface(item.transport, item.advertise, item.port) for item in config.listeners)
+    )
+    core = ProxyCore(
+        local=local,
+        settings=CoreSettings(config.timers, config.timer_c, config.max_breadth),
+        send=transports.send,
+        loop=loop,
+        directory=config.directory,
+        log=log,
+    )
+    try:
+        await _open_listeners(config, core, transports, log)
+    except OSError as error:
+        log.error("proxy.listen_failed", error=str(error))
+        transports.close()
+        return 1
+    log.info("proxy.listening", listeners=[
+        f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners])
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await _drain(core, config.shutdown_grace, loop, log)
+    transports.close()
+    log.info("proxy.stopped", **dict(core.stats))
+    return 0
+
+
+async def _open_listeners(config: ProxyConfig, core: ProxyCore, transports: Transports,
+                          log: Any) -> None:
+    for item in config.listeners:
+        if item.transport == "UDP":
+            endpoint = await open_udp(item.host, item.port, core.receive,
+                                      config.max_message_size, log)
+            transports.add_udp(item.host, endpoint)
+        else:
+            if transports.tcp is None:
+                transports.tcp = TcpTransport(core.receive, core.transport_failed,
+                                              config.max_message_size, log)
+            await transports.tcp.listen(item.host, item.port)
+
+
+async def _drain(core: ProxyCore, grace: float, loop: asyncio.AbstractEventLoop,
+                 log: Any) -> None:
+    """Refuse new INVITEs (503) and let transactions in progress finish, up to ``grace``."""
+    core.start_draining()
+    log.info("proxy.draining", in_progress=core.in_progress, grace=grace)
+    deadline = loop.time() + grace
+    while core.in_progress and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    if core.in_progress:
+        log.warning("proxy.drain_timeout", in_progress=core.in_progress)

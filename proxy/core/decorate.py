@@ -1,0 +1,97 @@
+"""What a forwarded INVITE carries because of why its target is rung.
+
+- Delegates see whose call it is: the original called line in History-Info
+  (RFC 7044) and a display-name prefix such as ``[VIP] ``.
+- Voicemail finds the shared mailbox: History-Info plus Diversion (RFC 5806),
+  which Asterisk and FreeSWITCH voicemail dialplans read.
+- An untrusted P-Asserted-Identity is removed (RFC 3325 §5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import quote
+
+from proxy.policy.plan import Target, TargetRole
+from proxy.sip.address import parse_name_addr
+from proxy.sip.errors import SipParseError
+from proxy.sip.message import Request, remove_header, set_header
+from proxy.sip.uri import SipUri, parse_uri, uri_user
+
+# RFC 4458 §2 / RFC 7044 §10: the cause a History-Info entry gives for a retargeting.
+_CAUSE_FOR_DIVERSION = {"user-busy": 486, "no-answer": 408, "unconditional": 302}
+
+
+def decorate_for_target(
+    request: Request,
+    target: Target,
+    *,
+    original_uri: str,
+    diversion_reason: str | None,
+    strip_asserted_identity: bool,
+) -> Request:
+    """Return ``request`` as it should reach ``target`` (before Via/Record-Route)."""
+    headers = request.headers
+    if strip_asserted_identity:
+        headers = remove_header(headers, "P-Asserted-Identity")
+    if target.display_prefix:
+        from_value = request.header("from")
+        if from_value is not None:
+            headers = set_header(headers, "From", _prefixed(from_value, target.display_prefix))
+    if target.role in (TargetRole.DELEGATE, TargetRole.VOICEMAIL):
+        cause = _CAUSE_FOR_DIVERSION.get(diversion_reason or "")
+        headers = set_header(
+            headers, "History-Info", _history_info(request, original_uri, target.uri, cause)
+        )
+    if target.role is TargetRole.VOICEMAIL:
+        headers = set_header(
+            headers, "Diversion", _diversion(original_uri, diversion_reason or "unconditional")
+        )
+    return replace(request, headers=headers)
+
+
+def _prefixed(from_value: str, prefix: str) -> str:
+    try:
+        address = parse_name_addr(from_value)
+    except SipParseError:
+        return from_value
+    shown = address.display_name or uri_user(address.uri) or ""
+    return str(address.with_display_name(f"{prefix}{shown}"))
+
+
+def _history_info(request: Request, original_uri: str, target_uri: str, cause: int | None) -> str:
+    """RFC 7044 §9: the entries before ours, then ours indexed below the last one.
+
+    Without earlier entries: index 1 is the called line as received, 1.1 the new
+    target, ``mp=1`` because the call was mapped to another user (§4.3.3.1.2).
+    """
+    existing = request.header_values("history-info")
+    target = target_uri
+    if cause is not None:
+        # RFC 7044 §4.3.3.1.1: the Reason for retargeting rides in the hi-targeted-to-uri.
+        separator = "&" if "?" in target else "?"
+        target = f"{target}{separator}Reason={quote(f'SIP;cause={cause}', safe='')}"
+    if not existing:
+        return f"<{original_uri}>;index=1, <{target}>;index=1.1;mp=1"
+    last_index = _index_of(existing[-1]) or "1"
+    return ", ".join([*existing, f"<{target}>;index={last_index}.1;mp={last_index}"])
+
+
+def _index_of(entry: str) -> str | None:
+    try:
+        return parse_name_addr(entry).param("index")
+    except SipParseError:
+        return None
+
+
+def _diversion(original_uri: str, reason: str) -> str:
+    """RFC 5806 §4: ``Diversion: <sip:line@host>;reason=no-answer;counter=1``."""
+    uri = original_uri
+    try:
+        parsed = parse_uri(original_uri)
+    except SipParseError:
+        parsed = None
+    if isinstance(parsed, SipUri):
+        # Only the line itself: URI parameters of the Request-URI are not a mailbox.
+        uri = str(replace(parsed, password=None, params=(), headers=""))
+    return f"<{uri}>;reason={reason};counter=1;privacy=off"

@@ -1,0 +1,608 @@
+"""The proxy core's one driver: it feeds events to the pure transaction machines and
+response contexts, and carries out the actions and decisions they return.
+
+Everything here runs on the event loop thread and is synchronous: a datagram in
+becomes zero or more datagrams out before ``receive`` returns. Time comes from
+``loop.time()`` and timers from ``loop.call_later``; the protocol code never reads
+a clock (ARCHITECTURE principle 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from proxy.core.branch import BranchFactory
+from proxy.core.context import (
+    ArmTimer,
+    CancelBranch,
+    ContextSettings,
+    Decision,
+    RelayResponse,
+    ResponseContext,
+    StartBranch,
+)
+from proxy.core.decorate import decorate_for_target
+from proxy.core.forwarding import build_cancel, forward_request
+from proxy.core.local import Interface, LocalAddresses
+from proxy.core.router import route_request
+from proxy.core.routing import apply_strict_route, next_hop, preprocess_routes
+from proxy.core.validation import Rejection, split_breadth, validate_request
+from proxy.policy.directory import Directory
+from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
+from proxy.sip.errors import SipParseError
+from proxy.sip.hop import Hop, response_hop
+from proxy.sip.message import (
+    Header,
+    Request,
+    Response,
+    drop_first_value,
+    error_response_for,
+    make_response,
+    parse_message,
+    replace_first_value,
+)
+from proxy.sip.uri import SipUri, parse_uri
+from proxy.sip.via import Via, parse_via
+from proxy.transaction.actions import (
+    Action,
+    PassUp,
+    Send,
+    StartTimer,
+    Terminated,
+    TimedOut,
+    TransportError,
+)
+from proxy.transaction.client_invite import InviteClientTransaction
+from proxy.transaction.client_non_invite import NonInviteClientTransaction
+from proxy.transaction.events import RequestReceived, ResponseReceived, TimerFired, TransportFailed
+from proxy.transaction.keys import (
+    client_key,
+    client_key_for,
+    server_key,
+    server_key_for_cancelled_invite,
+)
+from proxy.transaction.server_invite import InviteServerTransaction
+from proxy.transaction.server_non_invite import NonInviteServerTransaction
+from proxy.transaction.states import TransactionState
+from proxy.transaction.timers import TimerSettings
+
+Sender = Callable[[bytes, Hop], None]
+ServerTransaction = InviteServerTransaction | NonInviteServerTransaction
+ClientTransaction = InviteClientTransaction | NonInviteClientTransaction
+
+# Methods whose initial request creates a dialog, so we Record-Route them (§16.6 step 4).
+_DIALOG_FORMING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
+_ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE"
+
+
+@dataclass(frozen=True, slots=True)
+class CoreSettings:
+    timers: TimerSettings = field(default_factory=TimerSettings)
+    timer_c: float = 185.0
+    max_breadth: int = 60  # RFC 5393 §4: default for requests without Max-Breadth
+
+
+class _Timers:
+    """Running timer handles of one owner, by key; starting a key replaces it."""
+
+    __slots__ = ("_handles",)
+
+    def __init__(self) -> None:
+        self._handles: dict[Any, asyncio.TimerHandle] = {}
+
+    def start(self, loop: asyncio.AbstractEventLoop, key: Any, delay: float,
+              callback: Callable[..., None], *args: Any) -> None:
+        old = self._handles.get(key)
+        if old is not None:
+            old.cancel()
+        self._handles[key] = loop.call_later(delay, callback, *args)
+
+    def cancel_all(self) -> None:
+        for handle in self._handles.values():
+            handle.cancel()
+        self._handles.clear()
+
+
+class _ServerEntry:
+    """A server transaction, where its responses go, and the fork it started."""
+
+    __slots__ = ("branches", "breadth", "context", "context_timers", "hop", "interface", "key",
+                 "original_uri", "received", "strip_asserted_identity", "timers", "tx")
+
+    def __init__(self, tx: ServerTransaction, key: tuple[Any, ...], hop: Hop,
+                 interface: Interface, received: Request) -> None:
+        self.tx = tx
+        self.key = key
+        self.hop = hop
+        self.interface = interface
+        self.received = received  # as received (with received/rport): loop hash input
+        self.original_uri = received.uri
+        self.context: ResponseContext | None = None
+        self.branches: dict[int, _ClientEntry] = {}
+        self.breadth: int | None = None
+        self.strip_asserted_identity = False
+        self.timers = _Timers()
+        self.context_timers = _Timers()
+
+
+class _ClientEntry:
+    """A client transaction: one branch of a fork, or a CANCEL we sent."""
+
+    __slots__ = ("branch_id", "hop", "key", "server", "timers", "tx")
+
+    def __init__(self, tx: ClientTransaction, key: tuple[Any, ...], hop: Hop,
+                 server: _ServerEntry | None, branch_id: int) -> None:
+        self.tx = tx
+        self.key = key
+        self.hop = hop
+        self.server = server  # None for a CANCEL: its responses decide nothing
+        self.branch_id = branch_id
+        self.timers = _Timers()
+
+
+class ProxyCore:
+    """The transaction-stateful proxy (RFC 3261 §16) over pure machines."""
+
+    def __init__(self, *, local: LocalAddresses, settings: CoreSettings, send: Sender,
+                 loop: asyncio.AbstractEventLoop, directory: Directory, log: Any) -> None:
+        self._local = local
+        self._settings = settings
+        self._context_settings = ContextSettings(timer_c=settings.timer_c)
+        self._send_bytes = send
+        self._loop = loop
+        self._directory = directory
+        self._log = log
+        self._branches = BranchFactory()
+        self._server_txs: dict[tuple[Any, ...], _ServerEntry] = {}
+        self._client_txs: dict[tuple[Any, ...], _ClientEntry] = {}
+        self._draining = False
+        self.stats: Counter[str] = Counter()
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def set_directory(self, directory: Directory) -> None:
+        """Swap the routing data; transactions under way keep the plan they got."""
+        self._directory = directory
+
+    def start_draining(self) -> None:
+        """Refuse new INVITEs with 503 from now on; everything else goes on."""
+        self._draining = True
+
+    @property
+    def in_progress(self) -> int:
+        """Server transactions not yet answered with a final response (for draining)."""
+        waiting = (TransactionState.TRYING, TransactionState.PROCEEDING)
+        return sum(1 for entry in self._server_txs.values() if entry.tx.state in waiting)
+
+    # --- input ------------------------------------------------------------------------
+
+    def receive(self, data: bytes, source: Hop) -> None:
+        """One message from the network. Never raises: bad input must not kill the loop."""
+        try:
+            try:
+                message = parse_message(data)
+            except SipParseError as error:
+                self._reject_unparsable(error, source)
+                return
+            if isinstance(message, Request):
+                self._on_request(message, source)
+            else:
+                self._on_response(message)
+        except Exception:  # a bug must cost one message, not the proxy
+            self.stats["internal_errors"] += 1
+            self._log.exception("message.internal_error", source=f"{source.host}:{source.port}")
+
+    def transport_failed(self, hop: Hop, reason: str) -> None:
+        """The transport could not reach ``hop`` (connection refused, ICMP error)."""
+        for entry in [e for e in self._client_txs.values() if e.hop == hop]:
+            self._run_client(entry, entry.tx.handle(TransportFailed(reason), self._loop.time()))
+
+    # --- requests ------------------------------------------------------------------
+
+    def _on_request(self, request: Request, source: Hop) -> None:
+        try:
+            top = parse_via(request.top_via)
+        except SipParseError as error:
+            self.stats["dropped_bad_via"] += 1
+            self._log.info("message.dropped", reason=error.reason, call_id=request.call_id)
+            return
+        request, top = _stamp_received(request, top, source)
+        if request.method == "ACK":
+            self._on_ack(request)
+            return
+        key = server_key(request)
+        existing = self._server_txs.get(key)
+        if existing is not None:
+            self._run_server(existing, existing.tx.handle(RequestReceived(request), self._now()))
+            return
+        entry = self._new_server(request, key, response_hop(top, source), source)
+        if request.method == "CANCEL":
+            self._on_cancel(entry, request)
+            return
+        rejection = self._refusal(request)
+        if rejection is not None:
+            self._answer(entry, rejection.status, rejection.reason, rejection.extra_headers)
+            return
+        self._route(entry, preprocess_routes(request, self._local), source)
+
+    def _refusal(self, request: Request) -> Rejection | None:
+        if self._draining and request.method == "INVITE" and not _has_to_tag(request):
+            return Rejection(503, "Service Unavailable (shutting down)", (("Retry-After", "30"),))
+        return validate_request(request, self._local)
+
+    def _new_server(self, request: Request, key: tuple[Any, ...], hop: Hop,
+                    source: Hop) -> _ServerEntry:
+        reliable = source.reliable
+        timers = self._settings.timers
+        tx: ServerTransaction
+        if request.method == "INVITE":
+            tx = InviteServerTransaction(request, reliable=reliable, timers=timers)
+        else:
+            tx = NonInviteServerTransaction(request, reliable=reliable, timers=timers)
+        interface = self._local.interface_for(source.transport)
+        entry = _ServerEntry(tx, key, hop, interface, request)
+        self._server_txs[key] = entry
+        self._log.debug("tx.server.created", call_id=request.call_id, method=request.method,
+                        branch=key[0])
+        if isinstance(tx, InviteServerTransaction):
+            self._run_server(entry, tx.start(self._now()))
+        return entry
+
+    def _route(self, entry: _ServerEntry, request: Request, source: Hop) -> None:
+        """§16.5: pick the targets; an initial request for a number asks the policy."""
+        if request.header_values("route") or _has_to_tag(request):
+            # In-dialog, or pre-routed: the Route set or Request-URI says where (§16.12).
+            self._fork(entry, request, _as_is_plan(request.uri, self._settings.timer_c))
+            return
+        request_uri = _parse_uri_or_none(request.uri)
+        if request_uri is not None and request_uri.user is None and self._local.is_local(
+            request_uri
+        ):
+            self._answer_for_proxy(entry, request)
+            return
+        decision = route_request(request, source.host, self._directory, self._now())
+        self._log.info("route.decision", call_id=request.call_id, **decision.log_fields())
+        if decision.plan is None:
+            self._answer(entry, 404, f"Not Found (no line or route for {request.uri[:60]})")
+            return
+        entry.strip_asserted_identity = not decision.trust_asserted_identity
+        self._fork(entry, request, decision.plan)
+
+    def _answer_for_proxy(self, entry: _ServerEntry, request: Request) -> None:
+        """Requests addressed to the proxy itself, not to a user."""
+        if request.method == "OPTIONS":
+            self._answer(entry, 200, "OK", (("Allow", _ALLOW),))
+        elif request.method == "REGISTER":
+            self._answer(entry, 405, "Method Not Allowed (not a registrar)", (("Allow", _ALLOW),))
+        else:
+            self._answer(entry, 404, "Not Found (no user in the Request-URI)")
+
+    def _fork(self, entry: _ServerEntry, request: Request, plan: RoutingPlan) -> None:
+        widest = max((len(stage.targets) for stage in plan.stages), default=1)
+        entry.breadth = split_breadth(request, widest, self._settings.max_breadth)
+        if entry.breadth is None:
+            # RFC 5393 §5: not enough breadth left to fork this widely.
+            self._answer(entry, 440, "Max-Breadth Exceeded")
+            return
+        entry.context = ResponseContext(request, plan, secrets.token_hex(4),
+                                        self._context_settings)
+        self._decide(entry, entry.context.start())
+
+    def _on_ack(self, ack: Request) -> None:
+        entry = self._server_txs.get(server_key(ack))
+        if entry is not None:
+            # §17.2.1: the ACK for our non-2xx final is absorbed hop by hop.
+            self._run_server(entry, entry.tx.handle(RequestReceived(ack), self._now()))
+            return
+        # §16.6 / §13.2.2.4: the ACK for a 2xx is its own transaction, end to end.
+        self._forward_stateless(preprocess_routes(ack, self._local))
+
+    def _on_cancel(self, entry: _ServerEntry, cancel: Request) -> None:
+        """§16.10: 200 for the CANCEL, then cancel the fork it targets."""
+        invite = self._server_txs.get(server_key_for_cancelled_invite(cancel))
+        if invite is None or invite.context is None:
+            self._answer(entry, 481, "Call/Transaction Does Not Exist")
+            return
+        self._answer(entry, 200, "OK")
+        self._decide(invite, invite.context.on_cancel())
+
+    def _forward_stateless(self, request: Request) -> None:
+        """§16.11 stateless forwarding, used for ACKs of 2xx responses."""
+        max_forwards = request.header("max-forwards")
+        if max_forwards is not None and max_forwards.strip() == "0":
+            return
+        try:
+            hop = next_hop(request, "UDP")
+        except SipParseError:
+            self.stats["dropped_unroutable"] += 1
+            return
+        if self._local.is_local_host_port(hop.host, hop.port) or not self._local.has_transport(
+            hop.transport
+        ):
+            self.stats["dropped_unroutable"] += 1
+            return
+        interface = self._local.interface_for(hop.transport)
+        upstream_branch = parse_via(request.top_via).branch or ""
+        branch = self._branches.stateless_branch(request, upstream_branch)
+        forwarded = forward_request(request, uri=request.uri, via=interface.via(branch))
+        self._send(forwarded, hop)
+
+    # --- responses ------------------------------------------------------------------
+
+    def _on_response(self, response: Response) -> None:
+        try:
+            key = client_key(response)
+        except SipParseError:
+            self.stats["dropped_bad_response"] += 1
+            return
+        entry = self._client_txs.get(key)
+        if entry is not None:
+            self._run_client(entry, entry.tx.handle(ResponseReceived(response), self._now()))
+            return
+        self._forward_stray_response(response)
+
+    def _forward_stray_response(self, response: Response) -> None:
+        """§16.7 (no matching transaction): a 2xx retransmission whose INVITE client
+        transaction is gone is forwarded statelessly along the Via path; the rest
+        is dropped."""
+        vias = response.header_values("via")
+        if response.status // 100 != 2 or len(vias) < 2:
+            self.stats["dropped_stray_response"] += 1
+            return
+        ours, upstream = parse_via(vias[0]), parse_via(vias[1])
+        if not self._local.is_local_host_port(ours.host, ours.port):
+            self.stats["dropped_stray_response"] += 1
+            return
+        source = Hop(upstream.transport, *_via_source(upstream))
+        self._send(replace(response, headers=drop_first_value(response.headers, "via")),
+                   response_hop(upstream, source))
+
+    # --- running transactions ----------------------------------------------------------
+
+    def _run_server(self, entry: _ServerEntry, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                self._send(action.message, entry.hop)
+            elif isinstance(action, StartTimer):
+                entry.timers.start(self._loop, action.name, action.delay, self._server_timer,
+                                   entry, action.name, action.generation)
+            elif isinstance(action, Terminated):
+                self._server_txs.pop(entry.key, None)
+                entry.timers.cancel_all()
+                self._log.debug("tx.server.terminated", call_id=entry.received.call_id,
+                                branch=entry.key[0])
+
+    def _run_client(self, entry: _ClientEntry, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                self._send(action.message, entry.hop)
+            elif isinstance(action, StartTimer):
+                entry.timers.start(self._loop, action.name, action.delay, self._client_timer,
+                                   entry, action.name, action.generation)
+            elif isinstance(action, PassUp):
+                self._pass_up(entry, action.response)
+            elif isinstance(action, TimedOut):
+                self._branch_event(entry, "timeout")
+            elif isinstance(action, TransportError):
+                self._branch_event(entry, "transport_error")
+            elif isinstance(action, Terminated):
+                self._client_txs.pop(entry.key, None)
+                entry.timers.cancel_all()
+
+    def _pass_up(self, entry: _ClientEntry, response: Response) -> None:
+        server = entry.server
+        if server is None or server.context is None:
+            return
+        # Our Via comes off before the context sees it: every response it holds is
+        # ready to go upstream (§16.7 step 9).
+        upstream = replace(response, headers=drop_first_value(response.headers, "via"))
+        self._decide(server, server.context.on_response(entry.branch_id, upstream))
+
+    def _branch_event(self, entry: _ClientEntry, kind: str) -> None:
+        server = entry.server
+        if server is None or server.context is None:
+            return
+        context = server.context
+        if kind == "timeout":
+            decisions = context.on_branch_timeout(entry.branch_id)
+        else:
+            decisions = context.on_branch_transport_error(entry.branch_id)
+        self._decide(server, decisions)
+
+    def _server_timer(self, entry: _ServerEntry, name: str, generation: int) -> None:
+        self._guarded(self._run_server, entry,
+                      lambda: entry.tx.handle(TimerFired(name, generation), self._now()))
+
+    def _client_timer(self, entry: _ClientEntry, name: str, generation: int) -> None:
+        self._guarded(self._run_client, entry,
+                      lambda: entry.tx.handle(TimerFired(name, generation), self._now()))
+
+    def _context_timer(self, entry: _ServerEntry, name: str, generation: int,
+                       branch_id: int | None) -> None:
+        context = entry.context
+        if context is None:
+            return
+        self._guarded(self._decide, entry,
+                      lambda: context.on_timer(name, generation, branch_id))
+
+    def _guarded(self, run: Callable[[Any, list[Any]], None], entry: Any,
+                 produce: Callable[[], list[Any]]) -> None:
+        try:
+            run(entry, produce())
+        except Exception:
+            self.stats["internal_errors"] += 1
+            self._log.exception("timer.internal_error")
+
+    # --- carrying out decisions ----------------------------------------------------------
+
+    def _decide(self, entry: _ServerEntry, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            if isinstance(decision, StartBranch):
+                self._start_branch(entry, decision)
+            elif isinstance(decision, RelayResponse):
+                self._relay(entry, decision.response)
+            elif isinstance(decision, CancelBranch):
+                self._cancel_branch(entry, decision.branch_id, decision.reason)
+            elif isinstance(decision, ArmTimer):
+                entry.context_timers.start(
+                    self._loop, (decision.name, decision.branch_id), decision.delay,
+                    self._context_timer, entry, decision.name, decision.generation,
+                    decision.branch_id)
+        if entry.context is not None and entry.context.finished:
+            entry.context_timers.cancel_all()
+
+    def _start_branch(self, entry: _ServerEntry, decision: StartBranch) -> None:
+        context = entry.context
+        assert context is not None
+        request = decorate_for_target(
+            replace(context.request, uri=decision.target.uri),
+            decision.target,
+            original_uri=entry.original_uri,
+            diversion_reason=decision.diversion_reason,
+            strip_asserted_identity=entry.strip_asserted_identity,
+        )
+        try:
+            request = apply_strict_route(request)
+            hop = next_hop(request, "UDP")
+            if not self._local.has_transport(hop.transport):
+                raise SipParseError(f"no {hop.transport} listener to send from", 503)
+        except SipParseError as error:
+            self._log.warning("branch.unroutable", call_id=request.call_id,
+                              target=decision.target.uri, reason=error.reason)
+            self._decide(entry, context.on_branch_transport_error(decision.branch_id))
+            return
+        out = self._local.interface_for(hop.transport)
+        record_routes: tuple[str, ...] = ()
+        if request.method in _DIALOG_FORMING and not _has_to_tag(request):
+            # RFC 5658: record-route twice when the call changes transport.
+            inbound = entry.interface.record_route()
+            outbound = out.record_route()
+            record_routes = (inbound,) if inbound == outbound else (inbound, outbound)
+        branch = self._branches.new_branch(entry.received)
+        forwarded = forward_request(request, uri=request.uri, via=out.via(branch),
+                                    record_routes=record_routes, max_breadth=entry.breadth)
+        tx: ClientTransaction
+        if forwarded.method == "INVITE":
+            tx = InviteClientTransaction(forwarded, reliable=hop.reliable,
+                                         timers=self._settings.timers)
+        else:
+            tx = NonInviteClientTransaction(forwarded, reliable=hop.reliable,
+                                            timers=self._settings.timers)
+        client = _ClientEntry(tx, client_key_for(forwarded), hop, entry, decision.branch_id)
+        entry.branches[decision.branch_id] = client
+        self._client_txs[client.key] = client
+        self._log.debug("tx.client.created", call_id=forwarded.call_id, branch=branch,
+                        target=decision.target.uri, role=decision.target.role.value)
+        self._run_client(client, tx.start(self._now()))
+
+    def _relay(self, entry: _ServerEntry, response: Response) -> None:
+        tx = entry.tx
+        accepting = tx.state in (TransactionState.PROCEEDING, TransactionState.TRYING) or (
+            tx.state is TransactionState.ACCEPTED and response.status // 100 == 2
+        )
+        if accepting:
+            self._run_server(entry, tx.send_response(response, self._now()))
+        elif response.status // 100 == 2:
+            # A 2xx racing a CANCEL after our 487: the dialog exists downstream, so the
+            # caller must see it to ACK and BYE it (RFC 6026 §8.4 spirit).
+            self._send(response, entry.hop)
+
+    def _cancel_branch(self, entry: _ServerEntry, branch_id: int, reason: str | None) -> None:
+        branch = entry.branches.get(branch_id)
+        if branch is None:
+            return  # the branch never left (unroutable target): nothing to cancel
+        cancel = build_cancel(branch.tx.request, reason)
+        tx = NonInviteClientTransaction(cancel, reliable=branch.hop.reliable,
+                                        timers=self._settings.timers)
+        client = _ClientEntry(tx, client_key_for(cancel), branch.hop, None, branch_id)
+        self._client_txs[client.key] = client
+        self._log.debug("tx.cancel.sent", call_id=cancel.call_id, branch=client.key[0],
+                        reason=reason)
+        self._run_client(client, tx.start(self._now()))
+
+    # --- answering and sending ---------------------------------------------------------
+
+    def _answer(self, entry: _ServerEntry, status: int, reason: str,
+                extra: tuple[Header, ...] = ()) -> None:
+        response = make_response(entry.received, status, reason, to_tag=secrets.token_hex(4),
+                                 extra=extra)
+        self._run_server(entry, entry.tx.send_response(response, self._now()))
+
+    def _reject_unparsable(self, error: SipParseError, source: Hop) -> None:
+        self.stats["parse_errors"] += 1
+        headers = getattr(error, "headers", None)
+        if not getattr(error, "is_request", False) or not headers:
+            self._log.info("message.dropped", reason=error.reason,
+                           source=f"{source.host}:{source.port}")
+            return
+        response = error_response_for(headers, error.status_hint, error.reason)
+        try:
+            via = parse_via(response.top_via) if response is not None else None
+        except SipParseError:
+            via = None
+        if response is None or via is None:
+            self._log.info("message.dropped", reason=error.reason,
+                           source=f"{source.host}:{source.port}")
+            return
+        self._log.info("message.rejected", status=error.status_hint, reason=error.reason,
+                       source=f"{source.host}:{source.port}")
+        _, top = _stamp_received_via(via, source)
+        self._send(response, response_hop(top, source))
+
+    def _send(self, message: Request | Response, hop: Hop) -> None:
+        self._send_bytes(message.serialize(), hop)
+
+    def _now(self) -> float:
+        return self._loop.time()
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _has_to_tag(request: Request) -> bool:
+    to = request.header("to") or ""
+    return ";tag=" in to.replace(" ", "").lower()
+
+
+def _parse_uri_or_none(text: str) -> SipUri | None:
+    try:
+        uri = parse_uri(text)
+    except SipParseError:
+        return None
+    return uri if isinstance(uri, SipUri) else None
+
+
+def _as_is_plan(uri: str, timeout: float) -> RoutingPlan:
+    return RoutingPlan((Stage((Target(uri, TargetRole.ROUTE),), timeout),))
+
+
+def _stamp_received_via(via: Via, source: Hop) -> tuple[bool, Via]:
+    """§18.2.1 and RFC 3581 §4: note where the request really came from."""
+    changed = False
+    if via.host.strip("[]") != source.host or via.has_param("rport"):
+        via = via.with_param("received", source.host)
+        changed = True
+    if via.has_param("rport") or source.reliable:
+        via = via.with_param("rport", str(source.port))
+        changed = True
+    return changed, via
+
+
+def _stamp_received(request: Request, top: Via, source: Hop) -> tuple[Request, Via]:
+    changed, stamped = _stamp_received_via(top, source)
+    if not changed:
+        return request, top
+    headers = replace_first_value(request.headers, "via", str(stamped))
+    return replace(request, headers=headers), stamped
+
+
+def _via_source(via: Via) -> tuple[str, int]:
+    rport = via.param("rport")
+    host = via.param("received") or via.host.strip("[]")
+    port = int(rport) if rport and rport.isdigit() else (via.port or 5060)
+    return host, port

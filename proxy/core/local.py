@@ -1,0 +1,53 @@
+"""Who "this proxy" is: the addresses it listens on and puts in Via and Record-Route."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxy.sip.uri import SipUri, Uri
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """One listening socket, as it is advertised in Via and Record-Route."""
+
+    transport: str  # "UDP" or "TCP"
+    host: str  # advertised host; IPv6 in brackets
+    port: int
+
+    def via(self, branch: str) -> str:
+        # RFC 3581 §3: ask for rport so the next hop answers to our source port.
+        return f"SIP/2.0/{self.transport} {self.host}:{self.port};branch={branch};rport"
+
+    def record_route(self) -> str:
+        return f"<sip:{self.host}:{self.port};transport={self.transport.lower()};lr>"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAddresses:
+    """Every interface of this proxy, and the aliases that also name it."""
+
+    interfaces: tuple[Interface, ...]
+    aliases: frozenset[str] = frozenset()
+
+    def interface_for(self, transport: str) -> Interface:
+        """The interface to send over ``transport`` from (the first of that kind)."""
+        for interface in self.interfaces:
+            if interface.transport == transport:
+                return interface
+        raise LookupError(f"no {transport} interface")
+
+    def has_transport(self, transport: str) -> bool:
+        return any(interface.transport == transport for interface in self.interfaces)
+
+    def is_local(self, uri: Uri) -> bool:
+        """True when ``uri`` points at this proxy (§16.4: Route and Request-URI checks)."""
+        return isinstance(uri, SipUri) and self.is_local_host_port(uri.host, uri.port)
+
+    def is_local_host_port(self, host: str, port: int | None) -> bool:
+        """True when ``host:port`` (port None meaning 5060) is one of our interfaces."""
+        host = host.lower()
+        if host in self.aliases:
+            return True
+        port = port or 5060
+        return any(i.host.lower() == host and i.port == port for i in self.interfaces)

@@ -1,0 +1,35 @@
+"""From an initial request to the policy's routing decision (issue 3's ``decide``)."""
+
+from __future__ import annotations
+
+from proxy.policy.decide import CallInfo, Decision, decide
+from proxy.policy.directory import Directory
+from proxy.sip.address import parse_name_addr
+from proxy.sip.errors import SipParseError
+from proxy.sip.message import Request
+from proxy.sip.uri import uri_user
+
+
+def call_info(request: Request, source_ip: str) -> CallInfo:
+    """The facts ``decide`` needs, read from the request as received."""
+    asserted = request.header_values("p-asserted-identity")
+    return CallInfo(
+        request_uri_user=uri_user(request.uri),
+        to_user=_address_user(request.header("to")),
+        from_user=_address_user(request.header("from")),
+        asserted_user=_address_user(asserted[0]) if asserted else None,
+        source_ip=source_ip,
+    )
+
+
+def route_request(request: Request, source_ip: str, directory: Directory, now: float) -> Decision:
+    return decide(call_info(request, source_ip), directory, now)
+
+
+def _address_user(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return uri_user(parse_name_addr(value).uri)
+    except SipParseError:
+        return None

@@ -1,0 +1,72 @@
+"""Route processing (RFC 3261 §16.4 pre-processing, §16.6 steps 6-7, §16.12)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from proxy.core.local import LocalAddresses
+from proxy.sip.address import parse_name_addr
+from proxy.sip.errors import SipParseError
+from proxy.sip.hop import Hop, hop_for_uri
+from proxy.sip.message import Request, drop_first_value, insert_header_before, set_header
+from proxy.sip.uri import SipUri, parse_uri
+
+
+def preprocess_routes(request: Request, local: LocalAddresses) -> Request:
+    """§16.4: undo a strict router's rewrite, then pop every top Route naming us.
+
+    Several of our own entries can be on top when we double-record-routed a
+    transport change (RFC 5658), so all consecutive ones are removed.
+    """
+    try:
+        request_uri = parse_uri(request.uri)
+    except SipParseError:
+        return request
+    routes = request.header_values("route")
+    if isinstance(request_uri, SipUri) and request_uri.user is None and local.is_local(
+        request_uri
+    ) and routes:
+        # The previous hop was a strict router: it put our Record-Route value in the
+        # Request-URI and the real target at the end of the Route set (§16.4).
+        last = parse_name_addr(routes[-1]).uri
+        request = replace(request, uri=last, headers=_without_last_route(request, routes))
+        routes = routes[:-1]
+    while routes and _names_us(routes[0], local):
+        request = replace(request, headers=drop_first_value(request.headers, "route"))
+        routes = routes[1:]
+    return request
+
+
+def _names_us(route_value: str, local: LocalAddresses) -> bool:
+    try:
+        return local.is_local(parse_uri(parse_name_addr(route_value).uri))
+    except SipParseError:
+        return False
+
+
+def _without_last_route(request: Request, routes: list[str]) -> tuple[tuple[str, str], ...]:
+    headers = tuple((n, v) for n, v in request.headers if n.lower() != "route")
+    for value in routes[:-1]:
+        headers = insert_header_before(headers, "content-length", "Route", value)
+    return headers
+
+
+def apply_strict_route(request: Request) -> Request:
+    """§16.6 step 6: if the next hop is a strict router (no ``lr``), the Request-URI
+    goes to the end of the Route set and the router's URI becomes the Request-URI."""
+    routes = request.header_values("route")
+    if not routes:
+        return request
+    first = parse_uri(parse_name_addr(routes[0]).uri)
+    if not isinstance(first, SipUri) or first.is_loose_router:
+        return request
+    rest = [*routes[1:], f"<{request.uri}>"]
+    headers = set_header(request.headers, "Route", ", ".join(rest))
+    return replace(request, uri=str(first), headers=headers)
+
+
+def next_hop(request: Request, default_transport: str) -> Hop:
+    """§16.6 step 7 / RFC 3263: the first Route if any, else the Request-URI."""
+    routes = request.header_values("route")
+    target = parse_name_addr(routes[0]).uri if routes else request.uri
+    return hop_for_uri(parse_uri(target), default_transport)

@@ -1,0 +1,130 @@
+"""The routing decision: which plan an incoming INVITE rings, and why.
+
+``decide`` is pure: the directory and the call's facts in, a ``Decision`` out.
+The proxy core calls it for every initial INVITE, forwards per ``decision.plan``
+(404 when it is None), strips P-Asserted-Identity when
+``decision.trust_asserted_identity`` is false, and logs ``decision.log_fields()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from proxy.policy.decision import (
+    POLICY_NOT_FOUND,
+    POLICY_ROUTE,
+    POLICY_USER_LINE,
+    CallerSource,
+    CallInfo,
+    Decision,
+    LineSource,
+)
+from proxy.policy.directory import DEFAULT_RING_TIMEOUT, Delegation, Directory, Policy, User
+from proxy.policy.stages import delegated_plan, user_line_plan
+
+__all__ = ["CallInfo", "Decision", "decide"]
+
+
+def decide(call: CallInfo, directory: Directory, now: float) -> Decision:
+    """Route ``call``: a delegated line by its policy, a user's line, a static route, or 404.
+
+    ``now`` (seconds, the caller's clock) is the moment of the call, kept for
+    time-dependent policies; no rule depends on it yet.
+    """
+    dialled, line_source = _called_user(call)
+    caller_user, caller_source, trusted = _caller(call, directory)
+    base = Decision(
+        call=call,
+        plan=None,
+        line=directory.normalize(dialled) if dialled is not None else None,
+        line_source=line_source,
+        caller=directory.normalize(caller_user) if caller_user is not None else None,
+        caller_source=caller_source,
+        trust_asserted_identity=trusted,
+        delegator=None,
+        vip_checked=False,
+        vip=None,
+        policy=POLICY_NOT_FOUND,
+        reason="no user has this line and no static route matches it",
+    )
+    if dialled is None:
+        return replace(base, reason="the request names no called user")
+    owner = directory.line_owner(dialled)
+    if owner is not None:
+        delegation = directory.delegations.get(owner.id)
+        if delegation is not None:
+            return _delegated(base, owner, delegation, directory)
+        return replace(
+            base,
+            plan=user_line_plan(owner, DEFAULT_RING_TIMEOUT),
+            policy=POLICY_USER_LINE,
+            reason=f"line of {owner.id}, who has no delegation",
+        )
+    route = directory.route(dialled)
+    if route is not None:
+        return replace(base, plan=route, policy=POLICY_ROUTE, reason="static route")
+    return base
+
+
+def _called_user(call: CallInfo) -> tuple[str | None, LineSource | None]:
+    """The called line: the Request-URI user, or the To user when the Request-URI has none.
+
+    RFC 3261 §16.5: the Request-URI is the target; the To header is only consulted
+    when the Request-URI carries no user part (e.g. ``INVITE sip:proxy.example``).
+    """
+    if call.request_uri_user:
+        return call.request_uri_user, "request-uri"
+    if call.to_user:
+        return call.to_user, "to"
+    return None, None
+
+
+def _caller(call: CallInfo, directory: Directory) -> tuple[str | None, CallerSource, bool]:
+    """The calling user, where it came from, and whether the source is trusted.
+
+    RFC 3325 §9.1: a P-Asserted-Identity is believed only from a trusted peer;
+    otherwise the From user identifies the caller.
+    """
+    trusted = directory.is_trusted_peer(call.source_ip)
+    if trusted and call.asserted_user:
+        return call.asserted_user, "p-asserted-identity", trusted
+    return call.from_user, "from", trusted
+
+
+def _delegated(
+    base: Decision, owner: User, delegation: Delegation, directory: Directory
+) -> Decision:
+    """The decision for a delegator's line: pick the policy, then build its plan."""
+    answering = tuple(directory.users[d.user] for d in delegation.answering_delegates)
+    skipped = tuple(
+        (delegate.user, delegate.skip_reason)
+        for delegate in delegation.delegates
+        if delegate.skip_reason is not None
+    )
+    settings = delegation.vip_delegation
+    vip = None
+    if settings is None:
+        policy = Policy.RING_ALL if answering else Policy.RING_ME_ONLY
+        reason = "VIP delegation disabled: " + (
+            "the delegator and the answering delegates ring together"
+            if answering
+            else "no answering delegate, the delegator rings alone"
+        )
+    else:
+        # Delegates are not VIPs unless listed: only the contacts are consulted.
+        vip = directory.vip_contact(owner.id, base.caller) if base.caller else None
+        if vip is not None:
+            policy, reason = settings.vip_callers, "vip_callers policy for a VIP contact"
+        else:
+            policy, reason = settings.other_callers, "other_callers policy"
+    prefix = delegation.vip_display_prefix if vip else delegation.other_display_prefix
+    return replace(
+        base,
+        plan=delegated_plan(policy, owner, delegation, answering, prefix),
+        delegator=owner.id,
+        vip_checked=settings is not None,
+        vip=vip,
+        policy=policy.value,
+        reason=reason,
+        skipped=skipped,
+    )

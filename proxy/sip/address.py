@@ -1,0 +1,130 @@
+"""name-addr / addr-spec values of From, To, Contact, Route, Record-Route (RFC 3261 §20.10)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from proxy.sip.errors import SipParseError
+from proxy.sip.params import Params, find_param, format_params, parse_params, with_param
+from proxy.sip.uri import uri_scheme
+
+# display-name = *(token LWS) / quoted-string (RFC 3261 §25.1). An unquoted name is
+# one or more tokens separated by whitespace.
+_TOKENS = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`'~]+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class NameAddr:
+    """``"Display" <uri>;params``. ``uri`` is kept as text; parse it with ``parse_uri``."""
+
+    display_name: str | None  # without the quotes; None when absent
+    uri: str
+    params: Params = ()
+
+    @property
+    def tag(self) -> str | None:
+        """The tag parameter (RFC 3261 §19.3), None when absent."""
+        return find_param(self.params, "tag")
+
+    def param(self, name: str) -> str | None:
+        """Value of header parameter ``name``; "" for a flag, None when absent."""
+        return find_param(self.params, name)
+
+    def with_param(self, name: str, value: str | None) -> NameAddr:
+        """A copy with header parameter ``name`` set."""
+        return replace(self, params=with_param(self.params, name, value))
+
+    def with_display_name(self, display_name: str | None) -> NameAddr:
+        """A copy with another display name (None removes it)."""
+        return replace(self, display_name=display_name)
+
+    def __str__(self) -> str:
+        display = ""
+        if self.display_name is not None:
+            escaped = self.display_name.replace("\\", "\\\\").replace('"', '\\"')
+            display = f'"{escaped}" '
+        return f"{display}<{self.uri}>{format_params(self.params)}"
+
+
+def parse_name_addr(value: str) -> NameAddr:
+    """Parse a name-addr (``"Bob" <sip:bob@b>;tag=1``) or an addr-spec (``sip:bob@b;tag=1``).
+
+    In the addr-spec form every ``;param`` belongs to the header, not the URI, and
+    a URI holding ";", "," or "?" must be written as a name-addr (RFC 3261 §20.10).
+    Raises :class:`SipParseError` (400) when the value is neither form.
+    """
+    text = value.strip()
+    if text.startswith('"'):
+        end = _closing_quote(text)
+        display_name: str | None = _unescape(text[1:end])
+        text = text[end + 1 :].lstrip()
+        if not text.startswith("<"):
+            raise SipParseError(f"Display name without '<uri>': {value[:60]!r}")
+        return _name_addr(display_name, text, value)
+    langle = text.find("<")
+    if langle >= 0:
+        # RFC 4475 lwsdisp: "caller<sip:...>" lacks the LWS the grammar asks for, a
+        # known erratum that elements accept.
+        display_text = text[:langle].rstrip()
+        if display_text and _TOKENS.fullmatch(display_text) is None:
+            raise SipParseError(f"Display name must be quoted: {value[:60]!r}")
+        return _name_addr(display_text or None, text[langle:], value)
+    uri, semicolon, param_text = text.partition(";")
+    uri = uri.rstrip()
+    if "?" in uri:
+        # RFC 3261 §20.10; RFC 4475 regbadct: headers in a URI need the <> form.
+        raise SipParseError(f"URI with headers must be enclosed in '<>': {value[:60]!r}")
+    _check_uri(uri, value)
+    return NameAddr(None, uri, parse_params(param_text) if semicolon else ())
+
+
+def _name_addr(display_name: str | None, text: str, value: str) -> NameAddr:
+    """Finish a name-addr; ``text`` starts at ``<``."""
+    rangle = text.find(">")
+    if rangle < 0:
+        raise SipParseError(f"Unclosed '<' in address: {value[:60]!r}")
+    uri = text[1:rangle]
+    if uri != uri.strip():
+        # LAQUOT addr-spec RAQUOT leaves no room for whitespace (RFC 4475 badaspec).
+        raise SipParseError(f"Whitespace inside '<...>' in address: {value[:60]!r}")
+    _check_uri(uri, value)
+    rest = text[rangle + 1 :].lstrip()
+    if rest and not rest.startswith(";"):
+        raise SipParseError(f"Unexpected text after '>' in address: {value[:60]!r}")
+    return NameAddr(display_name, uri, parse_params(rest) if rest else ())
+
+
+def _check_uri(uri: str, value: str) -> None:
+    if uri_scheme(uri) is None:
+        raise SipParseError(f"Malformed address URI: {value[:60]!r}")
+
+
+def _closing_quote(text: str) -> int:
+    """Index of the quote closing the quoted string that starts ``text``."""
+    index = 1
+    while True:
+        quote = text.find('"', index)
+        if quote < 0:
+            raise SipParseError(f"Unclosed quote in display name: {text[:60]!r}")
+        backslash = text.find("\\", index, quote)
+        if backslash < 0:
+            return quote
+        index = backslash + 2  # skip the quoted-pair (RFC 3261 §25.1)
+
+
+def _unescape(text: str) -> str:
+    """Undo quoted-pair escapes: ``\\"`` becomes ``"``, ``\\\\`` becomes ``\\``."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    escaped = False
+    for char in text:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        else:
+            out.append(char)
+    return "".join(out)

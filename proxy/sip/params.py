@@ -1,0 +1,82 @@
+"""Semicolon parameters shared by URIs, Via and name-addr headers (RFC 3261 §25.1)."""
+
+from __future__ import annotations
+
+import re
+
+from proxy.sip.errors import SipParseError
+
+Params = tuple[tuple[str, str | None], ...]
+
+# Header parameter names are tokens; URI parameter names (pname) may also carry
+# "[]/:&$()" and %HH escapes (RFC 3261 §25.1 paramchar). One set serves both.
+_PARAM_NAME = re.compile(r"[A-Za-z0-9\-.!%*_+`'~\[\]/:&$()]+")
+
+
+def parse_params(text: str) -> Params:
+    """Parse ``;a=1;b;c="x"`` (leading semicolon optional). Names are kept as written.
+
+    Whitespace around ``;`` and ``=`` is allowed (SEMI, EQUAL are SWS-padded). An
+    empty parameter (``;;``) or a malformed name raises :class:`SipParseError`.
+    """
+    parts = _split_outside_quotes(text)
+    if parts and not parts[0].strip():
+        parts = parts[1:]  # the optional leading ";"
+    params: list[tuple[str, str | None]] = []
+    for part in parts:
+        name, equals, value = part.partition("=")
+        name = name.strip()
+        if _PARAM_NAME.fullmatch(name) is None:
+            raise SipParseError(f"Malformed parameter: {part.strip()[:40]!r}")
+        params.append((name, value.strip() if equals else None))
+    return tuple(params)
+
+
+def format_params(params: Params) -> str:
+    """Render parameters back as ``;name=value;flag``."""
+    return "".join(f";{name}" if value is None else f";{name}={value}" for name, value in params)
+
+
+def find_param(params: Params, name: str) -> str | None:
+    """Value of parameter ``name`` (case-insensitive); "" for a flag like ``;lr``."""
+    lowered = name.lower()
+    for param_name, value in params:
+        if param_name.lower() == lowered:
+            return "" if value is None else value
+    return None
+
+
+def with_param(params: Params, name: str, value: str | None) -> Params:
+    """Set ``name`` to ``value``, replacing an existing one in place or appending."""
+    lowered = name.lower()
+    for index, (param_name, _) in enumerate(params):
+        if param_name.lower() == lowered:
+            return (*params[:index], (param_name, value), *params[index + 1 :])
+    return (*params, (name, value))
+
+
+def _split_outside_quotes(text: str) -> list[str]:
+    """Split at ";" except inside quoted strings (which may hold escaped quotes)."""
+    if '"' not in text:
+        return text.split(";")
+    parts: list[str] = []
+    start = 0
+    in_quotes = False
+    escaped = False
+    for index, char in enumerate(text):
+        if escaped:
+            escaped = False
+        elif in_quotes:
+            if char == "\\":
+                escaped = True
+            elif char == '"':
+                in_quotes = False
+        elif char == '"':
+            in_quotes = True
+        elif char == ";":
+            parts.append(text[start:index])
+            start = index + 1
+    if in_quotes:
+        raise SipParseError(f"Unclosed quote in parameters: {text[:40]!r}")
+    parts.append(text[start:])
+    return parts

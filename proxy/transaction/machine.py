@@ -1,0 +1,141 @@
+"""Plumbing shared by the four RFC 3261 §17 transaction state machines.
+
+Each machine is a subclass with its own state enum and a ``_TABLE`` mapping
+``(state, input kind)`` to a handler (ARCHITECTURE principle 2). Input kinds are
+short strings that read like the labels of the RFC's state diagrams: ``"1xx"``,
+``"3xx-6xx"``, ``"2xx from core"``, ``"ACK"``, a timer letter, ``"transport failed"``.
+
+A pair missing from a table is input the RFC gives no meaning in that state
+(anything after Terminated, for instance): it is dropped and nothing is sent.
+Timers that a transition stops are made stale by bumping their generation, so a
+late firing never reaches a table at all (principle 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
+from proxy.sip.message import Response
+from proxy.transaction.actions import (
+    Action,
+    PassUp,
+    StartTimer,
+    Terminated,
+    TimedOut,
+    TransportError,
+)
+from proxy.transaction.events import TimerFired
+from proxy.transaction.states import TransactionState
+from proxy.transaction.timers import TimerSettings
+
+TRANSPORT_FAILED = "transport failed"
+
+# Handlers take the transaction and the input's payload (a response, a reason, or nothing).
+Handler = Callable[..., list[Action]]
+Table = Mapping[tuple[TransactionState, str], Handler]
+
+
+def response_class(status: int) -> str:
+    """The input kind of a response status: ``"1xx"``, ``"2xx"`` or ``"3xx-6xx"``."""
+    if status < 200:
+        return "1xx"
+    if status < 300:
+        return "2xx"
+    return "3xx-6xx"
+
+
+class TimerGenerations:
+    """The current generation of each named timer of one transaction (principle 5)."""
+
+    __slots__ = ("_current",)
+
+    def __init__(self) -> None:
+        self._current: dict[str, int] = {}
+
+    def start(self, name: str, delay: float) -> StartTimer:
+        """A StartTimer for ``name`` with a new generation; older firings become stale."""
+        generation = self._current.get(name, 0) + 1
+        self._current[name] = generation
+        return StartTimer(name, delay, generation)
+
+    def stop(self, *names: str) -> None:
+        """Make any pending firing of ``names`` stale (the driver has no cancel action)."""
+        for name in names:
+            self._current[name] = self._current.get(name, 0) + 1
+
+    def is_current(self, event: TimerFired) -> bool:
+        """True when ``event`` is the latest start of its timer and the timer was not stopped."""
+        return self._current.get(event.name) == event.generation
+
+
+def absorb(machine: TransactionMachine, *payload: object) -> list[Action]:
+    """Table entry for input the RFC absorbs in that state: nothing is sent or changed."""
+    return []
+
+
+def end(machine: TransactionMachine, *payload: object) -> list[Action]:
+    """Table entry that only terminates (a linger or lifetime timer fired)."""
+    return [machine._terminate()]
+
+
+def pass_up(machine: TransactionMachine, response: Response) -> list[Action]:
+    """Client table entry: hand the response to the core, no change of state."""
+    return [PassUp(response)]
+
+
+def time_out(machine: TransactionMachine) -> list[Action]:
+    """Client table entry for Timer B / F: the core answers the branch as a 408.
+
+    RFC 3261 §16.7 step 2 and ARCHITECTURE principle 4 (a timeout is a response).
+    """
+    return [TimedOut(), machine._terminate()]
+
+
+def fail_transport(machine: TransactionMachine, reason: str) -> list[Action]:
+    """Client table entry: the request could not be sent (§17.1.4); the core answers 503."""
+    return [TransportError(reason), machine._terminate()]
+
+
+class TransactionMachine:
+    """State, timers and table dispatch common to client and server transactions."""
+
+    __slots__ = ("_reliable", "_settings", "_state", "_timers")
+    _TABLE: ClassVar[Table]
+
+    def __init__(self, state: TransactionState, *, reliable: bool, timers: TimerSettings) -> None:
+        self._state = state
+        self._reliable = reliable
+        self._settings = timers
+        self._timers = TimerGenerations()
+
+    @property
+    def state(self) -> TransactionState:
+        """Where the machine is; :attr:`TransactionState.TERMINATED` once it has ended."""
+        return self._state
+
+    def _run(self, kind: str, *payload: object) -> list[Action]:
+        handler = self._TABLE.get((self._state, kind))
+        if handler is None:
+            return []  # no meaning in this state (see the module docstring)
+        return handler(self, *payload)
+
+    def _run_timer(self, event: TimerFired) -> list[Action]:
+        if not self._timers.is_current(event):
+            return []  # stale: restarted or stopped since (principle 5)
+        return self._run(event.name)
+
+    def _terminate(self) -> Terminated:
+        self._state = TransactionState.TERMINATED
+        return Terminated()
+
+    def _linger(self, name: str, unreliable_delay: float) -> list[Action]:
+        """Start the timer that absorbs retransmissions before Terminated (D, I, J, K).
+
+        RFC 3261 §17 sets these to zero on reliable transports, where nothing is
+        retransmitted; the transaction then terminates at once instead of asking
+        the driver for a zero-second timer.
+        """
+        if self._reliable:
+            return [self._terminate()]
+        return [self._timers.start(name, unreliable_delay)]

@@ -1,0 +1,69 @@
+"""The non-INVITE server transaction (RFC 3261 §17.2.2, Figure 8).
+
+The proxy runs one per non-INVITE request it receives (BYE, CANCEL, OPTIONS...).
+Transitions are in :attr:`NonInviteServerTransaction._TABLE`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from proxy.sip.message import Request, Response
+from proxy.transaction.actions import Action
+from proxy.transaction.machine import TRANSPORT_FAILED, Table, absorb, end
+from proxy.transaction.server_base import (
+    RETRANSMISSION,
+    ServerTransaction,
+    from_core,
+    send,
+    send_last_again,
+)
+from proxy.transaction.states import TransactionState as S
+from proxy.transaction.timers import TimerSettings
+
+
+class NonInviteServerTransaction(ServerTransaction):
+    """Answers one received non-INVITE request with the responses the core hands down.
+
+    Call :meth:`start` once, :meth:`send_response` for every response of the
+    core, and :meth:`handle` for every event matched to the transaction.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, request: Request, *, reliable: bool, timers: TimerSettings) -> None:
+        super().__init__(request, S.TRYING, reliable=reliable, timers=timers)
+
+    def start(self, now: float) -> list[Action]:
+        """Nothing to send yet: no 100 Trying for non-INVITE requests (RFC 4320 §4.1).
+
+        Present so that the driver can start every server transaction alike.
+        """
+        return []
+
+    # -- handlers ------------------------------------------------------------
+
+    def _proceeding(self, response: Response) -> list[Action]:
+        self._state = S.PROCEEDING
+        return send(self, response)
+
+    def _completed(self, response: Response) -> list[Action]:
+        # §17.2.2: Timer J absorbs request retransmissions (zero when reliable).
+        self._state = S.COMPLETED
+        return [*send(self, response), *self._linger("J", self._settings.transaction_timeout)]
+
+    _TABLE: ClassVar[Table] = {
+        (S.TRYING, from_core("1xx")): _proceeding,
+        (S.TRYING, from_core("2xx")): _completed,
+        (S.TRYING, from_core("3xx-6xx")): _completed,
+        (S.TRYING, RETRANSMISSION): absorb,  # §17.2.2: nothing to answer with yet
+        (S.PROCEEDING, from_core("1xx")): send,
+        (S.PROCEEDING, from_core("2xx")): _completed,
+        (S.PROCEEDING, from_core("3xx-6xx")): _completed,
+        (S.PROCEEDING, RETRANSMISSION): send_last_again,
+        (S.PROCEEDING, TRANSPORT_FAILED): end,  # §17.2.4
+        # §17.2.2: further responses from the core are discarded in Completed.
+        (S.COMPLETED, RETRANSMISSION): send_last_again,
+        (S.COMPLETED, "J"): end,
+        (S.COMPLETED, TRANSPORT_FAILED): end,  # §17.2.4
+    }

@@ -1,0 +1,39 @@
+"""One ``send(data, hop)`` for the core, whatever the transport and address family."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from proxy.sip.hop import Hop
+from proxy.transport.tcp import TcpTransport
+from proxy.transport.udp import UdpEndpoint
+
+
+class Transports:
+    def __init__(self) -> None:
+        self._udp: dict[int, UdpEndpoint] = {}  # by IP version
+        self.tcp: TcpTransport | None = None
+
+    def add_udp(self, host: str, endpoint: UdpEndpoint) -> None:
+        self._udp.setdefault(ipaddress.ip_address(host).version, endpoint)
+
+    def send(self, data: bytes, hop: Hop) -> None:
+        if hop.transport == "UDP":
+            endpoint = self._udp.get(_version(hop.host))
+            if endpoint is not None:
+                endpoint.send(data, hop)
+        elif self.tcp is not None:
+            self.tcp.send(data, hop)
+
+    def close(self) -> None:
+        for endpoint in self._udp.values():
+            endpoint.close()
+        if self.tcp is not None:
+            self.tcp.close()
+
+
+def _version(host: str) -> int:
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return 4

@@ -1,0 +1,109 @@
+"""Fixtures for the end-to-end tests: the real proxy, SIPp peers, baresip.
+
+- ``loopback``: hands out fresh 127.x.y.z endpoints for the whole session.
+- ``vipproxy``: ``vipproxy(routes, directory=None)`` starts a proxy listening
+  over UDP and TCP on a fresh endpoint and returns its :class:`ProxyProcess`.
+- ``sipp``: a :class:`SippLauncher` (``sipp.uas(...)``, then ``sipp.uac(...)``).
+- ``baresip``: ``baresip(user)`` starts an auto-answering phone.
+
+Every process is stopped when the test ends.  When a test fails, the proxy's
+configuration and log, each SIPp process's message flow and unexpected
+messages, and baresip's output are attached to the failure report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from .baresip import BaresipPhone
+from .loopback import LoopbackAllocator
+from .proxy_process import ProxyProcess, proxy_config
+from .sipp import SippLauncher
+
+Reporter = tuple[str, Callable[[], str]]
+_REPORTERS = pytest.StashKey[list[Reporter]]()
+
+
+class StartProxy(Protocol):
+    """The ``vipproxy`` fixture: start a proxy with these routes (and directory)."""
+
+    def __call__(
+        self, routes: Mapping[str, Any], directory: Mapping[str, Any] | None = None
+    ) -> ProxyProcess: ...
+
+
+def _attach(request: pytest.FixtureRequest, title: str, reporter: Callable[[], str]) -> None:
+    request.node.stash.setdefault(_REPORTERS, []).append((title, reporter))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the logs of every process the test started to a failed test's report."""
+    report = yield
+    if report.failed and report.when in ("setup", "call"):
+        for title, reporter in item.stash.get(_REPORTERS, []):
+            report.sections.append((title, reporter()))
+    return report
+
+
+@pytest.fixture(scope="session")
+def loopback() -> LoopbackAllocator:
+    """Fresh loopback endpoints, unique for this pytest session."""
+    return LoopbackAllocator()
+
+
+@pytest.fixture
+def vipproxy(
+    request: pytest.FixtureRequest, tmp_path: Path, loopback: LoopbackAllocator
+) -> Generator[StartProxy, None, None]:
+    """Start real vipproxy processes; each is stopped (SIGTERM, then SIGKILL) at the end."""
+    started: list[ProxyProcess] = []
+
+    def start(routes: Mapping[str, Any], directory: Mapping[str, Any] | None = None) -> ProxyProcess:
+        endpoint = loopback.endpoint()
+        name = f"proxy{len(started) + 1}"
+        process = ProxyProcess(name, proxy_config(endpoint, routes, directory), endpoint, tmp_path)
+        started.append(process)
+        _attach(request, f"vipproxy {name}", process.report)
+        process.wait_listening()
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def sipp(
+    request: pytest.FixtureRequest, tmp_path: Path, loopback: LoopbackAllocator
+) -> Generator[SippLauncher, None, None]:
+    """Start SIPp callers and callees; whatever still runs is stopped at the end."""
+    launcher = SippLauncher(tmp_path, loopback)
+    _attach(request, "SIPp processes", launcher.report)
+    yield launcher
+    launcher.stop_all()
+
+
+@pytest.fixture
+def baresip(
+    request: pytest.FixtureRequest, tmp_path: Path, loopback: LoopbackAllocator
+) -> Generator[Callable[[str], BaresipPhone], None, None]:
+    """Start auto-answering baresip phones; each is killed at the end."""
+    phones: list[BaresipPhone] = []
+
+    def start(user: str) -> BaresipPhone:
+        phone = BaresipPhone(user, loopback.endpoint(), tmp_path / f"baresip-{user}")
+        phones.append(phone)
+        _attach(request, f"baresip {user}", phone.report)
+        phone.wait_listening()
+        return phone
+
+    yield start
+    for phone in phones:
+        phone.stop()
