@@ -1,6 +1,7 @@
 """Read the ``delegations`` section: delegates, VIP delegation, VIP contacts.
 
-Shape of one entry (every key but ``delegates`` optional)::
+Shape of one entry (every key optional; inside ``vip_delegation``, ``enabled`` is
+required, and both policies are when it is true)::
 
     alice:
       delegates:
@@ -92,6 +93,7 @@ def _delegation(
     answering = any(d.answers_calls for d in valid) if len(valid) == len(delegates) else None
     voicemail_node = fields.get("voicemail")
     timeout_node = fields.get("ring_timeout")
+    timeout = ring_timeout(timeout_node) if timeout_node else DEFAULT_RING_TIMEOUT
     vip_prefix, other_prefix = _display_prefixes(fields.get("display_prefix"))
     return Delegation(
         delegator=delegator,
@@ -100,7 +102,7 @@ def _delegation(
             fields.get("vip_delegation"), node, answering, voicemail_node is not None
         ),
         vip_contacts=_vip_contacts(fields.get("vip_contacts"), default_country_code),
-        ring_timeout=(ring_timeout(timeout_node) if timeout_node else None) or DEFAULT_RING_TIMEOUT,
+        ring_timeout=timeout or DEFAULT_RING_TIMEOUT,  # None only with a problem recorded
         voicemail=sip_uri(voicemail_node) if voicemail_node else None,
         vip_display_prefix=vip_prefix,
         other_display_prefix=other_prefix,

@@ -7,20 +7,23 @@ problem names its path in the file and what is allowed (``vipproxy check``).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
-from proxy.config.directory import read_directory
+from proxy.config.directory import DIRECTORY_SECTIONS, read_directory
 from proxy.config.errors import ConfigError, ConfigProblem
 from proxy.config.reader import Node
 from proxy.policy.directory import Directory
 from proxy.transaction.timers import TimerSettings
 
+T = TypeVar("T")
+
 # Sections read here; every other top-level key belongs to the directory reader.
 _SERVER_SECTIONS = ("listen", "timers", "limits", "logging", "shutdown_grace")
-_DIRECTORY_SECTIONS = ("users", "delegations", "routes", "trusted_peers", "numbering")
 _TRANSPORTS = ("udp", "tcp")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _LOG_FORMATS = ("json", "console")
@@ -67,16 +70,16 @@ def parse_config(text: str) -> ProxyConfig:
         raise ConfigError([ConfigProblem("", f"{where}not valid YAML ({error})")]) from None
     problems: list[ConfigProblem] = []
     root = Node(document, "", problems)
-    sections = root.mapping(_SERVER_SECTIONS + _DIRECTORY_SECTIONS)
+    sections = root.mapping(_SERVER_SECTIONS + tuple(DIRECTORY_SECTIONS))
     if sections is None:
         raise ConfigError(problems)
     listeners = _listeners(sections.get("listen"), problems)
     timers, timer_c = _timers(sections.get("timers"))
     max_message_size, max_breadth = _limits(sections.get("limits"))
-    grace = sections["shutdown_grace"].duration(0.0, 3600.0) if "shutdown_grace" in sections else 10.0
+    grace = _read(sections, "shutdown_grace", lambda node: node.duration(0.0, 3600.0), 10.0)
     log_level, log_format = _logging(sections.get("logging"))
-    directory = read_directory({k: v for k, v in sections.items() if k in _DIRECTORY_SECTIONS})
-    if problems or directory is None or grace is None:
+    directory = read_directory({k: v for k, v in sections.items() if k in DIRECTORY_SECTIONS})
+    if problems or directory is None:
         raise ConfigError(problems or [ConfigProblem("", "invalid configuration")])
     return ProxyConfig(listeners, timers, timer_c, max_message_size, max_breadth, grace,
                        log_level, log_format, directory)
@@ -91,9 +94,9 @@ def _listeners(node: Node | None, problems: list[ConfigProblem]) -> tuple[Listen
         fields = item.mapping(("transport", "host", "port", "advertise"))
         if fields is None:
             continue
-        transport = fields["transport"].string(_TRANSPORTS) if "transport" in fields else "udp"
+        transport = _read(fields, "transport", lambda n: n.string(_TRANSPORTS), "udp")
+        port = _read(fields, "port", lambda n: n.integer(1, 65535), 5060)
         host = fields["host"].string() if "host" in fields else None
-        port = fields["port"].integer(1, 65535) if "port" in fields else 5060
         if host is None:
             if "host" not in fields:
                 item.problem("host is required (an IPv4 or IPv6 address)")
@@ -108,37 +111,41 @@ def _listeners(node: Node | None, problems: list[ConfigProblem]) -> tuple[Listen
             item.problem("a wildcard host needs 'advertise': the address peers can reach")
             continue
         shown = advertise or (f"[{host}]" if address.version == 6 else host)
-        if transport is None or port is None:
-            continue
         listeners.append(Listener(transport.upper(), host, port, shown))
     if not listeners and not problems:
         node.problem("at least one listener is required")
     return tuple(listeners)
 
 
+def _read(fields: dict[str, Node], key: str, read: Callable[[Node], T | None], default: T) -> T:
+    """``read`` the optional ``key``; the default when it is absent or invalid (the
+    problem is recorded either way)."""
+    if key not in fields:
+        return default
+    value = read(fields[key])
+    return default if value is None else value
+
+
 def _timers(node: Node | None) -> tuple[TimerSettings, float]:
     defaults = TimerSettings()
-    fields = node.mapping(("t1", "t2", "t4", "timer_c")) if node is not None else None
-    fields = fields or {}
-    t1 = fields["t1"].duration(0.01, 10.0) if "t1" in fields else defaults.t1
-    t2 = fields["t2"].duration(0.1, 60.0) if "t2" in fields else defaults.t2
-    t4 = fields["t4"].duration(0.1, 60.0) if "t4" in fields else defaults.t4
+    fields = (node.mapping(("t1", "t2", "t4", "timer_c")) if node is not None else None) or {}
+    t1 = _read(fields, "t1", lambda n: n.duration(0.01, 10.0), defaults.t1)
+    t2 = _read(fields, "t2", lambda n: n.duration(0.1, 60.0), defaults.t2)
+    t4 = _read(fields, "t4", lambda n: n.duration(0.1, 60.0), defaults.t4)
     # RFC 3261 §16.6 step 11: Timer C MUST be larger than 3 minutes.
-    timer_c = fields["timer_c"].duration(180.001, 3600.0) if "timer_c" in fields else 185.0
-    return TimerSettings(t1 or defaults.t1, t2 or defaults.t2, t4 or defaults.t4), timer_c or 185.0
+    timer_c = _read(fields, "timer_c", lambda n: n.duration(180.001, 3600.0), 185.0)
+    return TimerSettings(t1, t2, t4), timer_c
 
 
 def _limits(node: Node | None) -> tuple[int, int]:
-    fields = node.mapping(("max_message_size", "max_breadth")) if node is not None else None
-    fields = fields or {}
-    size = fields["max_message_size"].integer(1500, 1048576) if "max_message_size" in fields else None
-    breadth = fields["max_breadth"].integer(1, 1000) if "max_breadth" in fields else None
-    return size or 65536, breadth or 60
+    fields = (node.mapping(("max_message_size", "max_breadth")) if node is not None else None) or {}
+    size = _read(fields, "max_message_size", lambda n: n.integer(1500, 1048576), 65536)
+    breadth = _read(fields, "max_breadth", lambda n: n.integer(1, 1000), 60)
+    return size, breadth
 
 
 def _logging(node: Node | None) -> tuple[str, str]:
-    fields = node.mapping(("level", "format")) if node is not None else None
-    fields = fields or {}
-    level = fields["level"].string(_LOG_LEVELS) if "level" in fields else None
-    log_format = fields["format"].string(_LOG_FORMATS) if "format" in fields else None
-    return level or "info", log_format or "json"
+    fields = (node.mapping(("level", "format")) if node is not None else None) or {}
+    level = _read(fields, "level", lambda n: n.string(_LOG_LEVELS), "info")
+    log_format = _read(fields, "format", lambda n: n.string(_LOG_FORMATS), "json")
+    return level, log_format

@@ -63,7 +63,10 @@ class Node:
         if not isinstance(self.value, list):
             self.problem(f"must be a list, got {_kind(self.value)}")
             return None
-        return [Node(value, self._child_path(i), self.problems) for i, value in enumerate(self.value)]
+        return [
+            Node(value, self._child_path(index), self.problems)
+            for index, value in enumerate(self.value)
+        ]
 
     # --- scalars ----------------------------------------------------------------
 
@@ -99,16 +102,14 @@ class Node:
 
     def duration(self, minimum: float = 0.0, maximum: float | None = None) -> float | None:
         """Seconds, written ``20s``, ``500ms``, ``2m`` or a bare number of seconds."""
-        if isinstance(self.value, bool):
-            match = None
-        elif isinstance(self.value, int | float):
+        seconds: float | None = None
+        if isinstance(self.value, int | float) and not isinstance(self.value, bool):
             seconds = float(self.value)
-            match = True
-        else:
-            match = _DURATION.match(str(self.value)) if isinstance(self.value, str) else None
+        elif isinstance(self.value, str):
+            match = _DURATION.match(self.value)
             if match:
                 seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        if not match:
+        if seconds is None:
             self.problem(f"must be a duration such as 20s, 500ms or 2m, got {self.value!r}")
             return None
         if seconds < minimum or (maximum is not None and seconds > maximum):

@@ -263,9 +263,12 @@ class ResponseContext:
         return decisions
 
     def _following_stage(self) -> tuple[Stage | None, str | None]:
-        next_index = self.stage_index + 1
-        if next_index < len(self.plan.stages):
-            return self.plan.stages[next_index], None
+        # A stage with no targets (nobody to ring) is passed over.
+        while self.stage_index + 1 < len(self.plan.stages):
+            stage = self.plan.stages[self.stage_index + 1]
+            if stage.targets:
+                return stage, None
+            self.stage_index += 1
         if self.plan.fallback is not None and not self.in_fallback:
             self.in_fallback = True
             busy = any(b.final is not None and b.final.status in (486, 600) for b in self.branches)

@@ -30,7 +30,10 @@ def decorate_for_target(
     diversion_reason: str | None,
     strip_asserted_identity: bool,
 ) -> Request:
-    """Return ``request`` as it should reach ``target`` (before Via/Record-Route)."""
+    """Return ``request`` as it should reach ``target`` (before Via/Record-Route).
+
+    ``diversion_reason`` is set when the call is diverted (RFC 5806 reasons).
+    """
     headers = request.headers
     if strip_asserted_identity:
         headers = remove_header(headers, "P-Asserted-Identity")
@@ -38,15 +41,14 @@ def decorate_for_target(
         from_value = request.header("from")
         if from_value is not None:
             headers = set_header(headers, "From", _prefixed(from_value, target.display_prefix))
-    if target.role in (TargetRole.DELEGATE, TargetRole.VOICEMAIL):
+    if target.role is TargetRole.DELEGATE or diversion_reason is not None:
         cause = _CAUSE_FOR_DIVERSION.get(diversion_reason or "")
         headers = set_header(
             headers, "History-Info", _history_info(request, original_uri, target.uri, cause)
         )
-    if target.role is TargetRole.VOICEMAIL:
-        headers = set_header(
-            headers, "Diversion", _diversion(original_uri, diversion_reason or "unconditional")
-        )
+    if diversion_reason is not None:
+        # A diverted call (voicemail, a fallback): RFC 5806 for the PBXs that read it.
+        headers = set_header(headers, "Diversion", _diversion(original_uri, diversion_reason))
     return replace(request, headers=headers)
 
 

@@ -49,8 +49,10 @@ from proxy.sip.message import (
 from proxy.sip.uri import SipUri, parse_uri
 from proxy.sip.via import Via, parse_via
 from proxy.transaction.actions import (
+    AckTimedOut,
     Action,
     PassUp,
+    PassUpAck,
     Send,
     StartTimer,
     Terminated,
@@ -255,14 +257,21 @@ class ProxyCore:
 
     def _route(self, entry: _ServerEntry, request: Request, source: Hop) -> None:
         """§16.5: pick the targets; an initial request for a number asks the policy."""
-        if request.header_values("route") or _has_to_tag(request):
-            # In-dialog, or pre-routed: the Route set or Request-URI says where (§16.12).
+        request_uri = _parse_uri_or_none(request.uri)
+        names_us = request_uri is not None and self._local.is_local(request_uri)
+        if request.header_values("route"):
+            # Pre-routed (in-dialog or a pre-loaded route set): the Route set says where.
             self._fork(entry, request, _as_is_plan(request.uri, self._settings.timer_c))
             return
-        request_uri = _parse_uri_or_none(request.uri)
-        if request_uri is not None and request_uri.user is None and self._local.is_local(
-            request_uri
-        ):
+        if _has_to_tag(request):
+            if names_us:
+                # §12.2: a mid-dialog request for us that carries no Route of ours
+                # belongs to no dialog we are in.
+                self._answer(entry, 481, "Call/Transaction Does Not Exist (no route set)")
+            else:
+                self._fork(entry, request, _as_is_plan(request.uri, self._settings.timer_c))
+            return
+        if names_us and request_uri is not None and request_uri.user is None:
             self._answer_for_proxy(entry, request)
             return
         decision = route_request(request, source.host, self._directory, self._now())
@@ -371,6 +380,14 @@ class ProxyCore:
             elif isinstance(action, StartTimer):
                 entry.timers.start(self._loop, action.name, action.delay, self._server_timer,
                                    entry, action.name, action.generation)
+            elif isinstance(action, PassUpAck):
+                # RFC 6026 §7.1: an ACK matching an Accepted INVITE acknowledges a 2xx;
+                # it travels end to end like any other 2xx ACK.
+                self._forward_stateless(preprocess_routes(action.request, self._local))
+            elif isinstance(action, AckTimedOut):
+                self.stats["ack_timeouts"] += 1
+                self._log.info("tx.server.no_ack", call_id=entry.received.call_id,
+                               branch=entry.key[0])
             elif isinstance(action, Terminated):
                 self._server_txs.pop(entry.key, None)
                 entry.timers.cancel_all()

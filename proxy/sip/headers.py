@@ -45,6 +45,10 @@ _KEY_CACHE: dict[str, str] = {}
 _KEY_CACHE_LIMIT = 4096
 
 
+# The key of a name already seen (and so known to be a token), else None.
+cached_header_key = _KEY_CACHE.get
+
+
 def is_token(text: str) -> bool:
     """True when ``text`` is an RFC 3261 token (header names, methods, transports)."""
     return _TOKEN.fullmatch(text) is not None

@@ -21,16 +21,22 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from proxy.sip.address import parse_name_addr
+from proxy.sip.checks import check_name_addr, check_sip_request_uri, check_via
 from proxy.sip.errors import SipParseError
-from proxy.sip.headers import checked_header_key, header_key, is_token, split_comma_values
-from proxy.sip.uri import SipUri, parse_uri, uri_scheme
-from proxy.sip.via import parse_via
+from proxy.sip.headers import (
+    cached_header_key,
+    checked_header_key,
+    header_key,
+    is_token,
+    split_comma_values,
+)
+from proxy.sip.uri import uri_scheme
 
 SIP_VERSION = "SIP/2.0"
 Header = tuple[str, str]
 
 _SIP_VERSION_SYNTAX = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
+_PLAIN_CSEQ = re.compile(r"([1-9][0-9]{0,9}|0) ([A-Za-z0-9\-.!%*_+`'~]+)")
 
 # Headers every message must carry for the proxy to process it (RFC 3261 §8.1.1,
 # §16.3 step 1, §17.1.3), with the spelling used in error reasons.
@@ -83,7 +89,7 @@ class _HeaderAccess:
         """Every header line called ``name``, unsplit, in message order."""
         key = header_key(name)
         keys = self._header_keys()
-        return [header[1] for header, found in zip(self.headers, keys) if found == key]
+        return [header[1] for header, found in zip(self.headers, keys, strict=True) if found == key]
 
     def header_values(self, name: str) -> list[str]:
         """Every comma-separated value of ``name`` across all its lines (§7.3.1)."""
@@ -168,8 +174,8 @@ Message = Request | Response
 
 
 def _serialize(start_line: str, headers: tuple[Header, ...], body: bytes) -> bytes:
-    head = "".join([start_line, "\r\n", *[f"{name}: {value}\r\n" for name, value in headers], "\r\n"])
-    return head.encode("utf-8", "surrogateescape") + body
+    lines = "".join([f"{name}: {value}\r\n" for name, value in headers])
+    return f"{start_line}\r\n{lines}\r\n".encode("utf-8", "surrogateescape") + body
 
 
 def _digits(text: str, max_digits: int) -> int | None:
@@ -188,6 +194,9 @@ def _digits(text: str, max_digits: int) -> int | None:
 
 def parse_cseq(value: str) -> tuple[int, str]:
     """Parse ``CSeq: 4711 INVITE`` (RFC 3261 §20.16; the number is below 2**31, §8.1.1.5)."""
+    plain = _PLAIN_CSEQ.fullmatch(value)
+    if plain is not None and int(plain[1]) < 2**31:
+        return int(plain[1]), plain[2]
     parts = value.split()
     if len(parts) != 2 or not is_token(parts[1]):
         raise SipParseError(f"Malformed CSeq header: {value[:40]!r}")
@@ -227,12 +236,12 @@ def parse_message(data: bytes) -> Message:
     try:
         headers, keys = _parse_header_lines(lines)
         message = _build(start_line, is_request, headers, keys, body)
+        object.__setattr__(message, "_keys", keys)
         _check(message, keys)
     except SipParseError as error:
         error.headers = headers
         error.is_request = is_request
         raise
-    object.__setattr__(message, "_keys", keys)
     return message
 
 
@@ -268,13 +277,16 @@ def _parse_header_lines(lines: list[str]) -> tuple[tuple[Header, ...], tuple[str
         if not colon:
             raise SipParseError(f"Malformed header line: {line[:60]!r}")
         name = name.rstrip(" \t")
-        keys.append(checked_header_key(name))
+        keys.append(cached_header_key(name) or checked_header_key(name))
         headers.append((name, value.strip(" \t")))
     return tuple(headers), tuple(keys)
 
 
 def _build(
-    start_line: str, is_request: bool, headers: tuple[Header, ...], keys: tuple[str, ...],
+    start_line: str,
+    is_request: bool,
+    headers: tuple[Header, ...],
+    keys: tuple[str, ...],
     body: bytes,
 ) -> Message:
     if not is_request:
@@ -288,8 +300,11 @@ def _parse_status_line(start_line: str) -> tuple[int, str]:
     """``SIP/2.0 SP Status-Code SP Reason-Phrase`` (§7.2). The reason may be empty."""
     version, _, rest = start_line.partition(" ")
     code, _, reason = rest.partition(" ")
-    if version.upper() != SIP_VERSION or len(code) != 3 or code[0] not in "123456" or (
-        not (code.isascii() and code.isdigit())
+    if (
+        version.upper() != SIP_VERSION
+        or len(code) != 3
+        or code[0] not in "123456"
+        or (not (code.isascii() and code.isdigit()))
     ):
         # RFC 4475 bigcode: codes above 699 are refused (the response is dropped).
         raise SipParseError(f"Malformed status line: {start_line[:60]!r}")
@@ -325,10 +340,7 @@ def _check_request_uri(uri: str) -> None:
     if scheme is None:
         raise SipParseError(f"Malformed Request-URI: {uri[:60]!r}")  # RFC 4475 ltgtruri
     if scheme in ("sip", "sips", "tel"):
-        parsed = parse_uri(uri)
-        if isinstance(parsed, SipUri) and parsed.headers:
-            # §19.1.1 table 1: headers are not allowed in a Request-URI (RFC 4475 escruri).
-            raise SipParseError("Request-URI must not carry headers")
+        check_sip_request_uri(uri)
 
 
 def _body(headers: tuple[Header, ...], keys: tuple[str, ...], body: bytes) -> bytes:
@@ -353,10 +365,10 @@ def _check(message: Message, keys: tuple[str, ...]) -> None:
         if keys.count(key) > 1:
             raise SipParseError(f"More than one {spelling} header")
     headers = message.headers
-    parse_via(message.top_via)  # transaction matching and response routing (§17, §18.2.2)
+    check_via(message.top_via)  # transaction matching and response routing (§17, §18.2.2)
     _, cseq_method = parse_cseq(headers[keys.index("cseq")][1])
-    parse_name_addr(headers[keys.index("from")][1])  # tags identify transactions and dialogs
-    parse_name_addr(headers[keys.index("to")][1])
+    check_name_addr(headers[keys.index("from")][1])  # tags identify transactions, dialogs
+    check_name_addr(headers[keys.index("to")][1])
     if isinstance(message, Request):
         if cseq_method != message.method:
             raise SipParseError("CSeq method does not match the request method")

@@ -1,7 +1,8 @@
 """Plumbing shared by the four RFC 3261 §17 transaction state machines.
 
-Each machine is a subclass with its own state enum and a ``_TABLE`` mapping
-``(state, input kind)`` to a handler (ARCHITECTURE principle 2). Input kinds are
+Each machine is a subclass with a ``_TABLE`` mapping ``(state, input kind)``
+to a handler (ARCHITECTURE principle 2); states are :class:`TransactionState`
+members, each machine using those its RFC figure shows. Input kinds are
 short strings that read like the labels of the RFC's state diagrams: ``"1xx"``,
 ``"3xx-6xx"``, ``"2xx from core"``, ``"ACK"``, a timer letter, ``"transport failed"``.
 

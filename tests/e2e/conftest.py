@@ -65,7 +65,9 @@ def vipproxy(
     """Start real vipproxy processes; each is stopped (SIGTERM, then SIGKILL) at the end."""
     started: list[ProxyProcess] = []
 
-    def start(routes: Mapping[str, Any], directory: Mapping[str, Any] | None = None) -> ProxyProcess:
+    def start(
+        routes: Mapping[str, Any], directory: Mapping[str, Any] | None = None
+    ) -> ProxyProcess:
         endpoint = loopback.endpoint()
         name = f"proxy{len(started) + 1}"
         process = ProxyProcess(name, proxy_config(endpoint, routes, directory), endpoint, tmp_path)

@@ -67,13 +67,27 @@ class SippResult:
         return [
             message
             for message in self.messages
-            if message.direction == "received" and not message.is_request and message.method == method
+            if message.direction == "received"
+            and not message.is_request
+            and message.method == method
         ]
+
+    def sent(self, method: str) -> list[TracedMessage]:
+        """Requests of ``method`` this SIPp process sent."""
+        return [
+            message
+            for message in self.messages
+            if message.direction == "sent" and message.is_request and message.method == method
+        ]
+
+    def final_responses(self, method: str = "INVITE") -> list[TracedMessage]:
+        """Every final response received for ``method``, retransmissions included."""
+        return [m for m in self.received_responses(method) if m.status >= 200]
 
     def final_status(self, method: str = "INVITE") -> int:
         """Status code of the last final response received for ``method`` (0 if none)."""
-        finals = [m.status for m in self.received_responses(method) if m.status >= 200]
-        return finals[-1] if finals else 0
+        finals = self.final_responses(method)
+        return finals[-1].status if finals else 0
 
     def flow(self) -> str:
         """One line per logged message: direction, transport and start line."""
@@ -99,9 +113,19 @@ class SippResult:
 class SippProcess:
     """A running SIPp process; ``wait()`` turns it into a :class:`SippResult`."""
 
-    def __init__(self, name: str, command: list[str], workdir: Path, timeout: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        workdir: Path,
+        timeout: float,
+        endpoint: Endpoint,
+        transport: Transport,
+    ) -> None:
         self.name = name
         self.command = command
+        self.endpoint = endpoint
+        self.transport = transport
         self._timeout = timeout
         self._messages_log = workdir / f"{name}.messages.log"
         self._errors_log = workdir / f"{name}.errors.log"
@@ -123,6 +147,10 @@ class SippProcess:
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
+
+    def uri(self, user: str) -> str:
+        """A SIP URI for ``user`` at this SIPp process, over its transport."""
+        return self.endpoint.sip_uri(user, self.transport)
 
     def running(self) -> bool:
         """Whether the process has not exited yet."""
@@ -169,7 +197,9 @@ class SippLauncher:
         self._workdir = workdir
         self._allocator = allocator
         self.processes: list[SippProcess] = []
-        self._binary = shutil.which("sipp") or "sipp"
+        binary = shutil.which("sipp")
+        assert binary, "sipp is not installed (Debian package sip-tester)"
+        self._binary = binary
 
     def uas(
         self,
@@ -181,7 +211,7 @@ class SippLauncher:
         fill: Mapping[str, str] | None = None,
         pause_ms: int = 0,
         timeout: float = 15.0,
-    ) -> tuple[SippProcess, Endpoint]:
+    ) -> SippProcess:
         """Start a callee on a fresh loopback endpoint; return once it listens there.
 
         ``keys`` become SIPp ``-key`` keywords; ``fill`` fills the ``{{name}}``
@@ -189,12 +219,17 @@ class SippLauncher:
         """
         endpoint = self._allocator.endpoint()
         path = self._scenario_path(name, scenario, fill or {})
-        process = self._start(name, path, endpoint, transport, keys or {}, {}, pause_ms, timeout, [])
-        if not wait_until(lambda: is_bound(endpoint, transport) or not process.running(), _BIND_TIMEOUT):
+        process = self._start(
+            name, path, endpoint, transport, keys or {}, {}, pause_ms, timeout, []
+        )
+        bound = wait_until(
+            lambda: is_bound(endpoint, transport) or not process.running(), _BIND_TIMEOUT
+        )
+        if not bound:
             raise AssertionError(f"SIPp {name!r} did not bind {endpoint}:\n{process.report()}")
         if not process.running():
             raise AssertionError(f"SIPp {name!r} exited at start:\n{process.report()}")
-        return process, endpoint
+        return process
 
     def uac(
         self,
@@ -258,7 +293,7 @@ class SippLauncher:
             command += ["-key", key, value]
         for variable, value in variables.items():
             command += ["-set", variable, value]
-        process = SippProcess(name, command + tail, self._workdir, timeout)
+        process = SippProcess(name, command + tail, self._workdir, timeout, endpoint, transport)
         self.processes.append(process)
         return process
 
@@ -278,6 +313,10 @@ class SippLauncher:
         """Stop every SIPp process this launcher started that still runs."""
         for process in self.processes:
             process.stop()
+
+    def report(self) -> str:
+        """The reports of every SIPp process, stopping those still running."""
+        return "\n\n".join(process.report() for process in self.processes) or "(no SIPp started)"
 
 
 def _read(path: Path) -> str:

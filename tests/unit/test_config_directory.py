@@ -168,7 +168,9 @@ def test_vip_delegation_absent_or_disabled_is_none() -> None:
         directory, problems = load(delegation(body))
         assert problems == []
         assert directory is not None
-        assert directory.delegations["alice"].vip_delegation is None
+        alice = directory.delegations["alice"]
+        assert alice.vip_delegation is None
+        assert (alice.ring_timeout, alice.voicemail) == (20.0, None)  # the defaults
 
 
 def test_display_prefixes_are_configurable() -> None:

@@ -117,7 +117,7 @@ def stage_uris(decision: Decision) -> list[tuple[str, ...]]:
 # Who rings in each stage, written from the policy list. "delegates" means
 # the answering ones; a group with nobody in it leaves its stage out.
 ME, DELEGATES, MAILBOX = ("alice",), ("bob", "dan"), ("mailbox",)
-POLICY_STAGES = {
+POLICY_STAGES: dict[Policy, list[tuple[str, ...]]] = {
     Policy.RING_ME_ONLY: [ME],
     Policy.RING_ALL: [ME + DELEGATES],
     Policy.RING_ME_THEN_DELEGATES: [ME, DELEGATES],
@@ -128,7 +128,7 @@ POLICY_STAGES = {
 
 
 def expected_stages(policy: Policy, answering: bool) -> list[tuple[str, ...]]:
-    stages = []
+    stages: list[tuple[str, ...]] = []
     for names in POLICY_STAGES[policy]:
         uris: tuple[str, ...] = ()
         for name in names:

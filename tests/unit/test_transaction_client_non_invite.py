@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from faketimers import FakeTimers
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +11,7 @@ from sipfactory import request, response
 from txproperty import Step, replay, steps
 
 from proxy.transaction.actions import (
+    Action,
     PassUp,
     Send,
     StartTimer,
@@ -35,7 +38,7 @@ def received(status: int) -> ResponseReceived:
     return ResponseReceived(response(BYE, status))
 
 
-def send_times(log: list[tuple[float, object]]) -> list[float]:
+def send_times(log: Sequence[tuple[float, Action]]) -> list[float]:
     return [at for at, action in log if action == Send(BYE)]
 
 

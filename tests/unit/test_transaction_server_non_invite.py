@@ -53,7 +53,6 @@ def test_final_completes_with_timer_j_and_answers_retransmissions() -> None:
     assert tx.send_response(response(OPTIONS, 500), 1.6) == []  # one final only
     assert tx.send_response(response(OPTIONS, 180), 1.7) == []
     assert tx.handle(TimerFired("J", 1), 33.0) == [Terminated()]
-    assert tx.state is TransactionState.TERMINATED
 
 
 def test_final_from_proceeding_completes() -> None:
@@ -75,6 +74,7 @@ def test_timer_j_runs_on_the_fake_clock() -> None:
     clock = FakeTimers()
     clock.note(tx.send_response(response(OPTIONS, 486), 2.0), 2.0)
     assert clock.run(tx.handle, until=100.0) == [(34.0, Terminated())]
+    assert tx.state is TransactionState.TERMINATED
 
 
 def test_stale_timer_j_is_ignored() -> None:

@@ -1,0 +1,273 @@
+"""The forking proxy core end to end: the real vipproxy between SIPp peers.
+
+Every test starts its own proxy and SIPp callees on fresh 127.x.y.z
+addresses, runs one caller through the proxy, and asserts on what each peer
+really sent and received (the SIPp message traces).  Stage timeouts are short
+so the whole module runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import StartProxy
+from .loopback import LoopbackAllocator, Transport
+from .proxy_process import ProxyProcess
+from .sip_trace import TracedMessage, via_sent_by
+from .sipp import SippLauncher, SippResult
+from .udp_probe import UdpProbe, request_text
+
+pytestmark = pytest.mark.e2e
+
+TRANSPORTS: list[Transport] = ["udp", "tcp"]
+NUMBER = "2000"
+
+
+def stage(*targets: str, timeout: str = "20s") -> dict[str, Any]:
+    """One stage of a route: targets rung in parallel for ``timeout``."""
+    return {"targets": list(targets), "timeout": timeout}
+
+
+def route(*stages: dict[str, Any]) -> dict[str, Any]:
+    """A ``routes:`` entry for NUMBER."""
+    return {NUMBER: {"stages": list(stages)}}
+
+
+def reject(status: int, reason: str) -> dict[str, str]:
+    """The fill for the uas_reject.xml template."""
+    return {"status": str(status), "reason": reason}
+
+
+def only(messages: list[TracedMessage], what: str) -> TracedMessage:
+    """The single message of a list, failing with ``what`` otherwise."""
+    assert len(messages) == 1, f"expected exactly one {what}, got {len(messages)}"
+    return messages[0]
+
+
+def assert_through_proxy(message: TracedMessage, proxy: ProxyProcess, hops: int = 2) -> None:
+    """The request came from the proxy: its top Via is the proxy's, above the caller's."""
+    vias = message.vias()
+    assert len(vias) == hops, f"{message.start_line}: expected {hops} Via, got {vias}"
+    assert via_sent_by(vias[0]) == str(proxy.endpoint), (
+        f"{message.start_line}: top Via {vias[0]!r} is not the proxy at {proxy.endpoint}"
+    )
+
+
+def assert_all_passed(*results: SippResult) -> None:
+    """Every SIPp scenario succeeded; the report of the first failure otherwise."""
+    for result in results:
+        result.assert_passed()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_parallel_fork_answer_cancels_the_other_branch(
+    vipproxy: StartProxy, sipp: SippLauncher, transport: Transport
+) -> None:
+    # The answering callee rings for a while first, so the other one is ringing
+    # (has sent 180) when the 200 arrives and can be cancelled (RFC 3261 §9.1).
+    answering = sipp.uas("answering", "uas_answer.xml", transport=transport, pause_ms=500)
+    ringing = sipp.uas("ringing", "uas_ring_until_cancel.xml", transport=transport)
+    proxy = vipproxy(route(stage(answering.uri("a"), ringing.uri("b"))))
+
+    caller = sipp.uac(
+        "caller", "uac_call.xml", remote=proxy.endpoint, service=NUMBER, transport=transport
+    )
+    results = caller.wait(), answering.wait(), ringing.wait()
+
+    assert_all_passed(*results)
+    caller_result, _, ringing_result = results
+    assert caller_result.final_status() == 200
+    assert [m.status for m in caller_result.final_responses()] == [200]
+    cancel = only(ringing_result.received("CANCEL"), "CANCEL at the losing callee")
+    assert_through_proxy(cancel, proxy, hops=1)
+    # RFC 3326: the loser is told the call was answered elsewhere.
+    assert "cause=200" in cancel.header("Reason"), f"Reason: {cancel.header('Reason')!r}"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_serial_fork_busy_first_then_second_answers(
+    vipproxy: StartProxy, sipp: SippLauncher, transport: Transport
+) -> None:
+    busy = sipp.uas("busy", "uas_reject.xml", transport=transport, fill=reject(486, "Busy Here"))
+    answering = sipp.uas("answering", "uas_answer.xml", transport=transport)
+    proxy = vipproxy(route(stage(busy.uri("a")), stage(answering.uri("b"))))
+
+    caller = sipp.uac(
+        "caller", "uac_call.xml", remote=proxy.endpoint, service=NUMBER, transport=transport
+    )
+    caller_result, busy_result, answering_result = caller.wait(), busy.wait(), answering.wait()
+
+    assert_all_passed(caller_result, busy_result, answering_result)
+    assert caller_result.final_status() == 200
+    assert all(m.status != 486 for m in caller_result.received()), "the 486 reached the caller"
+    # The ACK for the 486 is the proxy's own, hop by hop (RFC 3261 §17.1.1.3).
+    assert_through_proxy(only(busy_result.received("ACK"), "ACK at the busy callee"), proxy, hops=1)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        pytest.param((486, "Busy Here"), (404, "Not Found"), 486, id="busy-beats-not-found"),
+        pytest.param((503, "Service Unavailable"), (486, "Busy Here"), 486, id="lowest-class-wins"),
+        pytest.param((486, "Busy Here"), (603, "Decline"), 603, id="6xx-wins"),
+        pytest.param(
+            (503, "Service Unavailable"), (503, "Service Unavailable"), 500, id="503-becomes-500"
+        ),
+    ],
+)
+def test_every_callee_fails_caller_gets_the_best_response(
+    vipproxy: StartProxy,
+    sipp: SippLauncher,
+    first: tuple[int, str],
+    second: tuple[int, str],
+    expected: int,
+) -> None:
+    callee_a = sipp.uas("callee-a", "uas_reject.xml", fill=reject(*first))
+    # The second answer comes a little later so both orders are not a race.
+    callee_b = sipp.uas("callee-b", "uas_reject.xml", fill=reject(*second), pause_ms=200)
+    proxy = vipproxy(route(stage(callee_a.uri("a"), callee_b.uri("b"))))
+
+    caller = sipp.uac("caller", "uac_expect_failure.xml", remote=proxy.endpoint, service=NUMBER)
+    results = caller.wait(), callee_a.wait(), callee_b.wait()
+
+    assert_all_passed(*results)
+    # RFC 3261 §16.7 step 6: a 6xx wins, else the lowest class; 503 is sent as 500.
+    # Among 4xx any may be chosen; a callee that is busy tells the caller more
+    # than a target that does not exist, so 486 is expected over 404.
+    assert results[0].final_status() == expected, results[0].flow()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_caller_cancels_while_callees_ring(
+    vipproxy: StartProxy, sipp: SippLauncher, transport: Transport
+) -> None:
+    ring_a = sipp.uas("ringing-a", "uas_ring_until_cancel.xml", transport=transport)
+    ring_b = sipp.uas("ringing-b", "uas_ring_until_cancel.xml", transport=transport)
+    proxy = vipproxy(route(stage(ring_a.uri("a"), ring_b.uri("b"))))
+
+    caller = sipp.uac(
+        "caller",
+        "uac_cancel.xml",
+        remote=proxy.endpoint,
+        service=NUMBER,
+        transport=transport,
+        pause_ms=500,
+    )
+    results = caller.wait(), ring_a.wait(), ring_b.wait()
+
+    assert_all_passed(*results)
+    assert results[0].final_status() == 487
+    for callee in results[1:]:
+        cancel = only(callee.received("CANCEL"), f"CANCEL at {callee.name}")
+        assert_through_proxy(cancel, proxy, hops=1)
+        # Nobody answered: this is a missed call, not one completed elsewhere.
+        assert "cause=200" not in cancel.header("Reason")
+
+
+def test_stage_timeout_moves_on_to_the_next_stage(vipproxy: StartProxy, sipp: SippLauncher) -> None:
+    ringing = sipp.uas("ringing", "uas_ring_until_cancel.xml")
+    answering = sipp.uas("answering", "uas_answer.xml")
+    proxy = vipproxy(route(stage(ringing.uri("a"), timeout="1s"), stage(answering.uri("b"))))
+
+    caller = sipp.uac("caller", "uac_call.xml", remote=proxy.endpoint, service=NUMBER)
+    results = caller.wait(), ringing.wait(), answering.wait()
+
+    assert_all_passed(*results)
+    assert results[0].final_status() == 200
+    cancel = only(results[1].received("CANCEL"), "CANCEL at the first stage's callee")
+    assert "cause=200" not in cancel.header("Reason"), "cancelled by timeout, not elsewhere"
+    assert all(m.status != 408 for m in results[0].received()), "the caller saw the timeout"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_ack_reinvite_and_bye_travel_through_the_record_route(
+    vipproxy: StartProxy, sipp: SippLauncher, transport: Transport
+) -> None:
+    callee = sipp.uas("callee", "uas_answer.xml", transport=transport)
+    proxy = vipproxy(route(stage(callee.uri("a"))))
+
+    caller = sipp.uac(
+        "caller",
+        "uac_call.xml",
+        remote=proxy.endpoint,
+        service=NUMBER,
+        transport=transport,
+        variables={"reinvite": "yes"},
+    )
+    caller_result, callee_result = caller.wait(), callee.wait()
+
+    assert_all_passed(caller_result, callee_result)
+    answer = caller_result.final_responses()[0]
+    assert str(proxy.endpoint) in answer.header("Record-Route"), answer.text
+    sent_bye = only(caller_result.sent("BYE"), "BYE sent by the caller")
+    assert str(proxy.endpoint) in sent_bye.header("Route"), sent_bye.text
+    invites = callee_result.received("INVITE")
+    assert len(invites) == 2, "the re-INVITE did not reach the callee"
+    in_dialog = [*invites[1:], *callee_result.received("ACK"), *callee_result.received("BYE")]
+    assert len(in_dialog) == 4, [m.start_line for m in in_dialog]
+    for request in in_dialog:
+        assert_through_proxy(request, proxy)
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        pytest.param({"CSeq": "one INVITE"}, "cseq", id="bad-cseq-number"),
+        pytest.param({"CSeq": "1 BYE"}, "cseq", id="cseq-method-mismatch"),
+        pytest.param({"Max-Forwards": "many"}, "max-forwards", id="bad-max-forwards"),
+    ],
+)
+def test_malformed_request_gets_400_naming_the_problem(
+    vipproxy: StartProxy, loopback: LoopbackAllocator, headers: dict[str, str], named: str
+) -> None:
+    proxy = vipproxy(route(stage(loopback.endpoint().sip_uri("a"))))
+    probe = UdpProbe(loopback.endpoint())
+    try:
+        invite = request_text("INVITE", proxy.endpoint, probe.endpoint, headers=headers)
+        probe.send(invite, proxy.endpoint)
+        response = probe.final_response(timeout=5.0)
+    finally:
+        probe.close()
+
+    assert response is not None, "no response to a malformed request"
+    assert response.status == 400, response.start_line
+    assert named in response.reason.lower(), f"{named!r} not named in: {response.start_line}"
+
+
+def test_max_forwards_zero_gets_483_and_is_not_forwarded(
+    vipproxy: StartProxy, loopback: LoopbackAllocator
+) -> None:
+    callee = UdpProbe(loopback.endpoint())
+    caller = UdpProbe(loopback.endpoint())
+    try:
+        proxy = vipproxy(route(stage(callee.endpoint.sip_uri("a"))))
+        branch = "z9hG4bK-e2e-mf0"
+        invite = request_text(
+            "INVITE", proxy.endpoint, caller.endpoint, branch=branch, headers={"Max-Forwards": "0"}
+        )
+        caller.send(invite, proxy.endpoint)
+        response = caller.final_response(timeout=5.0)
+        assert response is not None, "no response to an INVITE with Max-Forwards: 0"
+        ack = request_text(
+            "ACK",
+            proxy.endpoint,
+            caller.endpoint,
+            branch=branch,
+            headers={"To": response.header("To"), "CSeq": "1 ACK", "Max-Forwards": "70"},
+        )
+        caller.send(ack, proxy.endpoint)
+        forwarded = callee.receive(timeout=0.5)
+    finally:
+        caller.close()
+        callee.close()
+
+    assert response.status == 483, response.start_line  # RFC 3261 §16.3 step 3
+    assert forwarded is None, f"forwarded anyway: {forwarded.start_line}"
+
+
+def test_sigterm_exits_zero(vipproxy: StartProxy, loopback: LoopbackAllocator) -> None:
+    proxy = vipproxy(route(stage(loopback.endpoint().sip_uri("a"))))
+
+    assert proxy.stop() == 0, proxy.stderr()

@@ -1,0 +1,250 @@
+"""The real ProxyCore driven over a fake link and a fake clock: exact message sequences
+for forking, response selection, CANCEL and stage timeouts (RFC 3261 §16)."""
+
+from __future__ import annotations
+
+import pytest
+from fakelink import CALLER, FakeLoop, Link, ack_for, answer, cancel_for, invite, make_core
+
+from proxy.sip.hop import Hop
+from proxy.sip.message import Request, Response
+
+CONFIG = """
+listen: [{transport: udp, host: 127.0.0.1, port: 5060}]
+routes:
+  "2000":
+    stages:
+      - {targets: ["sip:a@127.0.0.2:5070", "sip:b@127.0.0.3:5070"], timeout: 20s}
+  "3000":
+    stages:
+      - {targets: ["sip:a@127.0.0.2:5070"], timeout: 5s}
+      - {targets: ["sip:b@127.0.0.3:5070"], timeout: 5s}
+  "4000":
+    stages:
+      - {targets: ["sip:a@127.0.0.2:5070"], timeout: 5s}
+    fallback: sip:vm@127.0.0.20:5070
+"""
+A = "127.0.0.2:5070"
+B = "127.0.0.3:5070"
+UP = f"{CALLER.host}:{CALLER.port}"
+
+
+@pytest.fixture
+def proxy() -> tuple[object, FakeLoop, Link]:
+    return make_core(CONFIG)
+
+
+def _forwarded(link: Link) -> dict[str, Request]:
+    """Requests the proxy sent, by destination."""
+    sent = link.take()
+    return {f"{hop.host}:{hop.port}": m for hop, m in sent if isinstance(m, Request)}
+
+
+def _start(proxy: tuple[object, FakeLoop, Link], number: str) -> dict[str, Request]:
+    core, _, link = proxy
+    core.receive(invite(f"sip:{number}@127.0.0.1:5060"), CALLER)  # type: ignore[attr-defined]
+    sent = link.take()
+    assert isinstance(sent[0][1], Response) and sent[0][1].status == 100  # §16.2: 100 at once
+    return {f"{hop.host}:{hop.port}": m for hop, m in sent[1:] if isinstance(m, Request)}
+
+
+def test_parallel_fork_answer_cancels_the_other_branch_with_reason(proxy) -> None:
+    core, _, link = proxy
+    branches = _start(proxy, "2000")
+    assert sorted(branches) == [A, B]
+    for request in branches.values():
+        assert request.uri.startswith("sip:")
+        assert request.header("max-forwards") == "69"  # §16.6 step 3
+        top_via = request.header_values("via")[0]
+        assert top_via.startswith("SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK")
+        assert request.header_values("record-route") == ["<sip:127.0.0.1:5060;transport=udp;lr>"]
+    core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    core.receive(answer(branches[B], 180, "Ringing", to_tag="b"), Hop("UDP", "127.0.0.3", 5070))
+    assert link.take_summary() == [f"{UP} 180", f"{UP} 180"]
+    core.receive(answer(branches[A], 200, "OK", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    sent = link.take()
+    assert [(f"{h.host}:{h.port}", getattr(m, "status", getattr(m, "method", None)))
+            for h, m in sent] == [(UP, 200), (B, "CANCEL")]
+    relayed, cancel = sent[0][1], sent[1][1]
+    assert isinstance(relayed, Response) and len(relayed.header_values("via")) == 1  # our Via off
+    assert isinstance(cancel, Request)
+    assert cancel.header("reason") == 'SIP;cause=200;text="Call completed elsewhere"'
+    assert cancel.top_via == branches[B].top_via  # §9.1: the CANCEL matches the INVITE branch
+    core.receive(answer(cancel, 200, "OK"), Hop("UDP", "127.0.0.3", 5070))
+    core.receive(answer(branches[B], 487, "Request Terminated", to_tag="b"),
+                 Hop("UDP", "127.0.0.3", 5070))
+    # The 487 is acknowledged hop by hop and not relayed: the caller was answered.
+    assert link.take_summary() == [f"{B} ACK"]
+
+
+def test_two_2xx_from_a_parallel_fork_both_go_upstream(proxy) -> None:
+    core, _, link = proxy
+    branches = _start(proxy, "2000")
+    core.receive(answer(branches[A], 200, "OK", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    link.take()
+    core.receive(answer(branches[B], 200, "OK", to_tag="b"), Hop("UDP", "127.0.0.3", 5070))
+    assert link.take_summary() == [f"{UP} 200"]  # §16.7 step 5: every 2xx is relayed
+
+
+def test_serial_fork_busy_moves_to_next_stage_at_once(proxy) -> None:
+    core, _, link = proxy
+    first = _start(proxy, "3000")
+    assert list(first) == [A]
+    core.receive(answer(first[A], 486, "Busy Here", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    sent = link.take_summary()
+    assert sent == [f"{A} ACK", f"{B} INVITE"]
+
+
+def test_every_branch_fails_best_response_goes_upstream_and_ack_is_absorbed(proxy) -> None:
+    core, _, link = proxy
+    branches = _start(proxy, "2000")
+    core.receive(answer(branches[A], 404, "Not Found", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    core.receive(answer(branches[B], 486, "Busy Here", to_tag="b"), Hop("UDP", "127.0.0.3", 5070))
+    sent = link.take()
+    finals = [m for _, m in sent if isinstance(m, Response)]
+    assert [m.status for m in finals] == [486]
+    core.receive(ack_for(finals[0], "sip:2000@127.0.0.1:5060"), CALLER)
+    assert link.take() == []  # §17.2.1: the ACK for a non-2xx stops here
+
+
+def test_503_from_every_branch_becomes_500(proxy) -> None:
+    core, _, link = proxy
+    branches = _start(proxy, "2000")
+    for key, hop in ((A, Hop("UDP", "127.0.0.2", 5070)), (B, Hop("UDP", "127.0.0.3", 5070))):
+        core.receive(answer(branches[key], 503, "Service Unavailable"), hop)
+    finals = [m for _, m in link.take() if isinstance(m, Response)]
+    assert [m.status for m in finals] == [500]  # §16.7 step 6
+
+
+def test_6xx_ends_a_static_fork(proxy) -> None:
+    core, _, link = proxy
+    branches = _start(proxy, "2000")
+    core.receive(answer(branches[B], 180, "Ringing", to_tag="b"), Hop("UDP", "127.0.0.3", 5070))
+    link.take()
+    core.receive(answer(branches[A], 603, "Decline", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    assert link.take_summary() == [f"{A} ACK", f"{B} CANCEL", f"{UP} 603"]
+
+
+def test_caller_cancel_cancels_ringing_branches_and_answers_487(proxy) -> None:
+    core, _, link = proxy
+    original = invite("sip:2000@127.0.0.1:5060")
+    branches = _start(proxy, "2000")
+    core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    core.receive(answer(branches[B], 180, "Ringing", to_tag="b"), Hop("UDP", "127.0.0.3", 5070))
+    link.take()
+    core.receive(cancel_for(original), CALLER)
+    sent = link.take_summary()
+    assert sent[0] == f"{UP} 200"  # §16.10: the CANCEL itself is answered
+    assert sorted(sent[1:]) == sorted([f"{A} CANCEL", f"{B} CANCEL", f"{UP} 487"])
+
+
+def test_cancel_waits_for_a_provisional_before_it_is_sent(proxy) -> None:
+    core, _, link = proxy
+    original = invite("sip:2000@127.0.0.1:5060")
+    branches = _start(proxy, "2000")
+    core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    link.take()
+    core.receive(cancel_for(original), CALLER)
+    # B has sent nothing yet: §9.1 forbids a CANCEL before a provisional response.
+    assert sorted(link.take_summary()) == sorted([f"{UP} 200", f"{A} CANCEL", f"{UP} 487"])
+    core.receive(answer(branches[B], 100, "Trying"), Hop("UDP", "127.0.0.3", 5070))
+    assert link.take_summary() == [f"{B} CANCEL"]
+
+
+def test_stage_timeout_cancels_and_moves_on(proxy) -> None:
+    core, loop, link = proxy
+    first = _start(proxy, "3000")
+    core.receive(answer(first[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    link.take()
+    loop.advance(4.9)
+    assert link.take() == []
+    loop.advance(0.2)
+    assert link.take_summary() == [f"{A} CANCEL", f"{B} INVITE"]
+
+
+def test_last_stage_timeout_answers_408_and_fallback_gets_diversion(proxy) -> None:
+    _core, loop, link = proxy
+    _start(proxy, "4000")
+    loop.advance(5.1)
+    sent = link.take()
+    vm = [m for h, m in sent if isinstance(m, Request) and h.host == "127.0.0.20"]
+    assert len(vm) == 1 and vm[0].method == "INVITE"
+    assert vm[0].header("diversion") == (
+        "<sip:4000@127.0.0.1:5060>;reason=no-answer;counter=1;privacy=off"
+    )
+    assert (vm[0].header("history-info") or "").startswith("<sip:4000@127.0.0.1:5060>;index=1, ")
+
+
+def test_unanswered_fork_gets_synthetic_408(proxy) -> None:
+    _core, loop, link = proxy
+    _start(proxy, "3000")
+    loop.advance(5.1)
+    link.take()
+    loop.advance(5.1)
+    finals = [m for _, m in link.take() if isinstance(m, Response)]
+    assert [m.status for m in finals] == [408]  # principle 4: a timeout is a response
+
+
+def test_unknown_number_gets_404_with_reason(proxy) -> None:
+    core, _, link = proxy
+    core.receive(invite("sip:9999@127.0.0.1:5060"), CALLER)
+    finals = [m for _, m in link.take() if isinstance(m, Response) and m.status >= 200]
+    assert finals[0].status == 404 and "9999" in finals[0].reason
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [("Max-Forwards: 0\r\n", 483), ("Proxy-Require: foo\r\n", 420), ("Max-Breadth: 1\r\n", 440)],
+)
+def test_validation_rejections(proxy, extra: str, status: int) -> None:
+    core, _, link = proxy
+    data = invite("sip:2000@127.0.0.1:5060", extra=extra).replace(b"Max-Forwards: 70\r\n", b"")
+    core.receive(data, CALLER)
+    finals = [m for _, m in link.take() if isinstance(m, Response) and m.status >= 200]
+    assert [m.status for m in finals] == [status]
+
+
+def test_loop_is_detected_when_the_request_comes_back(proxy) -> None:
+    core, _, link = proxy
+    branches = _start(proxy, "3000")
+    looped = branches[A].serialize().replace(b"sip:a@127.0.0.2:5070", b"sip:3000@127.0.0.1:5060", 1)
+    core.receive(looped, Hop("UDP", "127.0.0.2", 5070))
+    finals = [m for _, m in link.take() if isinstance(m, Response) and m.status >= 200]
+    assert [m.status for m in finals] == [482]
+
+
+def test_malformed_request_gets_400_naming_the_problem(proxy) -> None:
+    core, _, link = proxy
+    core.receive(invite().replace(b"CSeq: 1 INVITE", b"CSeq: 1 BYE"), CALLER)
+    sent = link.take()
+    assert len(sent) == 1
+    response = sent[0][1]
+    assert isinstance(response, Response) and response.status == 400
+    assert "CSeq" in response.reason
+
+
+def test_garbage_is_dropped_and_counted(proxy) -> None:
+    core, _, link = proxy
+    core.receive(b"\x00\xffnot sip at all", CALLER)
+    assert link.take() == []
+    assert core.stats["parse_errors"] == 1
+
+
+def test_in_dialog_bye_follows_the_route_set(proxy) -> None:
+    core, _, link = proxy
+    bye = (
+        b"BYE sip:a@127.0.0.2:5070 SIP/2.0\r\n"
+        b"Via: SIP/2.0/UDP 127.0.0.9:5090;branch=z9hG4bKbye1\r\n"
+        b"Route: <sip:127.0.0.1:5060;transport=udp;lr>\r\n"
+        b"Max-Forwards: 70\r\nFrom: <sip:carol@127.0.0.9>;tag=caller-tag\r\n"
+        b"To: <sip:2000@127.0.0.1>;tag=a\r\nCall-ID: call-1@127.0.0.9\r\nCSeq: 2 BYE\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    core.receive(bye, CALLER)
+    sent = link.take()
+    assert [(h.host, h.port) for h, _ in sent] == [("127.0.0.2", 5070)]
+    forwarded = sent[0][1]
+    assert isinstance(forwarded, Request) and forwarded.method == "BYE"
+    assert forwarded.header("route") is None  # §16.4: our own Route is popped
+    core.receive(answer(forwarded, 200, "OK"), Hop("UDP", "127.0.0.2", 5070))
+    assert link.take_summary() == [f"{UP} 200"]
