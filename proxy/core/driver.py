@@ -27,8 +27,10 @@ from proxy.core.context import (
     StartBranch,
 )
 from proxy.core.decorate import decorate_for_target
+from proxy.core.entries import ClientEntry, ClientTransaction, ServerEntry, ServerTransaction
 from proxy.core.forwarding import build_cancel, forward_request
-from proxy.core.local import Interface, LocalAddresses
+from proxy.core.local import LocalAddresses
+from proxy.core.received import stamp_received, stamp_via, via_source
 from proxy.core.router import route_request
 from proxy.core.routing import apply_strict_route, next_hop, preprocess_routes
 from proxy.core.validation import Rejection, split_breadth, validate_request
@@ -44,10 +46,9 @@ from proxy.sip.message import (
     error_response_for,
     make_response,
     parse_message,
-    replace_first_value,
 )
 from proxy.sip.uri import SipUri, parse_uri
-from proxy.sip.via import Via, parse_via
+from proxy.sip.via import parse_via
 from proxy.transaction.actions import (
     AckTimedOut,
     Action,
@@ -74,8 +75,6 @@ from proxy.transaction.states import TransactionState
 from proxy.transaction.timers import TimerSettings
 
 Sender = Callable[[bytes, Hop], None]
-ServerTransaction = InviteServerTransaction | NonInviteServerTransaction
-ClientTransaction = InviteClientTransaction | NonInviteClientTransaction
 
 # Methods whose initial request creates a dialog, so we Record-Route them (§16.6 step 4).
 _DIALOG_FORMING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
@@ -87,64 +86,6 @@ class CoreSettings:
     timers: TimerSettings = field(default_factory=TimerSettings)
     timer_c: float = 185.0
     max_breadth: int = 60  # RFC 5393 §4: default for requests without Max-Breadth
-
-
-class _Timers:
-    """Running timer handles of one owner, by key; starting a key replaces it."""
-
-    __slots__ = ("_handles",)
-
-    def __init__(self) -> None:
-        self._handles: dict[Any, asyncio.TimerHandle] = {}
-
-    def start(self, loop: asyncio.AbstractEventLoop, key: Any, delay: float,
-              callback: Callable[..., None], *args: Any) -> None:
-        old = self._handles.get(key)
-        if old is not None:
-            old.cancel()
-        self._handles[key] = loop.call_later(delay, callback, *args)
-
-    def cancel_all(self) -> None:
-        for handle in self._handles.values():
-            handle.cancel()
-        self._handles.clear()
-
-
-class _ServerEntry:
-    """A server transaction, where its responses go, and the fork it started."""
-
-    __slots__ = ("branches", "breadth", "context", "context_timers", "hop", "interface", "key",
-                 "original_uri", "received", "strip_asserted_identity", "timers", "tx")
-
-    def __init__(self, tx: ServerTransaction, key: tuple[Any, ...], hop: Hop,
-                 interface: Interface, received: Request) -> None:
-        self.tx = tx
-        self.key = key
-        self.hop = hop
-        self.interface = interface
-        self.received = received  # as received (with received/rport): loop hash input
-        self.original_uri = received.uri
-        self.context: ResponseContext | None = None
-        self.branches: dict[int, _ClientEntry] = {}
-        self.breadth: int | None = None
-        self.strip_asserted_identity = False
-        self.timers = _Timers()
-        self.context_timers = _Timers()
-
-
-class _ClientEntry:
-    """A client transaction: one branch of a fork, or a CANCEL we sent."""
-
-    __slots__ = ("branch_id", "hop", "key", "server", "timers", "tx")
-
-    def __init__(self, tx: ClientTransaction, key: tuple[Any, ...], hop: Hop,
-                 server: _ServerEntry | None, branch_id: int) -> None:
-        self.tx = tx
-        self.key = key
-        self.hop = hop
-        self.server = server  # None for a CANCEL: its responses decide nothing
-        self.branch_id = branch_id
-        self.timers = _Timers()
 
 
 class ProxyCore:
@@ -160,8 +101,8 @@ class ProxyCore:
         self._directory = directory
         self._log = log
         self._branches = BranchFactory()
-        self._server_txs: dict[tuple[Any, ...], _ServerEntry] = {}
-        self._client_txs: dict[tuple[Any, ...], _ClientEntry] = {}
+        self._server_txs: dict[tuple[Any, ...], ServerEntry] = {}
+        self._client_txs: dict[tuple[Any, ...], ClientEntry] = {}
         self._draining = False
         self.stats: Counter[str] = Counter()
 
@@ -174,6 +115,10 @@ class ProxyCore:
     def start_draining(self) -> None:
         """Refuse new INVITEs with 503 from now on; everything else goes on."""
         self._draining = True
+
+    @property
+    def live_client_transactions(self) -> int:
+        return len(self._client_txs)
 
     @property
     def in_progress(self) -> int:
@@ -213,7 +158,7 @@ class ProxyCore:
             self.stats["dropped_bad_via"] += 1
             self._log.info("message.dropped", reason=error.reason, call_id=request.call_id)
             return
-        request, top = _stamp_received(request, top, source)
+        request, top = stamp_received(request, top, source)
         if request.method == "ACK":
             self._on_ack(request)
             return
@@ -238,7 +183,7 @@ class ProxyCore:
         return validate_request(request, self._local)
 
     def _new_server(self, request: Request, key: tuple[Any, ...], hop: Hop,
-                    source: Hop) -> _ServerEntry:
+                    source: Hop) -> ServerEntry:
         reliable = source.reliable
         timers = self._settings.timers
         tx: ServerTransaction
@@ -247,7 +192,7 @@ class ProxyCore:
         else:
             tx = NonInviteServerTransaction(request, reliable=reliable, timers=timers)
         interface = self._local.interface_for(source.transport)
-        entry = _ServerEntry(tx, key, hop, interface, request)
+        entry = ServerEntry(tx, key, hop, interface, request)
         self._server_txs[key] = entry
         self._log.debug("tx.server.created", call_id=request.call_id, method=request.method,
                         branch=key[0])
@@ -255,7 +200,7 @@ class ProxyCore:
             self._run_server(entry, tx.start(self._now()))
         return entry
 
-    def _route(self, entry: _ServerEntry, request: Request, source: Hop) -> None:
+    def _route(self, entry: ServerEntry, request: Request, source: Hop) -> None:
         """§16.5: pick the targets; an initial request for a number asks the policy."""
         request_uri = _parse_uri_or_none(request.uri)
         names_us = request_uri is not None and self._local.is_local(request_uri)
@@ -282,7 +227,7 @@ class ProxyCore:
         entry.strip_asserted_identity = not decision.trust_asserted_identity
         self._fork(entry, request, decision.plan)
 
-    def _answer_for_proxy(self, entry: _ServerEntry, request: Request) -> None:
+    def _answer_for_proxy(self, entry: ServerEntry, request: Request) -> None:
         """Requests addressed to the proxy itself, not to a user."""
         if request.method == "OPTIONS":
             self._answer(entry, 200, "OK", (("Allow", _ALLOW),))
@@ -291,7 +236,7 @@ class ProxyCore:
         else:
             self._answer(entry, 404, "Not Found (no user in the Request-URI)")
 
-    def _fork(self, entry: _ServerEntry, request: Request, plan: RoutingPlan) -> None:
+    def _fork(self, entry: ServerEntry, request: Request, plan: RoutingPlan) -> None:
         widest = max((len(stage.targets) for stage in plan.stages), default=1)
         entry.breadth = split_breadth(request, widest, self._settings.max_breadth)
         if entry.breadth is None:
@@ -311,7 +256,7 @@ class ProxyCore:
         # §16.6 / §13.2.2.4: the ACK for a 2xx is its own transaction, end to end.
         self._forward_stateless(preprocess_routes(ack, self._local))
 
-    def _on_cancel(self, entry: _ServerEntry, cancel: Request) -> None:
+    def _on_cancel(self, entry: ServerEntry, cancel: Request) -> None:
         """§16.10: 200 for the CANCEL, then cancel the fork it targets."""
         invite = self._server_txs.get(server_key_for_cancelled_invite(cancel))
         if invite is None or invite.context is None:
@@ -367,20 +312,29 @@ class ProxyCore:
         if not self._local.is_local_host_port(ours.host, ours.port):
             self.stats["dropped_stray_response"] += 1
             return
-        source = Hop(upstream.transport, *_via_source(upstream))
+        source = Hop(upstream.transport, *via_source(upstream))
         self._send(replace(response, headers=drop_first_value(response.headers, "via")),
                    response_hop(upstream, source))
 
     # --- running transactions ----------------------------------------------------------
 
-    def _run_server(self, entry: _ServerEntry, actions: list[Action]) -> None:
+    def _run_common(self, entry: ServerEntry | ClientEntry, action: Action,
+                    fire: Callable[..., None]) -> bool:
+        """Carry out the actions every transaction has; False if ``action`` is another."""
+        if isinstance(action, Send):
+            self._send(action.message, entry.hop)
+            return True
+        if isinstance(action, StartTimer):
+            entry.timers.start(self._loop, action.name, action.delay, fire, entry, action.name,
+                               action.generation)
+            return True
+        return False
+
+    def _run_server(self, entry: ServerEntry, actions: list[Action]) -> None:
         for action in actions:
-            if isinstance(action, Send):
-                self._send(action.message, entry.hop)
-            elif isinstance(action, StartTimer):
-                entry.timers.start(self._loop, action.name, action.delay, self._server_timer,
-                                   entry, action.name, action.generation)
-            elif isinstance(action, PassUpAck):
+            if self._run_common(entry, action, self._server_timer):
+                continue
+            if isinstance(action, PassUpAck):
                 # RFC 6026 §7.1: an ACK matching an Accepted INVITE acknowledges a 2xx;
                 # it travels end to end like any other 2xx ACK.
                 self._forward_stateless(preprocess_routes(action.request, self._local))
@@ -394,14 +348,11 @@ class ProxyCore:
                 self._log.debug("tx.server.terminated", call_id=entry.received.call_id,
                                 branch=entry.key[0])
 
-    def _run_client(self, entry: _ClientEntry, actions: list[Action]) -> None:
+    def _run_client(self, entry: ClientEntry, actions: list[Action]) -> None:
         for action in actions:
-            if isinstance(action, Send):
-                self._send(action.message, entry.hop)
-            elif isinstance(action, StartTimer):
-                entry.timers.start(self._loop, action.name, action.delay, self._client_timer,
-                                   entry, action.name, action.generation)
-            elif isinstance(action, PassUp):
+            if self._run_common(entry, action, self._client_timer):
+                continue
+            if isinstance(action, PassUp):
                 self._pass_up(entry, action.response)
             elif isinstance(action, TimedOut):
                 self._branch_event(entry, "timeout")
@@ -411,7 +362,7 @@ class ProxyCore:
                 self._client_txs.pop(entry.key, None)
                 entry.timers.cancel_all()
 
-    def _pass_up(self, entry: _ClientEntry, response: Response) -> None:
+    def _pass_up(self, entry: ClientEntry, response: Response) -> None:
         server = entry.server
         if server is None or server.context is None:
             return
@@ -420,7 +371,7 @@ class ProxyCore:
         upstream = replace(response, headers=drop_first_value(response.headers, "via"))
         self._decide(server, server.context.on_response(entry.branch_id, upstream))
 
-    def _branch_event(self, entry: _ClientEntry, kind: str) -> None:
+    def _branch_event(self, entry: ClientEntry, kind: str) -> None:
         server = entry.server
         if server is None or server.context is None:
             return
@@ -431,15 +382,15 @@ class ProxyCore:
             decisions = context.on_branch_transport_error(entry.branch_id)
         self._decide(server, decisions)
 
-    def _server_timer(self, entry: _ServerEntry, name: str, generation: int) -> None:
+    def _server_timer(self, entry: ServerEntry, name: str, generation: int) -> None:
         self._guarded(self._run_server, entry,
                       lambda: entry.tx.handle(TimerFired(name, generation), self._now()))
 
-    def _client_timer(self, entry: _ClientEntry, name: str, generation: int) -> None:
+    def _client_timer(self, entry: ClientEntry, name: str, generation: int) -> None:
         self._guarded(self._run_client, entry,
                       lambda: entry.tx.handle(TimerFired(name, generation), self._now()))
 
-    def _context_timer(self, entry: _ServerEntry, name: str, generation: int,
+    def _context_timer(self, entry: ServerEntry, name: str, generation: int,
                        branch_id: int | None) -> None:
         context = entry.context
         if context is None:
@@ -457,7 +408,7 @@ class ProxyCore:
 
     # --- carrying out decisions ----------------------------------------------------------
 
-    def _decide(self, entry: _ServerEntry, decisions: list[Decision]) -> None:
+    def _decide(self, entry: ServerEntry, decisions: list[Decision]) -> None:
         for decision in decisions:
             if isinstance(decision, StartBranch):
                 self._start_branch(entry, decision)
@@ -472,8 +423,26 @@ class ProxyCore:
                     decision.branch_id)
         if entry.context is not None and entry.context.finished:
             entry.context_timers.cancel_all()
+            self._abandon_silent_branches(entry)
 
-    def _start_branch(self, entry: _ServerEntry, decision: StartBranch) -> None:
+    def _abandon_silent_branches(self, entry: ServerEntry) -> None:
+        """A branch that never answers our CANCEL would keep its INVITE client
+        transaction forever (Timer B does not run once it is Proceeding and Timer C
+        belongs to the finished fork): give it 64*T1 more, then drop it."""
+        waiting = (TransactionState.CALLING, TransactionState.PROCEEDING)
+        for branch in entry.branches.values():
+            if branch.tx.state in waiting:
+                branch.timers.start(self._loop, "abandon",
+                                    self._settings.timers.transaction_timeout,
+                                    self._abandon, branch)
+
+    def _abandon(self, branch: ClientEntry) -> None:
+        if branch.tx.state in (TransactionState.CALLING, TransactionState.PROCEEDING):
+            self.stats["branches_abandoned"] += 1
+            self._client_txs.pop(branch.key, None)
+            branch.timers.cancel_all()
+
+    def _start_branch(self, entry: ServerEntry, decision: StartBranch) -> None:
         context = entry.context
         assert context is not None
         request = decorate_for_target(
@@ -510,14 +479,14 @@ class ProxyCore:
         else:
             tx = NonInviteClientTransaction(forwarded, reliable=hop.reliable,
                                             timers=self._settings.timers)
-        client = _ClientEntry(tx, client_key_for(forwarded), hop, entry, decision.branch_id)
+        client = ClientEntry(tx, client_key_for(forwarded), hop, entry, decision.branch_id)
         entry.branches[decision.branch_id] = client
         self._client_txs[client.key] = client
         self._log.debug("tx.client.created", call_id=forwarded.call_id, branch=branch,
                         target=decision.target.uri, role=decision.target.role.value)
         self._run_client(client, tx.start(self._now()))
 
-    def _relay(self, entry: _ServerEntry, response: Response) -> None:
+    def _relay(self, entry: ServerEntry, response: Response) -> None:
         tx = entry.tx
         accepting = tx.state in (TransactionState.PROCEEDING, TransactionState.TRYING) or (
             tx.state is TransactionState.ACCEPTED and response.status // 100 == 2
@@ -529,14 +498,14 @@ class ProxyCore:
             # caller must see it to ACK and BYE it (RFC 6026 §8.4 spirit).
             self._send(response, entry.hop)
 
-    def _cancel_branch(self, entry: _ServerEntry, branch_id: int, reason: str | None) -> None:
+    def _cancel_branch(self, entry: ServerEntry, branch_id: int, reason: str | None) -> None:
         branch = entry.branches.get(branch_id)
         if branch is None:
             return  # the branch never left (unroutable target): nothing to cancel
         cancel = build_cancel(branch.tx.request, reason)
         tx = NonInviteClientTransaction(cancel, reliable=branch.hop.reliable,
                                         timers=self._settings.timers)
-        client = _ClientEntry(tx, client_key_for(cancel), branch.hop, None, branch_id)
+        client = ClientEntry(tx, client_key_for(cancel), branch.hop, None, branch_id)
         self._client_txs[client.key] = client
         self._log.debug("tx.cancel.sent", call_id=cancel.call_id, branch=client.key[0],
                         reason=reason)
@@ -544,7 +513,7 @@ class ProxyCore:
 
     # --- answering and sending ---------------------------------------------------------
 
-    def _answer(self, entry: _ServerEntry, status: int, reason: str,
+    def _answer(self, entry: ServerEntry, status: int, reason: str,
                 extra: tuple[Header, ...] = ()) -> None:
         response = make_response(entry.received, status, reason, to_tag=secrets.token_hex(4),
                                  extra=extra)
@@ -568,7 +537,7 @@ class ProxyCore:
             return
         self._log.info("message.rejected", status=error.status_hint, reason=error.reason,
                        source=f"{source.host}:{source.port}")
-        _, top = _stamp_received_via(via, source)
+        _, top = stamp_via(via, source)
         self._send(response, response_hop(top, source))
 
     def _send(self, message: Request | Response, hop: Hop) -> None:
@@ -598,28 +567,3 @@ def _as_is_plan(uri: str, timeout: float) -> RoutingPlan:
     return RoutingPlan((Stage((Target(uri, TargetRole.ROUTE),), timeout),))
 
 
-def _stamp_received_via(via: Via, source: Hop) -> tuple[bool, Via]:
-    """§18.2.1 and RFC 3581 §4: note where the request really came from."""
-    changed = False
-    if via.host.strip("[]") != source.host or via.has_param("rport"):
-        via = via.with_param("received", source.host)
-        changed = True
-    if via.has_param("rport") or source.reliable:
-        via = via.with_param("rport", str(source.port))
-        changed = True
-    return changed, via
-
-
-def _stamp_received(request: Request, top: Via, source: Hop) -> tuple[Request, Via]:
-    changed, stamped = _stamp_received_via(top, source)
-    if not changed:
-        return request, top
-    headers = replace_first_value(request.headers, "via", str(stamped))
-    return replace(request, headers=headers), stamped
-
-
-def _via_source(via: Via) -> tuple[str, int]:
-    rport = via.param("rport")
-    host = via.param("received") or via.host.strip("[]")
-    port = int(rport) if rport and rport.isdigit() else (via.port or 5060)
-    return host, port

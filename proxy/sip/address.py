@@ -92,7 +92,7 @@ def _name_addr(display_name: str | None, text: str, value: str) -> NameAddr:
     rest = text[rangle + 1 :].lstrip()
     if rest and not rest.startswith(";"):
         raise SipParseError(f"Unexpected text after '>' in address: {value[:60]!r}")
-    return NameAddr(display_name, uri, parse_params(rest) if rest else ())
+    return NameAddr(display_name, uri, parse_params(rest[1:]) if rest else ())
 
 
 def _check_uri(uri: str, value: str) -> None:

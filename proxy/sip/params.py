@@ -14,16 +14,14 @@ _PARAM_NAME = re.compile(r"[A-Za-z0-9\-.!%*_+`'~\[\]/:&$()]+")
 
 
 def parse_params(text: str) -> Params:
-    """Parse ``;a=1;b;c="x"`` (leading semicolon optional). Names are kept as written.
+    """Parse the parameters after a first ``;``: ``a=1;b;c="x"``. Names are kept as written.
 
     Whitespace around ``;`` and ``=`` is allowed (SEMI, EQUAL are SWS-padded). An
-    empty parameter (``;;``) or a malformed name raises :class:`SipParseError`.
+    empty parameter (``;;`` or a trailing ``;``) or a malformed name raises
+    :class:`SipParseError`.
     """
-    parts = _split_outside_quotes(text)
-    if parts and not parts[0].strip():
-        parts = parts[1:]  # the optional leading ";"
     params: list[tuple[str, str | None]] = []
-    for part in parts:
+    for part in _split_outside_quotes(text):
         name, equals, value = part.partition("=")
         name = name.strip()
         if _PARAM_NAME.fullmatch(name) is None:

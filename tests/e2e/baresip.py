@@ -24,7 +24,7 @@ _START_TIMEOUT = 5.0
 _CONFIG = """\
 poll_method\t\tepoll
 sip_listen\t\t{endpoint}
-net_interface\t\tlo
+net_interface\t\t{host}
 call_local_timeout\t30
 call_max_calls\t\t1
 audio_player\t\taubridge,{user}
@@ -48,6 +48,7 @@ class BaresipPhone:
         (config_dir / "config").write_text(
             _CONFIG.format(
                 endpoint=endpoint,
+                host=endpoint.host,
                 user=user,
                 rtp_low=endpoint.port + 10000,
                 rtp_high=endpoint.port + 10100,

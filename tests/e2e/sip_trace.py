@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 Direction = Literal["sent", "received"]
 
-_BLOCK_START = re.compile(r"^-{20,} \d{4}-\d\d-\d\d [\d:.]+\s*$", re.MULTILINE)
+_BLOCK_START = re.compile(r"^-{20,} (?P<time>\d{4}-\d\d-\d\d [\d:.]+)\s*$", re.MULTILINE)
 _BLOCK_HEAD = re.compile(
     r"^(?P<transport>UDP|TCP|TLS|SCTP) message (?P<direction>sent|received)\b[^\n]*\n\n"
 )
@@ -38,11 +39,16 @@ _COMPACT_NAMES = {
 
 @dataclass(frozen=True)
 class TracedMessage:
-    """One SIP message as SIPp logged it, seen from that SIPp process."""
+    """One SIP message as SIPp logged it, seen from that SIPp process.
+
+    ``time`` is when SIPp logged it, in seconds since the epoch: every process
+    of a test runs on this host, so times from different traces compare.
+    """
 
     direction: Direction
     transport: str
     text: str
+    time: float = 0.0
 
     @property
     def start_line(self) -> str:
@@ -109,15 +115,18 @@ def read_trace(path: Path) -> list[TracedMessage]:
     if not path.exists():
         return []
     content = path.read_text(encoding="utf-8", errors="replace")
+    starts = list(_BLOCK_START.finditer(content))
     messages: list[TracedMessage] = []
-    for block in _BLOCK_START.split(content):
+    for start, following in zip(starts, [*starts[1:], None], strict=True):
+        block = content[start.end() : following.start() if following else len(content)]
         block = block.lstrip("\n")
         head = _BLOCK_HEAD.match(block)
         if head is None:
             continue  # SIPp notes such as "Ignoring provisional ... message"
         direction: Direction = "sent" if head["direction"] == "sent" else "received"
         text = block[head.end() :].strip("\n") + "\n"
-        messages.append(TracedMessage(direction, head["transport"], text))
+        time = datetime.strptime(start["time"], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        messages.append(TracedMessage(direction, head["transport"], text, time))
     return messages
 
 

@@ -243,9 +243,14 @@ class SippLauncher:
         variables: Mapping[str, str] | None = None,
         pause_ms: int = 0,
         timeout: float = 10.0,
+        local: Endpoint | None = None,
     ) -> SippProcess:
-        """Start a caller that places one call to ``service`` via ``remote``."""
-        endpoint = self._allocator.endpoint()
+        """Start a caller that places one call to ``service`` via ``remote``.
+
+        ``local`` is the caller's own endpoint when the test must know it in
+        advance (a trusted-peer address); a fresh one otherwise.
+        """
+        endpoint = local or self._allocator.endpoint()
         return self._start(
             name,
             SCENARIOS / scenario,

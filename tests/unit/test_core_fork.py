@@ -248,3 +248,62 @@ def test_in_dialog_bye_follows_the_route_set(proxy) -> None:
     assert forwarded.header("route") is None  # §16.4: our own Route is popped
     core.receive(answer(forwarded, 200, "OK"), Hop("UDP", "127.0.0.2", 5070))
     assert link.take_summary() == [f"{UP} 200"]
+
+
+def test_draining_refuses_new_invites_but_finishes_calls_in_progress(proxy) -> None:
+    core, _, link = proxy
+    branches = _start(proxy, "3000")
+    core.start_draining()
+    assert core.in_progress == 1
+    core.receive(invite("sip:3000@127.0.0.1:5060", branch="z9hG4bKsecond"), CALLER)
+    finals = [m for _, m in link.take() if isinstance(m, Response) and m.status >= 200]
+    assert [(m.status, m.header("retry-after")) for m in finals] == [(503, "30")]
+    core.receive(answer(branches[A], 200, "OK", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    assert link.take_summary() == [f"{UP} 200"]
+    assert core.in_progress == 0
+
+
+def test_a_branch_ringing_for_the_longest_stage_is_cancelled_at_its_end() -> None:
+    core, loop, link = make_core(CONFIG.replace("timeout: 20s", "timeout: 180s"))
+    core.receive(invite("sip:2000@127.0.0.1:5060"), CALLER)
+    branches = {f"{h.host}:{h.port}": m for h, m in link.take() if isinstance(m, Request)}
+    core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    core.receive(answer(branches[B], 486, "Busy Here", to_tag="b"), Hop("UDP", "127.0.0.3", 5070))
+    link.take()
+    loop.advance(179.0)
+    assert link.take() == []  # RFC 3261 §16.6 step 11: Timer C is more than 3 minutes
+    loop.advance(1.5)  # the stage timer (180 s) fires first and cancels the ringing branch
+    assert _unique(link.take_summary()) == [f"{A} CANCEL", f"{UP} 486"]
+
+
+def test_fallback_stage_timeout_cancels_voicemail_and_answers_408() -> None:
+    core, loop, link = make_core(CONFIG)
+    core.receive(invite("sip:4000@127.0.0.1:5060"), CALLER)
+    branches = {f"{h.host}:{h.port}": m for h, m in link.take() if isinstance(m, Request)}
+    # The fallback (voicemail) rings after stage 1 times out; leave it ringing.
+    core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    loop.advance(5.1)
+    vm = [m for h, m in link.take() if isinstance(m, Request) and m.method == "INVITE"]
+    core.receive(answer(vm[0], 180, "Ringing", to_tag="vm"), Hop("UDP", "127.0.0.20", 5070))
+    link.take()
+    loop.advance(5.0)  # the fallback stage timeout (5 s) ends it: CANCEL, then 408 upstream
+    sent = _unique(link.take_summary())
+    assert "127.0.0.20:5070 CANCEL" in sent
+    assert [line for line in sent if line.startswith(UP)] == [f"{UP} 408"]
+
+
+def _unique(lines: list[str]) -> list[str]:
+    """Drop UDP retransmissions (Timer E/A): nobody answers on the fake link."""
+    return list(dict.fromkeys(lines))
+
+
+def test_a_branch_that_never_answers_its_cancel_is_dropped_after_64_t1(proxy) -> None:
+    core, loop, link = proxy
+    branches = _start(proxy, "2000")
+    core.receive(answer(branches[B], 180, "Ringing", to_tag="b"), Hop("UDP", "127.0.0.3", 5070))
+    core.receive(answer(branches[A], 200, "OK", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    link.take()
+    assert core.live_client_transactions == 3  # A (Accepted), B (ringing), the CANCEL to B
+    loop.advance(33.0)  # 64*T1 = 32 s: B never answered the CANCEL
+    assert core.stats["branches_abandoned"] == 1
+    assert core.live_client_transactions == 0

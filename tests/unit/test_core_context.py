@@ -1,0 +1,78 @@
+"""The pure response context (RFC 3261 §16.7, §16.8): decisions for events, no I/O."""
+
+from __future__ import annotations
+
+from sipfactory import request, response
+
+from proxy.core.context import (
+    ArmTimer,
+    CancelBranch,
+    ContextSettings,
+    RelayResponse,
+    ResponseContext,
+    StartBranch,
+)
+from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
+
+ME = Target("sip:me@127.0.0.10", TargetRole.DELEGATOR)
+HELPER = Target("sip:helper@127.0.0.11", TargetRole.DELEGATE)
+VM = Target("sip:vm@127.0.0.20", TargetRole.VOICEMAIL)
+
+
+def _context(plan: RoutingPlan, timer_c: float = 185.0) -> ResponseContext:
+    return ResponseContext(request("INVITE"), plan, "proxy-tag", ContextSettings(timer_c=timer_c))
+
+
+def test_timer_c_cancels_a_proceeding_branch_and_settles_it_with_408() -> None:
+    context = _context(RoutingPlan((Stage((ME,), 600.0),)), timer_c=185.0)
+    started = context.start()
+    assert ArmTimer("C", 185.0, 0, 0) in started
+    decisions = context.on_response(0, response(request("INVITE"), 180))
+    assert ArmTimer("C", 185.0, 1, 0) in decisions  # §16.7 step 2: a 1xx resets Timer C
+    assert context.on_timer("C", 0, 0) == []  # the stale generation is ignored
+    decisions = context.on_timer("C", 1, 0)
+    assert decisions[0] == CancelBranch(0, None)
+    finals = [d.response.status for d in decisions if isinstance(d, RelayResponse)]
+    assert finals == [408]
+
+
+def test_decline_ends_only_its_stage_when_the_plan_says_so() -> None:
+    plan = RoutingPlan((Stage((ME,), 20.0), Stage((HELPER,), 20.0)), decline_moves_on=True)
+    context = _context(plan)
+    context.start()
+    decisions = context.on_response(0, response(request("INVITE"), 603))
+    assert [d.target for d in decisions if isinstance(d, StartBranch)] == [HELPER]
+
+
+def test_decline_ends_the_fork_for_a_plain_plan() -> None:
+    plan = RoutingPlan((Stage((ME,), 20.0), Stage((HELPER,), 20.0)))
+    context = _context(plan)
+    context.start()
+    decisions = context.on_response(0, response(request("INVITE"), 603))
+    assert [d for d in decisions if isinstance(d, StartBranch)] == []
+    assert [d.response.status for d in decisions if isinstance(d, RelayResponse)] == [603]
+
+
+def test_fallback_after_busy_is_diverted_as_user_busy() -> None:
+    context = _context(RoutingPlan((Stage((ME,), 20.0),), fallback=Stage((VM,), 20.0)))
+    context.start()
+    decisions = context.on_response(0, response(request("INVITE"), 486))
+    assert [d.diversion_reason for d in decisions if isinstance(d, StartBranch)] == ["user-busy"]
+
+
+def test_a_voicemail_stage_in_the_plan_is_an_unconditional_diversion() -> None:
+    context = _context(RoutingPlan((Stage((VM,), 20.0),)))
+    starts = [d for d in context.start() if isinstance(d, StartBranch)]
+    assert [d.diversion_reason for d in starts] == ["unconditional"]
+
+
+def test_empty_stages_are_passed_over() -> None:
+    context = _context(RoutingPlan((Stage((), 20.0), Stage((HELPER,), 20.0))))
+    starts = [d for d in context.start() if isinstance(d, StartBranch)]
+    assert [d.target for d in starts] == [HELPER]
+
+
+def test_a_plan_with_nothing_to_ring_answers_408_at_once() -> None:
+    context = _context(RoutingPlan((Stage((), 20.0),)))
+    decisions = context.start()
+    assert [d.response.status for d in decisions if isinstance(d, RelayResponse)] == [408]
