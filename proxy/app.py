@@ -65,11 +65,13 @@ async def _open_listeners(config: ProxyConfig, core: ProxyCore, transports: Tran
 
 async def _drain(core: ProxyCore, grace: float, loop: asyncio.AbstractEventLoop,
                  log: Any) -> None:
-    """Refuse new INVITEs (503) and let transactions in progress finish, up to ``grace``."""
+    """Refuse new INVITEs (503) and go on serving everything else until no transaction
+    is left or ``grace`` runs out. Serving on after the last call was answered lets
+    its ACK, 2xx retransmissions and a quick BYE still pass through the Record-Route."""
     core.start_draining()
     log.info("proxy.draining", in_progress=core.in_progress, grace=grace)
     deadline = loop.time() + grace
-    while core.in_progress and loop.time() < deadline:
+    while not core.idle and loop.time() < deadline:
         await asyncio.sleep(0.05)
     if core.in_progress:
         log.warning("proxy.drain_timeout", in_progress=core.in_progress)

@@ -121,6 +121,11 @@ class ProxyCore:
         return len(self._client_txs)
 
     @property
+    def idle(self) -> bool:
+        """No transaction of any kind is left: nothing would be lost by stopping."""
+        return not self._server_txs and not self._client_txs
+
+    @property
     def in_progress(self) -> int:
         """Server transactions not yet answered with a final response (for draining)."""
         waiting = (TransactionState.TRYING, TransactionState.PROCEEDING)
@@ -202,6 +207,8 @@ class ProxyCore:
 
     def _route(self, entry: ServerEntry, request: Request, source: Hop) -> None:
         """§16.5: pick the targets; an initial request for a number asks the policy."""
+        # RFC 3325 §5: P-Asserted-Identity is only passed on from trusted peers.
+        entry.strip_asserted_identity = not self._directory.is_trusted_peer(source.host)
         request_uri = _parse_uri_or_none(request.uri)
         names_us = request_uri is not None and self._local.is_local(request_uri)
         if request.header_values("route"):
@@ -224,7 +231,6 @@ class ProxyCore:
         if decision.plan is None:
             self._answer(entry, 404, f"Not Found (no line or route for {request.uri[:60]})")
             return
-        entry.strip_asserted_identity = not decision.trust_asserted_identity
         self._fork(entry, request, decision.plan)
 
     def _answer_for_proxy(self, entry: ServerEntry, request: Request) -> None:
@@ -517,6 +523,9 @@ class ProxyCore:
                 extra: tuple[Header, ...] = ()) -> None:
         response = make_response(entry.received, status, reason, to_tag=secrets.token_hex(4),
                                  extra=extra)
+        if status >= 300:
+            self._log.info("request.refused", call_id=entry.received.call_id,
+                           method=entry.received.method, status=status, reason=reason)
         self._run_server(entry, entry.tx.send_response(response, self._now()))
 
     def _reject_unparsable(self, error: SipParseError, source: Hop) -> None:

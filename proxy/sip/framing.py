@@ -55,7 +55,7 @@ class StreamFramer:
             if not self._frame_length:
                 if buffer[0] in b"\r\n" and not self._skip_line_breaks():
                     break
-                if not buffer or not self._find_frame_length():
+                if not self._find_frame_length():
                     break
             if len(buffer) < self._frame_length:
                 break
@@ -108,16 +108,16 @@ class StreamFramer:
             self._scan_from = max(0, len(buffer) - 3)
             return False
         self._scan_from = 0
-        length = head_end + 4 + _content_length(bytes(buffer[:head_end]))
+        length = head_end + 4 + _content_length(buffer, head_end)
         if length > limit:
             raise MessageTooLarge(length, limit)
         self._frame_length = length
         return True
 
 
-def _content_length(head: bytes) -> int:
-    """The Content-Length of a message head; it is mandatory on streams (§18.3, §20.14)."""
-    values = {value.strip() for value in _CONTENT_LENGTH.findall(head)}
+def _content_length(buffer: bytearray, head_end: int) -> int:
+    """The Content-Length of the head ending at ``head_end``; mandatory on streams (§18.3)."""
+    values = {bytes(value.strip()) for value in _CONTENT_LENGTH.findall(buffer, 0, head_end)}
     if not values:
         raise SipParseError("Missing Content-Length on a stream transport")
     if len(values) > 1:

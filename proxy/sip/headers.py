@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from proxy.sip.errors import SipParseError
-
 # RFC 3261 §7.3.3 plus the compact forms registered by later RFCs
 # (RFC 3265 o/u, RFC 3515 r, RFC 3892 b, RFC 4028 x, RFC 3841 a/j/d, RFC 4474 y/n).
 COMPACT_FORMS: dict[str, str] = {
@@ -45,7 +43,8 @@ _KEY_CACHE: dict[str, str] = {}
 _KEY_CACHE_LIMIT = 4096
 
 
-# The key of a name already seen (and so known to be a token), else None.
+# The key of a name already seen and known to be a token, else None: the parser's
+# fast path, one dict lookup per header line.
 cached_header_key = _KEY_CACHE.get
 
 
@@ -63,16 +62,6 @@ def header_key(name: str) -> str:
         if len(_KEY_CACHE) < _KEY_CACHE_LIMIT and is_token(name):
             _KEY_CACHE[name] = key
     return key
-
-
-def checked_header_key(name: str) -> str:
-    """Like :func:`header_key`, but raise :class:`SipParseError` unless ``name`` is a token."""
-    key = _KEY_CACHE.get(name)
-    if key is not None:
-        return key
-    if not is_token(name):
-        raise SipParseError(f"Malformed header name: {name[:40]!r}")
-    return header_key(name)
 
 
 def split_comma_values(value: str) -> list[str]:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from itertools import islice
 
 from proxy.sip.checks import check_name_addr, check_sip_request_uri, check_via
 from proxy.sip.errors import SipParseError
 from proxy.sip.headers import (
     cached_header_key,
-    checked_header_key,
     header_key,
     is_token,
     split_comma_values,
@@ -36,6 +36,7 @@ SIP_VERSION = "SIP/2.0"
 Header = tuple[str, str]
 
 _SIP_VERSION_SYNTAX = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
+_BLANK_OR_NOTHING = ("", " ", "\t")  # first characters of lines that are not "name: value"
 _PLAIN_CSEQ = re.compile(r"([1-9][0-9]{0,9}|0) ([A-Za-z0-9\-.!%*_+`'~]+)")
 
 # Headers every message must carry for the proxy to process it (RFC 3261 §8.1.1,
@@ -48,7 +49,7 @@ _MANDATORY_HEADERS = {
     "cseq": "CSeq",
 }
 # Headers that are not comma lists: a second line makes the message ambiguous
-# (RFC 4475 §3.1.2.13 multi01, §3.1.2.8 mcl01).
+# (RFC 4475 multi01, mcl01).
 _SINGLE_HEADERS = {
     "from": "From",
     "to": "To",
@@ -225,6 +226,8 @@ def parse_message(data: bytes) -> Message:
     """
     if data[:1] in (b"\r", b"\n"):
         data = data.lstrip(b"\r\n")  # §7.5: CRLFs before the start line are ignored
+    if not data:
+        raise SipParseError("Empty message (a keep-alive?)")
     head_bytes, body = _split_head(data)
     head = head_bytes.decode("utf-8", "surrogateescape")
     lines = head.split("\r\n")
@@ -239,7 +242,7 @@ def parse_message(data: bytes) -> Message:
         object.__setattr__(message, "_keys", keys)
         _check(message, keys)
     except SipParseError as error:
-        error.headers = headers
+        error.headers = error.headers or headers
         error.is_request = is_request
         raise
     return message
@@ -257,29 +260,49 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
 
 
 def _parse_header_lines(lines: list[str]) -> tuple[tuple[Header, ...], tuple[str, ...]]:
+    """Split header lines into (name, value) pairs and their lookup keys.
+
+    A malformed line does not stop the reading: the error raised at the end
+    carries every well-formed line, so that the request can still be answered.
+    """
     headers: list[Header] = []
     keys: list[str] = []
-    for index in range(1, len(lines)):
-        line = lines[index]
-        if not line:
-            continue
-        if line[0] in " \t":
-            # §7.3.1: a line starting with whitespace continues the previous header
-            # value (obsolete line folding); the fold becomes a single space.
-            if not headers:
-                raise SipParseError("Header continuation line without a header")
-            piece = line.strip(" \t")
-            if piece:
-                name, value = headers[-1]
-                headers[-1] = (name, f"{value} {piece}" if value else piece)
-            continue
+    problem = ""
+    for line in islice(lines, 1, None):
         name, colon, value = line.partition(":")
-        if not colon:
-            raise SipParseError(f"Malformed header line: {line[:60]!r}")
-        name = name.rstrip(" \t")
-        keys.append(cached_header_key(name) or checked_header_key(name))
-        headers.append((name, value.strip(" \t")))
+        if colon and name[:1] not in _BLANK_OR_NOTHING:
+            name = name.rstrip(" \t")
+            key = cached_header_key(name)
+            if key is None:
+                if not is_token(name):
+                    problem = problem or f"Malformed header name: {name[:40]!r}"
+                    continue
+                key = header_key(name)
+            keys.append(key)
+            headers.append((name, value.strip(" \t")))
+        elif line[:1] in (" ", "\t"):
+            if headers:
+                _fold(headers, line)
+            else:
+                problem = problem or "Header continuation line without a header"
+        elif line:
+            problem = problem or f"Malformed header line: {line[:60]!r}"
+    if problem:
+        error = SipParseError(problem)
+        error.headers = tuple(headers)
+        raise error
     return tuple(headers), tuple(keys)
+
+
+def _fold(headers: list[Header], line: str) -> None:
+    """Append a continuation line to the last header value (§7.3.1 line folding).
+
+    The fold, with the whitespace around it, becomes a single space.
+    """
+    piece = line.strip(" \t")
+    if piece:
+        name, value = headers[-1]
+        headers[-1] = (name, f"{value} {piece}" if value else piece)
 
 
 def _build(
@@ -478,11 +501,12 @@ def make_response(
 def error_response_for(headers: tuple[Header, ...], status: int, reason: str) -> Response | None:
     """A response built from the headers of a request that failed to parse.
 
-    Returns None when the headers needed to route a response back are missing:
-    such a request can only be dropped.
+    Returns None without a Via: there is nowhere to send a response, so such a
+    request can only be dropped. A missing Call-ID is no obstacle: the sender
+    matches the response by its Via branch and CSeq (§17.1.3).
     """
     stub = _HeaderStub(headers)
-    if stub.header("via") is None or stub.header("call-id") is None:
+    if stub.header("via") is None:
         return None
     return make_response(stub, status, reason, to_tag="vp-err")
 

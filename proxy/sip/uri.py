@@ -82,7 +82,7 @@ def parse_uri(text: str) -> Uri:
     A malformed URI raises :class:`SipParseError` with status 400; a well-formed
     URI of another scheme raises it with 416 Unsupported URI Scheme (RFC 3261
     §21.4.15), which is what a proxy answers when it must interpret such a
-    Request-URI (RFC 4475 §3.3.1, unkscm and novelsc).
+    Request-URI (RFC 4475 unkscm and novelsc).
     """
     text = text.strip()
     scheme = uri_scheme(text)

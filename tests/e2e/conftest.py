@@ -48,8 +48,16 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed and report.when in ("setup", "call"):
         for title, reporter in item.stash.get(_REPORTERS, []):
-            report.sections.append((title, reporter()))
+            report.sections.append((title, _safely(reporter)))
     return report
+
+
+def _safely(reporter: Callable[[], str]) -> str:
+    """A report, or why it could not be made: a broken report must not hide the failure."""
+    try:
+        return reporter()
+    except Exception as error:  # any failure here is only reported, never raised
+        return f"(could not collect this report: {error!r})"
 
 
 @pytest.fixture(scope="session")

@@ -108,17 +108,25 @@ class ProxyProcess:
         """Whether the process has not exited yet."""
         return self._process.poll() is None
 
-    def stop(self) -> int:
-        """SIGTERM, wait for the grace period to end, SIGKILL if needed; the exit code."""
+    def terminate(self) -> None:
+        """Send SIGTERM and return at once: the proxy starts draining."""
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(SHUTDOWN_GRACE_SECONDS + _STOP_MARGIN)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+
+    def wait_exit(self) -> int:
+        """Wait for the exit the grace period promises, SIGKILL past it; the exit code."""
+        try:
+            self._process.wait(SHUTDOWN_GRACE_SECONDS + _STOP_MARGIN)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
         self.returncode = self._process.returncode
         return self.returncode
+
+    def stop(self) -> int:
+        """SIGTERM, wait for the grace period to end, SIGKILL if needed; the exit code."""
+        self.terminate()
+        return self.wait_exit()
 
     def report(self) -> str:
         """The proxy's configuration and log, for a failed test."""

@@ -50,6 +50,9 @@ class TracedMessage:
     text: str
     time: float = 0.0
 
+    def __repr__(self) -> str:
+        return f"<{self.direction} {self.transport} {self.start_line!r}>"
+
     @property
     def start_line(self) -> str:
         """The request line or status line."""
@@ -117,9 +120,9 @@ def read_trace(path: Path) -> list[TracedMessage]:
     content = path.read_text(encoding="utf-8", errors="replace")
     starts = list(_BLOCK_START.finditer(content))
     messages: list[TracedMessage] = []
-    for start, following in zip(starts, [*starts[1:], None], strict=True):
-        block = content[start.end() : following.start() if following else len(content)]
-        block = block.lstrip("\n")
+    ends = [following.start() for following in starts[1:]] + [len(content)]
+    for start, end in zip(starts, ends[: len(starts)], strict=True):
+        block = content[start.end() : end].lstrip("\n")
         head = _BLOCK_HEAD.match(block)
         if head is None:
             continue  # SIPp notes such as "Ignoring provisional ... message"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,8 @@ DEFAULT_CALLER_KEYS: Mapping[str, str] = {
 _BIND_TIMEOUT = 5.0
 # Extra time we give a SIPp process beyond its own -timeout before killing it.
 _EXIT_MARGIN = 5.0
+# How long callees may still run once the caller has failed.
+_LOSER_GRACE = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,7 @@ class SippResult:
 
     def received(self, method: str | None = None) -> list[TracedMessage]:
         """Received messages, only requests of ``method`` when one is given."""
-        return [
-            message
-            for message in self.messages
-            if message.direction == "received"
-            and (method is None or (message.is_request and message.method == method))
-        ]
+        return _received(self.messages, method)
 
     def received_responses(self, method: str) -> list[TracedMessage]:
         """Received responses whose CSeq method is ``method``."""
@@ -110,6 +107,12 @@ class SippResult:
         assert self.passed, self.report()
 
 
+def assert_all_passed(*results: SippResult) -> None:
+    """Every SIPp scenario succeeded; the report of the first failure otherwise."""
+    for result in results:
+        result.assert_passed()
+
+
 class SippProcess:
     """A running SIPp process; ``wait()`` turns it into a :class:`SippResult`."""
 
@@ -155,6 +158,10 @@ class SippProcess:
     def running(self) -> bool:
         """Whether the process has not exited yet."""
         return self._process.poll() is None
+
+    def received_so_far(self, method: str) -> list[TracedMessage]:
+        """Requests of ``method`` received until now (SIPp flushes its trace per message)."""
+        return _received(read_trace(self._messages_log), method)
 
     def wait(self) -> SippResult:
         """Wait for SIPp to finish (killing it past its timeout) and read its logs."""
@@ -314,6 +321,20 @@ class SippLauncher:
         rendered.write_text(text)
         return rendered
 
+    def finish(self, caller: SippProcess, *callees: SippProcess) -> tuple[SippResult, ...]:
+        """Wait for the caller, then the callees; results in that order.
+
+        When the caller failed, the test fails anyway: callees get a moment to
+        log what they saw and are then stopped instead of waiting out their
+        own timeouts.
+        """
+        first = caller.wait()
+        if not first.passed:
+            wait_until(lambda: not any(callee.running() for callee in callees), _LOSER_GRACE)
+            for callee in callees:
+                callee.stop()
+        return (first, *(callee.wait() for callee in callees))
+
     def stop_all(self) -> None:
         """Stop every SIPp process this launcher started that still runs."""
         for process in self.processes:
@@ -322,6 +343,15 @@ class SippLauncher:
     def report(self) -> str:
         """The reports of every SIPp process, stopping those still running."""
         return "\n\n".join(process.report() for process in self.processes) or "(no SIPp started)"
+
+
+def _received(messages: Iterable[TracedMessage], method: str | None) -> list[TracedMessage]:
+    return [
+        message
+        for message in messages
+        if message.direction == "received"
+        and (method is None or (message.is_request and message.method == method))
+    ]
 
 
 def _read(path: Path) -> str:

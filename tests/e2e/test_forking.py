@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from .conftest import StartProxy
-from .loopback import LoopbackAllocator, Transport
+from .loopback import LoopbackAllocator, Transport, wait_until
 from .proxy_process import ProxyProcess
 from .sip_trace import TracedMessage, via_sent_by
-from .sipp import SippLauncher, SippResult
+from .sipp import SippLauncher, assert_all_passed
 from .udp_probe import UdpProbe, request_text
 
 pytestmark = pytest.mark.e2e
@@ -55,12 +55,6 @@ def assert_through_proxy(message: TracedMessage, proxy: ProxyProcess, hops: int 
     )
 
 
-def assert_all_passed(*results: SippResult) -> None:
-    """Every SIPp scenario succeeded; the report of the first failure otherwise."""
-    for result in results:
-        result.assert_passed()
-
-
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_parallel_fork_answer_cancels_the_other_branch(
     vipproxy: StartProxy, sipp: SippLauncher, transport: Transport
@@ -74,7 +68,7 @@ def test_parallel_fork_answer_cancels_the_other_branch(
     caller = sipp.uac(
         "caller", "uac_call.xml", remote=proxy.endpoint, service=NUMBER, transport=transport
     )
-    results = caller.wait(), answering.wait(), ringing.wait()
+    results = sipp.finish(caller, answering, ringing)
 
     assert_all_passed(*results)
     caller_result, _, ringing_result = results
@@ -97,7 +91,7 @@ def test_serial_fork_busy_first_then_second_answers(
     caller = sipp.uac(
         "caller", "uac_call.xml", remote=proxy.endpoint, service=NUMBER, transport=transport
     )
-    caller_result, busy_result, answering_result = caller.wait(), busy.wait(), answering.wait()
+    caller_result, busy_result, answering_result = sipp.finish(caller, busy, answering)
 
     assert_all_passed(caller_result, busy_result, answering_result)
     assert caller_result.final_status() == 200
@@ -130,13 +124,16 @@ def test_every_callee_fails_caller_gets_the_best_response(
     proxy = vipproxy(route(stage(callee_a.uri("a"), callee_b.uri("b"))))
 
     caller = sipp.uac("caller", "uac_expect_failure.xml", remote=proxy.endpoint, service=NUMBER)
-    results = caller.wait(), callee_a.wait(), callee_b.wait()
+    results = sipp.finish(caller, callee_a, callee_b)
 
     assert_all_passed(*results)
     # RFC 3261 §16.7 step 6: a 6xx wins, else the lowest class; 503 is sent as 500.
     # Among 4xx any may be chosen; a callee that is busy tells the caller more
     # than a target that does not exist, so 486 is expected over 404.
     assert results[0].final_status() == expected, results[0].flow()
+    for callee in results[1:]:
+        # Each callee's failure is ACKed by the proxy itself; the caller's ACK stops there.
+        assert_through_proxy(only(callee.received("ACK"), f"ACK at {callee.name}"), proxy, hops=1)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -155,7 +152,7 @@ def test_caller_cancels_while_callees_ring(
         transport=transport,
         pause_ms=500,
     )
-    results = caller.wait(), ring_a.wait(), ring_b.wait()
+    results = sipp.finish(caller, ring_a, ring_b)
 
     assert_all_passed(*results)
     assert results[0].final_status() == 487
@@ -172,7 +169,7 @@ def test_stage_timeout_moves_on_to_the_next_stage(vipproxy: StartProxy, sipp: Si
     proxy = vipproxy(route(stage(ringing.uri("a"), timeout="1s"), stage(answering.uri("b"))))
 
     caller = sipp.uac("caller", "uac_call.xml", remote=proxy.endpoint, service=NUMBER)
-    results = caller.wait(), ringing.wait(), answering.wait()
+    results = sipp.finish(caller, ringing, answering)
 
     assert_all_passed(*results)
     assert results[0].final_status() == 200
@@ -181,11 +178,17 @@ def test_stage_timeout_moves_on_to_the_next_stage(vipproxy: StartProxy, sipp: Si
     assert all(m.status != 408 for m in results[0].received()), "the caller saw the timeout"
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize(
+    ("caller_transport", "callee_transport"),
+    [("udp", "udp"), ("tcp", "tcp"), ("udp", "tcp"), ("tcp", "udp")],
+)
 def test_ack_reinvite_and_bye_travel_through_the_record_route(
-    vipproxy: StartProxy, sipp: SippLauncher, transport: Transport
+    vipproxy: StartProxy,
+    sipp: SippLauncher,
+    caller_transport: Transport,
+    callee_transport: Transport,
 ) -> None:
-    callee = sipp.uas("callee", "uas_answer.xml", transport=transport)
+    callee = sipp.uas("callee", "uas_answer.xml", transport=callee_transport)
     proxy = vipproxy(route(stage(callee.uri("a"))))
 
     caller = sipp.uac(
@@ -193,10 +196,10 @@ def test_ack_reinvite_and_bye_travel_through_the_record_route(
         "uac_call.xml",
         remote=proxy.endpoint,
         service=NUMBER,
-        transport=transport,
+        transport=caller_transport,
         variables={"reinvite": "yes"},
     )
-    caller_result, callee_result = caller.wait(), callee.wait()
+    caller_result, callee_result = sipp.finish(caller, callee)
 
     assert_all_passed(caller_result, callee_result)
     answer = caller_result.final_responses()[0]
@@ -271,3 +274,28 @@ def test_sigterm_exits_zero(vipproxy: StartProxy, loopback: LoopbackAllocator) -
     proxy = vipproxy(route(stage(loopback.endpoint().sip_uri("a"))))
 
     assert proxy.stop() == 0, proxy.stderr()
+
+
+def test_sigterm_lets_a_ringing_call_be_answered_and_refuses_new_invites(
+    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator
+) -> None:
+    callee = sipp.uas("callee", "uas_answer.xml", pause_ms=1000, timeout=5)
+    proxy = vipproxy(route(stage(callee.uri("a"))))
+    # Short timeout: after the 200, the proxy may be gone before the BYE.
+    caller = sipp.uac("caller", "uac_call.xml", remote=proxy.endpoint, service=NUMBER, timeout=3)
+    assert wait_until(lambda: bool(callee.received_so_far("INVITE")), 5.0), "call never rang"
+
+    proxy.terminate()
+    late = UdpProbe(loopback.endpoint())
+    try:
+        late.send(request_text("INVITE", proxy.endpoint, late.endpoint), proxy.endpoint)
+        refusal = late.final_response(timeout=2.0)
+    finally:
+        late.close()
+    caller_result = sipp.finish(caller, callee)[0]
+    exit_code = proxy.wait_exit()
+
+    assert refusal is not None, "no answer to an INVITE while draining"
+    assert refusal.status == 503, refusal.start_line
+    assert caller_result.final_status() == 200, caller_result.report()
+    assert exit_code == 0, proxy.stderr()

@@ -132,6 +132,12 @@ def test_crlf_before_the_start_line_is_ignored() -> None:
     assert parse_message(b"\r\n\r\n" + invite()) == parse_message(invite())
 
 
+@pytest.mark.parametrize("data", [b"", b"\r\n\r\n", b"\r\n"])
+def test_empty_datagrams_are_refused(data: bytes) -> None:
+    error = refused(data)
+    assert (error.headers, error.is_request) == ((), False)
+
+
 def test_bare_lf_line_ends_are_tolerated() -> None:
     data = invite().replace(b"\r\n", b"\n")
     request = parse_request(data.replace(SDP.replace(b"\r\n", b"\n"), SDP))
@@ -209,6 +215,11 @@ def test_malformed_header_lines_are_400(line: str, fragment: str) -> None:
     assert error.status_hint == 400
     assert fragment in error.reason
     assert error.is_request
+    # Every well-formed line is kept, so the request can still be answered.
+    response = error_response_for(error.headers, error.status_hint, error.reason)
+    assert response is not None
+    assert response.reason == error.reason
+    assert response.cseq == (314159, "INVITE")
 
 
 def test_continuation_before_any_header_is_refused() -> None:
@@ -471,7 +482,8 @@ def test_error_response_for_a_request_that_failed_to_parse() -> None:
     assert response.header("to") == "Bob <sip:bob@biloxi.example.com>;tag=vp-err"
 
 
-def test_error_response_needs_via_and_call_id() -> None:
+def test_error_response_needs_a_via_to_go_back_along() -> None:
     assert error_response_for((("Call-ID", "x"),), 400, "Bad") is None
-    assert error_response_for((("Via", "SIP/2.0/UDP a"),), 400, "Bad") is None
-    assert refused(b"").headers == ()
+    response = error_response_for((("Via", "SIP/2.0/UDP a;branch=z9hG4bK1"),), 400, "Bad")
+    assert response is not None
+    assert response.top_via == "SIP/2.0/UDP a;branch=z9hG4bK1"

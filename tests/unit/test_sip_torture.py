@@ -60,7 +60,7 @@ def refused(data: bytes) -> SipParseError:
 
 
 # ---------------------------------------------------------------------------
-# §3.1.1 valid messages
+# Valid messages (RFC 4475 §3.1.1, plus badbranch and zeromf)
 
 
 WSINV = crlf(
@@ -585,7 +585,7 @@ BADBRANCH = crlf(
 
 
 def test_badbranch_is_syntactically_valid() -> None:
-    # §3.3.x: a magic cookie without an id; the transaction layer decides what to do.
+    # RFC 4475 badbranch: a magic cookie without an id; the transaction layer decides.
     assert parse_via(parse_request(BADBRANCH).top_via).branch == "z9hG4bK"
 
 
@@ -607,7 +607,8 @@ def test_zeromf_parses_and_leaves_483_to_the_core() -> None:
 
 
 # ---------------------------------------------------------------------------
-# §3.3 application-layer cases that must parse; interpreting them fails
+# Application-layer cases (RFC 4475 §3.3 and two of §3.1.2) that must parse;
+# interpreting them fails
 
 
 UNKSCM = crlf(
@@ -636,7 +637,7 @@ NOVELSC = crlf(
 
 @pytest.mark.parametrize("data", [UNKSCM, NOVELSC], ids=["unkscm", "novelsc"])
 def test_unknown_request_uri_scheme_parses_and_routing_it_is_416(data: bytes) -> None:
-    # RFC 4475 §3.3.1/§3.3.2: "A parser must accept this as a well-formed SIP
+    # RFC 4475 unkscm, novelsc: "A parser must accept this as a well-formed SIP
     # request"; an element that must interpret the URI answers 416.
     request = parse_request(data)
     with pytest.raises(SipParseError) as caught:
@@ -660,7 +661,7 @@ REGBADCT = crlf(
 
 def test_regbadct_contact_is_refused_by_whoever_reads_it() -> None:
     # A proxy forwards the Contact it does not use unchanged (RFC 3261 §16.3 step 1);
-    # a registrar reading it gets the 400 RFC 4475 §3.1.2.14 asks for.
+    # a registrar reading it gets the 400 that RFC 4475 regbadct asks for.
     request = parse_request(REGBADCT)
     assert request.header("contact") == "sip:user@example.com?Route=%3Csip:sip.example.com%3E"
     with pytest.raises(SipParseError) as caught:
@@ -686,7 +687,7 @@ BADDATE = crlf(
 
 
 def test_baddate_is_forwarded_unchanged() -> None:
-    # RFC 4475 §3.1.2.13: rejecting is acceptable, "though an element shouldn't do
+    # RFC 4475 baddate: rejecting is acceptable, "though an element shouldn't do
     # that unless the contents of the Date header field were actually important to
     # its processing". A proxy never reads Date.
     request = parse_request(BADDATE)
@@ -695,7 +696,7 @@ def test_baddate_is_forwarded_unchanged() -> None:
 
 
 # ---------------------------------------------------------------------------
-# §3.1.2 invalid messages
+# Invalid messages (RFC 4475 §3.1.2, plus insuf, multi01 and mcl01 of §3.3)
 
 
 BADINV01 = crlf(
@@ -1007,10 +1008,15 @@ def test_refused_request_can_still_be_answered_when_it_can_be_routed_back() -> N
     assert parse_name_addr(response.header("to") or "").tag is not None
 
 
-def test_refused_request_without_call_id_is_only_dropped() -> None:
+def test_request_missing_headers_is_answered_along_its_via() -> None:
+    # RFC 4475 insuf: "should respond with a 400 Bad Request"; Via and CSeq are
+    # enough for the sender to match the answer (RFC 3261 §17.1.3).
     error = refused(INSUF)
     assert error.is_request
-    assert error_response_for(error.headers, error.status_hint, error.reason) is None
+    response = error_response_for(error.headers, error.status_hint, error.reason)
+    assert response is not None
+    assert (response.status, response.reason) == (400, "Missing From header")
+    assert response.cseq == (193942, "INVITE")
 
 
 def test_refused_response_is_marked_as_a_response() -> None:

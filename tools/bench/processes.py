@@ -1,0 +1,197 @@
+"""Start, watch and stop the processes of a bench run; read their CPU time.
+
+Every process is started in a session of its own, so a Ctrl-C typed at the
+terminal reaches only the bench, which then stops what it started, by pid and
+process group, in reverse order of start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class ProcessFailed(RuntimeError):
+    """A process the bench needs exited early or never became ready."""
+
+
+class ManagedProcess:
+    """One child process with its output in a log file."""
+
+    def __init__(self, name: str, argv: Sequence[str], cwd: Path, log_path: Path) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.cwd = cwd
+        self.log_path = log_path
+        self._popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The pid of the started process (which leads its own process group)."""
+        if self._popen is None:
+            raise ProcessFailed(f"{self.name} was never started")
+        return self._popen.pid
+
+    def start(self) -> None:
+        """Start the process; stdout and stderr go to the log file."""
+        with self.log_path.open("wb") as log:
+            self._popen = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def exit_code(self) -> int | None:
+        """The exit code, or None while it runs."""
+        return None if self._popen is None else self._popen.poll()
+
+    def wait(self, timeout: float) -> int | None:
+        """Wait up to `timeout` seconds for the exit; the exit code or None."""
+        if self._popen is None:
+            return None
+        try:
+            return self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, grace: float) -> None:
+        """SIGTERM, up to `grace` seconds to exit, then SIGKILL for the whole group.
+
+        The group kill also catches workers a daemon forked (Kamailio's children).
+        """
+        if self._popen is None:
+            return
+        if self._popen.poll() is None:
+            self._popen.send_signal(signal.SIGTERM)
+            self.wait(grace)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._popen.pid, signal.SIGKILL)
+        self.wait(grace)
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines of the process's output, for error messages."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class ProcessSet:
+    """A context manager that stops every process it started, newest first."""
+
+    def __init__(self, grace: float) -> None:
+        self._grace = grace
+        self._running: list[ManagedProcess] = []
+
+    def __enter__(self) -> ProcessSet:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_all()
+
+    def start(self, process: ManagedProcess) -> ManagedProcess:
+        """Start `process` and remember it for `stop_all`."""
+        process.start()
+        self._running.append(process)
+        return process
+
+    def stop(self, process: ManagedProcess) -> None:
+        """Stop one process now."""
+        process.stop(self._grace)
+        if process in self._running:
+            self._running.remove(process)
+
+    def stop_all(self) -> None:
+        """Stop everything still running, newest first."""
+        while self._running:
+            self.stop(self._running[-1])
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (which may hold spaces)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def process_tree(root_pid: int) -> list[int]:
+    """`root_pid` and all its live descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is not None:
+            # proc(5): field 4 is ppid; fields[] starts at field 3 (state).
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, pending = [], [root_pid]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, ()))
+    return tree
+
+
+def cpu_seconds(root_pid: int) -> float:
+    """User plus system CPU seconds of `root_pid` and its live descendants.
+
+    proc(5): utime and stime are fields 14 and 15 of /proc/PID/stat, in clock
+    ticks; they include the time of every thread of the process.
+    """
+    ticks = 0
+    for pid in process_tree(root_pid):
+        fields = _stat_fields(pid)
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / _CLOCK_TICKS
+
+
+def _proc_net_udp_address(host: str, port: int) -> str:
+    """The local_address column of /proc/net/udp for an IPv4 host and port."""
+    octets = [int(part) for part in host.split(".")]
+    # The address is the raw 32-bit word printed in host (little-endian) order.
+    return "".join(f"{octet:02X}" for octet in reversed(octets)) + f":{port:04X}"
+
+
+def udp_socket_drops(host: str, port: int) -> int | None:
+    """Datagrams the kernel dropped on the UDP socket bound to host:port.
+
+    None when no socket is bound there. The count is the `drops` column of
+    /proc/net/udp: datagrams lost because the receive buffer was full.
+    """
+    wanted = _proc_net_udp_address(host, port)
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        columns = line.split()
+        if columns[1] == wanted:
+            return int(columns[-1])
+    return None
+
+
+def wait_until_listening(process: ManagedProcess, host: str, port: int, timeout: float) -> None:
+    """Block until some socket is bound to UDP host:port; fail if `process` exits."""
+    deadline = time.monotonic() + timeout
+    while udp_socket_drops(host, port) is None:
+        if process.exit_code() is not None:
+            raise ProcessFailed(
+                f"{process.name} exited with {process.exit_code()} before listening on "
+                f"udp:{host}:{port}:\n{process.log_tail()}"
+            )
+        if time.monotonic() > deadline:
+            raise ProcessFailed(
+                f"{process.name} not listening on udp:{host}:{port} after {timeout:.0f} s:\n"
+                f"{process.log_tail()}"
+            )
+        time.sleep(0.05)

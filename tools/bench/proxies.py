@@ -1,0 +1,91 @@
+"""The proxies the bench can drive, each set up for the same parallel fork.
+
+A call to the bench's service number rings both callees at once: vipproxy
+through a one-stage `routes:` entry in a generated config, Kamailio through
+kamailio.cfg next to this file (tm + rr, two UDP workers, no database).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from processes import ManagedProcess
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent.parent
+KAMAILIO_CONFIG = BENCH_DIR / "kamailio.cfg"
+
+
+@dataclass(frozen=True)
+class Fork:
+    """What every proxy is set up to do: `service` rings both callee URIs."""
+
+    service: str
+    callee_uris: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class ProxyUnderTest:
+    """A proxy: where it listens and how to start it for a fork."""
+
+    name: str
+    host: str
+    port: int
+    launch: Callable[[ProxyUnderTest, Fork, Path], ManagedProcess]
+
+    def process(self, fork: Fork, workdir: Path) -> ManagedProcess:
+        """The (not yet started) process, its files in `workdir`."""
+        return self.launch(self, fork, workdir)
+
+
+def _launch_vipproxy(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> ManagedProcess:
+    config = {
+        "listen": [{"transport": "udp", "host": proxy.host, "port": proxy.port}],
+        # RFC 3261 §16.6 step 11: Timer C must be greater than 3 minutes.
+        "timers": {"t1": "500ms", "t2": "4s", "t4": "5s", "timer_c": "181s"},
+        "shutdown_grace": "2s",
+        # One log line per transaction event at info level would measure the logger.
+        "logging": {"level": "warning", "format": "json"},
+        "routes": {
+            fork.service: {"stages": [{"targets": list(fork.callee_uris), "timeout": "20s"}]},
+        },
+    }
+    config_path = workdir / "vipproxy.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    argv = [sys.executable, "-m", "proxy", "run", "--config", str(config_path)]
+    return ManagedProcess(proxy.name, argv, REPO_ROOT, workdir / "vipproxy.log")
+
+
+def _launch_kamailio(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> ManagedProcess:
+    runtime_dir = workdir / "kamailio-run"
+    runtime_dir.mkdir(exist_ok=True)
+    argv = [
+        "kamailio", "-DD", "-E",  # stay in the foreground, log to stderr
+        "-f", str(KAMAILIO_CONFIG),
+        "-l", f"udp:{proxy.host}:{proxy.port}",
+        "-Y", str(runtime_dir), "-P", str(runtime_dir / "kamailio.pid"),
+        "-w", str(runtime_dir),
+        "-m", "512",  # MB of shared memory: at 1000 calls/s tm holds >10k transactions
+        "-A", f'BENCH_SERVICE="{fork.service}"',
+        "-A", f'BENCH_CALLEE_A="{fork.callee_uris[0]}"',
+        "-A", f'BENCH_CALLEE_B="{fork.callee_uris[1]}"',
+    ]
+    return ManagedProcess(proxy.name, argv, runtime_dir, workdir / "kamailio.log")
+
+
+def known_proxies(host: str) -> dict[str, ProxyUnderTest]:
+    """Every proxy the bench knows, each on its own port of `host`."""
+    return {
+        "vipproxy": ProxyUnderTest("vipproxy", host, 15060, _launch_vipproxy),
+        "kamailio": ProxyUnderTest("kamailio", host, 15070, _launch_kamailio),
+    }
+
+
+def kamailio_installed() -> bool:
+    """Whether the kamailio binary is on PATH."""
+    return shutil.which("kamailio") is not None

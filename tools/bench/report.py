@@ -1,0 +1,99 @@
+"""The bench's numbers: one result per (proxy, variant, rate) step, and the tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sipp import percentile
+
+PERCENTS = (50, 90, 99)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step of load measured."""
+
+    proxy: str
+    variant: str
+    rate: int
+    attempted: int
+    completed: int
+    callee_failed: int
+    cpu_seconds: float
+    udp_drops: int
+    ring_ms: tuple[float | None, ...]
+    bye_ms: tuple[float | None, ...]
+    wall_seconds: float
+
+    @property
+    def failed(self) -> int:
+        """Calls that did not complete: SIPp's failed calls plus any left unfinished."""
+        return self.attempted - self.completed
+
+    @property
+    def cpu_ms_per_call(self) -> float | None:
+        """Proxy CPU milliseconds per attempted call (= CPU seconds per 1000 calls)."""
+        return None if self.attempted == 0 else 1000 * self.cpu_seconds / self.attempted
+
+
+def summarise(times_ms: Sequence[float]) -> tuple[float | None, ...]:
+    """p50, p90 and p99 of response times."""
+    values = list(times_ms)
+    return tuple(percentile(values, percent) for percent in PERCENTS)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _percentiles(values: tuple[float | None, ...]) -> str:
+    return "/".join(_ms(value) for value in values)
+
+
+def _cpu(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+STEP_HEADER = (
+    f"{'proxy':<9} {'variant':<7} {'rate':>5} {'attempted':>9} {'completed':>9} "
+    f"{'failed':>6} {'callee':>6} {'UDP':>5} {'CPU s per':>10} "
+    f"{'INVITE->180 ms':>15} {'BYE->200 ms':>12} {'wall':>5}\n"
+    f"{'':<9} {'':<7} {'cps':>5} {'':>9} {'':>9} "
+    f"{'':>6} {'failed':>6} {'drops':>5} {'1000 calls':>10} "
+    f"{'p50/p90/p99':>15} {'p50/p90/p99':>12} {'s':>5}"
+)
+
+
+def step_row(result: StepResult) -> str:
+    """One line of the step table."""
+    return (
+        f"{result.proxy:<9} {result.variant:<7} {result.rate:>5} {result.attempted:>9} "
+        f"{result.completed:>9} {result.failed:>6} {result.callee_failed:>6} "
+        f"{result.udp_drops:>5} {_cpu(result.cpu_ms_per_call):>10} "
+        f"{_percentiles(result.ring_ms):>15} {_percentiles(result.bye_ms):>12} "
+        f"{result.wall_seconds:>5.1f}"
+    )
+
+
+def ratio_table(results: Sequence[StepResult], numerator: str, denominator: str) -> str:
+    """CPU per call of `numerator` over `denominator` for every step both ran."""
+    by_step = {(r.proxy, r.variant, r.rate): r for r in results}
+    lines = [
+        f"CPU per call, {numerator} / {denominator} (same run, same load):",
+        f"{'variant':<7} {'rate':>5} {numerator + ' ms/call':>17} "
+        f"{denominator + ' ms/call':>17} {'ratio':>6}",
+    ]
+    for result in results:
+        if result.proxy != numerator:
+            continue
+        other = by_step.get((denominator, result.variant, result.rate))
+        if other is None:
+            continue
+        mine, theirs = result.cpu_ms_per_call, other.cpu_ms_per_call
+        ratio = "-" if mine is None or not theirs else f"{mine / theirs:.1f}x"
+        lines.append(
+            f"{result.variant:<7} {result.rate:>5} {_cpu(mine):>17} {_cpu(theirs):>17} "
+            f"{ratio:>6}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""SIPp load through vipproxy (and Kamailio, for scale) in the parallel-fork call.
+
+Each call: a SIPp caller INVITEs the service number through the proxy, which
+forks to two SIPp callees at once. Callee A rings (180), answers (200) after
+--answer-delay-ms; callee B either answers 486 at once (variant `busy`) or
+rings until the proxy CANCELs it when A answers (variant `cancel`: 180,
+CANCEL/200, 487/ACK). The caller ACKs the 200, holds for --hold-ms, sends BYE
+through the Record-Route and waits for its 200.
+
+For every proxy, variant and call rate, one step of `rate x --duration` calls
+(SIPp -r RATE -m N) runs against a fresh pair of callees while the proxy keeps
+running, and one table row is printed:
+
+  attempted, completed, failed  calls counted by the SIPp caller; failed is
+                                 every call that did not complete
+  callee failed                  calls the callees' SIPp counted as failed
+                                 (for example no CANCEL or no ACK arrived)
+  UDP drops                      datagrams the kernel dropped on the proxy's
+                                 socket during the step (receive buffer full)
+  CPU s per 1000 calls           user+system CPU of the proxy (all its processes:
+                                 Kamailio's workers too) during the step, from
+                                 /proc/PID/stat, per 1000 attempted calls; the
+                                 same number is the CPU milliseconds per call
+  INVITE->180, BYE->200          p50/p90/p99 response times at the caller in ms,
+                                 from SIPp's -trace_rtt (1 ms resolution)
+
+With Kamailio installed both proxies run by default, one after the other on the
+same load, and a last table gives vipproxy's CPU per call over Kamailio's.
+All traffic stays on 127.0.0.41-44; every process started is stopped at the
+end, also on Ctrl-C, SIGTERM or an error. The defaults run for about two and a
+half minutes with both proxies.
+
+Usage (from the repository root):
+
+  python tools/bench/run.py                          # both proxies, default steps
+  python tools/bench/run.py --proxies kamailio       # only the reference
+  python tools/bench/run.py --rates 300 --duration 20 --variants cancel
+  python tools/bench/run.py --workdir /tmp/bench --trace-messages   # keep SIPp logs
+
+Exit code: 0 when every call of every step completed, 1 when some failed,
+2 when a process could not start, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from processes import (
+    ManagedProcess,
+    ProcessFailed,
+    ProcessSet,
+    cpu_seconds,
+    udp_socket_drops,
+    wait_until_listening,
+)
+from proxies import Fork, ProxyUnderTest, kamailio_installed, known_proxies
+from report import STEP_HEADER, StepResult, ratio_table, step_row, summarise
+from sipp import (
+    Endpoint,
+    callee_command,
+    caller_command,
+    error_lines,
+    read_call_counts,
+    read_response_times,
+)
+
+PROXY_HOST = "127.0.0.41"
+CALLEE_A = Endpoint("127.0.0.42", 5070, 28842)
+CALLEE_B = Endpoint("127.0.0.43", 5070, 28843)
+CALLER = Endpoint("127.0.0.44", 5080, 28844)
+# What callee B does in each variant (a scenario in scenarios/).
+VARIANTS = {"busy": "busy", "cancel": "cancelled"}
+STOP_GRACE_SECONDS = 5.0
+ERROR_LINES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The command line, checked."""
+
+    proxies: tuple[str, ...]
+    rates: tuple[int, ...]
+    variants: tuple[str, ...]
+    duration: int
+    hold_ms: int
+    answer_delay_ms: int
+    recv_timeout_ms: int
+    service: str
+    workdir: Path | None
+    trace_messages: bool
+
+
+def _positive_ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers: {text!r}") from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive integers: {text!r}")
+    return values
+
+
+def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in text.split(",") if part.strip())
+        unknown = [name for name in names if name not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: choose from {', '.join(allowed)} (comma-separated)"
+            )
+        return names
+    return parse
+
+
+def parse_settings(argv: Sequence[str] | None) -> Settings:
+    """Read the command line."""
+    default_proxies = "vipproxy,kamailio" if kamailio_installed() else "vipproxy"
+    parser = argparse.ArgumentParser(
+        prog="python tools/bench/run.py",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="See the module docstring (top of tools/bench/run.py) for the columns.",
+    )
+    # argparse runs string defaults through `type` too.
+    parser.add_argument("--proxies", type=_names(list(known_proxies(PROXY_HOST))),
+                        default=default_proxies,
+                        help=f"proxies to load, in order (default: {default_proxies})")
+    parser.add_argument("--rates", type=_positive_ints, default="100,200,300,500",
+                        help="call rates in calls/s, one step each (default: 100,200,300,500)")
+    parser.add_argument("--variants", type=_names(list(VARIANTS)), default=",".join(VARIANTS),
+                        help="what callee B does: busy (486) and/or cancel (rings, is "
+                             "CANCELled) (default: busy,cancel)")
+    parser.add_argument("--duration", type=int, default=8,
+                        help="seconds of calls per step: the step places rate x duration "
+                             "calls (default: 8)")
+    parser.add_argument("--hold-ms", type=int, default=500,
+                        help="time between the caller's ACK and its BYE (default: 500)")
+    parser.add_argument("--answer-delay-ms", type=int, default=20,
+                        help="callee A's ring time between 180 and 200 (default: 20)")
+    parser.add_argument("--recv-timeout-ms", type=int, default=5000,
+                        help="SIPp fails a call when an expected message is this late "
+                             "(default: 5000)")
+    parser.add_argument("--service", default="2000",
+                        help="the number called, routed to both callees (default: 2000)")
+    parser.add_argument("--workdir", type=Path,
+                        help="keep configs and SIPp logs in a new directory under this one "
+                             "(default: a temporary directory, removed unless a call failed)")
+    parser.add_argument("--trace-messages", action="store_true",
+                        help="make every SIPp log every message (slow; for debugging)")
+    args = parser.parse_args(argv)
+    return Settings(
+        proxies=args.proxies, rates=args.rates, variants=args.variants,
+        duration=args.duration, hold_ms=args.hold_ms, answer_delay_ms=args.answer_delay_ms,
+        recv_timeout_ms=args.recv_timeout_ms, service=args.service, workdir=args.workdir,
+        trace_messages=args.trace_messages,
+    )
+
+
+def _wait_all(processes: Sequence[ManagedProcess], deadline: float) -> None:
+    for process in processes:
+        process.wait(max(0.0, deadline - time.monotonic()))
+
+
+def run_step(settings: Settings, running: ProcessSet, proxy: ProxyUnderTest,
+             proxy_process: ManagedProcess, variant: str, rate: int,
+             step_dir: Path) -> StepResult:
+    """Place rate x duration calls through the running proxy and measure them."""
+    step_dir.mkdir(parents=True)
+    calls = rate * settings.duration
+    timeout = settings.recv_timeout_ms
+    callees = [
+        ManagedProcess("callee-a", callee_command(
+            "callee-a", "answer", CALLEE_A, calls, settings.answer_delay_ms, step_dir,
+            timeout, settings.trace_messages), step_dir, step_dir / "callee-a.out"),
+        ManagedProcess("callee-b", callee_command(
+            "callee-b", VARIANTS[variant], CALLEE_B, calls, settings.answer_delay_ms, step_dir,
+            timeout, settings.trace_messages), step_dir, step_dir / "callee-b.out"),
+    ]
+    for callee, endpoint in zip(callees, (CALLEE_A, CALLEE_B), strict=True):
+        running.start(callee)
+        wait_until_listening(callee, endpoint.host, endpoint.port, timeout=10)
+    caller = ManagedProcess("caller", caller_command(
+        CALLER, (proxy.host, proxy.port), settings.service, rate, calls, settings.hold_ms,
+        step_dir, timeout, settings.trace_messages), step_dir, step_dir / "caller.out")
+
+    cpu_before = cpu_seconds(proxy_process.pid)
+    drops_before = udp_socket_drops(proxy.host, proxy.port) or 0
+    started = time.monotonic()
+    running.start(caller)
+    # Every call is over by then: placed within `duration`, then setup, hold and
+    # BYE, each bounded by SIPp's receive timeout.
+    deadline = started + settings.duration + (settings.hold_ms + 3 * timeout) / 1000 + 5
+    _wait_all([caller, *callees], deadline)
+    wall = time.monotonic() - started
+    cpu_used = cpu_seconds(proxy_process.pid) - cpu_before
+    drops = (udp_socket_drops(proxy.host, proxy.port) or 0) - drops_before
+    for process in (caller, *callees):
+        running.stop(process)
+    if proxy_process.exit_code() is not None:
+        raise ProcessFailed(
+            f"{proxy.name} exited with {proxy_process.exit_code()} during the step:\n"
+            f"{proxy_process.log_tail()}"
+        )
+
+    counts = read_call_counts(step_dir / "caller.stat.csv")
+    times = read_response_times(step_dir)
+    return StepResult(
+        proxy=proxy.name, variant=variant, rate=rate, attempted=counts.created,
+        completed=counts.successful,
+        callee_failed=sum(read_call_counts(step_dir / f"{callee.name}.stat.csv").failed
+                          for callee in callees),
+        cpu_seconds=cpu_used, udp_drops=drops,
+        ring_ms=summarise(times.get("ring", [])), bye_ms=summarise(times.get("bye", [])),
+        wall_seconds=wall,
+    )
+
+
+def _show_errors(step_dir: Path) -> None:
+    for name in ("caller", "callee-a", "callee-b"):
+        for line in error_lines(step_dir, name, ERROR_LINES_SHOWN):
+            print(f"    {name}: {line}")
+
+
+def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
+                workdir: Path) -> list[StepResult]:
+    """Start `proxy`, run every variant and rate through it, stop it."""
+    results: list[StepResult] = []
+    proxy_dir = workdir / proxy.name
+    proxy_dir.mkdir(parents=True)
+    with ProcessSet(STOP_GRACE_SECONDS) as running:
+        for endpoint in (CALLER, CALLEE_A, CALLEE_B):
+            if udp_socket_drops(endpoint.host, endpoint.port) is not None:
+                raise ProcessFailed(f"udp:{endpoint.host}:{endpoint.port} is already in use")
+        if udp_socket_drops(proxy.host, proxy.port) is not None:
+            raise ProcessFailed(f"udp:{proxy.host}:{proxy.port} is already in use")
+        proxy_process = running.start(proxy.process(fork, proxy_dir))
+        wait_until_listening(proxy_process, proxy.host, proxy.port, timeout=15)
+        for variant in settings.variants:
+            for rate in settings.rates:
+                step_dir = proxy_dir / f"{variant}-{rate}"
+                result = run_step(settings, running, proxy, proxy_process, variant, rate,
+                                  step_dir)
+                print(step_row(result), flush=True)
+                if result.failed or result.callee_failed:
+                    _show_errors(step_dir)
+                results.append(result)
+    return results
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bench; the exit code says whether every call completed."""
+    settings = parse_settings(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    if settings.workdir is not None:
+        settings.workdir.mkdir(parents=True, exist_ok=True)
+    # A fresh directory per run, inside --workdir when given.
+    workdir = Path(tempfile.mkdtemp(prefix="vipproxy-bench-", dir=settings.workdir))
+    fork = Fork(settings.service, (f"sip:a@{CALLEE_A.host}:{CALLEE_A.port}",
+                                   f"sip:b@{CALLEE_B.host}:{CALLEE_B.port}"))
+    proxies = known_proxies(PROXY_HOST)
+    print(f"files: {workdir}\n{STEP_HEADER}", flush=True)
+    results: list[StepResult] = []
+    exit_code = 0
+    try:
+        for name in settings.proxies:
+            results += bench_proxy(settings, proxies[name], fork, workdir)
+    except ProcessFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        exit_code = 2
+    except KeyboardInterrupt:
+        print("interrupted; every process started was stopped", file=sys.stderr)
+        exit_code = 130
+    if {"vipproxy", "kamailio"} <= {result.proxy for result in results}:
+        print("\n" + ratio_table(results, "vipproxy", "kamailio"))
+    all_completed = all(not r.failed and not r.callee_failed for r in results)
+    if exit_code == 0 and not all_completed:
+        exit_code = 1
+    if settings.workdir is None and exit_code == 0:
+        shutil.rmtree(workdir)
+    else:
+        print(f"\nlogs kept in {workdir}")
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""SIPp command lines for the bench's caller and callees, and their results.
+
+The caller and the callee scenarios live in scenarios/. Every SIPp instance
+writes its statistics (-trace_stat, one line a second and one at exit) and
+errors (-trace_err) into the step's directory; the caller also writes its
+response times (-trace_rtt), measured by the `ring` and `bye` trackers of
+caller.xml. SIPp keeps time in whole milliseconds, so response times are
+in 1 ms steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_EVENT_START = re.compile(r"(?=\d{4}-\d{2}-\d{2}\t\d{2}:\d{2}:)")
+_EVENT_CHARS = 400
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+CALLEE_SCENARIOS = {
+    "answer": SCENARIOS / "callee_answer.xml",
+    "busy": SCENARIOS / "callee_busy.xml",
+    "cancelled": SCENARIOS / "callee_cancelled.xml",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A SIPp instance's SIP address and its control port."""
+
+    host: str
+    port: int
+    control_port: int
+
+
+@dataclass(frozen=True)
+class CallCounts:
+    """SIPp's cumulative call counters at its last statistics dump."""
+
+    created: int
+    successful: int
+    failed: int
+
+
+def _common_arguments(name: str, endpoint: Endpoint, workdir: Path, recv_timeout_ms: int,
+                      trace_messages: bool) -> list[str]:
+    arguments = [
+        "sipp", "-nostdin", "-bind_local",
+        "-i", endpoint.host, "-p", str(endpoint.port), "-cp", str(endpoint.control_port),
+        "-recv_timeout", str(recv_timeout_ms),
+        "-trace_stat", "-stf", str(workdir / f"{name}.stat.csv"), "-fd", "1",
+        "-trace_err", "-error_file", str(workdir / f"{name}.errors.log"),
+    ]
+    if trace_messages:
+        arguments += ["-trace_msg", "-message_file", str(workdir / f"{name}.messages.log")]
+    return arguments
+
+
+def callee_command(name: str, behaviour: str, endpoint: Endpoint, calls: int,
+                   answer_delay_ms: int, workdir: Path, recv_timeout_ms: int,
+                   trace_messages: bool) -> list[str]:
+    """A callee that handles `calls` INVITEs with `behaviour` (answer, busy, cancelled)
+    and then exits. `answer_delay_ms` is the ring time of the answering callee."""
+    return [
+        *_common_arguments(name, endpoint, workdir, recv_timeout_ms, trace_messages),
+        "-sf", str(CALLEE_SCENARIOS[behaviour]), "-m", str(calls), "-d", str(answer_delay_ms),
+    ]
+
+
+def caller_command(endpoint: Endpoint, proxy: tuple[str, int], service: str, rate: int,
+                   calls: int, hold_ms: int, workdir: Path, recv_timeout_ms: int,
+                   trace_messages: bool) -> list[str]:
+    """A caller placing `calls` calls to `service` via `proxy` at `rate` calls/s."""
+    # Calls open at once stay under rate x (hold + the slowest setup SIPp waits for).
+    limit = 100 + rate * math.ceil((hold_ms + recv_timeout_ms) / 1000)
+    return [
+        *_common_arguments("caller", endpoint, workdir, recv_timeout_ms, trace_messages),
+        "-sf", str(SCENARIOS / "caller.xml"), "-s", service,
+        "-r", str(rate), "-m", str(calls), "-l", str(limit), "-d", str(hold_ms),
+        # SIPp writes response times in batches of -rtt_freq calls and drops a last
+        # partial batch, so the batch size divides the number of calls.
+        "-trace_rtt", "-rtt_freq", str(math.gcd(calls, 100)),
+        f"{proxy[0]}:{proxy[1]}",
+    ]
+
+
+def read_call_counts(stat_file: Path) -> CallCounts:
+    """The cumulative counters from the last line of a -trace_stat CSV."""
+    try:
+        with stat_file.open(newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter=";"))
+    except FileNotFoundError:
+        return CallCounts(0, 0, 0)
+    if not rows:
+        return CallCounts(0, 0, 0)
+    last = rows[-1]
+    return CallCounts(
+        created=int(last["TotalCallCreated"]),
+        successful=int(last["SuccessfulCall(C)"]),
+        failed=int(last["FailedCall(C)"]),
+    )
+
+
+def read_response_times(workdir: Path) -> dict[str, list[float]]:
+    """Response times in ms per tracker name, from the caller's -trace_rtt CSV.
+
+    SIPp names the file <scenario>_<pid>_rtt.csv in its working directory.
+    """
+    times: dict[str, list[float]] = {}
+    for rtt_file in workdir.glob("caller_*_rtt.csv"):
+        with rtt_file.open(newline="") as handle:
+            for row in csv.DictReader(handle, delimiter=";"):
+                times.setdefault(row["rtd_no"], []).append(float(row["response_time_ms"]))
+    return times
+
+
+def percentile(values: list[float], percent: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with `percent`% of values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(percent / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def error_lines(workdir: Path, name: str, limit: int) -> list[str]:
+    """The first `limit` events of an instance's -trace_err log."""
+    try:
+        text = (workdir / f"{name}.errors.log").read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    # SIPp writes its events without line breaks between them; each starts with a date.
+    events = [
+        " | ".join(line.strip() for line in event.splitlines() if line.strip())
+        for event in _EVENT_START.split(text)[1:]
+    ]
+    return [event[:_EVENT_CHARS] for event in events if event][:limit]
