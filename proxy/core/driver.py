@@ -273,8 +273,7 @@ class ProxyCore:
 
     def _forward_stateless(self, request: Request) -> None:
         """§16.11 stateless forwarding, used for ACKs of 2xx responses."""
-        max_forwards = request.header("max-forwards")
-        if max_forwards is not None and max_forwards.strip() == "0":
+        if request.max_forwards == 0:
             return
         try:
             hop = next_hop(request, "UDP")
@@ -529,25 +528,23 @@ class ProxyCore:
         self._run_server(entry, entry.tx.send_response(response, self._now()))
 
     def _reject_unparsable(self, error: SipParseError, source: Hop) -> None:
+        """§16.3 step 1: answer a broken request with the status the parser names
+        (its reason says what is wrong); drop anything that cannot be answered."""
         self.stats["parse_errors"] += 1
-        headers = getattr(error, "headers", None)
-        if not getattr(error, "is_request", False) or not headers:
-            self._log.info("message.dropped", reason=error.reason,
-                           source=f"{source.host}:{source.port}")
-            return
-        response = error_response_for(headers, error.status_hint, error.reason)
-        try:
-            via = parse_via(response.top_via) if response is not None else None
-        except SipParseError:
-            via = None
-        if response is None or via is None:
-            self._log.info("message.dropped", reason=error.reason,
-                           source=f"{source.host}:{source.port}")
+        response = error_response_for(error.headers, error.status_hint, error.reason) if (
+            error.is_request) else None
+        where = f"{source.host}:{source.port}"
+        if response is None:
+            self._log.info("message.dropped", reason=error.reason, source=where)
             return
         self._log.info("message.rejected", status=error.status_hint, reason=error.reason,
-                       source=f"{source.host}:{source.port}")
-        _, top = stamp_via(via, source)
-        self._send(response, response_hop(top, source))
+                       source=where)
+        try:
+            destination = response_hop(stamp_via(parse_via(response.top_via), source)[1], source)
+        except SipParseError:
+            # The Via itself is what is broken: the sender is the only sensible target.
+            destination = source
+        self._send(response, destination)
 
     def _send(self, message: Request | Response, hop: Hop) -> None:
         self._send_bytes(message.serialize(), hop)

@@ -29,12 +29,10 @@ def forward_request(
     top (the interface facing the next hop comes last, RFC 5658 §3.3).
     """
     headers = request.headers
-    max_forwards = request.header("max-forwards")
-    remaining = int(max_forwards) - 1 if max_forwards and max_forwards.isdigit() else None
+    max_forwards = request.max_forwards
     # §16.6 step 3: decrement Max-Forwards, or add one.
-    headers = set_header(
-        headers, "Max-Forwards", str(remaining if remaining is not None else DEFAULT_MAX_FORWARDS)
-    )
+    remaining = DEFAULT_MAX_FORWARDS if max_forwards is None else max_forwards - 1
+    headers = set_header(headers, "Max-Forwards", str(remaining))
     if max_breadth is not None:
         headers = set_header(headers, "Max-Breadth", str(max_breadth))
     for record_route in record_routes:

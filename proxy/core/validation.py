@@ -27,14 +27,11 @@ def validate_request(request: Request, local: LocalAddresses) -> Rejection | Non
         parse_uri(request.uri)
     except SipParseError as error:
         return Rejection(416, error.reason)
-    max_forwards = request.header("max-forwards")
-    if max_forwards is not None:
-        if not max_forwards.isdigit():
-            return Rejection(400, f"Malformed Max-Forwards: {max_forwards[:20]!r}")
-        if int(max_forwards) == 0:
-            # §16.3 step 3 (an OPTIONS for the proxy itself could be answered, but a
-            # request that ran out of hops is the useful signal to send back).
-            return Rejection(483, "Too Many Hops")
+    # The parser has checked Max-Forwards is 0-255 (§20.22).
+    if request.max_forwards == 0:
+        # §16.3 step 3 (an OPTIONS for the proxy itself could be answered, but a
+        # request that ran out of hops is the useful signal to send back).
+        return Rejection(483, "Too Many Hops")
     if _is_loop(request, local):
         return Rejection(482, "Loop Detected")
     proxy_require = request.header_values("proxy-require")

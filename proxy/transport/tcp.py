@@ -42,6 +42,10 @@ class _Connection(asyncio.Protocol):
             return
         for message in messages:
             self._table.receive(message, self.peer)
+        # RFC 5626 §3.5.1: each double-CRLF ping is answered with a single CRLF pong.
+        pings = self._framer.take_pings()
+        if pings:
+            self.write(b"\r\n" * pings)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.peer is not None:
