@@ -43,7 +43,7 @@ async def serve(config: ProxyConfig) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    await _drain(core, config.shutdown_grace, loop, log)
+    await _drain(core, config.shutdown_grace, loop, log, quiet=config.timers.t1)
     transports.close()
     log.info("proxy.stopped", **dict(core.stats))
     return 0
@@ -64,14 +64,16 @@ async def _open_listeners(config: ProxyConfig, core: ProxyCore, transports: Tran
 
 
 async def _drain(core: ProxyCore, grace: float, loop: asyncio.AbstractEventLoop,
-                 log: Any) -> None:
-    """Refuse new INVITEs (503) and go on serving everything else until no transaction
-    is left or ``grace`` runs out. Serving on after the last call was answered lets
-    its ACK, 2xx retransmissions and a quick BYE still pass through the Record-Route."""
+                 log: Any, quiet: float) -> None:
+    """Refuse new INVITEs (503) and go on serving everything else until nothing is in
+    progress and no message has come for ``quiet`` seconds, or ``grace`` runs out.
+    The quiet time lets the ACK and a quick BYE of a call answered during the drain
+    still pass through the Record-Route."""
     core.start_draining()
     log.info("proxy.draining", in_progress=core.in_progress, grace=grace)
     deadline = loop.time() + grace
-    while not core.idle and loop.time() < deadline:
+    while loop.time() < deadline:
+        if not core.in_progress and loop.time() - core.last_received >= quiet:
+            return
         await asyncio.sleep(0.05)
-    if core.in_progress:
-        log.warning("proxy.drain_timeout", in_progress=core.in_progress)
+    log.warning("proxy.drain_timeout", in_progress=core.in_progress)

@@ -35,7 +35,7 @@ def decorate_for_target(
     ``diversion_reason`` is set when the call is diverted (RFC 5806 reasons).
     """
     headers = request.headers
-    if strip_asserted_identity:
+    if strip_asserted_identity and request.has_header("P-Asserted-Identity"):
         headers = remove_header(headers, "P-Asserted-Identity")
     if target.display_prefix:
         from_value = request.header("from")
@@ -49,7 +49,7 @@ def decorate_for_target(
     if diversion_reason is not None:
         # A diverted call (voicemail, a fallback): RFC 5806 for the PBXs that read it.
         headers = set_header(headers, "Diversion", _diversion(original_uri, diversion_reason))
-    return replace(request, headers=headers)
+    return request.with_headers(headers)
 
 
 def _prefixed(from_value: str, prefix: str) -> str:

@@ -13,7 +13,7 @@ import asyncio
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.core.branch import BranchFactory
@@ -46,6 +46,7 @@ from proxy.sip.message import (
     error_response_for,
     make_response,
     parse_message,
+    set_header,
 )
 from proxy.sip.uri import SipUri, parse_uri
 from proxy.sip.via import parse_via
@@ -66,6 +67,7 @@ from proxy.transaction.events import RequestReceived, ResponseReceived, TimerFir
 from proxy.transaction.keys import (
     client_key,
     client_key_for,
+    client_key_of,
     server_key,
     server_key_for_cancelled_invite,
 )
@@ -104,6 +106,7 @@ class ProxyCore:
         self._server_txs: dict[tuple[Any, ...], ServerEntry] = {}
         self._client_txs: dict[tuple[Any, ...], ClientEntry] = {}
         self._draining = False
+        self.last_received = loop.time()  # for a drain that waits for quiet
         self.stats: Counter[str] = Counter()
 
     # --- lifecycle ----------------------------------------------------------------
@@ -120,10 +123,6 @@ class ProxyCore:
     def live_client_transactions(self) -> int:
         return len(self._client_txs)
 
-    @property
-    def idle(self) -> bool:
-        """No transaction of any kind is left: nothing would be lost by stopping."""
-        return not self._server_txs and not self._client_txs
 
     @property
     def in_progress(self) -> int:
@@ -135,6 +134,7 @@ class ProxyCore:
 
     def receive(self, data: bytes, source: Hop) -> None:
         """One message from the network. Never raises: bad input must not kill the loop."""
+        self.last_received = self._loop.time()
         try:
             try:
                 message = parse_message(data)
@@ -318,7 +318,7 @@ class ProxyCore:
             self.stats["dropped_stray_response"] += 1
             return
         source = Hop(upstream.transport, *via_source(upstream))
-        self._send(replace(response, headers=drop_first_value(response.headers, "via")),
+        self._send(response.with_headers(drop_first_value(response.headers, "via")),
                    response_hop(upstream, source))
 
     # --- running transactions ----------------------------------------------------------
@@ -373,7 +373,7 @@ class ProxyCore:
             return
         # Our Via comes off before the context sees it: every response it holds is
         # ready to go upstream (§16.7 step 9).
-        upstream = replace(response, headers=drop_first_value(response.headers, "via"))
+        upstream = response.with_headers(drop_first_value(response.headers, "via"))
         self._decide(server, server.context.on_response(entry.branch_id, upstream))
 
     def _branch_event(self, entry: ClientEntry, kind: str) -> None:
@@ -450,8 +450,9 @@ class ProxyCore:
     def _start_branch(self, entry: ServerEntry, decision: StartBranch) -> None:
         context = entry.context
         assert context is not None
+        entry.from_rewritten = entry.from_rewritten or bool(decision.target.display_prefix)
         request = decorate_for_target(
-            replace(context.request, uri=decision.target.uri),
+            context.request.with_uri(decision.target.uri),
             decision.target,
             original_uri=entry.original_uri,
             diversion_reason=decision.diversion_reason,
@@ -484,7 +485,8 @@ class ProxyCore:
         else:
             tx = NonInviteClientTransaction(forwarded, reliable=hop.reliable,
                                             timers=self._settings.timers)
-        client = ClientEntry(tx, client_key_for(forwarded), hop, entry, decision.branch_id)
+        client = ClientEntry(tx, client_key_of(branch, forwarded.method), hop, entry,
+                             decision.branch_id)
         entry.branches[decision.branch_id] = client
         self._client_txs[client.key] = client
         self._log.debug("tx.client.created", call_id=forwarded.call_id, branch=branch,
@@ -492,6 +494,11 @@ class ProxyCore:
         self._run_client(client, tx.start(self._now()))
 
     def _relay(self, entry: ServerEntry, response: Response) -> None:
+        if entry.from_rewritten:
+            # The callee saw a From with a display prefix ("[VIP] "); the caller gets
+            # its own From back (§8.1.3.3), and does not learn how it was labelled.
+            response = response.with_headers(
+                set_header(response.headers, "From", entry.received.header("from") or ""))
         tx = entry.tx
         accepting = tx.state in (TransactionState.PROCEEDING, TransactionState.TRYING) or (
             tx.state is TransactionState.ACCEPTED and response.status // 100 == 2

@@ -44,8 +44,21 @@ class TimerSet:
 class ServerEntry:
     """A server transaction, where its responses go, and the fork it started."""
 
-    __slots__ = ("branches", "breadth", "context", "context_timers", "hop", "interface", "key",
-                 "original_uri", "received", "strip_asserted_identity", "timers", "tx")
+    __slots__ = (
+        "branches",
+        "breadth",
+        "context",
+        "context_timers",
+        "from_rewritten",
+        "hop",
+        "interface",
+        "key",
+        "original_uri",
+        "received",
+        "strip_asserted_identity",
+        "timers",
+        "tx",
+    )
 
     def __init__(self, tx: ServerTransaction, key: tuple[Any, ...], hop: Hop,
                  interface: Interface, received: Request) -> None:
@@ -59,6 +72,7 @@ class ServerEntry:
         self.branches: dict[int, ClientEntry] = {}
         self.breadth: int | None = None
         self.strip_asserted_identity = False
+        self.from_rewritten = False  # a branch got a display prefix on its From
         self.timers = TimerSet()
         self.context_timers = TimerSet()
 

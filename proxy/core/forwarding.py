@@ -3,8 +3,6 @@ that goes with it (§9.1)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from proxy.sip.message import (
     Header,
     Request,
@@ -40,7 +38,7 @@ def forward_request(
         headers = prepend_header(headers, "Record-Route", record_route)
     # §16.6 step 8: our Via goes on top.
     headers = prepend_header(headers, "Via", via)
-    return replace(request, uri=uri, headers=headers)
+    return request.with_uri(uri, headers)
 
 
 def build_cancel(branch_request: Request, reason: str | None) -> Request:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from proxy.sip.hop import Hop
 from proxy.sip.message import Request, replace_first_value
 from proxy.sip.via import Via
@@ -26,7 +24,7 @@ def stamp_received(request: Request, top: Via, source: Hop) -> tuple[Request, Vi
     if not changed:
         return request, top
     headers = replace_first_value(request.headers, "via", str(stamped))
-    return replace(request, headers=headers), stamped
+    return request.with_headers(headers), stamped
 
 
 def via_source(via: Via) -> tuple[str, int]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from proxy.core.local import LocalAddresses
 from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
@@ -29,10 +27,10 @@ def preprocess_routes(request: Request, local: LocalAddresses) -> Request:
         # The previous hop was a strict router: it put our Record-Route value in the
         # Request-URI and the real target at the end of the Route set (§16.4).
         last = parse_name_addr(routes[-1]).uri
-        request = replace(request, uri=last, headers=_without_last_route(request, routes))
+        request = request.with_uri(last, _without_last_route(request, routes))
         routes = routes[:-1]
     while routes and _names_us(routes[0], local):
-        request = replace(request, headers=drop_first_value(request.headers, "route"))
+        request = request.with_headers(drop_first_value(request.headers, "route"))
         routes = routes[1:]
     return request
 
@@ -62,7 +60,7 @@ def apply_strict_route(request: Request) -> Request:
         return request
     rest = [*routes[1:], f"<{request.uri}>"]
     headers = set_header(request.headers, "Route", ", ".join(rest))
-    return replace(request, uri=str(first), headers=headers)
+    return request.with_uri(str(first), headers)
 
 
 def next_hop(request: Request, default_transport: str) -> Hop:

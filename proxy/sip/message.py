@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import islice
 
 from proxy.sip.checks import check_name_addr, check_sip_request_uri, check_via
@@ -144,7 +144,12 @@ class Request(_HeaderAccess):
 
     def with_headers(self, headers: Iterable[Header]) -> Request:
         """A copy with another header tuple (method, URI and body unchanged)."""
-        return replace(self, headers=tuple(headers))
+        return Request(self.method, self.uri, tuple(headers), self.body, self.version)
+
+    def with_uri(self, uri: str, headers: tuple[Header, ...] | None = None) -> Request:
+        """A copy with another Request-URI (and, if given, other headers)."""
+        return Request(self.method, uri, self.headers if headers is None else headers,
+                       self.body, self.version)
 
     def serialize(self) -> bytes:
         """The wire form: start line, header lines as stored, CRLF, body."""
@@ -164,7 +169,7 @@ class Response(_HeaderAccess):
 
     def with_headers(self, headers: Iterable[Header]) -> Response:
         """A copy with another header tuple (status, reason and body unchanged)."""
-        return replace(self, headers=tuple(headers))
+        return Response(self.status, self.reason, tuple(headers), self.body, self.version)
 
     def serialize(self) -> bytes:
         """The wire form: status line, header lines as stored, CRLF, body."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from proxy.sip.errors import SipParseError
 from proxy.sip.params import Params, find_param, format_params, parse_params, with_param
@@ -76,6 +77,7 @@ def uri_scheme(text: str) -> str | None:
     return scheme.lower()
 
 
+@lru_cache(maxsize=4096)
 def parse_uri(text: str) -> Uri:
     """Parse a SIP, SIPS or TEL URI.
 
@@ -83,6 +85,9 @@ def parse_uri(text: str) -> Uri:
     URI of another scheme raises it with 416 Unsupported URI Scheme (RFC 3261
     §21.4.15), which is what a proxy answers when it must interpret such a
     Request-URI (RFC 4475 unkscm and novelsc).
+
+    Results are cached: URIs are frozen values, and the same few (lines, targets,
+    our own Route entries) come back on every call.
     """
     text = text.strip()
     scheme = uri_scheme(text)

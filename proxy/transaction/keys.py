@@ -59,6 +59,11 @@ def client_key(response: Response) -> TransactionKey:
     return branch, _transaction_method(response.cseq[1])
 
 
+def client_key_of(branch: str, method: str) -> TransactionKey:
+    """The client transaction key for a request we send with ``branch`` (§17.1.3)."""
+    return branch, _transaction_method(method)
+
+
 def client_key_for(request: Request) -> TransactionKey:
     """The key under which to register a client transaction for ``request`` (§17.1.3).
 

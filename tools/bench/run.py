@@ -8,9 +8,9 @@ rings until the proxy CANCELs it when A answers (variant `cancel`: 180,
 CANCEL/200, 487/ACK). The caller ACKs the 200, holds for --hold-ms, sends BYE
 through the Record-Route and waits for its 200.
 
-For every proxy, variant and call rate, one step of `rate x --duration` calls
-(SIPp -r RATE -m N) runs against a fresh pair of callees while the proxy keeps
-running, and one table row is printed:
+For every proxy, variant and call rate, one step starts a fresh proxy and a
+fresh pair of callees, places `rate x --duration` calls (SIPp -r RATE -m N),
+stops them all and prints one table row:
 
   attempted, completed, failed  calls counted by the SIPp caller; failed is
                                  every call that did not complete
@@ -23,7 +23,9 @@ running, and one table row is printed:
                                  /proc/PID/stat, per 1000 attempted calls; the
                                  same number is the CPU milliseconds per call
   INVITE->180, BYE->200          p50/p90/p99 response times at the caller in ms,
-                                 from SIPp's -trace_rtt (1 ms resolution)
+                                 from SIPp's -trace_rtt; SIPp's clock moves in
+                                 steps of the kernel tick (4 ms where this was
+                                 written), so small values read 0 or 4
 
 With Kamailio installed both proxies run by default, one after the other on the
 same load, and a last table gives vipproxy's CPU per call over Kamailio's.
@@ -139,9 +141,9 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--variants", type=_names(list(VARIANTS)), default=",".join(VARIANTS),
                         help="what callee B does: busy (486) and/or cancel (rings, is "
                              "CANCELled) (default: busy,cancel)")
-    parser.add_argument("--duration", type=int, default=8,
+    parser.add_argument("--duration", type=int, default=6,
                         help="seconds of calls per step: the step places rate x duration "
-                             "calls (default: 8)")
+                             "calls (default: 6)")
     parser.add_argument("--hold-ms", type=int, default=500,
                         help="time between the caller's ACK and its BYE (default: 500)")
     parser.add_argument("--answer-delay-ms", type=int, default=20,
@@ -165,51 +167,63 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     )
 
 
-def _wait_all(processes: Sequence[ManagedProcess], deadline: float) -> None:
-    for process in processes:
-        process.wait(max(0.0, deadline - time.monotonic()))
+def _check_free(host: str, port: int) -> None:
+    if udp_socket_drops(host, port) is not None:
+        raise ProcessFailed(f"udp:{host}:{port} is already in use")
 
 
-def run_step(settings: Settings, running: ProcessSet, proxy: ProxyUnderTest,
-             proxy_process: ManagedProcess, variant: str, rate: int,
+def _start_listening(running: ProcessSet, process: ManagedProcess, host: str,
+                     port: int) -> ManagedProcess:
+    _check_free(host, port)
+    running.start(process)
+    wait_until_listening(process, host, port, timeout=15)
+    return process
+
+
+def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str, rate: int,
              step_dir: Path) -> StepResult:
-    """Place rate x duration calls through the running proxy and measure them."""
+    """Start a fresh proxy and callees, place rate x duration calls, measure, stop all.
+
+    A fresh proxy per step keeps the steps independent: an overloaded step
+    cannot leave retransmissions and half-open transactions to the next one.
+    """
     step_dir.mkdir(parents=True)
     calls = rate * settings.duration
     timeout = settings.recv_timeout_ms
-    callees = [
-        ManagedProcess("callee-a", callee_command(
-            "callee-a", "answer", CALLEE_A, calls, settings.answer_delay_ms, step_dir,
-            timeout, settings.trace_messages), step_dir, step_dir / "callee-a.out"),
-        ManagedProcess("callee-b", callee_command(
-            "callee-b", VARIANTS[variant], CALLEE_B, calls, settings.answer_delay_ms, step_dir,
-            timeout, settings.trace_messages), step_dir, step_dir / "callee-b.out"),
-    ]
-    for callee, endpoint in zip(callees, (CALLEE_A, CALLEE_B), strict=True):
-        running.start(callee)
-        wait_until_listening(callee, endpoint.host, endpoint.port, timeout=10)
-    caller = ManagedProcess("caller", caller_command(
-        CALLER, (proxy.host, proxy.port), settings.service, rate, calls, settings.hold_ms,
-        step_dir, timeout, settings.trace_messages), step_dir, step_dir / "caller.out")
+    with ProcessSet(STOP_GRACE_SECONDS) as running:
+        proxy_process = _start_listening(
+            running, proxy.process(fork, step_dir), proxy.host, proxy.port)
+        callees = [
+            _start_listening(running, ManagedProcess(name, callee_command(
+                name, behaviour, endpoint, calls, settings.answer_delay_ms, step_dir,
+                timeout, settings.trace_messages), step_dir, step_dir / f"{name}.out"),
+                endpoint.host, endpoint.port)
+            for name, behaviour, endpoint in (("callee-a", "answer", CALLEE_A),
+                                              ("callee-b", VARIANTS[variant], CALLEE_B))
+        ]
+        _check_free(CALLER.host, CALLER.port)
+        caller = ManagedProcess("caller", caller_command(
+            CALLER, (proxy.host, proxy.port), settings.service, rate, calls,
+            settings.hold_ms, step_dir, timeout, settings.trace_messages),
+            step_dir, step_dir / "caller.out")
 
-    cpu_before = cpu_seconds(proxy_process.pid)
-    drops_before = udp_socket_drops(proxy.host, proxy.port) or 0
-    started = time.monotonic()
-    running.start(caller)
-    # Every call is over by then: placed within `duration`, then setup, hold and
-    # BYE, each bounded by SIPp's receive timeout.
-    deadline = started + settings.duration + (settings.hold_ms + 3 * timeout) / 1000 + 5
-    _wait_all([caller, *callees], deadline)
-    wall = time.monotonic() - started
-    cpu_used = cpu_seconds(proxy_process.pid) - cpu_before
-    drops = (udp_socket_drops(proxy.host, proxy.port) or 0) - drops_before
-    for process in (caller, *callees):
-        running.stop(process)
-    if proxy_process.exit_code() is not None:
-        raise ProcessFailed(
-            f"{proxy.name} exited with {proxy_process.exit_code()} during the step:\n"
-            f"{proxy_process.log_tail()}"
-        )
+        cpu_before = cpu_seconds(proxy_process.pid)
+        drops_before = udp_socket_drops(proxy.host, proxy.port) or 0
+        started = time.monotonic()
+        running.start(caller)
+        # Every call is over by then: placed within `duration`, then setup, hold
+        # and BYE, each bounded by SIPp's receive timeout.
+        deadline = started + settings.duration + (settings.hold_ms + 3 * timeout) / 1000 + 5
+        for process in (caller, *callees):
+            process.wait(max(0.0, deadline - time.monotonic()))
+        wall = time.monotonic() - started
+        cpu_used = cpu_seconds(proxy_process.pid) - cpu_before
+        drops = (udp_socket_drops(proxy.host, proxy.port) or 0) - drops_before
+        if proxy_process.exit_code() is not None:
+            raise ProcessFailed(
+                f"{proxy.name} exited with {proxy_process.exit_code()} during the step:\n"
+                f"{proxy_process.log_tail()}"
+            )
 
     counts = read_call_counts(step_dir / "caller.stat.csv")
     times = read_response_times(step_dir)
@@ -232,27 +246,16 @@ def _show_errors(step_dir: Path) -> None:
 
 def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
                 workdir: Path) -> list[StepResult]:
-    """Start `proxy`, run every variant and rate through it, stop it."""
+    """Run every variant and rate through `proxy`, printing a row per step."""
     results: list[StepResult] = []
-    proxy_dir = workdir / proxy.name
-    proxy_dir.mkdir(parents=True)
-    with ProcessSet(STOP_GRACE_SECONDS) as running:
-        for endpoint in (CALLER, CALLEE_A, CALLEE_B):
-            if udp_socket_drops(endpoint.host, endpoint.port) is not None:
-                raise ProcessFailed(f"udp:{endpoint.host}:{endpoint.port} is already in use")
-        if udp_socket_drops(proxy.host, proxy.port) is not None:
-            raise ProcessFailed(f"udp:{proxy.host}:{proxy.port} is already in use")
-        proxy_process = running.start(proxy.process(fork, proxy_dir))
-        wait_until_listening(proxy_process, proxy.host, proxy.port, timeout=15)
-        for variant in settings.variants:
-            for rate in settings.rates:
-                step_dir = proxy_dir / f"{variant}-{rate}"
-                result = run_step(settings, running, proxy, proxy_process, variant, rate,
-                                  step_dir)
-                print(step_row(result), flush=True)
-                if result.failed or result.callee_failed:
-                    _show_errors(step_dir)
-                results.append(result)
+    for variant in settings.variants:
+        for rate in settings.rates:
+            step_dir = workdir / proxy.name / f"{variant}-{rate}"
+            result = run_step(settings, proxy, fork, variant, rate, step_dir)
+            print(step_row(result), flush=True)
+            if result.failed or result.callee_failed:
+                _show_errors(step_dir)
+            results.append(result)
     return results
 
 

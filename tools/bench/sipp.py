@@ -4,8 +4,9 @@ The caller and the callee scenarios live in scenarios/. Every SIPp instance
 writes its statistics (-trace_stat, one line a second and one at exit) and
 errors (-trace_err) into the step's directory; the caller also writes its
 response times (-trace_rtt), measured by the `ring` and `bye` trackers of
-caller.xml. SIPp keeps time in whole milliseconds, so response times are
-in 1 ms steps.
+caller.xml. SIPp's clock moves in whole milliseconds, in practice in steps
+of the kernel tick (4 ms on the machine this was written on), so response
+times come in those steps.
 """
 
 from __future__ import annotations
