@@ -34,4 +34,5 @@ def configure_logging(level: str, log_format: str) -> Any:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    return structlog.get_logger("vipproxy")
+    # bind() resolves the lazy proxy once, so each call skips its per-call lookup.
+    return structlog.get_logger("vipproxy").bind()

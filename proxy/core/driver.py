@@ -167,7 +167,7 @@ class ProxyCore:
         if request.method == "ACK":
             self._on_ack(request)
             return
-        key = server_key(request)
+        key = server_key(request, top)
         existing = self._server_txs.get(key)
         if existing is not None:
             self._run_server(existing, existing.tx.handle(RequestReceived(request), self._now()))

@@ -74,22 +74,25 @@ class _HeaderAccess:
     def _header_keys(self) -> tuple[str, ...]:
         keys = self._keys
         if keys is None:
-            keys = tuple([header_key(name) for name, _ in self.headers])
+            # One dict lookup per known name; header_key only for a name not seen yet.
+            keys = tuple([cached_header_key(name) or header_key(name) for name, _ in self.headers])
             object.__setattr__(self, "_keys", keys)
         return keys
 
     def header(self, name: str) -> str | None:
         """Value of the first header line called ``name`` (compact forms match)."""
-        keys = self._header_keys()
-        key = header_key(name)
+        keys = self._keys or self._header_keys()
+        key = cached_header_key(name) or header_key(name)
         if key in keys:
             return self.headers[keys.index(key)][1]
         return None
 
     def header_lines(self, name: str) -> list[str]:
         """Every header line called ``name``, unsplit, in message order."""
-        key = header_key(name)
-        keys = self._header_keys()
+        key = cached_header_key(name) or header_key(name)
+        keys = self._keys or self._header_keys()
+        if key not in keys:
+            return []  # the common case for Route, Proxy-Require, Max-Breadth...
         return [header[1] for header, found in zip(self.headers, keys, strict=True) if found == key]
 
     def header_values(self, name: str) -> list[str]:

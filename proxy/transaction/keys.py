@@ -23,30 +23,37 @@ match: it is a request of its own for the core, as §17 intends.)
 
 from __future__ import annotations
 
+import re
+
 from proxy.sip.address import parse_name_addr
 from proxy.sip.message import Request, Response
 from proxy.sip.via import MAGIC_COOKIE, Via, parse_via
 
 TransactionKey = tuple[str | int, ...]
 
+# The branch of a Via value, found without parsing the whole Via: responses are
+# matched on every hop, and the top Via of a response is our own, well formed.
+_BRANCH = re.compile(r";\s*branch\s*=\s*([^\s;,]+)", re.IGNORECASE)
 
-def server_key(request: Request) -> TransactionKey:
+
+def server_key(request: Request, top_via: Via | None = None) -> TransactionKey:
     """The server transaction ``request`` belongs to (§17.2.3).
 
     A retransmission gets the key of its original, an ACK that of its INVITE, a
-    CANCEL its own (CANCEL is a transaction of its own, §9.2).
+    CANCEL its own (CANCEL is a transaction of its own, §9.2). ``top_via`` is the
+    request's top Via if the caller has parsed it already.
     """
-    return _server_key(request, _transaction_method(request.method))
+    return _server_key(request, _transaction_method(request.method), top_via)
 
 
-def server_key_for_cancelled_invite(cancel: Request) -> TransactionKey:
+def server_key_for_cancelled_invite(cancel: Request, top_via: Via | None = None) -> TransactionKey:
     """The key of the INVITE server transaction that ``cancel`` targets (§9.2).
 
     A CANCEL copies the INVITE's Request-URI, Call-ID, From, To, CSeq number and
     top Via, branch included, so the INVITE's key is the CANCEL's with the method
     INVITE.
     """
-    return _server_key(cancel, "INVITE")
+    return _server_key(cancel, "INVITE", top_via)
 
 
 def client_key(response: Response) -> TransactionKey:
@@ -55,7 +62,8 @@ def client_key(response: Response) -> TransactionKey:
     A response whose top Via has no branch gets a key with an empty branch, which
     no transaction of ours has (we always send a branch).
     """
-    branch = parse_via(response.top_via).branch or ""
+    match = _BRANCH.search(response.top_via)
+    branch = match.group(1) if match else ""
     return branch, _transaction_method(response.cseq[1])
 
 
@@ -78,8 +86,8 @@ def _transaction_method(method: str) -> str:
     return "INVITE" if method == "ACK" else method
 
 
-def _server_key(request: Request, method: str) -> TransactionKey:
-    via = parse_via(request.top_via)
+def _server_key(request: Request, method: str, top_via: Via | None) -> TransactionKey:
+    via = top_via or parse_via(request.top_via)
     branch = via.branch
     if branch is not None and branch.startswith(MAGIC_COOKIE):
         host, port = via.sent_by

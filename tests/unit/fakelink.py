@@ -92,7 +92,7 @@ def make_core(config_yaml: str) -> tuple[ProxyCore, FakeLoop, Link]:
         send=link.send,
         loop=loop,  # type: ignore[arg-type]
         directory=config.directory,
-        log=structlog.get_logger("test"),
+        log=structlog.get_logger("test").bind(),
     )
     return core, loop, link
 

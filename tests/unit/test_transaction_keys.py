@@ -124,10 +124,11 @@ def test_response_without_branch_gets_a_key_no_transaction_has() -> None:
     assert client_key(response(bare, 200)) == ("", "INVITE")
 
 
-def test_garbage_top_via_raises_sip_parse_error() -> None:
+def test_garbage_top_via_matches_nothing_or_raises_sip_parse_error() -> None:
+    # The parser has already refused a response whose top Via does not parse; a
+    # response built by hand with one gets a key no transaction of ours has.
     broken = Response(200, "OK", (("Via", "garbage"), ("CSeq", "1 INVITE")))
-    with pytest.raises(SipParseError):
-        client_key(broken)
+    assert client_key(broken) == ("", "INVITE")
     with pytest.raises(SipParseError):
         server_key(INVITE.with_headers((("Via", "SIP/2.0/UDP"), *INVITE.headers[1:])))
 
