@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from proxy.sip.uri import SipUri, Uri
 
@@ -29,16 +29,24 @@ class LocalAddresses:
 
     interfaces: tuple[Interface, ...]
     aliases: frozenset[str] = frozenset()
+    _by_transport: dict[str, Interface] = field(init=False, repr=False, compare=False)
 
     def interface_for(self, transport: str) -> Interface:
         """The interface to send over ``transport`` from (the first of that kind)."""
-        for interface in self.interfaces:
-            if interface.transport == transport:
-                return interface
-        raise LookupError(f"no {transport} interface")
+        interface = self._by_transport.get(transport)
+        if interface is None:
+            raise LookupError(f"no {transport} interface")
+        return interface
 
     def has_transport(self, transport: str) -> bool:
-        return any(interface.transport == transport for interface in self.interfaces)
+        return transport in self._by_transport
+
+    def __post_init__(self) -> None:
+        # Per-message lookups: the first interface of each transport.
+        by_transport: dict[str, Interface] = {}
+        for interface in self.interfaces:
+            by_transport.setdefault(interface.transport, interface)
+        object.__setattr__(self, "_by_transport", by_transport)
 
     def is_local(self, uri: Uri) -> bool:
         """True when ``uri`` points at this proxy (§16.4: Route and Request-URI checks)."""

@@ -33,7 +33,6 @@ class Transports:
 
 
 def _version(host: str) -> int:
-    try:
-        return ipaddress.ip_address(host).version
-    except ValueError:
-        return 4
+    # Hosts here are IP literals (the core resolves nothing), so a colon means IPv6;
+    # this runs for every datagram sent, where ipaddress parsing would cost ~10 µs.
+    return 6 if ":" in host else 4

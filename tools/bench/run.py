@@ -14,8 +14,10 @@ stops them all and prints one table row:
 
   attempted, completed, failed  calls counted by the SIPp caller; failed is
                                  every call that did not complete
-  callee failed                  calls the callees' SIPp counted as failed
-                                 (for example no CANCEL or no ACK arrived)
+  callee failed                  calls the callees saw begin but not end as
+                                 their scenario says (SIPp's failed calls, for
+                                 example no CANCEL or ACK came, plus calls still
+                                 open 3 s after the caller finished)
   UDP drops                      datagrams the kernel dropped on the proxy's
                                  socket during the step (receive buffer full)
   CPU s per 1000 calls           user+system CPU of the proxy (all its processes:
@@ -30,8 +32,10 @@ stops them all and prints one table row:
 With Kamailio installed both proxies run by default, one after the other on the
 same load, and a last table gives vipproxy's CPU per call over Kamailio's.
 All traffic stays on 127.0.0.41-44; every process started is stopped at the
-end, also on Ctrl-C, SIGTERM or an error. The defaults run for about two and a
-half minutes with both proxies.
+end, also on Ctrl-C, SIGTERM or an error. The defaults run for about three
+minutes with both proxies; a step with failed calls takes longer (up to
+--duration + --hold-ms + 2 x --recv-timeout-ms + 8 s) as SIPp waits out its
+timeouts.
 
 Usage (from the repository root):
 
@@ -83,6 +87,7 @@ CALLER = Endpoint("127.0.0.44", 5080, 28844)
 # What callee B does in each variant (a scenario in scenarios/).
 VARIANTS = {"busy": "busy", "cancel": "cancelled"}
 STOP_GRACE_SECONDS = 5.0
+CALLEE_LINGER_SECONDS = 3.0
 ERROR_LINES_SHOWN = 5
 
 
@@ -102,14 +107,22 @@ class Settings:
     trace_messages: bool
 
 
-def _positive_ints(text: str) -> tuple[int, ...]:
+def _positive_int(text: str) -> int:
     try:
-        values = tuple(int(part) for part in text.split(","))
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers: {text!r}") from None
-    if not values or min(values) <= 0:
-        raise argparse.ArgumentTypeError(f"expected positive integers: {text!r}")
-    return values
+        raise argparse.ArgumentTypeError(f"expected an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer: {text!r}")
+    return value
+
+
+def _milliseconds(text: str) -> int:
+    return _positive_int(text) if text.strip() != "0" else 0
+
+
+def _positive_ints(text: str) -> tuple[int, ...]:
+    return tuple(_positive_int(part) for part in text.split(","))
 
 
 def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
@@ -129,8 +142,8 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     default_proxies = "vipproxy,kamailio" if kamailio_installed() else "vipproxy"
     parser = argparse.ArgumentParser(
         prog="python tools/bench/run.py",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        epilog="See the module docstring (top of tools/bench/run.py) for the columns.",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # argparse runs string defaults through `type` too.
     parser.add_argument("--proxies", type=_names(list(known_proxies(PROXY_HOST))),
@@ -141,14 +154,14 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--variants", type=_names(list(VARIANTS)), default=",".join(VARIANTS),
                         help="what callee B does: busy (486) and/or cancel (rings, is "
                              "CANCELled) (default: busy,cancel)")
-    parser.add_argument("--duration", type=int, default=6,
+    parser.add_argument("--duration", type=_positive_int, default=6,
                         help="seconds of calls per step: the step places rate x duration "
                              "calls (default: 6)")
-    parser.add_argument("--hold-ms", type=int, default=500,
+    parser.add_argument("--hold-ms", type=_milliseconds, default=500,
                         help="time between the caller's ACK and its BYE (default: 500)")
-    parser.add_argument("--answer-delay-ms", type=int, default=20,
+    parser.add_argument("--answer-delay-ms", type=_milliseconds, default=20,
                         help="callee A's ring time between 180 and 200 (default: 20)")
-    parser.add_argument("--recv-timeout-ms", type=int, default=5000,
+    parser.add_argument("--recv-timeout-ms", type=_positive_int, default=5000,
                         help="SIPp fails a call when an expected message is this late "
                              "(default: 5000)")
     parser.add_argument("--service", default="2000",
@@ -213,9 +226,13 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         running.start(caller)
         # Every call is over by then: placed within `duration`, then setup, hold
         # and BYE, each bounded by SIPp's receive timeout.
-        deadline = started + settings.duration + (settings.hold_ms + 3 * timeout) / 1000 + 5
-        for process in (caller, *callees):
-            process.wait(max(0.0, deadline - time.monotonic()))
+        deadline = started + settings.duration + (settings.hold_ms + 2 * timeout) / 1000 + 5
+        caller.wait(max(0.0, deadline - time.monotonic()))
+        # The callees end their last calls shortly after (callee A holds each call
+        # 2 s after the BYE); whatever is still open then counts as failed.
+        deadline = time.monotonic() + CALLEE_LINGER_SECONDS
+        for callee in callees:
+            callee.wait(max(0.0, deadline - time.monotonic()))
         wall = time.monotonic() - started
         cpu_used = cpu_seconds(proxy_process.pid) - cpu_before
         drops = (udp_socket_drops(proxy.host, proxy.port) or 0) - drops_before
@@ -230,7 +247,7 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
     return StepResult(
         proxy=proxy.name, variant=variant, rate=rate, attempted=counts.created,
         completed=counts.successful,
-        callee_failed=sum(read_call_counts(step_dir / f"{callee.name}.stat.csv").failed
+        callee_failed=sum(read_call_counts(step_dir / f"{callee.name}.stat.csv").unfinished
                           for callee in callees),
         cpu_seconds=cpu_used, udp_drops=drops,
         ring_ms=summarise(times.get("ring", [])), bye_ms=summarise(times.get("bye", [])),

@@ -7,6 +7,14 @@ response times (-trace_rtt), measured by the `ring` and `bye` trackers of
 caller.xml. SIPp's clock moves in whole milliseconds, in practice in steps
 of the kernel tick (4 ms on the machine this was written on), so response
 times come in those steps.
+
+A limit of SIPp as a callee: once it has answered, it aborts the call on a
+retransmission of the INVITE (it neither resends its response nor ignores
+it). So when the proxy's socket drops a callee's response and the proxy
+retransmits its INVITE, as RFC 3261 §17.1.1.2 says it must, the call fails
+here where a phone would answer again; the bench's UDP drops column shows
+when that is happening. Retransmitted BYEs are answered (the answering
+callee holds each call 2 s after the BYE for that).
 """
 
 from __future__ import annotations
@@ -43,6 +51,11 @@ class CallCounts:
     created: int
     successful: int
     failed: int
+
+    @property
+    def unfinished(self) -> int:
+        """Calls that did not end successfully: failed, or still open at the last dump."""
+        return self.created - self.successful
 
 
 def _common_arguments(name: str, endpoint: Endpoint, workdir: Path, recv_timeout_ms: int,
@@ -88,7 +101,10 @@ def caller_command(endpoint: Endpoint, proxy: tuple[str, int], service: str, rat
 
 
 def read_call_counts(stat_file: Path) -> CallCounts:
-    """The cumulative counters from the last line of a -trace_stat CSV."""
+    """The cumulative counters from the last line of a -trace_stat CSV.
+
+    SIPp adds a line every -fd seconds and one when it exits, SIGTERM included.
+    """
     try:
         with stat_file.open(newline="") as handle:
             rows = list(csv.DictReader(handle, delimiter=";"))
