@@ -26,7 +26,8 @@ async def serve(config: ProxyConfig) -> int:
     )
     core = ProxyCore(
         local=local,
-        settings=CoreSettings(config.timers, config.timer_c, config.max_breadth),
+        settings=CoreSettings(config.timers, config.timer_c, config.max_breadth,
+                              config.max_message_size),
         send=transports.send,
         loop=loop,
         directory=config.directory,
@@ -69,8 +70,7 @@ async def _open_listeners(config: ProxyConfig, core: ProxyCore, transports: Tran
                           log: Any) -> None:
     for item in config.listeners:
         if item.transport == "UDP":
-            endpoint = await open_udp(item.host, item.port, core.receive,
-                                      config.max_message_size, log)
+            endpoint = await open_udp(item.host, item.port, core.receive, log)
             transports.add_udp(item.host, endpoint)
         else:
             if transports.tcp is None:

@@ -36,7 +36,7 @@ from proxy.core.routing import apply_strict_route, next_hop, preprocess_routes
 from proxy.core.validation import Rejection, split_breadth, validate_request
 from proxy.policy.directory import Directory
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
-from proxy.sip.errors import SipParseError
+from proxy.sip.errors import MessageTooLarge, SipParseError
 from proxy.sip.hop import Hop, response_hop
 from proxy.sip.message import (
     Header,
@@ -88,6 +88,7 @@ class CoreSettings:
     timers: TimerSettings = field(default_factory=TimerSettings)
     timer_c: float = 185.0
     max_breadth: int = 60  # RFC 5393 §4: default for requests without Max-Breadth
+    max_message_size: int = 65536
 
 
 class ProxyCore:
@@ -136,6 +137,9 @@ class ProxyCore:
         """One message from the network. Never raises: bad input must not kill the loop."""
         self.last_received = self._loop.time()
         try:
+            if len(data) > self._settings.max_message_size:
+                self._refuse_oversized(data, source)
+                return
             try:
                 message = parse_message(data)
             except SipParseError as error:
@@ -533,6 +537,18 @@ class ProxyCore:
             self._log.info("request.refused", call_id=entry.received.call_id,
                            method=entry.received.method, status=status, reason=reason)
         self._run_server(entry, entry.tx.send_response(response, self._now()))
+
+    def _refuse_oversized(self, data: bytes, source: Hop) -> None:
+        """RFC 3261 §21.5.14: answer 513 when the request can be read at all."""
+        self.stats["oversized"] += 1
+        error = MessageTooLarge(len(data), self._settings.max_message_size)
+        try:
+            message = parse_message(data)
+        except SipParseError:
+            message = None
+        if isinstance(message, Request) and message.method != "ACK":
+            error.headers, error.is_request = message.headers, True
+        self._reject_unparsable(error, source)
 
     def _reject_unparsable(self, error: SipParseError, source: Hop) -> None:
         """§16.3 step 1: answer a broken request with the status the parser names

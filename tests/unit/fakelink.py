@@ -88,7 +88,8 @@ def make_core(config_yaml: str) -> tuple[ProxyCore, FakeLoop, Link]:
                             Interface("TCP", PROXY.host, PROXY.port)))
     core = ProxyCore(
         local=local,
-        settings=CoreSettings(config.timers, config.timer_c, config.max_breadth),
+        settings=CoreSettings(config.timers, config.timer_c, config.max_breadth,
+                              config.max_message_size),
         send=link.send,
         loop=loop,  # type: ignore[arg-type]
         directory=config.directory,

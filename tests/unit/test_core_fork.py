@@ -307,3 +307,15 @@ def test_a_branch_that_never_answers_its_cancel_is_dropped_after_64_t1(proxy) ->
     loop.advance(33.0)  # 64*T1 = 32 s: B never answered the CANCEL
     assert core.stats["branches_abandoned"] == 1
     assert core.live_client_transactions == 0
+
+
+def test_a_request_over_the_size_limit_gets_513() -> None:
+    core, _, link = make_core(CONFIG + "limits: {max_message_size: 1500}\n")
+    big = invite(extra="X-Padding: " + "a" * 2000 + "\r\n")
+    core.receive(big, CALLER)
+    sent = link.take()
+    assert len(sent) == 1
+    response = sent[0][1]
+    assert isinstance(response, Response) and response.status == 513
+    assert "limit 1500" in response.reason
+    assert core.stats["oversized"] == 1
