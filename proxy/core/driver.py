@@ -370,8 +370,12 @@ class ProxyCore:
             elif isinstance(action, Terminated):
                 self._client_txs.pop(entry.key, None)
                 entry.timers.cancel_all()
+                self._log.debug("tx.client.terminated", call_id=entry.tx.request.call_id,
+                                branch=entry.key[0])
 
     def _pass_up(self, entry: ClientEntry, response: Response) -> None:
+        self._log.debug("tx.client.response", call_id=response.call_id, branch=entry.key[0],
+                        status=response.status)
         server = entry.server
         if server is None or server.context is None:
             return
@@ -508,6 +512,8 @@ class ProxyCore:
             tx.state is TransactionState.ACCEPTED and response.status // 100 == 2
         )
         if accepting:
+            self._log.debug("tx.server.response", call_id=response.call_id,
+                            branch=entry.key[0], status=response.status)
             self._run_server(entry, tx.send_response(response, self._now()))
         elif response.status // 100 == 2:
             # A 2xx racing a CANCEL after our 487: the dialog exists downstream, so the

@@ -319,3 +319,19 @@ def test_a_request_over_the_size_limit_gets_513() -> None:
     assert isinstance(response, Response) and response.status == 513
     assert "limit 1500" in response.reason
     assert core.stats["oversized"] == 1
+
+
+def test_every_transaction_event_is_logged_with_call_id_and_branch() -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as events:
+        core, _, _ = make_core(CONFIG)
+        core.receive(invite("sip:2000@127.0.0.1:5060"), CALLER)
+    names = [event["event"] for event in events]
+    assert names.count("tx.server.created") == 1
+    assert names.count("tx.client.created") == 2
+    assert names.count("route.decision") == 1
+    for event in events:
+        assert event.get("call_id") == "call-1@127.0.0.9", event
+        if event["event"].startswith("tx."):
+            assert str(event.get("branch", "")).startswith("z9hG4bK"), event
