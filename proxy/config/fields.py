@@ -9,6 +9,7 @@ from __future__ import annotations
 from proxy.config.reader import Node
 from proxy.policy.numbers import MAX_EXTENSION_DIGITS, normalize_number
 from proxy.sip.errors import SipParseError
+from proxy.sip.hop import hop_for_uri
 from proxy.sip.uri import SipUri, parse_uri
 
 # Seconds a stage may ring: long enough for a person, short enough that the
@@ -47,11 +48,11 @@ def non_empty_items(node: Node, what: str) -> list[Node]:
 
 
 def sip_uri(node: Node) -> str | None:
-    """A ``sip:`` or ``sips:`` URI the proxy can send an INVITE to, as written."""
+    """A ``sip:`` URI the proxy can send an INVITE to, as written."""
     text = node.string()
     if text is None:
         return None
-    hint = "must be a sip: or sips: URI such as sip:alice@127.0.0.10:5060"
+    hint = "must be a sip: URI with an IP address, such as sip:alice@127.0.0.10:5060"
     try:
         uri = parse_uri(text)
     except SipParseError as error:
@@ -59,6 +60,12 @@ def sip_uri(node: Node) -> str | None:
         return None
     if not isinstance(uri, SipUri):
         node.problem(f"{hint}; a tel: URI names a number, not where to send the call")
+        return None
+    try:
+        # The same check the proxy makes when it sends: IP literal, UDP or TCP, no TLS.
+        hop_for_uri(uri)
+    except SipParseError as error:
+        node.problem(f"{hint}; {error.reason}")
         return None
     return text.strip()
 

@@ -112,7 +112,6 @@ class ResponseContext:
     in_fallback: bool = False
     answered: bool = False  # a 2xx went upstream
     final_sent: bool = False
-    cancelled: bool = False  # the caller sent CANCEL
 
     @property
     def is_invite(self) -> bool:
@@ -154,7 +153,6 @@ class ResponseContext:
         """The caller cancelled (§16.10): cancel every pending branch, answer 487."""
         if self.final_sent:
             return []
-        self.cancelled = True
         decisions: list[Decision] = []
         for branch in self.branches:
             if branch.pending:
@@ -187,8 +185,11 @@ class ResponseContext:
         return decisions
 
     def _on_success(self, branch: Branch, response: Response) -> list[Decision]:
-        # §16.7 step 5 and RFC 6026: every 2xx is relayed, even a second one from
-        # another branch of a parallel fork, even after the caller was answered.
+        # §16.7 step 5 and RFC 6026: every 2xx to an INVITE is relayed, even a second
+        # one from another branch of a parallel fork; other methods get one final.
+        if self.answered and not self.is_invite:
+            branch.final = response
+            return []
         decisions: list[Decision] = [RelayResponse(response)]
         branch.final = response
         if not self.answered:

@@ -14,6 +14,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from proxy.core.branch import BranchFactory
@@ -30,14 +31,15 @@ from proxy.core.decorate import decorate_for_target
 from proxy.core.entries import ClientEntry, ClientTransaction, ServerEntry, ServerTransaction
 from proxy.core.forwarding import build_cancel, forward_request
 from proxy.core.local import LocalAddresses
-from proxy.core.received import stamp_received, stamp_via, via_source
+from proxy.core.received import stamp_received, stamp_via
 from proxy.core.router import route_request
-from proxy.core.routing import apply_strict_route, next_hop, preprocess_routes
+from proxy.core.routing import preprocess_routes, route_to_next_hop
 from proxy.core.validation import Rejection, split_breadth, validate_request
 from proxy.policy.directory import Directory
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
+from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import MessageTooLarge, SipParseError
-from proxy.sip.hop import Hop, response_hop
+from proxy.sip.hop import Hop, reconnect_hop, response_hop
 from proxy.sip.message import (
     Header,
     Request,
@@ -49,7 +51,7 @@ from proxy.sip.message import (
     set_header,
 )
 from proxy.sip.uri import SipUri, parse_uri
-from proxy.sip.via import parse_via
+from proxy.sip.via import Via, parse_via
 from proxy.transaction.actions import (
     AckTimedOut,
     Action,
@@ -76,7 +78,9 @@ from proxy.transaction.server_non_invite import NonInviteServerTransaction
 from proxy.transaction.states import TransactionState
 from proxy.transaction.timers import TimerSettings
 
-Sender = Callable[[bytes, Hop], None]
+# send(data, hop, fallback): ``fallback`` is where a response goes over a new
+# connection if the one its request came on has closed (§18.2.2).
+Sender = Callable[[bytes, Hop, Hop | None], None]
 
 # Methods whose initial request creates a dialog, so we Record-Route them (§16.6 step 4).
 _DIALOG_FORMING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
@@ -112,10 +116,6 @@ class ProxyCore:
 
     # --- lifecycle ----------------------------------------------------------------
 
-    def set_directory(self, directory: Directory) -> None:
-        """Swap the routing data; transactions under way keep the plan they got."""
-        self._directory = directory
-
     def start_draining(self) -> None:
         """Refuse new INVITEs with 503 from now on; everything else goes on."""
         self._draining = True
@@ -123,7 +123,6 @@ class ProxyCore:
     @property
     def live_client_transactions(self) -> int:
         return len(self._client_txs)
-
 
     @property
     def in_progress(self) -> int:
@@ -155,8 +154,10 @@ class ProxyCore:
 
     def transport_failed(self, hop: Hop, reason: str) -> None:
         """The transport could not reach ``hop`` (connection refused, ICMP error)."""
+        failure = TransportFailed(reason)
         for entry in [e for e in self._client_txs.values() if e.hop == hop]:
-            self._run_client(entry, entry.tx.handle(TransportFailed(reason), self._loop.time()))
+            self._guarded(self._run_client, entry,
+                          partial(entry.tx.handle, failure, self._now()))
 
     # --- requests ------------------------------------------------------------------
 
@@ -176,7 +177,19 @@ class ProxyCore:
         if existing is not None:
             self._run_server(existing, existing.tx.handle(RequestReceived(request), self._now()))
             return
-        entry = self._new_server(request, key, response_hop(top, source), source)
+        entry = self._new_server(request, key, top, source)
+        try:
+            self._process(entry, request, source)
+        except SipParseError as error:
+            # A header the routing needed turned out unusable: say which (§16.3 step 1).
+            self._answer_unless_answered(entry, error.status_hint, error.reason)
+        except Exception:
+            # A bug must cost one call an error response, never a stuck transaction.
+            self.stats["internal_errors"] += 1
+            self._log.exception("request.internal_error", call_id=request.call_id)
+            self._answer_unless_answered(entry, 500, "Server Internal Error")
+
+    def _process(self, entry: ServerEntry, request: Request, source: Hop) -> None:
         if request.method == "CANCEL":
             self._on_cancel(entry, request)
             return
@@ -186,12 +199,18 @@ class ProxyCore:
             return
         self._route(entry, preprocess_routes(request, self._local), source)
 
+    def _answer_unless_answered(self, entry: ServerEntry, status: int, reason: str) -> None:
+        if entry.tx.state in (TransactionState.TRYING, TransactionState.PROCEEDING) and (
+            entry.context is None or not entry.context.final_sent
+        ):
+            self._answer(entry, status, reason)
+
     def _refusal(self, request: Request) -> Rejection | None:
         if self._draining and request.method == "INVITE" and not _has_to_tag(request):
             return Rejection(503, "Service Unavailable (shutting down)", (("Retry-After", "30"),))
         return validate_request(request, self._local)
 
-    def _new_server(self, request: Request, key: tuple[Any, ...], hop: Hop,
+    def _new_server(self, request: Request, key: tuple[Any, ...], top: Via,
                     source: Hop) -> ServerEntry:
         reliable = source.reliable
         timers = self._settings.timers
@@ -200,13 +219,15 @@ class ProxyCore:
             tx = InviteServerTransaction(request, reliable=reliable, timers=timers)
         else:
             tx = NonInviteServerTransaction(request, reliable=reliable, timers=timers)
-        interface = self._local.interface_for(source.transport)
-        entry = ServerEntry(tx, key, hop, interface, request)
+        # The interface the request came in on: same transport and address family.
+        interface = self._local.interface_for(source.transport, source.host)
+        entry = ServerEntry(tx, key, response_hop(top, source), interface, request)
+        if reliable:
+            entry.fallback_hop = reconnect_hop(top, source)
         self._server_txs[key] = entry
         self._log.debug("tx.server.created", call_id=request.call_id, method=request.method,
                         branch=key[0])
-        if isinstance(tx, InviteServerTransaction):
-            self._run_server(entry, tx.start(self._now()))
+        self._run_server(entry, tx.start(self._now()))
         return entry
 
     def _route(self, entry: ServerEntry, request: Request, source: Hop) -> None:
@@ -280,16 +301,14 @@ class ProxyCore:
         if request.max_forwards == 0:
             return
         try:
-            hop = next_hop(request, "UDP")
-        except SipParseError:
+            request, hop = route_to_next_hop(request, "UDP")
+            interface = self._local.interface_for(hop.transport, hop.host)
+        except (SipParseError, LookupError):
             self.stats["dropped_unroutable"] += 1
             return
-        if self._local.is_local_host_port(hop.host, hop.port) or not self._local.has_transport(
-            hop.transport
-        ):
+        if self._local.is_local_host_port(hop.host, hop.port):
             self.stats["dropped_unroutable"] += 1
             return
-        interface = self._local.interface_for(hop.transport)
         upstream_branch = parse_via(request.top_via).branch or ""
         branch = self._branches.stateless_branch(request, upstream_branch)
         forwarded = forward_request(request, uri=request.uri, via=interface.via(branch))
@@ -304,26 +323,14 @@ class ProxyCore:
             self.stats["dropped_bad_response"] += 1
             return
         entry = self._client_txs.get(key)
-        if entry is not None:
-            self._run_client(entry, entry.tx.handle(ResponseReceived(response), self._now()))
-            return
-        self._forward_stray_response(response)
-
-    def _forward_stray_response(self, response: Response) -> None:
-        """§16.7 (no matching transaction): a 2xx retransmission whose INVITE client
-        transaction is gone is forwarded statelessly along the Via path; the rest
-        is dropped."""
-        vias = response.header_values("via")
-        if response.status // 100 != 2 or len(vias) < 2:
+        if entry is None:
+            # RFC 6026 §7.3 replaces RFC 3261 §16.7's stateless forwarding of unmatched
+            # responses: late 2xx are caught by the Accepted state (Timer M), and
+            # anything that matches no transaction is dropped, which also keeps the
+            # proxy from reflecting forged responses.
             self.stats["dropped_stray_response"] += 1
             return
-        ours, upstream = parse_via(vias[0]), parse_via(vias[1])
-        if not self._local.is_local_host_port(ours.host, ours.port):
-            self.stats["dropped_stray_response"] += 1
-            return
-        source = Hop(upstream.transport, *via_source(upstream))
-        self._send(response.with_headers(drop_first_value(response.headers, "via")),
-                   response_hop(upstream, source))
+        self._run_client(entry, entry.tx.handle(ResponseReceived(response), self._now()))
 
     # --- running transactions ----------------------------------------------------------
 
@@ -331,7 +338,7 @@ class ProxyCore:
                     fire: Callable[..., None]) -> bool:
         """Carry out the actions every transaction has; False if ``action`` is another."""
         if isinstance(action, Send):
-            self._send(action.message, entry.hop)
+            self._send(action.message, entry.hop, entry.fallback_hop)
             return True
         if isinstance(action, StartTimer):
             entry.timers.start(self._loop, action.name, action.delay, fire, entry, action.name,
@@ -364,9 +371,9 @@ class ProxyCore:
             if isinstance(action, PassUp):
                 self._pass_up(entry, action.response)
             elif isinstance(action, TimedOut):
-                self._branch_event(entry, "timeout")
+                self._on_branch_context(entry, ResponseContext.on_branch_timeout)
             elif isinstance(action, TransportError):
-                self._branch_event(entry, "transport_error")
+                self._on_branch_context(entry, ResponseContext.on_branch_transport_error)
             elif isinstance(action, Terminated):
                 self._client_txs.pop(entry.key, None)
                 entry.timers.cancel_all()
@@ -384,16 +391,12 @@ class ProxyCore:
         upstream = response.with_headers(drop_first_value(response.headers, "via"))
         self._decide(server, server.context.on_response(entry.branch_id, upstream))
 
-    def _branch_event(self, entry: ClientEntry, kind: str) -> None:
+    def _on_branch_context(self, entry: ClientEntry,
+                           event: Callable[[ResponseContext, int], list[Decision]]) -> None:
+        """Tell the branch's fork that the branch timed out or could not be reached."""
         server = entry.server
-        if server is None or server.context is None:
-            return
-        context = server.context
-        if kind == "timeout":
-            decisions = context.on_branch_timeout(entry.branch_id)
-        else:
-            decisions = context.on_branch_transport_error(entry.branch_id)
-        self._decide(server, decisions)
+        if server is not None and server.context is not None:
+            self._decide(server, event(server.context, entry.branch_id))
 
     def _server_timer(self, entry: ServerEntry, name: str, generation: int) -> None:
         self._guarded(self._run_server, entry,
@@ -444,7 +447,7 @@ class ProxyCore:
         belongs to the finished fork): give it 64*T1 more, then drop it."""
         waiting = (TransactionState.CALLING, TransactionState.PROCEEDING)
         for branch in entry.branches.values():
-            if branch.tx.state in waiting:
+            if branch.tx.state in waiting and not branch.timers.running("abandon"):
                 branch.timers.start(self._loop, "abandon",
                                     self._settings.timers.transaction_timeout,
                                     self._abandon, branch)
@@ -467,19 +470,17 @@ class ProxyCore:
             strip_asserted_identity=entry.strip_asserted_identity,
         )
         try:
-            request = apply_strict_route(request)
-            hop = next_hop(request, "UDP")
-            if not self._local.has_transport(hop.transport):
-                raise SipParseError(f"no {hop.transport} listener to send from", 503)
-        except SipParseError as error:
+            request, hop = route_to_next_hop(request, "UDP")
+            out = self._local.interface_for(hop.transport, hop.host)
+        except (SipParseError, LookupError) as error:
             self._log.warning("branch.unroutable", call_id=request.call_id,
-                              target=decision.target.uri, reason=error.reason)
+                              target=decision.target.uri, reason=str(error))
             self._decide(entry, context.on_branch_transport_error(decision.branch_id))
             return
-        out = self._local.interface_for(hop.transport)
         record_routes: tuple[str, ...] = ()
         if request.method in _DIALOG_FORMING and not _has_to_tag(request):
-            # RFC 5658: record-route twice when the call changes transport.
+            # RFC 5658: record-route twice when the call changes transport or
+            # address family, so each side gets an address it can reach.
             inbound = entry.interface.record_route()
             outbound = out.record_route()
             record_routes = (inbound,) if inbound == outbound else (inbound, outbound)
@@ -515,10 +516,11 @@ class ProxyCore:
             self._log.debug("tx.server.response", call_id=response.call_id,
                             branch=entry.key[0], status=response.status)
             self._run_server(entry, tx.send_response(response, self._now()))
-        elif response.status // 100 == 2:
+        elif response.status // 100 == 2 and entry.received.method == "INVITE":
             # A 2xx racing a CANCEL after our 487: the dialog exists downstream, so the
-            # caller must see it to ACK and BYE it (RFC 6026 §8.4 spirit).
-            self._send(response, entry.hop)
+            # caller must see it to ACK and BYE it (RFC 3261 §16.7 step 5: every 2xx
+            # to an INVITE is forwarded, even after a final response).
+            self._send(response, entry.hop, entry.fallback_hop)
 
     def _cancel_branch(self, entry: ServerEntry, branch_id: int, reason: str | None) -> None:
         branch = entry.branches.get(branch_id)
@@ -575,8 +577,12 @@ class ProxyCore:
             destination = source
         self._send(response, destination)
 
-    def _send(self, message: Request | Response, hop: Hop) -> None:
-        self._send_bytes(message.serialize(), hop)
+    def _send(self, message: Request | Response, hop: Hop, fallback: Hop | None = None) -> None:
+        if hop.reliable and not message.has_header("content-length"):
+            # RFC 3261 §18.3 / §20.14: mandatory on streams, optional over UDP.
+            message = message.with_headers(
+                (*message.headers, ("Content-Length", str(len(message.body)))))
+        self._send_bytes(message.serialize(), hop, fallback)
 
     def _now(self) -> float:
         return self._loop.time()
@@ -586,8 +592,8 @@ class ProxyCore:
 
 
 def _has_to_tag(request: Request) -> bool:
-    to = request.header("to") or ""
-    return ";tag=" in to.replace(" ", "").lower()
+    """§12.2: a To tag marks a request inside a dialog. (The parser has checked To.)"""
+    return parse_name_addr(request.header("to") or "").tag is not None
 
 
 def _parse_uri_or_none(text: str) -> SipUri | None:

@@ -35,6 +35,10 @@ class TimerSet:
             old.cancel()
         self._handles[key] = loop.call_later(delay, callback, *args)
 
+    def running(self, key: Any) -> bool:
+        handle = self._handles.get(key)
+        return handle is not None and not handle.cancelled()
+
     def cancel_all(self) -> None:
         for handle in self._handles.values():
             handle.cancel()
@@ -49,6 +53,7 @@ class ServerEntry:
         "breadth",
         "context",
         "context_timers",
+        "fallback_hop",
         "from_rewritten",
         "hop",
         "interface",
@@ -73,6 +78,7 @@ class ServerEntry:
         self.breadth: int | None = None
         self.strip_asserted_identity = False
         self.from_rewritten = False  # a branch got a display prefix on its From
+        self.fallback_hop: Hop | None = None  # §18.2.2: if the connection has closed
         self.timers = TimerSet()
         self.context_timers = TimerSet()
 
@@ -80,7 +86,7 @@ class ServerEntry:
 class ClientEntry:
     """A client transaction: one branch of a fork, or a CANCEL we sent."""
 
-    __slots__ = ("branch_id", "hop", "key", "server", "timers", "tx")
+    __slots__ = ("branch_id", "fallback_hop", "hop", "key", "server", "timers", "tx")
 
     def __init__(self, tx: ClientTransaction, key: tuple[Any, ...], hop: Hop,
                  server: ServerEntry | None, branch_id: int) -> None:
@@ -89,4 +95,5 @@ class ClientEntry:
         self.hop = hop
         self.server = server  # None for a CANCEL: its responses decide nothing
         self.branch_id = branch_id
+        self.fallback_hop: Hop | None = None  # requests go where they go, or fail
         self.timers = TimerSet()

@@ -29,23 +29,24 @@ class LocalAddresses:
 
     interfaces: tuple[Interface, ...]
     aliases: frozenset[str] = frozenset()
-    _by_transport: dict[str, Interface] = field(init=False, repr=False, compare=False)
+    _by_transport: dict[tuple[str, int], Interface] = field(init=False, repr=False,
+                                                            compare=False)
 
-    def interface_for(self, transport: str) -> Interface:
-        """The interface to send over ``transport`` from (the first of that kind)."""
-        interface = self._by_transport.get(transport)
+    def interface_for(self, transport: str, peer_host: str) -> Interface:
+        """The interface to use with ``peer_host`` over ``transport``: the first one of
+        that transport and the peer's address family."""
+        family = 6 if ":" in peer_host else 4
+        interface = self._by_transport.get((transport, family))
         if interface is None:
-            raise LookupError(f"no {transport} interface")
+            raise LookupError(f"no {transport} IPv{family} listener to reach {peer_host}")
         return interface
 
-    def has_transport(self, transport: str) -> bool:
-        return transport in self._by_transport
-
     def __post_init__(self) -> None:
-        # Per-message lookups: the first interface of each transport.
-        by_transport: dict[str, Interface] = {}
+        # Per-message lookups: the first interface of each transport and family.
+        by_transport: dict[tuple[str, int], Interface] = {}
         for interface in self.interfaces:
-            by_transport.setdefault(interface.transport, interface)
+            family = 6 if interface.host.startswith("[") else 4
+            by_transport.setdefault((interface.transport, family), interface)
         object.__setattr__(self, "_by_transport", by_transport)
 
     def is_local(self, uri: Uri) -> bool:

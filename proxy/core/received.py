@@ -25,10 +25,3 @@ def stamp_received(request: Request, top: Via, source: Hop) -> tuple[Request, Vi
         return request, top
     headers = replace_first_value(request.headers, "via", str(stamped))
     return request.with_headers(headers), stamped
-
-
-def via_source(via: Via) -> tuple[str, int]:
-    rport = via.param("rport")
-    host = via.param("received") or via.host.strip("[]")
-    port = int(rport) if rport and rport.isdigit() else (via.port or 5060)
-    return host, port

@@ -49,22 +49,22 @@ def _without_last_route(request: Request, routes: list[str]) -> tuple[tuple[str,
     return headers
 
 
-def apply_strict_route(request: Request) -> Request:
-    """§16.6 step 6: if the next hop is a strict router (no ``lr``), the Request-URI
-    goes to the end of the Route set and the router's URI becomes the Request-URI."""
+def route_to_next_hop(request: Request, default_transport: str) -> tuple[Request, Hop]:
+    """§16.6 steps 6-7: the request as it must be sent, and where to send it.
+
+    With a loose router (``lr``) first in the Route set, the request goes to that
+    router unchanged. With a strict router first, the Request-URI moves to the end
+    of the Route set, the router's URI becomes the Request-URI, and the request
+    goes there. Without a Route set it goes to the Request-URI. Raises
+    :class:`SipParseError` for a Route or Request-URI that cannot be used.
+    """
     routes = request.header_values("route")
     if not routes:
-        return request
+        return request, hop_for_uri(parse_uri(request.uri), default_transport)
     first = parse_uri(parse_name_addr(routes[0]).uri)
-    if not isinstance(first, SipUri) or first.is_loose_router:
-        return request
-    rest = [*routes[1:], f"<{request.uri}>"]
-    headers = set_header(request.headers, "Route", ", ".join(rest))
-    return request.with_uri(str(first), headers)
-
-
-def next_hop(request: Request, default_transport: str) -> Hop:
-    """§16.6 step 7 / RFC 3263: the first Route if any, else the Request-URI."""
-    routes = request.header_values("route")
-    target = parse_name_addr(routes[0]).uri if routes else request.uri
-    return hop_for_uri(parse_uri(target), default_transport)
+    if isinstance(first, SipUri) and not first.is_loose_router:
+        rest = [*routes[1:], f"<{request.uri}>"]
+        rewritten = request.with_uri(str(first), set_header(request.headers, "Route",
+                                                            ", ".join(rest)))
+        return rewritten, hop_for_uri(first, default_transport)
+    return request, hop_for_uri(first, default_transport)

@@ -69,7 +69,9 @@ def split_breadth(request: Request, branch_count: int, default: int) -> int | No
     not allow that many parallel branches (answer 440).
     """
     values = request.header_values("max-breadth")
-    breadth = int(values[0]) if values and values[0].isdigit() else default
+    given = values[0] if values else ""
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    breadth = int(given) if given.isascii() and given.isdigit() else default
     if branch_count > breadth:
         return None
     return breadth // max(branch_count, 1)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 
 from proxy.sip.errors import SipParseError
 from proxy.sip.uri import SipUri, Uri
@@ -26,11 +28,22 @@ def unbracket(host: str) -> str:
     return host[1:-1] if host.startswith("[") and host.endswith("]") else host
 
 
+@lru_cache(maxsize=4096)
+def is_ip_literal(host: str) -> bool:
+    """True for an IPv4 or IPv6 address (brackets allowed); False for a host name."""
+    try:
+        ipaddress.ip_address(unbracket(host))
+    except ValueError:
+        return False
+    return True
+
+
 def hop_for_uri(uri: Uri, default_transport: str = "UDP") -> Hop:
     """The next hop for a Route or Request-URI (RFC 3263 §4 without DNS: hosts are IPs).
 
     ``maddr`` overrides the host (§19.1.1); ``transport`` picks the protocol; a
-    sips URI would need TLS, which this proxy does not offer.
+    sips URI would need TLS, which this proxy does not offer. A host name is
+    refused rather than resolved: a blocking DNS lookup would stall every call.
     """
     if not isinstance(uri, SipUri):
         raise SipParseError("Cannot route to a non-SIP URI", status_hint=416)
@@ -40,6 +53,9 @@ def hop_for_uri(uri: Uri, default_transport: str = "UDP") -> Hop:
     if transport not in ("UDP", "TCP"):
         raise SipParseError(f"Unsupported transport {transport[:10]!r}", status_hint=503)
     host = uri.param("maddr") or uri.host
+    if not is_ip_literal(host):
+        raise SipParseError(f"Cannot route to {host[:60]!r}: not an IP address "
+                            "(DNS, RFC 3263, is not supported)", status_hint=503)
     return Hop(transport, unbracket(host), uri.port or DEFAULT_PORTS[transport])
 
 
@@ -49,13 +65,25 @@ def response_hop(via: Via, source: Hop) -> Hop:
     Reliable transports answer on the connection the request came in on (the
     transport layer finds it by the source address). Over UDP: ``maddr`` if
     present, else the ``received`` address and the ``rport`` (or sent-by) port.
+    Only IP addresses are used; anything else falls back to the source address.
     """
     if source.reliable:
         return source
     maddr = via.param("maddr")
-    if maddr:
+    if maddr and is_ip_literal(maddr):
         return Hop(source.transport, unbracket(maddr), via.port or 5060)
-    host = via.param("received") or unbracket(via.host)
+    host = via.param("received") or via.host
+    if not is_ip_literal(host):
+        host = source.host
     rport = via.param("rport")
-    port = int(rport) if rport and rport.isdigit() else (via.port or 5060)
-    return Hop(source.transport, unbracket(host), port)
+    port = int(rport) if rport and rport.isascii() and rport.isdigit() else via.port
+    return Hop(source.transport, unbracket(host), port or source.port)
+
+
+def reconnect_hop(via: Via, source: Hop) -> Hop:
+    """§18.2.2: when the connection a request came on has closed, the response goes
+    over a new connection to the ``received`` address and the sent-by port."""
+    host = via.param("received") or source.host
+    if not is_ip_literal(host):
+        host = source.host
+    return Hop(source.transport, unbracket(host), via.port or DEFAULT_PORTS["TCP"])

@@ -483,24 +483,24 @@ def make_response(
 ) -> Response:
     """Build a response to ``request`` (RFC 3261 §8.2.6.2).
 
-    Via, From, Call-ID and CSeq are copied; To gets ``to_tag`` when the request's
-    To has no tag yet and the response is not a 100 (§8.2.6.2, §16.2 for 100).
+    Every Via is copied; so are the first From, Call-ID and CSeq (a request that
+    repeats them was refused for it and must not get a repeating answer). To gets
+    ``to_tag`` when it has none yet and the response is not a 100 (§16.2).
+    Responses this proxy makes establish no dialog, so Record-Route is not copied.
     """
     copied: list[Header] = []
+    seen: set[str] = set()
     for name, value in request.headers:
         key = header_key(name)
-        if key in ("via", "from", "call-id", "cseq", "record-route") and not (
-            key == "record-route" and status >= 300
-        ):
+        if key == "via":
             copied.append((name, value))
-        elif key == "to":
-            if to_tag and status > 100 and ";tag=" not in value.replace(" ", "").lower():
+        elif key in ("from", "call-id", "cseq", "to") and key not in seen:
+            seen.add(key)
+            if key == "to" and to_tag and status > 100 and ";tag=" not in value.replace(
+                " ", ""
+            ).lower():
                 value = f"{value};tag={to_tag}"
             copied.append((name, value))
-    # Record-Route is copied only into 1xx/2xx that establish dialogs (§12.1.1);
-    # a stateless error answer does not need it.
-    if status >= 300 or not isinstance(request, Request) or request.method != "INVITE":
-        copied = [h for h in copied if header_key(h[0]) != "record-route"]
     copied.extend(extra)
     copied.append(("Content-Length", "0"))
     return Response(status, reason, tuple(copied))

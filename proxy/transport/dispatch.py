@@ -17,13 +17,15 @@ class Transports:
     def add_udp(self, host: str, endpoint: UdpEndpoint) -> None:
         self._udp.setdefault(ipaddress.ip_address(host).version, endpoint)
 
-    def send(self, data: bytes, hop: Hop) -> None:
+    def send(self, data: bytes, hop: Hop, fallback: Hop | None = None) -> None:
+        """Send ``data`` to ``hop``; over TCP, to ``fallback`` if ``hop``'s connection
+        has closed (RFC 3261 §18.2.2)."""
         if hop.transport == "UDP":
             endpoint = self._udp.get(_version(hop.host))
             if endpoint is not None:
                 endpoint.send(data, hop)
         elif self.tcp is not None:
-            self.tcp.send(data, hop)
+            self.tcp.send(data, hop, fallback)
 
     def close(self) -> None:
         for endpoint in self._udp.values():

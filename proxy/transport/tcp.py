@@ -14,6 +14,11 @@ from proxy.sip.hop import Hop
 Receiver = Callable[[bytes, Hop], None]
 FailureHandler = Callable[[Hop, str], None]
 
+# A connection nobody has used for this long is closed, so that file descriptors
+# do not pile up (RFC 5626 keep-alive pings count as use).
+IDLE_TIMEOUT = 300.0
+CONNECT_TIMEOUT = 5.0
+
 
 class _Connection(asyncio.Protocol):
     """One TCP connection: frames the byte stream into messages (§18.3)."""
@@ -22,16 +27,20 @@ class _Connection(asyncio.Protocol):
         self._table = table
         self._framer = StreamFramer(table.max_message_size)
         self._transport: asyncio.Transport | None = None
+        self._idle: asyncio.TimerHandle | None = None
         self.peer: Hop | None = None
+        self.keys: set[Hop] = set()  # every address the table knows it by
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
-        host, port = transport.get_extra_info("peername")[:2]
+        host, port = self._transport.get_extra_info("peername")[:2]
         self.peer = Hop("TCP", host, port)
         self._table.register(self.peer, self)
+        self._touch()
 
     def data_received(self, data: bytes) -> None:
         assert self.peer is not None
+        self._touch()
         try:
             messages = self._framer.feed(data)
         except SipParseError as error:
@@ -48,16 +57,26 @@ class _Connection(asyncio.Protocol):
             self.write(b"\r\n" * pings)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.peer is not None:
-            self._table.unregister(self.peer, self)
+        if self._idle is not None:
+            self._idle.cancel()
+        self._table.unregister(self)
 
-    def write(self, data: bytes) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(data)
+    def write(self, data: bytes) -> bool:
+        """Write ``data``; False when the connection is closing and cannot take it."""
+        if self._transport is None or self._transport.is_closing():
+            return False
+        self._transport.write(data)
+        self._touch()
+        return True
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+    def _touch(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        self._idle = asyncio.get_running_loop().call_later(IDLE_TIMEOUT, self.close)
 
 
 class TcpTransport:
@@ -75,48 +94,62 @@ class TcpTransport:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def listen(self, host: str, port: int) -> None:
+        """Accept connections on ``host:port``."""
         loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: _Connection(self), host, port)
         self._servers.append(server)
 
-    def register(self, peer: Hop, connection: _Connection) -> None:
-        self._connections[peer] = connection
+    def register(self, key: Hop, connection: _Connection) -> None:
+        """Find ``connection`` under ``key`` from now on."""
+        connection.keys.add(key)
+        self._connections[key] = connection
 
-    def unregister(self, peer: Hop, connection: _Connection) -> None:
-        if self._connections.get(peer) is connection:
-            del self._connections[peer]
+    def unregister(self, connection: _Connection) -> None:
+        """Forget every key of a closed connection."""
+        for key in connection.keys:
+            if self._connections.get(key) is connection:
+                del self._connections[key]
+        connection.keys.clear()
 
-    def send(self, data: bytes, hop: Hop) -> None:
+    def send(self, data: bytes, hop: Hop, fallback: Hop | None = None) -> None:
+        """Write on the open connection to ``hop``, else connect (to ``fallback`` if
+        given: the response address of §18.2.2) and write when connected."""
         connection = self._connections.get(hop)
         if connection is not None:
-            connection.write(data)
+            if connection.write(data):
+                return
+            self.unregister(connection)
+        target = fallback or hop
+        connection = self._connections.get(target)
+        if connection is not None and connection.write(data):
             return
-        queued = self._pending.get(hop)
+        queued = self._pending.get(target)
         if queued is not None:
             queued.append(data)  # a connect to this peer is already under way
             return
-        self._pending[hop] = [data]
-        task = asyncio.get_running_loop().create_task(self._connect(hop))
+        self._pending[target] = [data]
+        task = asyncio.get_running_loop().create_task(self._connect(target, hop))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _connect(self, hop: Hop) -> None:
+    async def _connect(self, target: Hop, requested: Hop) -> None:
         loop = asyncio.get_running_loop()
         try:
             _, connection = await asyncio.wait_for(
-                loop.create_connection(lambda: _Connection(self), hop.host, hop.port), 5.0
+                loop.create_connection(lambda: _Connection(self), target.host, target.port),
+                CONNECT_TIMEOUT,
             )
         except (OSError, TimeoutError) as error:
-            self._pending.pop(hop, None)
-            self._failed(hop, str(error) or type(error).__name__)
+            self._pending.pop(target, None)
+            self._failed(requested, str(error) or type(error).__name__)
             return
-        # Register under the address we dialled too: responses and later requests
-        # to this peer find the connection by the hop the core knows.
-        self._connections[hop] = connection
-        for data in self._pending.pop(hop, []):
+        # Known by the address we dialled too: later messages for that hop find it.
+        self.register(target, connection)
+        for data in self._pending.pop(target, []):
             connection.write(data)
 
     def close(self) -> None:
+        """Stop listening and close every connection."""
         for server in self._servers:
             server.close()
         for connection in list(self._connections.values()):

@@ -34,8 +34,15 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self._log.debug("udp.error", error=str(exc))
 
     def send(self, data: bytes, hop: Hop) -> None:
-        if self._transport is not None:
+        """Send one datagram. A failure is logged, not raised: the transaction's
+        retransmissions and timeouts deal with a lost datagram (§17.1.4)."""
+        if self._transport is None:
+            return
+        try:
             self._transport.sendto(data, (hop.host, hop.port))
+        except (OSError, ValueError) as error:
+            self._log.info("udp.send_failed", destination=f"{hop.host}:{hop.port}",
+                           error=str(error))
 
     def close(self) -> None:
         if self._transport is not None:

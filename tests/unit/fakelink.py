@@ -62,7 +62,7 @@ class Link:
     def __init__(self) -> None:
         self.sent: list[tuple[Hop, Message]] = []
 
-    def send(self, data: bytes, hop: Hop) -> None:
+    def send(self, data: bytes, hop: Hop, fallback: Hop | None = None) -> None:
         self.sent.append((hop, parse_message(data)))
 
     def take(self) -> list[tuple[Hop, Message]]:

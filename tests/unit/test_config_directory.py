@@ -481,7 +481,7 @@ def test_vip_numbers_normalise_to_e164() -> None:
         ("ring_timeout: forever", "ring_timeout", "must be a duration such as 20s"),
         ("ring_timeout: 0s", "ring_timeout", "0s is out of range; allowed: 0.5s to 180s"),
         ("ring_timeout: 10m", "ring_timeout", "600s is out of range; allowed: 0.5s to 180s"),
-        ("voicemail: vm-alice", "voicemail", "must be a sip: or sips: URI"),
+        ("voicemail: vm-alice", "voicemail", "must be a sip: URI with an IP address"),
         ("voicemail: 'tel:+14155550100'", "voicemail", "a tel: URI names a number"),
         ("voicemail: 'sip:vm@127.0.0.1:99999'", "voicemail", "Malformed port"),
         ("display_prefix: {vips: '* '}", "display_prefix.vips", "unknown key"),
@@ -523,7 +523,7 @@ def test_delegation_fields(body: str, path: str, fragment: str) -> None:
         (
             "alice: {endpoints: ['sip:a@127.0.0.10', 'alice@127.0.0.10']}",
             "users.alice.endpoints[1]",
-            "must be a sip: or sips: URI such as sip:alice@127.0.0.10:5060",
+            "must be a sip: URI with an IP address, such as sip:alice@127.0.0.10:5060",
         ),
         (
             "alice: {endpoints: ['http://127.0.0.10/']}",
@@ -605,7 +605,7 @@ def test_trusted_peers_and_numbering(text: str, path: str, fragment: str) -> Non
         (
             "'2000': {stages: [{targets: ['sip:x@127.0.0.2']}, {targets: ['x@127.0.0.3']}]}",
             "routes.2000.stages[1].targets[0]",
-            "must be a sip: or sips: URI",
+            "must be a sip: URI with an IP address",
         ),
         (
             "'2000': {stages: [{targets: ['sip:x@127.0.0.2'], timeout: soon}]}",

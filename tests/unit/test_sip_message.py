@@ -452,9 +452,19 @@ def test_make_response_copies_what_rfc3261_8_2_6_2_asks() -> None:
     assert response.call_id == request.call_id
     assert response.cseq == request.cseq
     assert response.header("to") == "Bob <sip:bob@biloxi.example.com>;tag=t1"
-    assert response.header("record-route") == "<sip:p.example.com;lr>"
+    assert response.header("record-route") is None  # the proxy's answers make no dialog
     assert response.header("x-unknown") is None
     assert response.headers[-2:] == (("Contact", "<sip:b>"), ("Content-Length", "0"))
+    assert parse_message(response.serialize()) == response
+
+
+def test_make_response_copies_a_repeated_header_once() -> None:
+    request = parse_request(invite()).with_headers(
+        (*parse_request(invite()).headers, ("CSeq", "2 INVITE"), ("Call-ID", "other"))
+    )
+    response = make_response(request, 400, "Bad Request", to_tag="t1")
+    assert response.header_lines("cseq") == [request.header("cseq")]
+    assert response.header_lines("call-id") == [request.call_id]
     assert parse_message(response.serialize()) == response
 
 

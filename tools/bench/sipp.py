@@ -50,7 +50,6 @@ class CallCounts:
 
     created: int
     successful: int
-    failed: int
 
     @property
     def unfinished(self) -> int:
@@ -109,14 +108,13 @@ def read_call_counts(stat_file: Path) -> CallCounts:
         with stat_file.open(newline="") as handle:
             rows = list(csv.DictReader(handle, delimiter=";"))
     except FileNotFoundError:
-        return CallCounts(0, 0, 0)
+        return CallCounts(0, 0)
     if not rows:
-        return CallCounts(0, 0, 0)
+        return CallCounts(0, 0)
     last = rows[-1]
     return CallCounts(
         created=int(last["TotalCallCreated"]),
         successful=int(last["SuccessfulCall(C)"]),
-        failed=int(last["FailedCall(C)"]),
     )
 
 
