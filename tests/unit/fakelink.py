@@ -80,12 +80,19 @@ def _label(message: Message) -> str:
     return str(message.status)
 
 
-def make_core(config_yaml: str) -> tuple[ProxyCore, FakeLoop, Link]:
+PROXY_INTERFACES = (
+    Interface("UDP", PROXY.host, PROXY.port),
+    Interface("TCP", PROXY.host, PROXY.port),
+)
+
+
+def make_core(
+    config_yaml: str, interfaces: tuple[Interface, ...] = PROXY_INTERFACES
+) -> tuple[ProxyCore, FakeLoop, Link]:
     config = parse_config(config_yaml)
     loop = FakeLoop()
     link = Link()
-    local = LocalAddresses((Interface("UDP", PROXY.host, PROXY.port),
-                            Interface("TCP", PROXY.host, PROXY.port)))
+    local = LocalAddresses(interfaces)
     core = ProxyCore(
         local=local,
         settings=CoreSettings(config.timers, config.timer_c, config.max_breadth,
