@@ -75,12 +75,20 @@ def split_comma_values(value: str) -> list[str]:
         return [stripped] if stripped else []
     if '"' not in value and "<" not in value:
         return [part for part in (piece.strip() for piece in value.split(",")) if part]
+    parts, _ = split_unquoted(value, ",", "<>")
+    return [part for part in (piece.strip() for piece in parts) if part]
+
+
+def split_unquoted(text: str, separator: str, brackets: str = "") -> tuple[list[str], bool]:
+    """Split ``text`` at ``separator`` except inside quoted strings (RFC 3261 §25.1
+    quoted-string, with backslash escapes) and, if ``brackets`` is ``"<>"``, inside
+    angle brackets. Returns the pieces and whether every quote was closed.
+    """
+    opening, closing = (brackets[0], brackets[1]) if brackets else ("", "")
     parts: list[str] = []
     start = 0
-    in_quotes = False
-    in_angle = False
-    escaped = False
-    for index, char in enumerate(value):
+    in_quotes = in_brackets = escaped = False
+    for index, char in enumerate(text):
         if escaped:
             escaped = False
         elif in_quotes:
@@ -90,12 +98,12 @@ def split_comma_values(value: str) -> list[str]:
                 in_quotes = False
         elif char == '"':
             in_quotes = True
-        elif char == "<":
-            in_angle = True
-        elif char == ">":
-            in_angle = False
-        elif char == "," and not in_angle:
-            parts.append(value[start:index].strip())
+        elif char == opening:
+            in_brackets = True
+        elif char == closing:
+            in_brackets = False
+        elif char == separator and not in_brackets:
+            parts.append(text[start:index])
             start = index + 1
-    parts.append(value[start:].strip())
-    return [part for part in parts if part]
+    parts.append(text[start:])
+    return parts, not in_quotes

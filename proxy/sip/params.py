@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from proxy.sip.errors import SipParseError
+from proxy.sip.headers import split_unquoted
 
 Params = tuple[tuple[str, str | None], ...]
 
@@ -57,24 +58,7 @@ def _split_outside_quotes(text: str) -> list[str]:
     """Split at ";" except inside quoted strings (which may hold escaped quotes)."""
     if '"' not in text:
         return text.split(";")
-    parts: list[str] = []
-    start = 0
-    in_quotes = False
-    escaped = False
-    for index, char in enumerate(text):
-        if escaped:
-            escaped = False
-        elif in_quotes:
-            if char == "\\":
-                escaped = True
-            elif char == '"':
-                in_quotes = False
-        elif char == '"':
-            in_quotes = True
-        elif char == ";":
-            parts.append(text[start:index])
-            start = index + 1
-    if in_quotes:
+    parts, balanced = split_unquoted(text, ";")
+    if not balanced:
         raise SipParseError(f"Unclosed quote in parameters: {text[:40]!r}")
-    parts.append(text[start:])
     return parts
