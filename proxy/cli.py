@@ -42,7 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--from", dest="caller", required=True, help="caller number (From)")
     explain.add_argument("--to", dest="line", required=True, help="called number or line")
     explain.add_argument("--asserted", help="P-Asserted-Identity number, if the call has one")
-    explain.add_argument("--peer", default="127.0.0.1", help="IP address the call comes from")
+    explain.add_argument(
+        "--peer", default="127.0.0.1",
+        help="IP address the call comes from (default 127.0.0.1; --asserted is believed "
+        "only if this address is in trusted_peers)",
+    )
     return parser
 
 

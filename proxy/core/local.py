@@ -16,10 +16,14 @@ class Interface:
     port: int
 
     def via(self, branch: str) -> str:
-        # RFC 3581 §3: ask for rport so the next hop answers to our source port.
+        """Our Via for a request sent from this interface (§16.6 step 8).
+
+        RFC 3581 §3: ``rport`` asks the next hop to answer to our source port.
+        """
         return f"SIP/2.0/{self.transport} {self.host}:{self.port};branch={branch};rport"
 
     def record_route(self) -> str:
+        """Our Record-Route entry for this interface (§16.6 step 4), a loose router."""
         return f"<sip:{self.host}:{self.port};transport={self.transport.lower()};lr>"
 
 

@@ -8,7 +8,13 @@ from proxy.sip.via import Via
 
 
 def stamp_via(via: Via, source: Hop) -> tuple[bool, Via]:
-    """§18.2.1 and RFC 3581 §4: note where the request really came from."""
+    """§18.2.1 and RFC 3581 §4: note where the request really came from.
+
+    ``received`` is added when the sent-by host is not the source address (and
+    always with rport, as RFC 3581 asks); ``rport`` is filled in when the sender
+    asked for it, and over TCP always, so that the Via names the connection's far
+    end. Returns whether anything changed, and the Via.
+    """
     changed = False
     if via.host.strip("[]") != source.host or via.has_param("rport"):
         via = via.with_param("received", source.host)
@@ -20,6 +26,7 @@ def stamp_via(via: Via, source: Hop) -> tuple[bool, Via]:
 
 
 def stamp_received(request: Request, top: Via, source: Hop) -> tuple[Request, Via]:
+    """``request`` with its top Via (already parsed as ``top``) stamped by :func:`stamp_via`."""
     changed, stamped = stamp_via(top, source)
     if not changed:
         return request, top

@@ -23,6 +23,7 @@ def call_info(request: Request, source_ip: str) -> CallInfo:
 
 
 def route_request(request: Request, source_ip: str, directory: Directory, now: float) -> Decision:
+    """The policy's decision for an initial request that came from ``source_ip``."""
     return decide(call_info(request, source_ip), directory, now)
 
 
