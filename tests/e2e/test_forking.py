@@ -101,13 +101,19 @@ def test_serial_fork_busy_first_then_second_answers(
 
 
 @pytest.mark.parametrize(
-    ("first", "second", "expected"),
+    ("first", "second", "expected", "transport"),
     [
-        pytest.param((486, "Busy Here"), (404, "Not Found"), 486, id="busy-beats-not-found"),
-        pytest.param((503, "Service Unavailable"), (486, "Busy Here"), 486, id="lowest-class-wins"),
-        pytest.param((486, "Busy Here"), (603, "Decline"), 603, id="6xx-wins"),
+        pytest.param((486, "Busy Here"), (404, "Not Found"), 486, "udp", id="busy-beats-not-found"),
         pytest.param(
-            (503, "Service Unavailable"), (503, "Service Unavailable"), 500, id="503-becomes-500"
+            (486, "Busy Here"), (404, "Not Found"), 486, "tcp", id="busy-beats-not-found-tcp"
+        ),
+        pytest.param(
+            (503, "Service Unavailable"), (486, "Busy Here"), 486, "udp", id="lowest-class-wins"
+        ),
+        pytest.param((486, "Busy Here"), (603, "Decline"), 603, "udp", id="6xx-wins"),
+        pytest.param(
+            (503, "Service Unavailable"), (503, "Service Unavailable"), 500, "udp",
+            id="503-becomes-500",
         ),
     ],
 )
@@ -117,13 +123,19 @@ def test_every_callee_fails_caller_gets_the_best_response(
     first: tuple[int, str],
     second: tuple[int, str],
     expected: int,
+    transport: Transport,
 ) -> None:
-    callee_a = sipp.uas("callee-a", "uas_reject.xml", fill=reject(*first))
+    callee_a = sipp.uas("callee-a", "uas_reject.xml", fill=reject(*first), transport=transport)
     # The second answer comes a little later so both orders are not a race.
-    callee_b = sipp.uas("callee-b", "uas_reject.xml", fill=reject(*second), pause_ms=200)
+    callee_b = sipp.uas(
+        "callee-b", "uas_reject.xml", fill=reject(*second), pause_ms=200, transport=transport
+    )
     proxy = vipproxy(route(stage(callee_a.uri("a"), callee_b.uri("b"))))
 
-    caller = sipp.uac("caller", "uac_expect_failure.xml", remote=proxy.endpoint, service=NUMBER)
+    caller = sipp.uac(
+        "caller", "uac_expect_failure.xml", remote=proxy.endpoint, service=NUMBER,
+        transport=transport,
+    )
     results = sipp.finish(caller, callee_a, callee_b)
 
     assert_all_passed(*results)
@@ -163,12 +175,17 @@ def test_caller_cancels_while_callees_ring(
         assert "cause=200" not in cancel.header("Reason")
 
 
-def test_stage_timeout_moves_on_to_the_next_stage(vipproxy: StartProxy, sipp: SippLauncher) -> None:
-    ringing = sipp.uas("ringing", "uas_ring_until_cancel.xml")
-    answering = sipp.uas("answering", "uas_answer.xml")
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_stage_timeout_moves_on_to_the_next_stage(
+    vipproxy: StartProxy, sipp: SippLauncher, transport: Transport
+) -> None:
+    ringing = sipp.uas("ringing", "uas_ring_until_cancel.xml", transport=transport)
+    answering = sipp.uas("answering", "uas_answer.xml", transport=transport)
     proxy = vipproxy(route(stage(ringing.uri("a"), timeout="1s"), stage(answering.uri("b"))))
 
-    caller = sipp.uac("caller", "uac_call.xml", remote=proxy.endpoint, service=NUMBER)
+    caller = sipp.uac(
+        "caller", "uac_call.xml", remote=proxy.endpoint, service=NUMBER, transport=transport
+    )
     results = sipp.finish(caller, ringing, answering)
 
     assert_all_passed(*results)
