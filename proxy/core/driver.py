@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 from proxy.core.branch import BranchFactory
+from proxy.core.branching import BranchSettings, build_branch
 from proxy.core.context import (
     ArmTimer,
     CancelBranch,
@@ -27,17 +28,15 @@ from proxy.core.context import (
     ResponseContext,
     StartBranch,
 )
-from proxy.core.decorate import decorate_for_target
 from proxy.core.entries import ClientEntry, ClientTransaction, ServerEntry, ServerTransaction
 from proxy.core.forwarding import build_cancel, forward_request
 from proxy.core.local import LocalAddresses
 from proxy.core.received import stamp_received, stamp_via
 from proxy.core.router import route_request
-from proxy.core.routing import preprocess_routes, route_to_next_hop
+from proxy.core.routing import has_to_tag, preprocess_routes, route_to_next_hop
 from proxy.core.validation import Rejection, split_breadth, validate_request
 from proxy.policy.directory import Directory
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
-from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import MessageTooLarge, SipParseError
 from proxy.sip.hop import Hop, reconnect_hop, response_hop
 from proxy.sip.message import (
@@ -82,8 +81,6 @@ from proxy.transaction.timers import TimerSettings
 # connection if the one its request came on has closed (§18.2.2).
 Sender = Callable[[bytes, Hop, Hop | None], None]
 
-# Methods whose initial request creates a dialog, so we Record-Route them (§16.6 step 4).
-_DIALOG_FORMING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
 _ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE"
 
 
@@ -206,7 +203,7 @@ class ProxyCore:
             self._answer(entry, status, reason)
 
     def _refusal(self, request: Request) -> Rejection | None:
-        if self._draining and request.method == "INVITE" and not _has_to_tag(request):
+        if self._draining and request.method == "INVITE" and not has_to_tag(request):
             return Rejection(503, "Service Unavailable (shutting down)", (("Retry-After", "30"),))
         return validate_request(request, self._local)
 
@@ -240,7 +237,7 @@ class ProxyCore:
             # Pre-routed (in-dialog or a pre-loaded route set): the Route set says where.
             self._fork(entry, request, _as_is_plan(request.uri, self._settings.timer_c))
             return
-        if _has_to_tag(request):
+        if has_to_tag(request):
             if names_us:
                 # §12.2: a mid-dialog request for us that carries no Route of ours
                 # belongs to no dialog we are in.
@@ -462,31 +459,18 @@ class ProxyCore:
         context = entry.context
         assert context is not None
         entry.from_rewritten = entry.from_rewritten or bool(decision.target.display_prefix)
-        request = decorate_for_target(
-            context.request.with_uri(decision.target.uri),
-            decision.target,
-            original_uri=entry.original_uri,
-            diversion_reason=decision.diversion_reason,
-            strip_asserted_identity=entry.strip_asserted_identity,
-        )
+        branch = self._branches.new_branch(entry.received)
+        settings = BranchSettings(entry.original_uri, entry.interface,
+                                  entry.strip_asserted_identity, entry.breadth)
         try:
-            request, hop = route_to_next_hop(request, "UDP")
-            out = self._local.interface_for(hop.transport, hop.host)
+            outgoing = build_branch(context.request, decision.target, decision.diversion_reason,
+                                    settings, self._local, branch)
         except (SipParseError, LookupError) as error:
-            self._log.warning("branch.unroutable", call_id=request.call_id,
+            self._log.warning("branch.unroutable", call_id=context.request.call_id,
                               target=decision.target.uri, reason=str(error))
             self._decide(entry, context.on_branch_transport_error(decision.branch_id))
             return
-        record_routes: tuple[str, ...] = ()
-        if request.method in _DIALOG_FORMING and not _has_to_tag(request):
-            # RFC 5658: record-route twice when the call changes transport or
-            # address family, so each side gets an address it can reach.
-            inbound = entry.interface.record_route()
-            outbound = out.record_route()
-            record_routes = (inbound,) if inbound == outbound else (inbound, outbound)
-        branch = self._branches.new_branch(entry.received)
-        forwarded = forward_request(request, uri=request.uri, via=out.via(branch),
-                                    record_routes=record_routes, max_breadth=entry.breadth)
+        forwarded, hop = outgoing.request, outgoing.hop
         tx: ClientTransaction
         if forwarded.method == "INVITE":
             tx = InviteClientTransaction(forwarded, reliable=hop.reliable,
@@ -589,11 +573,6 @@ class ProxyCore:
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _has_to_tag(request: Request) -> bool:
-    """§12.2: a To tag marks a request inside a dialog. (The parser has checked To.)"""
-    return parse_name_addr(request.header("to") or "").tag is not None
 
 
 def _parse_uri_or_none(text: str) -> SipUri | None:

@@ -68,3 +68,8 @@ def route_to_next_hop(request: Request, default_transport: str) -> tuple[Request
                                                             ", ".join(rest)))
         return rewritten, hop_for_uri(first, default_transport)
     return request, hop_for_uri(first, default_transport)
+
+
+def has_to_tag(request: Request) -> bool:
+    """§12.2: a To tag marks a request inside a dialog. (The parser has checked To.)"""
+    return parse_name_addr(request.header("to") or "").tag is not None

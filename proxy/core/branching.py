@@ -1,0 +1,71 @@
+"""The request one branch of a fork sends, and where it goes (RFC 3261 §16.6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxy.core.decorate import decorate_for_target
+from proxy.core.forwarding import forward_request
+from proxy.core.local import Interface, LocalAddresses
+from proxy.core.routing import has_to_tag, route_to_next_hop
+from proxy.policy.plan import Target
+from proxy.sip.hop import Hop
+from proxy.sip.message import Request
+
+# Methods whose initial request creates a dialog, so we Record-Route them (§16.6 step 4).
+DIALOG_FORMING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
+
+
+@dataclass(frozen=True, slots=True)
+class BranchRequest:
+    """A branch ready to go: the request as sent (our Via on top) and its next hop."""
+
+    request: Request
+    hop: Hop
+
+
+@dataclass(frozen=True, slots=True)
+class BranchSettings:
+    """What a branch takes from its server transaction, besides the target."""
+
+    original_uri: str  # the Request-URI as received, for History-Info and Diversion
+    inbound: Interface  # where the request came in: the caller's side Record-Route
+    strip_asserted_identity: bool  # RFC 3325: the sender is not a trusted peer
+    max_breadth: int | None  # RFC 5393 share of each parallel branch
+
+
+def build_branch(
+    request: Request,
+    target: Target,
+    diversion_reason: str | None,
+    settings: BranchSettings,
+    local: LocalAddresses,
+    branch: str,
+) -> BranchRequest:
+    """§16.6 steps 1-8 for one target: retarget, decorate, route, Record-Route, Via.
+
+    Raises :class:`SipParseError` or :class:`LookupError` when the target cannot be
+    reached from any of our interfaces; the core counts that as a 503 (§16.9).
+    """
+    decorated = decorate_for_target(
+        request.with_uri(target.uri),
+        target,
+        original_uri=settings.original_uri,
+        diversion_reason=diversion_reason,
+        strip_asserted_identity=settings.strip_asserted_identity,
+    )
+    routed, hop = route_to_next_hop(decorated, "UDP")
+    outbound = local.interface_for(hop.transport, hop.host)
+    record_routes: tuple[str, ...] = ()
+    if routed.method in DIALOG_FORMING and not has_to_tag(routed):
+        # RFC 5658: record-route twice when the call changes transport or address
+        # family, so that each side gets an address it can reach.
+        inbound_entry = settings.inbound.record_route()
+        outbound_entry = outbound.record_route()
+        record_routes = (
+            (inbound_entry,) if inbound_entry == outbound_entry else
+            (inbound_entry, outbound_entry)
+        )
+    forwarded = forward_request(routed, uri=routed.uri, via=outbound.via(branch),
+                                record_routes=record_routes, max_breadth=settings.max_breadth)
+    return BranchRequest(forwarded, hop)
