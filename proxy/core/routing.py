@@ -72,4 +72,7 @@ def route_to_next_hop(request: Request, default_transport: str) -> tuple[Request
 
 def has_to_tag(request: Request) -> bool:
     """§12.2: a To tag marks a request inside a dialog. (The parser has checked To.)"""
-    return parse_name_addr(request.header("to") or "").tag is not None
+    to = request.header("to") or ""
+    if "tag" not in to.lower():
+        return False  # the common case for an initial request, without a parse
+    return parse_name_addr(to).tag is not None
