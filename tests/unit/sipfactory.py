@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pytest
+
+from proxy.sip.errors import SipParseError
 from proxy.sip.message import Request, Response, parse_message
 
 REASONS = {
@@ -85,3 +88,25 @@ def response(
     parsed = parse_message(("\r\n".join(lines) + "\r\n\r\n").encode())
     assert isinstance(parsed, Response)
     return parsed
+
+
+def parse_request(data: bytes) -> Request:
+    """Parse bytes that must be a request."""
+    message = parse_message(data)
+    assert isinstance(message, Request)
+    return message
+
+
+def parse_response(data: bytes) -> Response:
+    """Parse bytes that must be a response."""
+    message = parse_message(data)
+    assert isinstance(message, Response)
+    return message
+
+
+def refused(data: bytes) -> SipParseError:
+    """The error the parser raises for ``data``; it must give a reason."""
+    with pytest.raises(SipParseError) as caught:
+        parse_message(data)
+    assert caught.value.reason
+    return caught.value

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sipfactory import parse_request, parse_response, refused
 
 from proxy.sip.errors import SipParseError
 from proxy.sip.message import (
     Request,
-    Response,
     drop_first_value,
     error_response_for,
     insert_header_before,
@@ -43,22 +43,6 @@ def invite(extra: str = "", body: bytes = SDP) -> bytes:
     return crlf(INVITE_HEAD + extra + f"Content-Length: {len(body)}\n\n", body)
 
 
-def parse_request(data: bytes) -> Request:
-    message = parse_message(data)
-    assert isinstance(message, Request)
-    return message
-
-
-def parse_response(data: bytes) -> Response:
-    message = parse_message(data)
-    assert isinstance(message, Response)
-    return message
-
-
-def refused(data: bytes) -> SipParseError:
-    with pytest.raises(SipParseError) as caught:
-        parse_message(data)
-    return caught.value
 
 
 RESPONSE_HEAD = """SIP/2.0 180 Ringing Now

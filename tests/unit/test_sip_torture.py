@@ -13,10 +13,11 @@ forwarded", so they parse, and the error comes from whoever interprets them.
 from __future__ import annotations
 
 import pytest
+from sipfactory import parse_request, parse_response, refused
 
 from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
-from proxy.sip.message import Request, Response, error_response_for, parse_message
+from proxy.sip.message import error_response_for, parse_message
 from proxy.sip.uri import SipUri, parse_uri
 from proxy.sip.via import parse_via
 
@@ -40,23 +41,6 @@ def sdp(origin: bytes, connection: bytes, timing: bytes = b"0 0") -> bytes:
     )
 
 
-def parse_request(data: bytes) -> Request:
-    message = parse_message(data)
-    assert isinstance(message, Request)
-    return message
-
-
-def parse_response(data: bytes) -> Response:
-    message = parse_message(data)
-    assert isinstance(message, Response)
-    return message
-
-
-def refused(data: bytes) -> SipParseError:
-    with pytest.raises(SipParseError) as caught:
-        parse_message(data)
-    assert caught.value.reason
-    return caught.value
 
 
 # ---------------------------------------------------------------------------
