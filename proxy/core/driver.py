@@ -31,20 +31,20 @@ from proxy.core.context import (
 from proxy.core.entries import ClientEntry, ClientTransaction, ServerEntry, ServerTransaction
 from proxy.core.forwarding import build_cancel, forward_request
 from proxy.core.local import LocalAddresses
-from proxy.core.received import stamp_received, stamp_via
+from proxy.core.received import stamp_received
+from proxy.core.refusals import answer_for_unparsable, oversized_error
 from proxy.core.router import route_request
 from proxy.core.routing import has_to_tag, preprocess_routes, route_to_next_hop
 from proxy.core.validation import Rejection, split_breadth, validate_request
 from proxy.policy.directory import Directory
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
-from proxy.sip.errors import MessageTooLarge, SipParseError
+from proxy.sip.errors import SipParseError
 from proxy.sip.hop import Hop, reconnect_hop, response_hop
 from proxy.sip.message import (
     Header,
     Request,
     Response,
     drop_first_value,
-    error_response_for,
     make_response,
     parse_message,
     set_header,
@@ -531,35 +531,21 @@ class ProxyCore:
         self._run_server(entry, entry.tx.send_response(response, self._now()))
 
     def _refuse_oversized(self, data: bytes, source: Hop) -> None:
-        """RFC 3261 §21.5.14: answer 513 when the request can be read at all."""
         self.stats["oversized"] += 1
-        error = MessageTooLarge(len(data), self._settings.max_message_size)
-        try:
-            message = parse_message(data)
-        except SipParseError:
-            message = None
-        if isinstance(message, Request) and message.method != "ACK":
-            error.headers, error.is_request = message.headers, True
-        self._reject_unparsable(error, source)
+        self._reject_unparsable(oversized_error(data, self._settings.max_message_size), source)
 
     def _reject_unparsable(self, error: SipParseError, source: Hop) -> None:
         """§16.3 step 1: answer a broken request with the status the parser names
         (its reason says what is wrong); drop anything that cannot be answered."""
         self.stats["parse_errors"] += 1
-        response = error_response_for(error.headers, error.status_hint, error.reason) if (
-            error.is_request) else None
         where = f"{source.host}:{source.port}"
-        if response is None:
+        answer = answer_for_unparsable(error, source)
+        if answer is None:
             self._log.info("message.dropped", reason=error.reason, source=where)
             return
         self._log.info("message.rejected", status=error.status_hint, reason=error.reason,
                        source=where)
-        try:
-            destination = response_hop(stamp_via(parse_via(response.top_via), source)[1], source)
-        except SipParseError:
-            # The Via itself is what is broken: the sender is the only sensible target.
-            destination = source
-        self._send(response, destination)
+        self._send(*answer)
 
     def _send(self, message: Request | Response, hop: Hop, fallback: Hop | None = None) -> None:
         if hop.reliable and not message.has_header("content-length"):
