@@ -335,3 +335,21 @@ def test_every_transaction_event_is_logged_with_call_id_and_branch() -> None:
         assert event.get("call_id") == "call-1@127.0.0.9", event
         if event["event"].startswith("tx."):
             assert str(event.get("branch", "")).startswith("z9hG4bK"), event
+
+
+def test_header_order_and_unknown_headers_survive_proxying(proxy) -> None:
+    core, _, link = proxy
+    extra = "X-Custom: one\r\nP-Unknown-Thing: two;x=1\r\nx-lower: three\r\n"
+    core.receive(invite("sip:3000@127.0.0.1:5060", extra=extra), CALLER)
+    forwarded = next(m for _, m in link.take() if isinstance(m, Request))
+    received = invite("sip:3000@127.0.0.1:5060", extra=extra).split(b"\r\n\r\n")[0]
+    original_names = [line.split(b":")[0].decode() for line in received.split(b"\r\n")[1:]]
+    forwarded_names = [name for name, _ in forwarded.headers]
+    # Ours (Via, Record-Route, Max-Breadth) are added; the caller's keep their order,
+    # spelling and values (§16.6: a proxy does not reorder what it does not own).
+    assert forwarded_names[0] == "Via" and forwarded.top_via.startswith("SIP/2.0/UDP 127.0.0.1")
+    kept = [name for name in forwarded_names[1:] if name not in ("Record-Route", "Max-Breadth")]
+    assert kept == original_names
+    assert forwarded.header("x-custom") == "one"
+    assert forwarded.header("P-Unknown-Thing") == "two;x=1"
+    assert ("x-lower", "three") in forwarded.headers
