@@ -122,6 +122,10 @@ class ProxyCore:
         return len(self._client_txs)
 
     @property
+    def live_server_transactions(self) -> int:
+        return len(self._server_txs)
+
+    @property
     def in_progress(self) -> int:
         """Server transactions not yet answered with a final response (for draining)."""
         waiting = (TransactionState.TRYING, TransactionState.PROCEEDING)
