@@ -232,14 +232,7 @@ def test_garbage_is_dropped_and_counted(proxy) -> None:
 
 def test_in_dialog_bye_follows_the_route_set(proxy) -> None:
     core, _, link = proxy
-    bye = (
-        b"BYE sip:a@127.0.0.2:5070 SIP/2.0\r\n"
-        b"Via: SIP/2.0/UDP 127.0.0.9:5090;branch=z9hG4bKbye1\r\n"
-        b"Route: <sip:127.0.0.1:5060;transport=udp;lr>\r\n"
-        b"Max-Forwards: 70\r\nFrom: <sip:carol@127.0.0.9>;tag=caller-tag\r\n"
-        b"To: <sip:2000@127.0.0.1>;tag=a\r\nCall-ID: call-1@127.0.0.9\r\nCSeq: 2 BYE\r\n"
-        b"Content-Length: 0\r\n\r\n"
-    )
+    bye = _caller_bye("z9hG4bKbye1")
     core.receive(bye, CALLER)
     sent = link.take()
     assert [(h.host, h.port) for h, _ in sent] == [("127.0.0.2", 5070)]
@@ -360,17 +353,22 @@ def test_every_transaction_of_a_finished_call_ends_and_leaves_nothing_behind(pro
     branches = _start(proxy, "2000")
     core.receive(answer(branches[B], 486, "Busy Here", to_tag="b"), Hop("UDP", "127.0.0.3", 5070))
     core.receive(answer(branches[A], 200, "OK", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
-    bye = (
-        "BYE sip:a@127.0.0.2:5070 SIP/2.0\r\n"
-        "Via: SIP/2.0/UDP 127.0.0.9:5090;branch=z9hG4bKbye9\r\n"
-        "Route: <sip:127.0.0.1:5060;transport=udp;lr>\r\n"
-        "Max-Forwards: 70\r\nFrom: <sip:carol@127.0.0.9>;tag=caller-tag\r\n"
-        "To: <sip:2000@127.0.0.1>;tag=a\r\nCall-ID: call-1@127.0.0.9\r\nCSeq: 2 BYE\r\n"
-        "Content-Length: 0\r\n\r\n"
-    ).encode()
+    bye = _caller_bye("z9hG4bKbye9")
     core.receive(bye, CALLER)
     forwarded_bye = next(m for _, m in link.take() if isinstance(m, Request) and m.method == "BYE")
     core.receive(answer(forwarded_bye, 200, "OK"), Hop("UDP", "127.0.0.2", 5070))
     assert core.live_server_transactions > 0
     loop.advance(33.0)  # 64*T1: Timers D, J, K, L and M have all run out
     assert (core.live_server_transactions, core.live_client_transactions) == (0, 0)
+
+
+def _caller_bye(branch: str) -> bytes:
+    """The caller's BYE for the call answered by A, along the Record-Route."""
+    return (
+        "BYE sip:a@127.0.0.2:5070 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.9:5090;branch={branch}\r\n"
+        "Route: <sip:127.0.0.1:5060;transport=udp;lr>\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:carol@127.0.0.9>;tag=caller-tag\r\n"
+        "To: <sip:2000@127.0.0.1>;tag=a\r\nCall-ID: call-1@127.0.0.9\r\nCSeq: 2 BYE\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
