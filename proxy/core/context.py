@@ -153,13 +153,22 @@ class ResponseContext:
         """The caller cancelled (§16.10): cancel every pending branch, answer 487."""
         if self.final_sent:
             return []
+        return [*self._stop_all(), RelayResponse(self._synthetic(487, "Request Terminated"))]
+
+    def abort(self) -> list[Decision]:
+        """The proxy failed part-way through the fork and answers the caller itself:
+        cancel every branch already started, so no phone rings for a failed call."""
+        if self.final_sent:
+            return []
+        return self._stop_all()
+
+    def _stop_all(self) -> list[Decision]:
         decisions: list[Decision] = []
         for branch in self.branches:
             if branch.pending:
                 decisions.extend(self._cancel(branch, reason=None))
                 branch.final = self._synthetic(487, "Request Terminated")
         self.final_sent = True
-        decisions.append(RelayResponse(self._synthetic(487, "Request Terminated")))
         return decisions
 
     # --- response handling ------------------------------------------------------

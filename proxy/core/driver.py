@@ -201,9 +201,13 @@ class ProxyCore:
         self._route(entry, preprocess_routes(request, self._local), source)
 
     def _answer_unless_answered(self, entry: ServerEntry, status: int, reason: str) -> None:
-        if entry.tx.state in (TransactionState.TRYING, TransactionState.PROCEEDING) and (
-            entry.context is None or not entry.context.final_sent
-        ):
+        """Answer a request whose processing failed, cancelling any branch it started."""
+        context = entry.context
+        if context is not None:
+            if context.final_sent:
+                return
+            self._guarded(self._decide, entry, context.abort)
+        if entry.tx.state in (TransactionState.TRYING, TransactionState.PROCEEDING):
             self._answer(entry, status, reason)
 
     def _refusal(self, request: Request) -> Rejection | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from proxy.core.local import LocalAddresses
-from proxy.sip.address import parse_name_addr
+from proxy.sip.address import has_tag, parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.hop import Hop, hop_for_uri
 from proxy.sip.message import Request, drop_first_value, insert_header_before, set_header
@@ -71,8 +71,5 @@ def route_to_next_hop(request: Request, default_transport: str) -> tuple[Request
 
 
 def has_to_tag(request: Request) -> bool:
-    """§12.2: a To tag marks a request inside a dialog. (The parser has checked To.)"""
-    to = request.header("to") or ""
-    if "tag" not in to.lower():
-        return False  # the common case for an initial request, without a parse
-    return parse_name_addr(to).tag is not None
+    """§12.2: a To tag marks a request inside a dialog."""
+    return has_tag(request.header("to") or "")

@@ -128,3 +128,14 @@ def _unescape(text: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def has_tag(value: str) -> bool:
+    """Whether a From/To value carries a header ``tag`` parameter (§19.3), as opposed
+    to a ``tag`` URI parameter inside ``<...>``; False for a value that does not parse."""
+    if "tag" not in value.lower():
+        return False  # the common case, decided without a parse
+    try:
+        return parse_name_addr(value).tag is not None
+    except SipParseError:
+        return False

@@ -76,8 +76,11 @@ def response_hop(via: Via, source: Hop) -> Hop:
     if not is_ip_literal(host):
         host = source.host
     rport = via.param("rport")
-    port = int(rport) if rport and rport.isascii() and rport.isdigit() else via.port
-    return Hop(source.transport, unbracket(host), port or source.port)
+    if rport and rport.isascii() and rport.isdigit():
+        port = int(rport)
+    else:
+        port = via.port or DEFAULT_PORTS[source.transport]  # §18.2.2: sent-by port, else 5060
+    return Hop(source.transport, unbracket(host), port)
 
 
 def reconnect_hop(via: Via, source: Hop) -> Hop:

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 
+from proxy.sip.address import has_tag
 from proxy.sip.checks import check_name_addr, check_sip_request_uri, check_via
 from proxy.sip.errors import SipParseError
 from proxy.sip.headers import (
@@ -496,9 +497,7 @@ def make_response(
             copied.append((name, value))
         elif key in ("from", "call-id", "cseq", "to") and key not in seen:
             seen.add(key)
-            if key == "to" and to_tag and status > 100 and ";tag=" not in value.replace(
-                " ", ""
-            ).lower():
+            if key == "to" and to_tag and status > 100 and not has_tag(value):
                 value = f"{value};tag={to_tag}"
             copied.append((name, value))
     copied.extend(extra)

@@ -33,7 +33,11 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
-        host, port = self._transport.get_extra_info("peername")[:2]
+        peername = self._transport.get_extra_info("peername")
+        if peername is None:  # reset before we got here: nothing to register
+            self._transport.close()
+            return
+        host, port = peername[:2]
         self.peer = Hop("TCP", host, port)
         self._table.register(self.peer, self)
         self._touch()
@@ -61,9 +65,15 @@ class _Connection(asyncio.Protocol):
             self._idle.cancel()
         self._table.unregister(self)
 
+    @property
+    def usable(self) -> bool:
+        """Connected, known by its peer address, and not closing."""
+        return (self._transport is not None and self.peer is not None
+                and not self._transport.is_closing())
+
     def write(self, data: bytes) -> bool:
         """Write ``data``; False when the connection is closing and cannot take it."""
-        if self._transport is None or self._transport.is_closing():
+        if self._transport is None or not self.usable:
             return False
         self._transport.write(data)
         self._touch()
@@ -89,7 +99,8 @@ class TcpTransport:
         self.max_message_size = max_message_size
         self.log = log
         self._connections: dict[Hop, _Connection] = {}
-        self._pending: dict[Hop, list[bytes]] = {}
+        # Messages waiting for a connect, and the hops they were meant for.
+        self._pending: dict[Hop, tuple[list[bytes], set[Hop]]] = {}
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -125,14 +136,15 @@ class TcpTransport:
             return
         queued = self._pending.get(target)
         if queued is not None:
-            queued.append(data)  # a connect to this peer is already under way
+            queued[0].append(data)  # a connect to this peer is already under way
+            queued[1].add(hop)
             return
-        self._pending[target] = [data]
-        task = asyncio.get_running_loop().create_task(self._connect(target, hop))
+        self._pending[target] = ([data], {hop})
+        task = asyncio.get_running_loop().create_task(self._connect(target))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _connect(self, target: Hop, requested: Hop) -> None:
+    async def _connect(self, target: Hop) -> None:
         loop = asyncio.get_running_loop()
         try:
             _, connection = await asyncio.wait_for(
@@ -140,13 +152,23 @@ class TcpTransport:
                 CONNECT_TIMEOUT,
             )
         except (OSError, TimeoutError) as error:
-            self._pending.pop(target, None)
-            self._failed(requested, str(error) or type(error).__name__)
+            self._fail_pending(target, str(error) or type(error).__name__)
+            return
+        if not connection.usable:  # the peer hung up before we could write
+            self._fail_pending(target, "connection closed")
             return
         # Known by the address we dialled too: later messages for that hop find it.
         self.register(target, connection)
-        for data in self._pending.pop(target, []):
+        messages, _ = self._pending.pop(target, ([], set()))
+        for data in messages:
             connection.write(data)
+
+    def _fail_pending(self, target: Hop, reason: str) -> None:
+        """Tell the core about every hop whose messages waited for this connect, so
+        their transactions fail at once (§17.1.4) instead of timing out."""
+        _, hops = self._pending.pop(target, ([], set()))
+        for hop in hops:
+            self._failed(hop, reason)
 
     def close(self) -> None:
         """Stop listening and close every connection."""

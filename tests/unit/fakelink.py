@@ -25,11 +25,16 @@ CALLER = Hop("UDP", "127.0.0.9", 5090)
 
 
 class FakeHandle:
+    """The part of asyncio.TimerHandle the driver uses."""
+
     def __init__(self) -> None:
-        self.cancelled = False
+        self._cancelled = False
 
     def cancel(self) -> None:
-        self.cancelled = True
+        self._cancelled = True
+
+    def cancelled(self) -> bool:
+        return self._cancelled
 
 
 class FakeLoop:
@@ -51,7 +56,7 @@ class FakeLoop:
         while self._queue and self._queue[0][0] <= end:
             deadline, _, handle, callback, args = heapq.heappop(self._queue)
             self.now = deadline
-            if not handle.cancelled:
+            if not handle.cancelled():
                 callback(*args)
         self.now = end
 

@@ -111,3 +111,29 @@ def test_a_response_matching_no_transaction_is_dropped() -> None:
     core.receive(stray, Hop("UDP", "127.0.0.2", 5070))
     assert link.take() == []  # RFC 6026: no stateless forwarding, no reflection
     assert core.stats["dropped_stray_response"] == 1
+
+
+def test_a_failure_part_way_through_a_fork_cancels_what_it_started(monkeypatch) -> None:
+    import proxy.core.driver as driver
+
+    real_build = driver.build_branch
+    calls = []
+
+    def failing_second(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args[1].uri)
+        if len(calls) == 2:
+            raise RuntimeError("a bug while building the second branch")
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(driver, "build_branch", failing_second)
+    core, _, link = make_core(CONFIG)
+    core.receive(invite("sip:2000@127.0.0.1:5060"), CALLER)
+    sent = link.take()
+    first = next(m for _, m in sent if isinstance(m, Request) and m.method == "INVITE")
+    assert _finals(sent) == [500]
+    core.receive(answer(first, 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    after = link.take()
+    # The branch that was already ringing is cancelled, and nothing reaches the caller.
+    assert [m.method for _, m in after if isinstance(m, Request)] == ["CANCEL"]
+    assert [m for _, m in after if isinstance(m, Response)] == []
+    assert core.stats["internal_errors"] == 1
