@@ -171,7 +171,7 @@ class ProxyCore:
             return
         request, top = stamp_received(request, top, source)
         if request.method == "ACK":
-            self._on_ack(request)
+            self._on_ack(request, top)
             return
         key = server_key(request, top)
         existing = self._server_txs.get(key)
@@ -237,21 +237,20 @@ class ProxyCore:
 
     def _route(self, entry: ServerEntry, request: Request, source: Hop) -> None:
         """§16.5: pick the targets; an initial request for a number asks the policy."""
-        # RFC 3325 §5: P-Asserted-Identity is only passed on from trusted peers.
-        entry.strip_asserted_identity = not self._directory.is_trusted_peer(source.host)
         request_uri = _parse_uri_or_none(request.uri)
         names_us = request_uri is not None and self._local.is_local(request_uri)
-        if request.header_values("route"):
-            # Pre-routed (in-dialog or a pre-loaded route set): the Route set says where.
+        in_dialog = has_to_tag(request)
+        if request.header_values("route") or (in_dialog and not names_us):
+            # Pre-routed (in-dialog, or a pre-loaded route set): the Route set or the
+            # Request-URI says where. RFC 3325 §5: a P-Asserted-Identity goes on only
+            # from a trusted peer (for initial requests ``decide`` says the same).
+            entry.strip_asserted_identity = not self._directory.is_trusted_peer(source.host)
             self._fork(entry, request, _as_is_plan(request.uri, self._settings.timer_c))
             return
-        if has_to_tag(request):
-            if names_us:
-                # §12.2: a mid-dialog request for us that carries no Route of ours
-                # belongs to no dialog we are in.
-                self._answer(entry, 481, "Call/Transaction Does Not Exist (no route set)")
-            else:
-                self._fork(entry, request, _as_is_plan(request.uri, self._settings.timer_c))
+        if in_dialog:
+            # §12.2: a mid-dialog request for us that carries no Route of ours belongs
+            # to no dialog we are in.
+            self._answer(entry, 481, "Call/Transaction Does Not Exist (no route set)")
             return
         if names_us and request_uri is not None and request_uri.user is None:
             self._answer_for_proxy(entry, request)
@@ -261,6 +260,7 @@ class ProxyCore:
         if decision.plan is None:
             self._answer(entry, 404, f"Not Found (no line or route for {request.uri[:60]})")
             return
+        entry.strip_asserted_identity = not decision.trust_asserted_identity
         self._fork(entry, request, decision.plan)
 
     def _answer_for_proxy(self, entry: ServerEntry, request: Request) -> None:
@@ -283,14 +283,14 @@ class ProxyCore:
                                         self._context_settings)
         self._decide(entry, entry.context.start())
 
-    def _on_ack(self, ack: Request) -> None:
-        entry = self._server_txs.get(server_key(ack))
+    def _on_ack(self, ack: Request, top: Via) -> None:
+        entry = self._server_txs.get(server_key(ack, top))
         if entry is not None:
             # §17.2.1: the ACK for our non-2xx final is absorbed hop by hop.
             self._run_server(entry, entry.tx.handle(RequestReceived(ack), self._now()))
             return
         # §16.6 / §13.2.2.4: the ACK for a 2xx is its own transaction, end to end.
-        self._forward_stateless(preprocess_routes(ack, self._local))
+        self._forward_stateless(preprocess_routes(ack, self._local), top.branch or "")
 
     def _on_cancel(self, entry: ServerEntry, cancel: Request) -> None:
         """§16.10: 200 for the CANCEL, then cancel the fork it targets."""
@@ -301,7 +301,7 @@ class ProxyCore:
         self._answer(entry, 200, "OK")
         self._decide(invite, invite.context.on_cancel())
 
-    def _forward_stateless(self, request: Request) -> None:
+    def _forward_stateless(self, request: Request, upstream_branch: str) -> None:
         """§16.11 stateless forwarding, used for ACKs of 2xx responses."""
         if request.max_forwards == 0:
             return
@@ -314,7 +314,6 @@ class ProxyCore:
         if self._local.is_local_host_port(hop.host, hop.port):
             self.stats["dropped_unroutable"] += 1
             return
-        upstream_branch = parse_via(request.top_via).branch or ""
         branch = self._branches.stateless_branch(request, upstream_branch)
         forwarded = forward_request(request, uri=request.uri, via=interface.via(branch))
         self._send(forwarded, hop)
@@ -358,7 +357,9 @@ class ProxyCore:
             if isinstance(action, PassUpAck):
                 # RFC 6026 §7.1: an ACK matching an Accepted INVITE acknowledges a 2xx;
                 # it travels end to end like any other 2xx ACK.
-                self._forward_stateless(preprocess_routes(action.request, self._local))
+                ack = action.request
+                self._forward_stateless(preprocess_routes(ack, self._local),
+                                        parse_via(ack.top_via).branch or "")
             elif isinstance(action, AckTimedOut):
                 self.stats["ack_timeouts"] += 1
                 self._log.info("tx.server.no_ack", call_id=entry.received.call_id,

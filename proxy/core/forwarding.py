@@ -3,6 +3,7 @@ that goes with it (§9.1)."""
 
 from __future__ import annotations
 
+from proxy.sip.headers import header_key
 from proxy.sip.message import (
     Header,
     Request,
@@ -46,8 +47,7 @@ def build_cancel(branch_request: Request, reason: str | None) -> Request:
     CSeq number and top Via (so it matches the INVITE's branch), same Route set."""
     headers: list[Header] = [("Via", branch_request.top_via)]
     for name, value in branch_request.headers:
-        key = name.lower()
-        if key in ("from", "f", "to", "t", "call-id", "i", "route"):
+        if header_key(name) in ("from", "to", "call-id", "route"):
             headers.append((name, value))
     number, _ = branch_request.cseq
     headers.append(("CSeq", f"{number} CANCEL"))

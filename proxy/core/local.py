@@ -29,10 +29,9 @@ class Interface:
 
 @dataclass(frozen=True, slots=True)
 class LocalAddresses:
-    """Every interface of this proxy, and the aliases that also name it."""
+    """Every interface of this proxy."""
 
     interfaces: tuple[Interface, ...]
-    aliases: frozenset[str] = frozenset()
     _by_transport: dict[tuple[str, int], Interface] = field(init=False, repr=False,
                                                             compare=False)
 
@@ -57,10 +56,12 @@ class LocalAddresses:
         """True when ``uri`` points at this proxy (§16.4: Route and Request-URI checks)."""
         return isinstance(uri, SipUri) and self.is_local_host_port(uri.host, uri.port)
 
+    def may_name_us(self, text: str) -> bool:
+        """A cheap pre-check before parsing: does ``text`` mention one of our hosts?"""
+        return any(interface.host in text for interface in self.interfaces)
+
     def is_local_host_port(self, host: str, port: int | None) -> bool:
         """True when ``host:port`` (port None meaning 5060) is one of our interfaces."""
         host = host.lower()
-        if host in self.aliases:
-            return True
         port = port or 5060
         return any(i.host.lower() == host and i.port == port for i in self.interfaces)

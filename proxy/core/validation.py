@@ -47,6 +47,8 @@ def _is_loop(request: Request, local: LocalAddresses) -> bool:
     """§16.3 step 4: one of our own Vias with the branch this request would get again."""
     current: str | None = None
     for value in request.header_values("via"):
+        if not local.may_name_us(value):
+            continue  # most Vias are other hops': no need to parse them
         try:
             via = parse_via(value)
         except SipParseError:
