@@ -260,7 +260,8 @@ def test_policy_rings_its_stages_in_order(
                 )
     for loser in case.stages[-1][1:]:
         apart = abs(invites[case.answering].time - invites[loser].time)
-        assert apart < 0.3, f"{loser} rang {apart:.2f}s apart from {case.answering}"
+        # Rung together: well under the 1 s stage even on a loaded machine.
+        assert apart < RING_TIMEOUT / 2, f"{loser} rang {apart:.2f}s apart from {case.answering}"
         cancel = only(results[loser].received("CANCEL"), f"CANCEL at {loser}")
         # RFC 3326: answered elsewhere, so the loser's phone logs no missed call.
         assert "cause=200" in cancel.header("Reason"), cancel.text

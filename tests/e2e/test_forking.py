@@ -303,6 +303,8 @@ def test_sigterm_lets_a_ringing_call_be_answered_and_refuses_new_invites(
     assert wait_until(lambda: bool(callee.received_so_far("INVITE")), 5.0), "call never rang"
 
     proxy.terminate()
+    # The signal is handled on the proxy's loop; a datagram sent before that is a new call.
+    assert wait_until(lambda: "proxy.draining" in proxy.stderr(), 5.0), "never started draining"
     late = UdpProbe(loopback.endpoint())
     try:
         late.send(request_text("INVITE", proxy.endpoint, late.endpoint), proxy.endpoint)
