@@ -33,6 +33,10 @@ async def serve(config: ProxyConfig) -> int:
         directory=config.directory,
         log=log,
     )
+    # Handlers first: a SIGTERM that comes as soon as the sockets are bound drains.
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     try:
         await _open_listeners(config, core, transports, log)
     except OSError as error:
@@ -42,9 +46,6 @@ async def serve(config: ProxyConfig) -> int:
     log.info("proxy.listening", listeners=[
         f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners])
     _tune_garbage_collector()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await _drain(core, config.shutdown_grace, loop, log, quiet=config.timers.t1)
     transports.close()

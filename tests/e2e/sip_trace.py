@@ -136,3 +136,9 @@ def read_trace(path: Path) -> list[TracedMessage]:
 def via_sent_by(via: str) -> str:
     """The ``host:port`` of a Via value (``SIP/2.0/UDP 127.0.0.1:5060;branch=...``)."""
     return via.split(None, 1)[1].split(";", 1)[0].strip()
+
+
+def only(messages: list[TracedMessage], what: str) -> TracedMessage:
+    """The single message of a list, failing with ``what`` otherwise."""
+    assert len(messages) == 1, f"expected exactly one {what}, got {len(messages)}"
+    return messages[0]

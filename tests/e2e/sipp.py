@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .loopback import Endpoint, LoopbackAllocator, Transport, is_bound, wait_until
-from .sip_trace import TracedMessage, read_trace
+from .sip_trace import Direction, TracedMessage, read_trace
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
@@ -56,29 +56,31 @@ class SippResult:
         return self.returncode == 0
 
     def received(self, method: str | None = None) -> list[TracedMessage]:
-        """Received messages, only requests of ``method`` when one is given."""
+        """Received messages, only requests of ``method`` when one is given.
+
+        Like every query here it counts a retransmission once; ``messages`` and
+        ``flow()`` still show every copy.
+        """
         return _received(self.messages, method)
 
     def received_responses(self, method: str) -> list[TracedMessage]:
         """Received responses whose CSeq method is ``method``."""
         return [
             message
-            for message in self.messages
-            if message.direction == "received"
-            and not message.is_request
-            and message.method == method
+            for message in _first_copies(self.messages, "received")
+            if not message.is_request and message.method == method
         ]
 
     def sent(self, method: str) -> list[TracedMessage]:
         """Requests of ``method`` this SIPp process sent."""
         return [
             message
-            for message in self.messages
-            if message.direction == "sent" and message.is_request and message.method == method
+            for message in _first_copies(self.messages, "sent")
+            if message.is_request and message.method == method
         ]
 
     def final_responses(self, method: str = "INVITE") -> list[TracedMessage]:
-        """Every final response received for ``method``, retransmissions included."""
+        """Every final response received for ``method``."""
         return [m for m in self.received_responses(method) if m.status >= 200]
 
     def final_status(self, method: str = "INVITE") -> int:
@@ -348,10 +350,26 @@ class SippLauncher:
 def _received(messages: Iterable[TracedMessage], method: str | None) -> list[TracedMessage]:
     return [
         message
-        for message in messages
-        if message.direction == "received"
-        and (method is None or (message.is_request and message.method == method))
+        for message in _first_copies(messages, "received")
+        if method is None or (message.is_request and message.method == method)
     ]
+
+
+def _first_copies(messages: Iterable[TracedMessage], direction: Direction) -> list[TracedMessage]:
+    """The messages of ``direction``, each byte-identical repeat dropped.
+
+    Over UDP a stall of T1 (500 ms in these tests) on a loaded machine makes SIPp
+    or the proxy retransmit a request or final response (RFC 3261 §17), and SIPp
+    logs every copy. A retransmission is the same message, not a second one, so
+    the tests count it once.
+    """
+    seen: set[str] = set()
+    first: list[TracedMessage] = []
+    for message in messages:
+        if message.direction == direction and message.text not in seen:
+            seen.add(message.text)
+            first.append(message)
+    return first
 
 
 def _read(path: Path) -> str:

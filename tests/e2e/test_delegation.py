@@ -32,7 +32,7 @@ from .delegation_support import (
 )
 from .loopback import LoopbackAllocator, wait_until
 from .proxy_process import ProxyProcess, proxy_config
-from .sip_trace import TracedMessage, via_sent_by
+from .sip_trace import TracedMessage, only, via_sent_by
 from .sipp import SippLauncher, SippProcess, SippResult, assert_all_passed
 
 pytestmark = pytest.mark.e2e
@@ -45,18 +45,12 @@ RING_TIMEOUT = 1.0
 NOT_RUNG = {"status": "480", "reason": "Temporarily Unavailable"}
 PEOPLE = ("alice", "bob", "vm")
 # Slack for process scheduling when comparing SIPp trace times.
-CLOCK_SLACK = 0.25
+CLOCK_SLACK = 0.5
 
 
 def rung_at(result: SippResult) -> float:
     """When the callee received its (only) INVITE, seconds since the epoch."""
     return only(result.received("INVITE"), f"INVITE at {result.name}").time
-
-
-def only(messages: list[TracedMessage], what: str) -> TracedMessage:
-    """The single message of a list, failing with ``what`` otherwise."""
-    assert len(messages) == 1, f"expected exactly one {what}, got {len(messages)}"
-    return messages[0]
 
 
 def silent_callee(sipp: SippLauncher, name: str) -> SippProcess:
@@ -260,8 +254,10 @@ def test_policy_rings_its_stages_in_order(
                 )
     for loser in case.stages[-1][1:]:
         apart = abs(invites[case.answering].time - invites[loser].time)
-        # Rung together: well under the 1 s stage even on a loaded machine.
-        assert apart < RING_TIMEOUT / 2, f"{loser} rang {apart:.2f}s apart from {case.answering}"
+        # Rung together (about 1 ms apart when idle), not a stage later.
+        assert apart < RING_TIMEOUT - CLOCK_SLACK, (
+            f"{loser} rang {apart:.2f}s apart from {case.answering}"
+        )
         cancel = only(results[loser].received("CANCEL"), f"CANCEL at {loser}")
         # RFC 3326: answered elsewhere, so the loser's phone logs no missed call.
         assert "cause=200" in cancel.header("Reason"), cancel.text
@@ -448,7 +444,7 @@ def test_busy_delegator_moves_on_to_the_delegates_at_once(
     assert results[0].final_status() == 200
     assert all(m.status != status for m in results[0].received()), results[0].flow()
     waited = rung_at(results[2]) - rung_at(results[1])
-    assert 0 <= waited < 1.5, f"Bob rang {waited:.2f}s after Alice refused; the stage is 5s"
+    assert 0 <= waited < 2.5, f"Bob rang {waited:.2f}s after Alice refused; the stage is 5s"
 
 
 @pytest.mark.parametrize(

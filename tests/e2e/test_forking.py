@@ -15,7 +15,7 @@ import pytest
 from .conftest import StartProxy
 from .loopback import LoopbackAllocator, Transport, wait_until
 from .proxy_process import ProxyProcess
-from .sip_trace import TracedMessage, via_sent_by
+from .sip_trace import TracedMessage, only, via_sent_by
 from .sipp import SippLauncher, assert_all_passed
 from .udp_probe import UdpProbe, request_text
 
@@ -38,12 +38,6 @@ def route(*stages: dict[str, Any]) -> dict[str, Any]:
 def reject(status: int, reason: str) -> dict[str, str]:
     """The fill for the uas_reject.xml template."""
     return {"status": str(status), "reason": reason}
-
-
-def only(messages: list[TracedMessage], what: str) -> TracedMessage:
-    """The single message of a list, failing with ``what`` otherwise."""
-    assert len(messages) == 1, f"expected exactly one {what}, got {len(messages)}"
-    return messages[0]
 
 
 def assert_through_proxy(message: TracedMessage, proxy: ProxyProcess, hops: int = 2) -> None:
@@ -296,10 +290,10 @@ def test_sigterm_exits_zero(vipproxy: StartProxy, loopback: LoopbackAllocator) -
 def test_sigterm_lets_a_ringing_call_be_answered_and_refuses_new_invites(
     vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator
 ) -> None:
-    callee = sipp.uas("callee", "uas_answer.xml", pause_ms=1000, timeout=5)
+    callee = sipp.uas("callee", "uas_answer.xml", pause_ms=1000)
     proxy = vipproxy(route(stage(callee.uri("a"))))
     # Short timeout: after the 200, the proxy may be gone before the BYE.
-    caller = sipp.uac("caller", "uac_call.xml", remote=proxy.endpoint, service=NUMBER, timeout=3)
+    caller = sipp.uac("caller", "uac_call.xml", remote=proxy.endpoint, service=NUMBER, timeout=5)
     assert wait_until(lambda: bool(callee.received_so_far("INVITE")), 5.0), "call never rang"
 
     proxy.terminate()
