@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -77,14 +76,7 @@ def office(
 
 def route_decisions(proxy: ProxyProcess) -> list[dict[str, Any]]:
     """Every ``route.decision`` event in the proxy's JSON log, oldest first."""
-    events = []
-    for line in proxy.stderr().splitlines():
-        if '"route.decision"' not in line:
-            continue
-        event = json.loads(line)
-        if event.get("event") == "route.decision":
-            events.append(event)
-    return events
+    return proxy.events("route.decision")
 
 
 def only_decision(proxy: ProxyProcess) -> dict[str, Any]:

@@ -8,6 +8,7 @@ exits first or takes too long, the test fails with its stderr.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -103,6 +104,14 @@ class ProxyProcess:
     def stderr(self) -> str:
         """Everything the proxy logged so far."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """Every ``name`` event in the proxy's JSON log so far, oldest first."""
+        found = []
+        for line in self.stderr().splitlines():
+            if f'"{name}"' in line and (event := json.loads(line)).get("event") == name:
+                found.append(event)
+        return found
 
     def running(self) -> bool:
         """Whether the process has not exited yet."""

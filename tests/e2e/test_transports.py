@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from .loopback import Endpoint, LoopbackAllocator
+from proxy.transport.udp import RECEIVE_BUFFER_BYTES
+
+from .conftest import StartProxy
+from .loopback import Endpoint, LoopbackAllocator, wait_until
 from .proxy_process import ProxyProcess, proxy_config
 
 pytestmark = pytest.mark.e2e
@@ -237,3 +240,22 @@ def test_udp_request_over_the_size_limit_gets_513(tcp_proxy: tuple[Endpoint, End
         answer = caller.recv(65535)
         assert _status(answer) == 513
         assert b"limit 1500" in answer.split(b"\r\n", 1)[0]
+
+
+def test_udp_listener_asks_for_a_large_receive_buffer(
+    vipproxy: StartProxy, loopback: LoopbackAllocator
+) -> None:
+    """The proxy asks for RECEIVE_BUFFER_BYTES and logs what this kernel granted: the
+    same a socket of ours gets for the same request, with a warning when capped."""
+    proxy = vipproxy({"2000": {"stages": [{"targets": [loopback.endpoint().sip_uri("a")]}]}})
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ours:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        kernel_grants = ours.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    capped = kernel_grants < RECEIVE_BUFFER_BYTES
+    name = "udp.receive_buffer_capped" if capped else "udp.receive_buffer"
+
+    assert wait_until(lambda: bool(proxy.events(name)), _DEADLINE), proxy.stderr()
+    event = proxy.events(name)[0]
+    assert event["listener"] == str(proxy.endpoint), event
+    assert (event["requested"], event["granted"]) == (RECEIVE_BUFFER_BYTES, kernel_grants), event
+    assert ("net.core.rmem_max" in event.get("hint", "")) == capped, event
