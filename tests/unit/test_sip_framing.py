@@ -147,7 +147,7 @@ _BODIES = st.binary(max_size=300)
 _PINGS = st.integers(min_value=0, max_value=2)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     st.lists(st.tuples(_BODIES, _PINGS), min_size=1, max_size=8),
     st.lists(st.integers(min_value=1, max_value=200), min_size=1, max_size=40),

@@ -74,19 +74,19 @@ def damaged(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=2000)
 @given(st.binary(max_size=400))
 def test_arbitrary_bytes_only_raise_sip_parse_error(data: bytes) -> None:
     _check_parse(data)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=3000)
 @given(damaged())
 def test_damaged_messages_only_raise_sip_parse_error(data: bytes) -> None:
     _check_parse(data)
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=1000)
 @given(
     st.lists(st.one_of(damaged(), st.binary(max_size=80), st.sampled_from(SEEDS)), max_size=5),
     st.integers(min_value=1, max_value=97),

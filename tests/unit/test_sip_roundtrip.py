@@ -113,7 +113,7 @@ def responses(draw: st.DrawFn) -> Response:
     return Response(draw(st.integers(100, 699)), reason, draw(headers_for(method, body)), body)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(requests())
 def test_requests_round_trip(request: Request) -> None:
     parsed = parse_message(request.serialize())
@@ -121,7 +121,7 @@ def test_requests_round_trip(request: Request) -> None:
     assert parsed.headers == request.headers  # order and spelling preserved
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(responses())
 def test_responses_round_trip(response: Response) -> None:
     assert parse_message(response.serialize()) == response

@@ -291,21 +291,21 @@ def _text(alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.lists(alphabet, max_size=12).map("".join)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(_text(_VIA_ALPHABET))
 def test_plain_via_fast_path_is_a_subset_of_parse_via(value: str) -> None:
     if checks._PLAIN_VIA.fullmatch(value):
         parse_via(value)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(_text(_ADDRESS_ALPHABET))
 def test_plain_name_addr_fast_path_is_a_subset_of_parse_name_addr(value: str) -> None:
     if checks._PLAIN_NAME_ADDR.fullmatch(value):
         parse_name_addr(value)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(_text(_URI_ALPHABET))
 def test_plain_sip_uri_fast_path_is_a_subset_of_parse_uri(value: str) -> None:
     if checks._PLAIN_SIP_URI.fullmatch(value):

@@ -216,7 +216,7 @@ def test_requests_are_not_for_client_transactions() -> None:
     assert tx.state is TransactionState.CALLING
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(plan=steps("ABDMZ", responses=True, sends=False), reliable=st.booleans())
 def test_any_event_sequence_never_raises_nor_acts_after_terminated(
     plan: list[Step], reliable: bool

@@ -146,7 +146,7 @@ def test_transport_failure_in_completed_only_terminates() -> None:
     assert tx.handle(TransportFailed("gone"), 0.2) == [Terminated()]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(plan=steps("EFKZ", responses=True, sends=False), reliable=st.booleans())
 def test_any_event_sequence_never_raises_nor_acts_after_terminated(
     plan: list[Step], reliable: bool

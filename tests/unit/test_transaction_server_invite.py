@@ -172,7 +172,7 @@ def test_transport_failure_terminates_in_proceeding_and_completed() -> None:
     assert tx.handle(TransportFailed("refused"), 0.2) == [Terminated()]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(plan=steps("GHILZ", responses=False, sends=True, requests=[INVITE, ACK.request]))
 def test_any_event_sequence_never_raises_nor_acts_after_terminated(plan: list[Step]) -> None:
     for reliable in (False, True):
