@@ -48,6 +48,11 @@ PEOPLE = ("alice", "bob", "vm")
 CLOCK_SLACK = 0.5
 
 
+def call_the_line(sipp: SippLauncher, proxy: ProxyProcess, keys: Mapping[str, str]) -> SippProcess:
+    """A SIPp caller placing one call to Alice's line through ``proxy``."""
+    return sipp.uac("caller", "uac_call.xml", remote=proxy.endpoint, service=LINE, keys=keys)
+
+
 def rung_at(result: SippResult) -> float:
     """When the callee received its (only) INVITE, seconds since the epoch."""
     return only(result.received("INVITE"), f"INVITE at {result.name}").time
@@ -217,9 +222,7 @@ def test_policy_rings_its_stages_in_order(
         ),
     )
 
-    caller = sipp.uac(
-        "caller", "uac_call.xml", remote=proxy.endpoint, service=LINE, keys={"caller": case.caller}
-    )
+    caller = call_the_line(sipp, proxy, {"caller": case.caller})
     caller_result, *answers = sipp.finish(caller, *(callees[name] for name in case.rung))
     results = dict(zip(case.rung, answers, strict=True))
     for name in PEOPLE:
@@ -282,13 +285,7 @@ def test_vip_caller_matched_across_number_formats_and_labelled_for_the_delegate_
     )
 
     # Carol's contact says "+1 (415) 555-0199"; her call arrives as 4155550199.
-    caller = sipp.uac(
-        "caller",
-        "uac_call.xml",
-        remote=proxy.endpoint,
-        service=LINE,
-        keys={"caller": "4155550199", "caller_name": "Carol Ng"},
-    )
+    caller = call_the_line(sipp, proxy, {"caller": "4155550199", "caller_name": "Carol Ng"})
     results = sipp.finish(caller, alice, bob)
 
     assert_all_passed(*results)
@@ -336,16 +333,8 @@ def test_p_asserted_identity_counts_only_from_a_trusted_peer(
     )
 
     # An ordinary caller claiming, in P-Asserted-Identity, to be Carol (a VIP).
-    caller = sipp.uac(
-        "caller",
-        "uac_call.xml",
-        remote=proxy.endpoint,
-        service=LINE,
-        keys={
-            "caller": OTHER_CALLER,
-            "extra_header": "P-Asserted-Identity: <sip:+14155550199@127.0.0.1>",
-        },
-    )
+    claimed = "P-Asserted-Identity: <sip:+14155550199@127.0.0.1>"
+    caller = call_the_line(sipp, proxy, {"caller": OTHER_CALLER, "extra_header": claimed})
     caller_result, answered = sipp.finish(caller, callees[answering])
     assert_never_rung(callees[silent])
 
@@ -387,13 +376,7 @@ def test_pending_delegate_and_delegate_without_answer_calls_are_not_rung(
         ),
     )
 
-    caller = sipp.uac(
-        "caller",
-        "uac_call.xml",
-        remote=proxy.endpoint,
-        service=LINE,
-        keys={"caller": OTHER_CALLER},
-    )
+    caller = call_the_line(sipp, proxy, {"caller": OTHER_CALLER})
     caller_result, bob = sipp.finish(caller, callees["bob"])
     for name in ("alice", "dana", "erin"):
         assert_never_rung(callees[name])
@@ -431,13 +414,7 @@ def test_busy_delegator_moves_on_to_the_delegates_at_once(
         ),
     )
 
-    caller = sipp.uac(
-        "caller",
-        "uac_call.xml",
-        remote=proxy.endpoint,
-        service=LINE,
-        keys={"caller": OTHER_CALLER},
-    )
+    caller = call_the_line(sipp, proxy, {"caller": OTHER_CALLER})
     results = sipp.finish(caller, alice, bob)
 
     assert_all_passed(*results)
@@ -473,13 +450,7 @@ def test_voicemail_takes_the_call_nobody_answered(
     )
 
     # A VIP caller, so Bob's INVITE carries a display-name prefix.
-    caller = sipp.uac(
-        "caller",
-        "uac_call.xml",
-        remote=proxy.endpoint,
-        service=LINE,
-        keys={"caller": VIP_CALLER},
-    )
+    caller = call_the_line(sipp, proxy, {"caller": VIP_CALLER})
     caller_result, alice_result, bob_result, vm = sipp.finish(caller, alice, bob, mailbox)
 
     assert_all_passed(caller_result, alice_result, bob_result, vm)
