@@ -8,9 +8,13 @@ import signal
 from typing import Any
 
 from proxy.config.loader import ProxyConfig
+from proxy.core.classify import PROXY_SERVICE
 from proxy.core.driver import CoreSettings, ProxyCore
 from proxy.core.local import Interface, LocalAddresses
+from proxy.core.services import ProxyItself
 from proxy.logs import configure_logging
+from proxy.policy.trust import TrustModel
+from proxy.statefiles import load_or_create_secret
 from proxy.transport.dispatch import Transports
 from proxy.transport.tcp import TcpTransport
 from proxy.transport.udp import open_udp
@@ -24,14 +28,22 @@ async def serve(config: ProxyConfig) -> int:
     local = LocalAddresses(
         tuple(Interface(item.transport, item.advertise, item.port) for item in config.listeners)
     )
+    try:
+        route_secret = load_or_create_secret(config.state_dir)
+    except OSError as error:
+        log.error("proxy.state_dir_unusable", state_dir=str(config.state_dir),
+                  error=str(error))
+        return 1
     core = ProxyCore(
         local=local,
         settings=CoreSettings(config.timers, config.timer_c, config.max_breadth,
                               config.max_message_size),
         send=transports.send,
         loop=loop,
-        directory=config.directory,
+        trust=TrustModel(config.directory, config.untrusted_calls),
+        route_secret=route_secret,
         log=log,
+        services={PROXY_SERVICE: ProxyItself()},
     )
     # Handlers first: a SIGTERM that comes as soon as the sockets are bound drains.
     stop = asyncio.Event()
@@ -95,4 +107,8 @@ async def _drain(core: ProxyCore, grace: float, loop: asyncio.AbstractEventLoop,
         if not core.in_progress and loop.time() - core.last_received >= quiet:
             return
         await asyncio.sleep(0.05)
-    log.warning("proxy.drain_timeout", in_progress=core.in_progress)
+    ended = core.end_calls_in_progress("proxy shutting down")
+    log.warning("proxy.drain_timeout", ended=ended)
+    # The 503s and CANCELs are on their way; give the transports a moment to flush
+    # them and the phones to answer the CANCELs before the sockets close.
+    await asyncio.sleep(min(quiet, 1.0))
