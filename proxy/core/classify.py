@@ -44,6 +44,7 @@ class Answer:
     reason: str
     headers: tuple[Header, ...] = ()
     refusal: str | None = None
+    decision: PolicyDecision | None = None  # the policy's reasons, when it was asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +136,12 @@ class Classifier:
         request_uri = _sip_uri_or_none(request.uri)
         if request_uri is not None and request_uri.user is None and self.local.is_local(
                 request_uri):
-            if untrusted:
-                return Answer(403, FORBIDDEN, refusal="untrusted_source")
+            # The proxy's own address (an OPTIONS ping): nothing about lines to learn.
             return Serve(PROXY_SERVICE)
         decision = route_request(request, source.hop.host, self.trust.directory, now)
         if decision.plan is None:
-            return Answer(404, f"Not Found (no line or route for {request.uri[:60]})")
+            return Answer(404, f"Not Found (no line or route for {request.uri[:60]})",
+                          decision=decision)
         return Forward(decision.plan, not decision.trust_asserted_identity, decision)
 
     def _preloaded(self, request: Request, source: Source) -> Verdict:

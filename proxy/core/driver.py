@@ -37,6 +37,7 @@ from proxy.core.services import Service
 from proxy.core.transactions import UNANSWERED, TransactionTable
 from proxy.core.validation import split_breadth
 from proxy.defaults import MAX_BREADTH, MAX_MESSAGE_SIZE, TIMER_C_SECONDS
+from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import RoutingPlan
 from proxy.policy.trust import Source, TrustModel
 from proxy.sip.address import parse_name_addr
@@ -245,15 +246,14 @@ class ProxyCore:
         verdict = self._classifier.classify(facts, self._loop.time())
         match verdict:
             case Forward(plan, strip_asserted_identity, decision):
-                if decision is not None:
-                    self._log.info("route.decision", call_id=request.call_id,
-                                   **decision.log_fields())
+                self._log_decision(request, decision)
                 entry.strip_asserted_identity = strip_asserted_identity
                 if self.events.listening:
                     self.events.publish(CallRouted(request.call_id, request.method, decision,
                                                    self._loop.time()))
                 self._fork(entry, facts.preprocessed.request, plan)
-            case Answer(status, reason, headers, refusal):
+            case Answer(status, reason, headers, refusal, decision):
+                self._log_decision(request, decision)
                 if refusal is not None:
                     self._count_refusal(entry, refusal, status, reason)
                 self._answer(entry, status, reason, headers, logged=refusal is not None)
@@ -261,6 +261,10 @@ class ProxyCore:
                 self._serve(entry, name)
             case _:
                 assert_never(verdict)
+
+    def _log_decision(self, request: Request, decision: PolicyDecision | None) -> None:
+        if decision is not None:
+            self._log.info("route.decision", call_id=request.call_id, **decision.log_fields())
 
     def _serve(self, entry: ServerEntry, name: str) -> None:
         service = self._services.get(name)
