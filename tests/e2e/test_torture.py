@@ -10,9 +10,10 @@ proxy answers within a bounded time is collected, then judged:
   problem, never the server's (RFC 3261 §21.5, RFC 4475 §1);
 - every answer has a reason phrase (the proxy's own answers explain themselves);
 - a malformed request gets a 4xx (RFC 4475 §3.1.2, RFC 3261 §16.3 step 1), over
-  TCP too, before the connection closes; except badvers, whose answer RFC 4475
-  §3.1.2.16 names as 505 Version Not Supported (RFC 3261 §21.5.7), and clerr
-  over TCP, where a Content-Length beyond the data means "wait for more";
+  TCP too: a stream that cannot be framed is answered, then closed (RFC 4475
+  §3.1.2.3 ncl: "respond with an error" and close). Except badvers, whose answer
+  RFC 4475 §3.1.2.16 names as 505 Version Not Supported (RFC 3261 §21.5.6), and
+  clerr over TCP, where a Content-Length beyond the data means "wait for more";
 - a response is never answered (RFC 3261 §16.7; stray ones are dropped);
 - a request whose next hop is a host name (a Route such as wsinv's, or a
   Request-URI whose user has no line and no route) gets a 4xx or a 503 whose
