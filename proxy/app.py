@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import sys
 from typing import Any
 
 from proxy.config.loader import ProxyConfig
@@ -15,6 +16,7 @@ from proxy.core.services import ProxyItself
 from proxy.logs import configure_logging
 from proxy.policy.trust import TrustModel
 from proxy.statefiles import load_or_create_secret
+from proxy.transport.bind_errors import explain_bind_error
 from proxy.transport.dispatch import Transports
 from proxy.transport.tcp import TcpTransport
 from proxy.transport.udp import open_udp
@@ -51,8 +53,10 @@ async def serve(config: ProxyConfig) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         await _open_listeners(config, core, transports, log)
-    except OSError as error:
-        log.error("proxy.listen_failed", error=str(error))
+    except _ListenerFailed as failure:
+        # The log may be JSON for a collector; whoever ran `vipproxy run` reads a line.
+        log.error("proxy.listen_failed", error=str(failure))
+        print(f"vipproxy: {failure}", file=sys.stderr)
         transports.close()
         return 1
     log.info("proxy.listening", listeners=[
@@ -81,17 +85,25 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(5_000, 10, 1_000)
 
 
+class _ListenerFailed(Exception):
+    """A listener could not be opened; the message names it and says why."""
+
+
 async def _open_listeners(config: ProxyConfig, core: ProxyCore, transports: Transports,
                           log: Any) -> None:
     for item in config.listeners:
-        if item.transport == "UDP":
-            endpoint = await open_udp(item.host, item.port, core.receive, log)
-            transports.add_udp(item.host, endpoint)
-        else:
-            if transports.tcp is None:
-                transports.tcp = TcpTransport(core.receive, core.transport_failed,
-                                              config.max_message_size, log)
-            await transports.tcp.listen(item.host, item.port)
+        try:
+            if item.transport == "UDP":
+                endpoint = await open_udp(item.host, item.port, core.receive, log)
+                transports.add_udp(item.host, endpoint)
+            else:
+                if transports.tcp is None:
+                    transports.tcp = TcpTransport(core.receive, core.transport_failed,
+                                                  config.max_message_size, log)
+                await transports.tcp.listen(item.host, item.port)
+        except OSError as error:
+            explanation = explain_bind_error(error, item.transport, item.host, item.port)
+            raise _ListenerFailed(explanation) from error
 
 
 async def _drain(core: ProxyCore, grace: float, loop: asyncio.AbstractEventLoop,
