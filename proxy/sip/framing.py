@@ -109,7 +109,11 @@ class StreamFramer:
             self._scan_from = max(0, len(buffer) - 3)
             return False
         self._scan_from = 0
-        length = head_end + 4 + _content_length(buffer, head_end)
+        try:
+            length = head_end + 4 + _content_length(buffer, head_end)
+        except SipParseError as error:
+            error.head = bytes(buffer[: head_end + 4])
+            raise
         if length > limit:
             raise MessageTooLarge(length, limit)
         self._frame_length = length
