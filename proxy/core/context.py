@@ -303,12 +303,12 @@ class ResponseContext:
         self.final_sent = True
         finals = [b.final for b in self.branches if b.final is not None]
         best = best_response(finals) or self._synthetic(408, "Request Timeout")
-        if best.status == 503 and not any(b.final is best and b.unreachable
-                                          for b in self.branches):
-            # §16.7 step 6: a 503 from downstream must not go upstream as is (it would
-            # make the caller think this proxy is unavailable); it becomes a 500. Our
-            # own 503 for a target we cannot reach says just that, and stays.
-            best = Response(500, "Server Internal Error", best.headers, best.body)
+        if best.status == 503:
+            # Our own 503 for a target we cannot reach says just that, and goes up as
+            # is. §16.7 step 6: a 503 from downstream must not (it would make the
+            # caller think this proxy is unavailable); it becomes a 500.
+            own = next((b.final for b in self.branches if b.unreachable and b.final), None)
+            best = own or Response(500, "Server Internal Error", best.headers, best.body)
         return [RelayResponse(best)]
 
     # --- helpers --------------------------------------------------------------------

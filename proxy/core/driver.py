@@ -198,7 +198,7 @@ class ProxyCore:
         if existing is not None:
             self._table.server_received(existing, request)  # a retransmission
             return
-        if self._shed(request, top, source):
+        if self._shed(request, top, source) or self._foreign_cancel(request, top, source):
             return
         entry = ServerEntry(self._table.new_server_transaction(request, hop.reliable,
                                                                self._settings.timers),
@@ -234,6 +234,25 @@ class ProxyCore:
         response = make_response(request, 503, "Service Unavailable (overloaded)",
                                  to_tag=self._shed_tag,
                                  extra=(("Retry-After", str(admission.retry_after)),))
+        self._send(response, self._response_hop(top, source))
+        return True
+
+    def _foreign_cancel(self, request: Request, top: Via, source: Source) -> bool:
+        """§9.2 matches a CANCEL to its INVITE by branch, which every callee sees in
+        the Via: a CANCEL for a call in progress is believed only from where the
+        INVITE came (or from a trusted peer). Anyone else gets a 481 without a
+        transaction, so that it cannot take the key of the caller's own CANCEL."""
+        if request.method != "CANCEL" or source.trusted:
+            return False
+        invite = self._table.servers.get(invite_key_of(request))
+        if invite is None or invite.source.hop.host == source.hop.host:
+            return False
+        self.stats["refused_foreign_cancel"] += 1
+        if self._throttle.should_log(source.hop.host, self._loop.time()):
+            self._log.info("request.refused", call_id=request.call_id, method="CANCEL",
+                           status=481, refusal="foreign_cancel", source=source.hop.host)
+        response = make_response(request, 481, "Call/Transaction Does Not Exist",
+                                 to_tag=secrets.token_hex(4))
         self._send(response, self._response_hop(top, source))
         return True
 
@@ -336,12 +355,10 @@ class ProxyCore:
         self._send(forward_request(request, uri=request.uri, via=interface.via(branch)), hop)
 
     def _on_cancel(self, entry: ServerEntry, cancel: Request) -> None:
-        """§16.10: 200 for the CANCEL, then cancel the fork it targets. Only the sender
-        of the INVITE (or a trusted peer) may cancel it; anyone else learns nothing."""
+        """§16.10: 200 for the CANCEL, then cancel the fork it targets (its sender was
+        checked by :meth:`_foreign_cancel`)."""
         invite = self._table.servers.get(invite_key_of(cancel))
-        if invite is None or invite.context is None or not _same_sender(invite, entry):
-            if invite is not None and invite.context is not None:
-                self._count_refusal(entry, "foreign_cancel", 481, "CANCEL from another source")
+        if invite is None or invite.context is None:
             self._answer(entry, 481, "Call/Transaction Does Not Exist")
             return
         self._answer(entry, 200, "OK")
@@ -459,12 +476,6 @@ class ProxyCore:
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _same_sender(invite: ServerEntry, cancel: ServerEntry) -> bool:
-    """§9.2 matches a CANCEL to its INVITE by branch, which every callee sees in the
-    Via; it is believed only from where the INVITE came (or from a trusted peer)."""
-    return cancel.source.trusted or cancel.source.hop.host == invite.source.hop.host
 
 
 def _from_tag(request: Request) -> str:

@@ -27,6 +27,7 @@ class Fork:
 
     service: str
     callee_uris: tuple[str, str]
+    caller_host: str  # trusted, as the PBX in front of which the proxy runs
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ def _launch_vipproxy(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> Manage
         "routes": {
             fork.service: {"stages": [{"targets": list(fork.callee_uris), "timeout": "20s"}]},
         },
+        # The SIPp caller stands for the PBX in front of which the proxy runs.
+        "trusted_peers": [f"{fork.caller_host}/32"],
+        "state_dir": str(workdir / "vipproxy-state"),
     }
     config_path = workdir / "vipproxy.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))

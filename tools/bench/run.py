@@ -289,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A fresh directory per run, inside --workdir when given.
     workdir = Path(tempfile.mkdtemp(prefix="vipproxy-bench-", dir=settings.workdir))
     fork = Fork(settings.service, (f"sip:a@{CALLEE_A.host}:{CALLEE_A.port}",
-                                   f"sip:b@{CALLEE_B.host}:{CALLEE_B.port}"))
+                                   f"sip:b@{CALLEE_B.host}:{CALLEE_B.port}"), CALLER.host)
     proxies = known_proxies(PROXY_HOST)
     print(f"files: {workdir}\n{STEP_HEADER}", flush=True)
     results: list[StepResult] = []
