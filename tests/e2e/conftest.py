@@ -1,10 +1,13 @@
 """Fixtures for the end-to-end tests: the real proxy, SIPp peers, baresip.
 
 - ``loopback``: hands out fresh 127.x.y.z endpoints for the whole session.
-- ``vipproxy``: ``vipproxy(routes, directory=None)`` starts a proxy listening
-  over UDP and TCP on a fresh endpoint and returns its :class:`ProxyProcess`.
+- ``vipproxy``: ``vipproxy(routes, directory=None, endpoint=None)`` starts a
+  proxy listening over UDP and TCP on a fresh endpoint (or on ``endpoint``, to
+  restart one where it was) and returns its :class:`ProxyProcess`.
 - ``sipp``: a :class:`SippLauncher` (``sipp.uas(...)``, then ``sipp.uac(...)``).
 - ``baresip``: ``baresip(user)`` starts an auto-answering phone.
+- ``udp_probe``: ``udp_probe()`` opens a :class:`UdpProbe` on a fresh endpoint
+  (or ``udp_probe(endpoint)``), a hand-written caller, callee or listener.
 
 Every process is stopped when the test ends.  When a test fails, the proxy's
 configuration and log, each SIPp process's message flow and unexpected
@@ -20,20 +23,32 @@ from typing import Any, Protocol
 import pytest
 
 from .baresip import BaresipPhone
-from .loopback import LoopbackAllocator
+from .loopback import Endpoint, LoopbackAllocator
 from .proxy_process import ProxyProcess, proxy_config
 from .sipp import SippLauncher
+from .udp_probe import UdpProbe
 
 Reporter = tuple[str, Callable[[], str]]
 _REPORTERS = pytest.StashKey[list[Reporter]]()
 
 
 class StartProxy(Protocol):
-    """The ``vipproxy`` fixture: start a proxy with these routes (and directory)."""
+    """The ``vipproxy`` fixture: start a proxy with these routes (and directory),
+    on a fresh endpoint unless ``endpoint`` names one."""
 
     def __call__(
-        self, routes: Mapping[str, Any], directory: Mapping[str, Any] | None = None
+        self,
+        routes: Mapping[str, Any],
+        directory: Mapping[str, Any] | None = None,
+        *,
+        endpoint: Endpoint | None = None,
     ) -> ProxyProcess: ...
+
+
+class OpenProbe(Protocol):
+    """The ``udp_probe`` fixture: a UDP socket on ``endpoint`` or a fresh one."""
+
+    def __call__(self, endpoint: Endpoint | None = None) -> UdpProbe: ...
 
 
 def _attach(request: pytest.FixtureRequest, title: str, reporter: Callable[[], str]) -> None:
@@ -74,9 +89,12 @@ def vipproxy(
     started: list[ProxyProcess] = []
 
     def start(
-        routes: Mapping[str, Any], directory: Mapping[str, Any] | None = None
+        routes: Mapping[str, Any],
+        directory: Mapping[str, Any] | None = None,
+        *,
+        endpoint: Endpoint | None = None,
     ) -> ProxyProcess:
-        endpoint = loopback.endpoint()
+        endpoint = endpoint or loopback.endpoint()
         name = f"proxy{len(started) + 1}"
         process = ProxyProcess(name, proxy_config(endpoint, routes, directory), endpoint, tmp_path)
         started.append(process)
@@ -117,3 +135,18 @@ def baresip(
     yield start
     for phone in phones:
         phone.stop()
+
+
+@pytest.fixture
+def udp_probe(loopback: LoopbackAllocator) -> Generator[OpenProbe, None, None]:
+    """Open UDP probes (hand-written callers, callees, listeners); each is closed at the end."""
+    probes: list[UdpProbe] = []
+
+    def open_probe(endpoint: Endpoint | None = None) -> UdpProbe:
+        probe = UdpProbe(endpoint or loopback.endpoint())
+        probes.append(probe)
+        return probe
+
+    yield open_probe
+    for probe in probes:
+        probe.close()

@@ -312,3 +312,41 @@ def test_sigterm_lets_a_ringing_call_be_answered_and_refuses_new_invites(
     assert refusal.status == 503, refusal.start_line
     assert caller_result.final_status() == 200, caller_result.report()
     assert exit_code == 0, proxy.stderr()
+
+
+def test_sigterm_ends_calls_still_ringing_at_the_end_of_the_grace(
+    vipproxy: StartProxy, sipp: SippLauncher
+) -> None:
+    numbers = ["2001", "2002", "2003"]
+    callees = [sipp.uas(f"ringing-{n}", "uas_ring_until_cancel.xml") for n in numbers]
+    proxy = vipproxy({
+        number: {"stages": [stage(callee.uri("a"))]}
+        for number, callee in zip(numbers, callees, strict=True)
+    })
+    callers = [
+        sipp.uac(f"caller-{n}", "uac_expect_failure.xml", remote=proxy.endpoint, service=n)
+        for n in numbers
+    ]
+    assert wait_until(lambda: all(c.received_so_far("INVITE") for c in callees), 10.0), (
+        "not every call rang"
+    )
+
+    proxy.terminate()
+    # Only the end of the grace is timed, and it is timed from the proxy's own start of draining.
+    assert wait_until(lambda: bool(proxy.events("proxy.draining")), 5.0), "never started draining"
+    exit_code = proxy.wait_exit()
+    caller_results = [caller.wait() for caller in callers]
+    # The proxy is gone, so nobody ACKs the callees' 487s: only their CANCELs are checked.
+    cancelled = wait_until(lambda: all(c.received_so_far("CANCEL") for c in callees), 5.0)
+
+    assert exit_code == 0, proxy.stderr()
+    assert proxy.events("proxy.draining")[0]["in_progress"] == len(numbers)
+    for result in caller_results:
+        result.assert_passed()
+        final = only(result.final_responses(), f"final response at {result.name}")
+        assert (final.status, final.reason) == (
+            503, "Service Unavailable (proxy shutting down)"), final.start_line
+        assert final.has_header("Retry-After"), final.text
+    assert cancelled, [c.name for c in callees if not c.received_so_far("CANCEL")]
+    for callee in callees:
+        assert_through_proxy(only(callee.received_so_far("CANCEL"), "CANCEL"), proxy, hops=1)

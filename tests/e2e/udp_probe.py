@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 
 from .loopback import Endpoint
 from .sip_trace import TracedMessage
@@ -38,6 +39,25 @@ def request_text(
     return "\r\n".join(lines) + "\r\n\r\n"
 
 
+def response_text(
+    request: TracedMessage, status: int, reason: str, *, to_tag: str, contact: str = ""
+) -> str:
+    """A UAS's response to ``request`` (RFC 3261 §8.2.6.2): its Via lines, Record-Route
+    (§12.1.1), From, Call-ID and CSeq; its To with ``to_tag`` unless it has a tag."""
+    to = request.header("To")
+    if ";tag=" not in to:
+        to += f";tag={to_tag}"
+    lines = [f"SIP/2.0 {status} {reason}"]
+    lines += [f"Via: {value}" for value in request.header_lines("Via")]
+    lines += [f"Record-Route: {value}" for value in request.header_lines("Record-Route")]
+    lines += [f"From: {request.header('From')}", f"To: {to}"]
+    lines += [f"Call-ID: {request.header('Call-ID')}", f"CSeq: {request.header('CSeq')}"]
+    if contact:
+        lines.append(f"Contact: {contact}")
+    lines.append("Content-Length: 0")
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
 class UdpProbe:
     """A UDP socket on its own loopback endpoint that sends requests and reads answers."""
 
@@ -61,12 +81,24 @@ class UdpProbe:
 
     def final_response(self, timeout: float) -> TracedMessage | None:
         """Skip provisional responses; the first final response within ``timeout``."""
+        return self.first(lambda message: not message.is_request and message.status >= 200,
+                          timeout)
+
+    def next_request(self, method: str, timeout: float) -> TracedMessage | None:
+        """The first ``method`` request within ``timeout``, skipping anything else."""
+        return self.first(lambda message: message.is_request and message.method == method,
+                          timeout)
+
+    def first(
+        self, wanted: Callable[[TracedMessage], bool], timeout: float
+    ) -> TracedMessage | None:
+        """The first datagram within ``timeout`` that is ``wanted``; others are skipped."""
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             message = self.receive(remaining)
             if message is None:
                 return None
-            if not message.is_request and message.status >= 200:
+            if wanted(message):
                 return message
         return None
 
