@@ -22,7 +22,7 @@ from typing import Any, Protocol, assert_never
 from proxy.core.branch import BranchFactory
 from proxy.core.branching import DIALOG_FORMING
 from proxy.core.classify import Answer, Classifier, Forward, RequestFacts, Serve
-from proxy.core.context import ContextSettings, ResponseContext
+from proxy.core.context import ContextSettings, Decision, ResponseContext
 from proxy.core.entries import ClientEntry, FinalCallback, ServerEntry
 from proxy.core.events import CallRouted, EventBus, RequestRefused
 from proxy.core.forks import Forks
@@ -408,19 +408,20 @@ class ProxyCore:
 
     def on_branch_timeout(self, entry: ClientEntry) -> None:
         """Timer B or F: a synthetic 408 (principle 4)."""
-        if entry.on_final is not None:
-            entry.on_final(make_response(entry.tx.request, 408, "Request Timeout"))
-        elif entry.server is not None and entry.server.context is not None:
-            self._forks.decide(entry.server,
-                               entry.server.context.on_branch_timeout(entry.branch_id))
+        self._branch_failed(entry, 408, "Request Timeout", ResponseContext.on_branch_timeout)
 
     def on_branch_unreachable(self, entry: ClientEntry) -> None:
         """§16.9: a transport error counts as a 503."""
+        self._branch_failed(entry, 503, "Service Unavailable",
+                            ResponseContext.on_branch_transport_error)
+
+    def _branch_failed(self, entry: ClientEntry, status: int, reason: str,
+                       event: Callable[[ResponseContext, int], list[Decision]]) -> None:
+        """A failure becomes a response: the originator's, or the fork's (principle 4)."""
         if entry.on_final is not None:
-            entry.on_final(make_response(entry.tx.request, 503, "Service Unavailable"))
+            entry.on_final(make_response(entry.tx.request, status, reason))
         elif entry.server is not None and entry.server.context is not None:
-            self._forks.decide(entry.server,
-                               entry.server.context.on_branch_transport_error(entry.branch_id))
+            self._forks.decide(entry.server, event(entry.server.context, entry.branch_id))
 
     def on_transaction_error(self, where: str) -> None:
         self.stats["internal_errors"] += 1

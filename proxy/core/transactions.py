@@ -122,13 +122,15 @@ class TransactionTable:
 
     def _server_timer(self, key: TransactionKey, name: str, generation: int) -> None:
         entry = self.servers.get(key)
-        if entry is None:
-            return  # the transaction ended: a stale timer (principle 5)
+        if entry is not None:  # else the transaction ended: a stale timer (principle 5)
+            self._fire(entry, self.run_server, TimerFired(name, generation))
+
+    def _fire(self, entry: Any, run: Callable[[Any, list[Action]], None],
+              event: TimerFired) -> None:
         try:
-            self.run_server(entry, entry.tx.handle(TimerFired(name, generation),
-                                                   self._loop.time()))
+            run(entry, entry.tx.handle(event, self._loop.time()))
         except Exception:
-            self._user.on_transaction_error("server_timer")
+            self._user.on_transaction_error(f"timer {event.name}")
 
     # --- client transactions -----------------------------------------------------------
 
@@ -184,10 +186,5 @@ class TransactionTable:
 
     def _client_timer(self, key: TransactionKey, name: str, generation: int) -> None:
         entry = self.clients.get(key)
-        if entry is None:
-            return
-        try:
-            self.run_client(entry, entry.tx.handle(TimerFired(name, generation),
-                                                   self._loop.time()))
-        except Exception:
-            self._user.on_transaction_error("client_timer")
+        if entry is not None:
+            self._fire(entry, self.run_client, TimerFired(name, generation))
