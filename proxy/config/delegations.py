@@ -1,4 +1,4 @@
-"""Read the ``delegations`` section: delegates, VIP delegation, VIP contacts.
+"""The ``delegations`` section: delegates, VIP delegation, VIP contacts.
 
 Shape of one entry (every key optional; inside ``vip_delegation``, ``enabled`` is
 required, and both policies are when it is true)::
@@ -12,270 +12,193 @@ required, and both policies are when it is true)::
       ring_timeout: 20s
       voicemail: sip:vm-alice@127.0.0.20:5060
       display_prefix: {vip_callers: "[VIP] ", other_callers: ""}
+
+Rules that relate delegations to each other (nobody delegates to themselves, 15
+delegators per delegate) are in ``proxy.config.document``.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from typing import Annotated
 
-from proxy.config.fields import (
-    items_of,
-    mapping_of,
-    non_empty_items,
-    phone_number,
-    required,
-    ring_timeout,
-    sip_uri,
+from pydantic import Field, StrictBool, field_validator, model_validator
+from pydantic_core import InitErrorDetails, ValidationError
+
+from proxy.config.addresses import Email, PhoneNumber, SipTarget, UserRef
+from proxy.config.checks import (
+    Loc,
+    OneOf,
+    Seconds,
+    Section,
+    Text,
+    at_least_one,
+    fail,
+    min_items,
+    problems_at,
 )
-from proxy.config.reader import Node
 from proxy.policy.directory import (
     DEFAULT_RING_TIMEOUT,
     DEFAULT_VIP_DISPLAY_PREFIX,
     POLICIES_WITHOUT_DELEGATES,
     VIP_POLICIES,
-    Delegate,
-    Delegation,
     DelegationStatus,
     Policy,
     Privilege,
-    User,
-    VipContact,
-    VipDelegation,
 )
 
 MAX_DELEGATES_PER_DELEGATOR = 15
-MAX_DELEGATORS_PER_DELEGATE = 15
-_DELEGATION_KEYS = (
-    "delegates",
-    "vip_delegation",
-    "vip_contacts",
-    "ring_timeout",
-    "voicemail",
-    "display_prefix",
-)
-_CONTACT_TEXT_KEYS = ("first_name", "last_name", "company", "email")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# Seconds a stage may ring: long enough for a person, short enough that the
+# caller hears an outcome before RFC 3261 Timer C (> 3 min) cancels the branch.
+RING_TIMEOUT = Seconds(0.5, 180.0)
+
+_PRIVILEGES = OneOf(Privilege)
+_STATUSES = OneOf(DelegationStatus)
+_VIP_POLICIES = OneOf(VIP_POLICIES)
+_POLICIES = OneOf(Policy)
 
 
-def read_delegations(
-    node: Node | None, users: dict[str, User], default_country_code: str
-) -> dict[str, Delegation]:
-    """``delegations``: delegator id -> their delegation, checked against ``users``."""
-    delegations: dict[str, Delegation] = {}
-    delegators_of: dict[str, list[str]] = {}
-    for delegator, delegation_node in mapping_of(node).items():
-        if delegator not in users:
-            delegation_node.problem(_not_a_user(delegator, users))
-            continue
-        delegation = _delegation(
-            delegator, delegation_node, users, default_country_code, delegators_of
-        )
-        if delegation is not None:
-            delegations[delegator] = delegation
-    return delegations
+class Delegate(Section):
+    privileges: Annotated[
+        tuple[Annotated[Privilege, _PRIVILEGES], ...],
+        Field(description=f"a list of: {_PRIVILEGES.allowed()} (may be empty)"),
+    ]
+    status: Annotated[
+        DelegationStatus, _STATUSES, Field(description=f"one of: {_STATUSES.allowed()}")
+    ]
+
+    @field_validator("privileges")
+    @classmethod
+    def _listed_once(cls, privileges: tuple[Privilege, ...]) -> tuple[Privilege, ...]:
+        twice = [
+            ((index,), f"{privilege} is listed twice")
+            for index, privilege in enumerate(privileges)
+            if privilege in privileges[:index]
+        ]
+        if twice:
+            raise problems_at(twice)
+        return privileges
 
 
-def _delegation(
-    delegator: str,
-    node: Node,
-    users: dict[str, User],
-    default_country_code: str,
-    delegators_of: dict[str, list[str]],
-) -> Delegation | None:
-    fields = node.mapping(_DELEGATION_KEYS)
-    if fields is None:
-        return None
-    delegates = _delegates(delegator, fields.get("delegates"), users, delegators_of)
-    # Only judge "has an answering delegate" when every delegate could be read, so a
-    # typo in one delegate's status is reported once, not again as a policy problem.
-    valid = [delegate for delegate in delegates if delegate is not None]
-    answering = any(d.answers_calls for d in valid) if len(valid) == len(delegates) else None
-    voicemail_node = fields.get("voicemail")
-    timeout_node = fields.get("ring_timeout")
-    timeout = ring_timeout(timeout_node) if timeout_node else DEFAULT_RING_TIMEOUT
-    vip_prefix, other_prefix = _display_prefixes(fields.get("display_prefix"))
-    return Delegation(
-        delegator=delegator,
-        delegates=tuple(valid),
-        vip_delegation=_vip_delegation(
-            fields.get("vip_delegation"), node, answering, voicemail_node is not None
+class VipDelegation(Section):
+    enabled: Annotated[StrictBool, Field(description="true or false")]
+    # Both policies must be chosen explicitly when enabled; when disabled they are
+    # optional but still checked, so switching VIP delegation on cannot break.
+    vip_callers: Annotated[
+        Policy | None,
+        _VIP_POLICIES,
+        Field(description=f"one of: {_VIP_POLICIES.allowed()}"),
+    ] = None
+    other_callers: Annotated[
+        Policy | None, _POLICIES, Field(description=f"one of: {_POLICIES.allowed()}")
+    ] = None
+
+    @model_validator(mode="after")
+    def _policies_when_enabled(self) -> VipDelegation:
+        if not self.enabled:
+            return self
+        missing = [
+            InitErrorDetails(type="missing", loc=(key,), input=None)
+            for key in ("vip_callers", "other_callers")
+            if getattr(self, key) is None
+        ]
+        if missing:
+            raise ValidationError.from_exception_data("vip_delegation", missing)
+        return self
+
+
+class VipContact(Section):
+    first_name: Annotated[str, Text()] = ""
+    last_name: Annotated[str, Text()] = ""
+    company: Annotated[str, Text()] = ""
+    email: Annotated[str, Email()] = ""
+    numbers: Annotated[
+        tuple[Annotated[str, PhoneNumber()], ...],
+        at_least_one("number"),
+        Field(description="a list of phone numbers", json_schema_extra=min_items(1)),
+    ]
+
+
+class DisplayPrefix(Section):
+    """Put before the caller's name on INVITEs to delegates' phones."""
+
+    vip_callers: Annotated[str, Text()] = DEFAULT_VIP_DISPLAY_PREFIX
+    other_callers: Annotated[str, Text()] = ""
+
+
+class Delegation(Section):
+    delegates: Annotated[
+        dict[Annotated[str, UserRef()], Delegate],
+        Field(
+            description=f"user id -> {{privileges, status}}; at most"
+            f" {MAX_DELEGATES_PER_DELEGATOR}",
+            json_schema_extra={"maxProperties": MAX_DELEGATES_PER_DELEGATOR},
+            default_factory=dict,
         ),
-        vip_contacts=_vip_contacts(fields.get("vip_contacts"), default_country_code),
-        ring_timeout=timeout or DEFAULT_RING_TIMEOUT,  # None only with a problem recorded
-        voicemail=sip_uri(voicemail_node) if voicemail_node else None,
-        vip_display_prefix=vip_prefix,
-        other_display_prefix=other_prefix,
-    )
+    ]
+    vip_delegation: Annotated[
+        VipDelegation | None,
+        Field(description="absent or disabled: the line rings everyone together"),
+    ] = None
+    vip_contacts: Annotated[
+        tuple[VipContact, ...], Field(description="callers treated as VIPs")
+    ] = ()
+    ring_timeout: Annotated[
+        float, RING_TIMEOUT, Field(description="how long each stage rings")
+    ] = DEFAULT_RING_TIMEOUT
+    voicemail: Annotated[str | None, SipTarget(), Field(description="the shared mailbox")] = None
+    display_prefix: Annotated[DisplayPrefix, Field(default_factory=DisplayPrefix)]
 
-
-def _delegates(
-    delegator: str,
-    node: Node | None,
-    users: dict[str, User],
-    delegators_of: dict[str, list[str]],
-) -> list[Delegate | None]:
-    """The delegates in configuration order; None for one that could not be read."""
-    children = mapping_of(node)
-    if node is not None and len(children) > MAX_DELEGATES_PER_DELEGATOR:
-        node.problem(
-            f"{len(children)} delegates; at most {MAX_DELEGATES_PER_DELEGATOR} allowed"
-            " per delegator"
-        )
-    delegates: list[Delegate | None] = []
-    for user_id, delegate_node in children.items():
-        if user_id not in users:
-            delegate_node.problem(_not_a_user(user_id, users))
-            delegates.append(None)
-            continue
-        if user_id == delegator:
-            delegate_node.problem("a user cannot be their own delegate")
-            delegates.append(None)
-            continue
-        delegators = delegators_of.setdefault(user_id, [])
-        delegators.append(delegator)
-        if len(delegators) > MAX_DELEGATORS_PER_DELEGATE:
-            delegate_node.problem(
-                f"{user_id} is a delegate of {len(delegators)} delegators"
-                f" ({', '.join(delegators)}); at most {MAX_DELEGATORS_PER_DELEGATE} allowed"
-                " per delegate"
+    @field_validator("delegates")
+    @classmethod
+    def _at_most_15(cls, delegates: dict[str, Delegate]) -> dict[str, Delegate]:
+        if len(delegates) > MAX_DELEGATES_PER_DELEGATOR:
+            raise fail(
+                f"{len(delegates)} delegates; at most {MAX_DELEGATES_PER_DELEGATOR} allowed"
+                " per delegator"
             )
-        delegates.append(_delegate(user_id, delegate_node))
-    return delegates
+        return delegates
 
+    @field_validator("vip_contacts")
+    @classmethod
+    def _numbers_once(cls, contacts: tuple[VipContact, ...]) -> tuple[VipContact, ...]:
+        owner: dict[str, int] = {}  # E.164 number -> index of its contact
+        problems: list[tuple[Loc, str]] = []
+        for index, contact in enumerate(contacts):
+            for position, number in enumerate(contact.numbers):
+                if number in owner:
+                    problems.append(((index, "numbers", position),
+                                     f"{number} is already a number of"
+                                     f" vip_contacts[{owner[number]}]"))
+                else:
+                    owner[number] = index
+        if problems:
+            raise problems_at(problems)
+        return contacts
 
-def _delegate(user_id: str, node: Node) -> Delegate | None:
-    fields = node.mapping(("privileges", "status")) or {}
-    privileges_node = required(
-        fields, "privileges", node, f"a list of: {_choices(Privilege)} (may be empty)"
-    )
-    privileges = _privileges(privileges_node) if privileges_node else None
-    status_node = required(fields, "status", node, f"one of: {_choices(DelegationStatus)}")
-    status = status_node.string(_choices_list(DelegationStatus)) if status_node else None
-    if privileges is None or status is None:
-        return None
-    return Delegate(user_id, privileges, DelegationStatus(status))
-
-
-def _privileges(node: Node) -> frozenset[Privilege] | None:
-    items = node.items()
-    if items is None:
-        return None
-    privileges: set[Privilege] = set()
-    complete = True
-    for item in items:
-        name = item.string(_choices_list(Privilege))
-        if name is None:
-            complete = False
-        elif Privilege(name) in privileges:
-            item.problem(f"{name} is listed twice")
-        else:
-            privileges.add(Privilege(name))
-    return frozenset(privileges) if complete else None
-
-
-def _vip_delegation(
-    node: Node | None, delegation_node: Node, answering: bool | None, has_voicemail: bool
-) -> VipDelegation | None:
-    """``vip_delegation``; None when absent or disabled (the line rings everyone then)."""
-    if node is None:
-        return None
-    fields = node.mapping(("enabled", "vip_callers", "other_callers"))
-    if fields is None:
-        return None
-    enabled_node = required(fields, "enabled", node, "true or false")
-    enabled = enabled_node.boolean() if enabled_node else None
-    policies: list[Policy | None] = []
-    for key, allowed in (("vip_callers", VIP_POLICIES), ("other_callers", tuple(Policy))):
-        # Both policies must be chosen explicitly when enabled; when disabled they are
-        # optional but still checked, so switching VIP delegation on cannot break.
-        policy_node = (
-            required(fields, key, node, f"one of: {_choices(allowed)}")
-            if enabled
-            else fields.get(key)
+    @model_validator(mode="after")
+    def _policies_can_ring(self) -> Delegation:
+        """The policies need someone to ring: an answering delegate, a mailbox."""
+        if self.vip_delegation is None:
+            return self
+        answering = any(
+            d.status is DelegationStatus.ACCEPTED and Privilege.ANSWER_CALLS in d.privileges
+            for d in self.delegates.values()
         )
-        policies.append(
-            _policy(policy_node, allowed, answering, has_voicemail, delegation_node)
-            if policy_node
-            else None
-        )
-    vip_callers, other_callers = policies
-    if enabled and vip_callers is not None and other_callers is not None:
-        return VipDelegation(vip_callers, other_callers)
-    return None
-
-
-def _policy(
-    node: Node,
-    allowed: tuple[Policy, ...],
-    answering: bool | None,
-    has_voicemail: bool,
-    delegation_node: Node,
-) -> Policy | None:
-    name = node.string(_choices_list(allowed))
-    if name is None:
-        return None
-    policy = Policy(name)
-    if answering is False and policy not in POLICIES_WITHOUT_DELEGATES:
-        without = [p for p in allowed if p in POLICIES_WITHOUT_DELEGATES]
-        node.problem(
-            f"{name} needs at least one delegate with status accepted and the answer_calls"
-            f" privilege, and there is none; without one allowed: {_choices(without)}"
-        )
-    if policy is Policy.VOICEMAIL and not has_voicemail:
-        node.problem(f"voicemail needs a mailbox: set {delegation_node.path}.voicemail")
-    return policy
-
-
-def _vip_contacts(node: Node | None, default_country_code: str) -> tuple[VipContact, ...]:
-    contacts: list[VipContact] = []
-    owner_of_number: dict[str, str] = {}  # E.164 number -> path of its contact
-    for contact_node in items_of(node):
-        fields = contact_node.mapping((*_CONTACT_TEXT_KEYS, "numbers"))
-        if fields is None:
-            continue
-        texts = {key: _text(fields.get(key)) for key in _CONTACT_TEXT_KEYS}
-        email_node = fields.get("email")
-        if email_node is not None and texts["email"] and not _EMAIL.match(texts["email"]):
-            email_node.problem("must be an email address such as carol@acme.example")
-        numbers_node = required(fields, "numbers", contact_node, "a list of phone numbers")
-        numbers: list[str] = []
-        for number_node in non_empty_items(numbers_node, "number") if numbers_node else []:
-            number = phone_number(number_node, default_country_code)
-            if number is None:
+        problems: list[tuple[Loc, str]] = []
+        for key, choices in (("vip_callers", VIP_POLICIES), ("other_callers", tuple(Policy))):
+            policy = getattr(self.vip_delegation, key)
+            if policy is None:
                 continue
-            if number in owner_of_number:
-                number_node.problem(f"{number} is already a number of {owner_of_number[number]}")
-                continue
-            owner_of_number[number] = contact_node.path
-            numbers.append(number)
-        contacts.append(VipContact(numbers=tuple(numbers), **texts))
-    return tuple(contacts)
-
-
-def _display_prefixes(node: Node | None) -> tuple[str, str]:
-    """``display_prefix``: (for VIP callers, for other callers) on INVITEs to delegates."""
-    fields = mapping_of(node, ("vip_callers", "other_callers"))
-    vip = fields.get("vip_callers")
-    other = fields.get("other_callers")
-    return (
-        _text(vip) if vip is not None else DEFAULT_VIP_DISPLAY_PREFIX,
-        _text(other),
-    )
-
-
-def _text(node: Node | None) -> str:
-    """An optional string; absent reads as empty."""
-    return (node.string() or "") if node is not None else ""
-
-
-def _not_a_user(user_id: str, users: dict[str, User]) -> str:
-    return f"{user_id!r} is not a user; users: {', '.join(sorted(users)) or 'none defined'}"
-
-
-def _choices_list(choices: Iterable[Policy | Privilege | DelegationStatus]) -> list[str]:
-    return [choice.value for choice in choices]
-
-
-def _choices(choices: Iterable[Policy | Privilege | DelegationStatus]) -> str:
-    return ", ".join(_choices_list(choices))
+            loc = ("vip_delegation", key)
+            if not answering and policy not in POLICIES_WITHOUT_DELEGATES:
+                without = ", ".join(p for p in choices if p in POLICIES_WITHOUT_DELEGATES)
+                problems.append((loc, (
+                    f"{policy} needs at least one delegate with status accepted and the"
+                    f" answer_calls privilege, and there is none; without one allowed: {without}"
+                )))
+            if policy is Policy.VOICEMAIL and self.voicemail is None:
+                problems.append((loc, "voicemail needs a mailbox: set voicemail (a sip: URI)"
+                                 " in this delegation"))
+        if problems:
+            raise problems_at(problems)
+        return self

@@ -1,6 +1,6 @@
 """The delegation directory: users, their lines, delegations and VIP contacts.
 
-Frozen values, validated at load by ``proxy.config.directory``. The ``Directory``
+Frozen values, validated at load by the models in ``proxy.config``. The ``Directory``
 builds its lookup tables once (line -> user, static route numbers, VIP number ->
 contact per delegator) so that routing a call is a few dictionary look-ups.
 Numbers are stored as written and indexed normalised (``proxy.policy.numbers``).
@@ -60,12 +60,17 @@ POLICIES_WITHOUT_DELEGATES = (Policy.RING_ME_ONLY, Policy.VOICEMAIL)
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """A person: the lines (numbers) they own and the endpoints their phones answer on."""
+    """A person: the lines (numbers) they own and the endpoints their phones answer on.
+
+    ``endpoints`` are the static ``sip:`` URIs; ``registered`` says the user's
+    phones may also register where they are (not routed to yet).
+    """
 
     id: str
     name: str
     lines: tuple[str, ...]
     endpoints: tuple[str, ...]
+    registered: bool = False
 
 
 @dataclass(frozen=True, slots=True)

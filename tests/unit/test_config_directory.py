@@ -8,9 +8,8 @@ import textwrap
 import pytest
 import yaml
 
-from proxy.config.directory import DIRECTORY_SECTIONS, read_directory
-from proxy.config.errors import ConfigProblem
-from proxy.config.reader import Node
+from proxy.config.errors import ConfigError, ConfigProblem
+from proxy.config.loader import validate_document
 from proxy.policy.directory import (
     Delegate,
     DelegationStatus,
@@ -68,12 +67,13 @@ routes:
 
 
 def load(text: str) -> tuple[Directory | None, list[ConfigProblem]]:
-    """Read the directory sections of ``text`` the way the loader hands them over."""
-    problems: list[ConfigProblem] = []
-    top = Node(yaml.safe_load(textwrap.dedent(text)), "", problems).mapping()
-    assert top is not None
-    sections = {key: node for key, node in top.items() if key in DIRECTORY_SECTIONS}
-    return read_directory(sections), problems
+    """Validate the directory sections of ``text`` in a file with one listener."""
+    document = {"listen": [{"host": "127.0.0.1"}], **yaml.safe_load(textwrap.dedent(text))}
+    try:
+        config = validate_document(document, environ={})
+    except ConfigError as error:
+        return None, error.problems
+    return config.directory, []
 
 
 def expect_problem(text: str, path: str, fragment: str) -> None:
@@ -416,7 +416,7 @@ def test_voicemail_policy_needs_a_voicemail_uri() -> None:
             + "vip_delegation: {enabled: true, vip_callers: ring_me_only, other_callers: voicemail}"
         ),
         "delegations.alice.vip_delegation.other_callers",
-        "voicemail needs a mailbox: set delegations.alice.voicemail",
+        "voicemail needs a mailbox: set voicemail (a sip: URI) in this delegation",
     )
 
 
@@ -437,7 +437,7 @@ def test_voicemail_policy_needs_a_voicemail_uri() -> None:
             "[{first_name: Carol, numbers: ['+1 (415) 555-0199']},"
             " {first_name: Dave, numbers: ['1000', '4155550199']}]",
             "[1].numbers[1]",
-            "+14155550199 is already a number of delegations.alice.vip_contacts[0]",
+            "+14155550199 is already a number of vip_contacts[0]",
         ),
         (
             "[{first_name: Carol, email: carol.acme.example, numbers: ['1000']}]",
@@ -533,7 +533,7 @@ def test_delegation_fields(body: str, path: str, fragment: str) -> None:
         (
             "alice: {endpoints: ['sip:a@127.0.0.10'], email: a@example.com}",
             "users.alice.email",
-            "unknown key; allowed: endpoints, lines, name",
+            "unknown key; allowed: auth, endpoints, lines, name",
         ),
         ("alice: [sip:a@127.0.0.10]", "users.alice", "must be a mapping"),
     ],

@@ -1,0 +1,90 @@
+"""The server sections: sockets, timers, limits, logging, numbering, store, auth."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from proxy.config.addresses import CountryCode, IpHost, Realm, StoreUrl
+from proxy.config.checks import OneOf, Seconds, Section, Text, Whole, fail
+from proxy.defaults import MAX_BREADTH, MAX_MESSAGE_SIZE, TIMER_C_SECONDS
+from proxy.policy.directory import DEFAULT_COUNTRY_CODE
+from proxy.transaction.timers import TimerSettings
+
+_TRANSPORTS = OneOf(("udp", "tcp"))
+_LOG_LEVELS = OneOf(("debug", "info", "warning", "error"))
+_LOG_FORMATS = OneOf(("json", "console"))
+_TIMERS = TimerSettings()
+
+
+class Listen(Section):
+    """A socket to listen on."""
+
+    transport: Annotated[str, _TRANSPORTS, Field(description="udp or tcp")] = "udp"
+    host: Annotated[str, IpHost(), Field(description="an IPv4 or IPv6 address")]
+    port: Annotated[int, Whole(1, 65535)] = 5060
+    advertise: Annotated[
+        str | None,
+        Text(),
+        Field(description="the address peers can reach, put in Via and Record-Route"),
+    ] = None
+
+    @model_validator(mode="after")
+    def _wildcard_needs_advertise(self) -> Listen:
+        if self.advertise is None and ipaddress.ip_address(self.host).is_unspecified:
+            raise fail("a wildcard host needs 'advertise': the address peers can reach")
+        return self
+
+    def shown(self) -> str:
+        """The host as written in SIP (IPv6 in brackets) unless ``advertise`` is set."""
+        if self.advertise is not None:
+            return self.advertise
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+
+class Timers(Section):
+    """RFC 3261 §17.1.1.1 timers and the §16.6 Timer C."""
+
+    t1: Annotated[float, Seconds(0.01, 10.0), Field(description="round-trip estimate")] = (
+        _TIMERS.t1
+    )
+    t2: Annotated[float, Seconds(0.1, 60.0)] = _TIMERS.t2
+    t4: Annotated[float, Seconds(0.1, 60.0)] = _TIMERS.t4
+    # RFC 3261 §16.6 step 11: Timer C MUST be larger than 3 minutes.
+    timer_c: Annotated[
+        float,
+        Seconds(180.0, 3600.0, exclusive_minimum=True),
+        Field(description="bounds a ringing INVITE branch; more than 3 minutes"),
+    ] = TIMER_C_SECONDS
+
+
+class Limits(Section):
+    max_message_size: Annotated[int, Whole(1500, 1048576)] = MAX_MESSAGE_SIZE
+    max_breadth: Annotated[int, Whole(1, 1000)] = MAX_BREADTH
+
+
+class Logging(Section):
+    level: Annotated[str, _LOG_LEVELS] = "info"
+    format: Annotated[str, _LOG_FORMATS] = "json"
+
+
+class Numbering(Section):
+    default_country_code: Annotated[
+        str, CountryCode(), Field(description="for numbers written without one, such as 1")
+    ] = DEFAULT_COUNTRY_CODE
+
+
+class Store(Section):
+    url: Annotated[
+        str,
+        StoreUrl(),
+        Field(description="sqlite+aiosqlite:///path/file.db or postgresql+asyncpg://..."),
+    ]
+
+
+class Auth(Section):
+    realm: Annotated[
+        str, Realm(), Field(description="the digest realm (RFC 7616), such as example.com")
+    ]
