@@ -1,21 +1,25 @@
-"""The ``vipproxy`` command: run, check and explain."""
+"""The ``vipproxy`` command: run, check, explain and schema."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 
 from proxy.app import serve
 from proxy.config.errors import ConfigError
-from proxy.config.loader import ProxyConfig, load_config
+from proxy.config.loader import ProxyConfig, config_schema, load_config
 from proxy.policy.decide import CallInfo, decide
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "schema":
+        print(json.dumps(config_schema(), indent=2))
+        return 0
     try:
         config = load_config(args.config)
     except ConfigError as error:
@@ -37,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the proxy")
     check = commands.add_parser("check", help="validate a configuration file and exit")
     explain = commands.add_parser("explain", help="show how a call would be routed")
+    commands.add_parser(
+        "schema", help="print the JSON Schema of the configuration file (for editors)"
+    )
     for command in (run, check, explain):
         command.add_argument("--config", required=True, help="YAML configuration file")
     explain.add_argument("--from", dest="caller", required=True, help="caller number (From)")

@@ -11,7 +11,7 @@ from urllib.parse import SplitResult, urlsplit
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError
 
-from proxy.config.checks import Check, expand_env, fail, text_of
+from proxy.config.checks import TEXT_SCHEMA, Check, expand_env, fail, text_of
 from proxy.config.context import ConfigContext
 from proxy.policy.directory import IpNetwork
 from proxy.policy.numbers import MAX_EXTENSION_DIGITS, is_country_code, normalize_number
@@ -73,6 +73,8 @@ class PhoneNumber(Check):
     """A phone number, normalised to E.164 with the file's country code, or a short
     extension's digits (``proxy.policy.numbers``)."""
 
+    schema = TEXT_SCHEMA
+
     def check(self, value: object, context: ConfigContext) -> str:
         text = text_of(value)
         number = normalize_number(text, context.country_code)
@@ -86,7 +88,7 @@ class PhoneNumber(Check):
 
 
 class CountryCode(Check):
-    schema: ClassVar[JsonSchemaValue] = {"type": "string", "pattern": "^[1-9][0-9]{0,2}$"}
+    schema: ClassVar[JsonSchemaValue] = {**TEXT_SCHEMA, "pattern": "^[1-9][0-9]{0,2}$"}
 
     def check(self, value: object, context: ConfigContext) -> str:
         code = text_of(value)
@@ -153,6 +155,8 @@ class Email(Check):
 class UserRef(Check):
     """The id of a user defined under ``users``."""
 
+    schema = TEXT_SCHEMA
+
     def check(self, value: object, context: ConfigContext) -> str:
         user_id = text_of(value)
         if user_id not in context.user_ids:
@@ -163,6 +167,8 @@ class UserRef(Check):
 
 class RouteNumber(Check):
     """A route's number: a phone number in any format, or a plain SIP user name."""
+
+    schema = TEXT_SCHEMA
 
     def check(self, value: object, context: ConfigContext) -> str:
         number = text_of(value)

@@ -33,6 +33,8 @@ Loc = tuple[str | int, ...]
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min)?\s*$")
 _UNIT_SECONDS = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "min": 60.0}
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Numbers are read as text (``lines: [1000]``), so the schema allows both.
+TEXT_SCHEMA: JsonSchemaValue = {"type": ["string", "integer"]}
 
 
 class Section(BaseModel):
@@ -124,6 +126,8 @@ def text_of(value: object) -> str:
 
 class Text(Check):
     """Any string (or whole number, read as text)."""
+
+    schema = TEXT_SCHEMA
 
     def check(self, value: object, context: ConfigContext) -> str:
         return text_of(value)

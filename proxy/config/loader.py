@@ -27,6 +27,9 @@ from proxy.policy.directory import Directory
 from proxy.policy.trust import UntrustedCalls
 from proxy.transaction.timers import TimerSettings
 
+# The dialect pydantic writes; editors (YAML language servers) read it from here.
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
 
 @dataclass(frozen=True, slots=True)
 class Listener:
@@ -106,7 +109,7 @@ def validate_document(document: object, environ: Mapping[str, str]) -> ProxyConf
 
 def config_schema() -> dict[str, Any]:
     """The JSON Schema of the configuration file (``vipproxy schema``)."""
-    return ConfigDocument.model_json_schema()
+    return {"$schema": JSON_SCHEMA_DIALECT, **ConfigDocument.model_json_schema()}
 
 
 def context_for(document: object, environ: Mapping[str, str]) -> ConfigContext:
