@@ -13,10 +13,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from proxy.config.addresses import Endpoint, HexDigest, PhoneNumber
-from proxy.config.checks import EnvText, Section, Text, at_least_one, fail, min_items
+from proxy.config.checks import (
+    EnvText,
+    Section,
+    Text,
+    at_least_one,
+    fail,
+    min_items,
+    problems_at,
+)
 
 
 class Ha1(Section):
@@ -79,3 +87,18 @@ class User(Section):
         ),
     ]
     auth: Annotated[UserAuth | None, Field(description="digest credentials of the phones")] = None
+
+    @field_validator("lines")
+    @classmethod
+    def _lines_once(cls, lines: tuple[str, ...]) -> tuple[str, ...]:
+        """A number written twice (in any format) is a mistake; between users the
+        rule is in ``proxy.config.document``, here it holds even if another user
+        has a problem."""
+        twice = [
+            ((index,), f"{number} is already a line of this user; lines are unique")
+            for index, number in enumerate(lines)
+            if number in lines[:index]
+        ]
+        if twice:
+            raise problems_at(twice)
+        return lines

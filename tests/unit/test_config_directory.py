@@ -507,7 +507,7 @@ def test_delegation_fields(body: str, path: str, fragment: str) -> None:
         (
             "alice: {lines: ['1000', '1000'], endpoints: ['sip:a@127.0.0.10']}",
             "users.alice.lines[1]",
-            "1000 is already a line of alice",
+            "1000 is already a line of this user; lines are unique",
         ),
         (
             "alice: {lines: ['1000', 'front desk'], endpoints: ['sip:a@127.0.0.10']}",
