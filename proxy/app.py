@@ -9,7 +9,9 @@ from typing import Any
 
 from proxy.config.loader import ProxyConfig
 from proxy.core.driver import CoreSettings, ProxyCore
+from proxy.core.loadwatch import LoadWatch, udp_backlog_reader
 from proxy.core.local import Interface, LocalAddresses
+from proxy.core.overload import LoadGuard, OverloadSettings
 from proxy.logs import configure_logging
 from proxy.transport.dispatch import Transports
 from proxy.transport.tcp import TcpTransport
@@ -24,6 +26,7 @@ async def serve(config: ProxyConfig) -> int:
     local = LocalAddresses(
         tuple(Interface(item.transport, item.advertise, item.port) for item in config.listeners)
     )
+    guard = LoadGuard(OverloadSettings())
     core = ProxyCore(
         local=local,
         settings=CoreSettings(config.timers, config.timer_c, config.max_breadth,
@@ -32,6 +35,13 @@ async def serve(config: ProxyConfig) -> int:
         loop=loop,
         directory=config.directory,
         log=log,
+        guard=guard,
+    )
+    watch = LoadWatch(
+        guard, loop=loop, log=log,
+        in_progress=lambda: core.in_progress,
+        receive_backlog=udp_backlog_reader(
+            (item.host, item.port) for item in config.listeners if item.transport == "UDP"),
     )
     # Handlers first: a SIGTERM that comes as soon as the sockets are bound drains.
     stop = asyncio.Event()
@@ -46,10 +56,12 @@ async def serve(config: ProxyConfig) -> int:
     log.info("proxy.listening", listeners=[
         f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners])
     _tune_garbage_collector()
+    watch.start()
     await stop.wait()
     await _drain(core, config.shutdown_grace, loop, log, quiet=config.timers.t1)
+    watch.stop()
     transports.close()
-    log.info("proxy.stopped", **dict(core.stats))
+    log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats))
     return 0
 
 

@@ -31,6 +31,7 @@ from proxy.core.context import (
 from proxy.core.entries import ClientEntry, ClientTransaction, ServerEntry, ServerTransaction
 from proxy.core.forwarding import build_cancel, forward_request
 from proxy.core.local import LocalAddresses
+from proxy.core.overload import SHED_TAG_PREFIX, LoadGuard, is_shed_tag, shed_to_tag
 from proxy.core.received import stamp_received
 from proxy.core.refusals import answer_for_unparsable, oversized_error
 from proxy.core.router import route_request
@@ -38,6 +39,7 @@ from proxy.core.routing import has_to_tag, preprocess_routes, route_to_next_hop
 from proxy.core.validation import Rejection, split_breadth, validate_request
 from proxy.policy.directory import Directory
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
+from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.hop import Hop, reconnect_hop, response_hop
 from proxy.sip.message import (
@@ -96,7 +98,8 @@ class ProxyCore:
     """The transaction-stateful proxy (RFC 3261 §16) over pure machines."""
 
     def __init__(self, *, local: LocalAddresses, settings: CoreSettings, send: Sender,
-                 loop: asyncio.AbstractEventLoop, directory: Directory, log: Any) -> None:
+                 loop: asyncio.AbstractEventLoop, directory: Directory, log: Any,
+                 guard: LoadGuard | None = None) -> None:
         self._local = local
         self._settings = settings
         self._context_settings = ContextSettings(timer_c=settings.timer_c)
@@ -104,6 +107,7 @@ class ProxyCore:
         self._loop = loop
         self._directory = directory
         self._log = log
+        self._guard = guard
         self._branches = BranchFactory()
         self._server_txs: dict[tuple[Any, ...], ServerEntry] = {}
         self._client_txs: dict[tuple[Any, ...], ClientEntry] = {}
@@ -178,6 +182,9 @@ class ProxyCore:
         if existing is not None:
             self._run_server(existing, existing.tx.handle(RequestReceived(request), self._now()))
             return
+        if self._sheds(request):
+            self._shed(request, top, source)
+            return
         entry = self._new_server(request, key, top, source)
         try:
             self._process(entry, request, source)
@@ -189,6 +196,23 @@ class ProxyCore:
             self.stats["internal_errors"] += 1
             self._log.exception("request.internal_error", call_id=request.call_id)
             self._answer_unless_answered(entry, 500, "Server Internal Error")
+
+    def _sheds(self, request: Request) -> bool:
+        """A new call (an INVITE outside a dialog, not a retransmission) that the load
+        guard does not admit. Asked before any transaction or routing work."""
+        return (self._guard is not None and request.method == "INVITE"
+                and not has_to_tag(request) and not self._guard.admit_new_call(self._now()))
+
+    def _shed(self, request: Request, top: Via, source: Hop) -> None:
+        """RFC 3261 §21.5.4 / RFC 6357 §4: refuse a new call statelessly (§16.8 allows a
+        proxy to answer without a transaction), so refusing costs little more than the
+        parse. The To tag lets its ACK be recognised and dropped (see ``_on_ack``)."""
+        assert self._guard is not None
+        self.stats["shed"] += 1
+        response = make_response(request, 503, "Service Unavailable (overloaded)",
+                                 to_tag=shed_to_tag(secrets.token_hex(4)),
+                                 extra=(("Retry-After", str(self._guard.retry_after)),))
+        self._send(response, response_hop(top, source))
 
     def _process(self, entry: ServerEntry, request: Request, source: Hop) -> None:
         if request.method == "CANCEL":
@@ -288,6 +312,11 @@ class ProxyCore:
         if entry is not None:
             # §17.2.1: the ACK for our non-2xx final is absorbed hop by hop.
             self._run_server(entry, entry.tx.handle(RequestReceived(ack), self._now()))
+            return
+        if _acks_shed_answer(ack):
+            # §17.1.1.3: the caller ACKs our stateless 503; it ends here, like the
+            # ACK a server transaction would absorb.
+            self.stats["shed_acks"] += 1
             return
         # §16.6 / §13.2.2.4: the ACK for a 2xx is its own transaction, end to end.
         self._forward_stateless(preprocess_routes(ack, self._local), top.branch or "")
@@ -576,6 +605,16 @@ def _parse_uri_or_none(text: str) -> SipUri | None:
     except SipParseError:
         return None
     return uri if isinstance(uri, SipUri) else None
+
+
+def _acks_shed_answer(ack: Request) -> bool:
+    to = ack.header("to") or ""
+    if SHED_TAG_PREFIX not in to:
+        return False  # the common case, decided without a parse
+    try:
+        return is_shed_tag(parse_name_addr(to).tag)
+    except SipParseError:
+        return False
 
 
 def _as_is_plan(uri: str, timeout: float) -> RoutingPlan:
