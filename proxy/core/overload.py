@@ -59,8 +59,8 @@ class OverloadSettings:
 
     lag_high: float = 0.080  # s: overloaded when the loop is this late...
     lag_low: float = 0.030  # s: ...and healthy again below this
-    backlog_high: int = 2 * 1024 * 1024  # bytes queued in the kernel: overloaded
-    backlog_low: int = 1024 * 1024  # bytes: healthy
+    backlog_high: int = 1024 * 1024  # bytes queued in the kernel: overloaded
+    backlog_low: int = 256 * 1024  # bytes: healthy
     in_progress_budget: int = 3000  # server transactions unanswered: overloaded
     sustain: int = 2  # consecutive overloaded samples before shedding starts
     start_factor: float = 0.75  # first rate = this x the admission rate measured before
@@ -123,6 +123,7 @@ class LoadGuard:
         self._refilled_at: float | None = None
         self._overloaded_samples = 0
         self._last_decrease = float("-inf")
+        self._last_backlog = 0
         self._calm_since: float | None = None
         # Admissions and refusals since the last sample; admissions per sample
         # over the last rate_window seconds, as (sample time, admitted).
@@ -154,6 +155,8 @@ class LoadGuard:
         refused = self._refused
         self._refused = 0
         reason = overload_reason(sample, settings)
+        worsening = self._worsening(sample)
+        self._last_backlog = sample.receive_backlog
         self._overloaded_samples = self._overloaded_samples + 1 if reason else 0
         if not self._shedding:
             if reason is None or self._overloaded_samples < settings.sustain:
@@ -161,7 +164,8 @@ class LoadGuard:
             return self._start(reason, now)
         if reason is not None:
             self._calm_since = None
-            if now - self._last_decrease >= settings.decrease_interval:
+            if worsening and (
+                    now - self._last_decrease >= settings.decrease_interval):
                 self._rate = max(settings.min_rate, self._rate * settings.decrease_factor)
                 self._last_decrease = now
             return None
@@ -193,6 +197,16 @@ class LoadGuard:
         return False
 
     # --- internals ----------------------------------------------------------------
+
+    def _worsening(self, sample: LoadSample) -> bool:
+        """Whether an overloaded sample calls for a lower rate. A receive queue that
+        shrinks since the last sample is already draining at the current rate:
+        cutting again before that shows would overshoot (measured: four cuts in a
+        row while a queue drained took the rate from 344 to 58 calls/s, and 15%/s
+        growth needed 12 s to come back)."""
+        return (sample.loop_lag >= self._settings.lag_high
+                or sample.in_progress >= self._settings.in_progress_budget
+                or sample.receive_backlog >= self._last_backlog)
 
     def _measure_admissions(self, now: float) -> float:
         """Record the admissions since the last sample; the seconds since it."""
