@@ -167,6 +167,11 @@ class ProxyCore:
     # --- requests ------------------------------------------------------------------
 
     def _on_request(self, request: Request, source: Hop) -> None:
+        if request.method == "ACK" and _acks_shed_answer(request):
+            # §17.1.1.3: the caller ACKs our stateless 503 (see ``_shed``); it ends
+            # here, before any Via or transaction work, as the refusal did.
+            self.stats["shed_acks"] += 1
+            return
         try:
             top = parse_via(request.top_via)
         except SipParseError as error:
@@ -312,11 +317,6 @@ class ProxyCore:
         if entry is not None:
             # §17.2.1: the ACK for our non-2xx final is absorbed hop by hop.
             self._run_server(entry, entry.tx.handle(RequestReceived(ack), self._now()))
-            return
-        if _acks_shed_answer(ack):
-            # §17.1.1.3: the caller ACKs our stateless 503; it ends here, like the
-            # ACK a server transaction would absorb.
-            self.stats["shed_acks"] += 1
             return
         # §16.6 / §13.2.2.4: the ACK for a 2xx is its own transaction, end to end.
         self._forward_stateless(preprocess_routes(ack, self._local), top.branch or "")
