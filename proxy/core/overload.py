@@ -44,17 +44,26 @@ class LoadSample:
 class OverloadSettings:
     """Thresholds and control gains of the guard.
 
-    How the defaults were chosen (tools/bench, parallel-fork call, 2 shared
-    cores, samples every 50 ms, see loadwatch.py): near the highest rate served
-    without a failure the event loop's lag stays under about 20 ms apart from
-    single garbage-collector pauses, and the receive queue holds up to about
-    700 KiB (the kernel counts truesize, about 4 KiB per bench datagram on
-    loopback, so 700 KiB is only ~170 datagrams, ~20 ms of work). Past capacity the
-    queue grows by megabytes per second and the lag passes 100 ms within a few
-    samples. ``sustain`` consecutive high samples are needed to start shedding,
-    so a single GC pause does not; once shedding, one high sample cuts the rate.
-    The receive buffer is 4 MiB (8 MiB with the kernel's bookkeeping), so the
-    backlog threshold leaves room for the bursts that come with shedding.
+    How the defaults were chosen (tools/bench, busy variant, 2 shared cores with
+    another proxy under load on them, 50 ms samples; timelines of every sample):
+    - The receive queue is the signal that moves; the loop lag stayed under
+      30 ms even with 5 MiB queued, because uvloop runs timers between reads.
+      Lag stays as a signal for pauses the queue cannot show.
+    - Backlog marks: the kernel counts truesize, about 4 KiB per bench datagram,
+      so 1 MiB is ~250 datagrams, 50-100 ms of work. At the highest rate served
+      without failures the queue peaked at 500-750 KiB; past capacity it grows by
+      megabytes per second, and once it holds ~500 ms of work the callers' and
+      proxy's retransmissions (Timer A, T1 = 500 ms) make the overload feed
+      itself. ``sustain`` = 2 samples keeps a lone GC pause from starting it.
+    - ``start_factor`` 0.5: at a step to twice capacity the rate admitted just
+      before is the offered rate, so half of it is near capacity. With 0.75 the
+      queue grew from 1 to 5.7 MiB before the cuts caught up (p99 setup 2.2 s).
+    - Cuts of 0.8, at most every 0.5 s and only while the queue still grows: an
+      admitted call brings its ACK and BYE 0.5-1 s later, so faster or repeated
+      cuts overshot (344 -> 58 calls/s while the queue was already draining).
+    - Growth 30%/s when healthy: after the offered rate falls back to capacity
+      the rate passes it within about 2 s (the bench's recovery target is 5 s);
+      20%/s measured recoveries of 0.3 and 8.5 s, 30%/s 3.9 s.
     """
 
     lag_high: float = 0.080  # s: overloaded when the loop is this late...
@@ -63,10 +72,10 @@ class OverloadSettings:
     backlog_low: int = 256 * 1024  # bytes: healthy
     in_progress_budget: int = 3000  # server transactions unanswered: overloaded
     sustain: int = 2  # consecutive overloaded samples before shedding starts
-    start_factor: float = 0.75  # first rate = this x the admission rate measured before
-    decrease_factor: float = 0.85  # rate x this on an overloaded sample while shedding...
-    decrease_interval: float = 0.25  # s: ...at most this often (admitted calls load later)
-    increase_per_second: float = 0.15  # rate grows this fraction per healthy second
+    start_factor: float = 0.5  # first rate = this x the admission rate measured before
+    decrease_factor: float = 0.8  # rate x this on an overloaded sample while shedding...
+    decrease_interval: float = 0.5  # s: ...at most this often (admitted calls load later)
+    increase_per_second: float = 0.30  # rate grows this fraction per healthy second
     calm_time: float = 1.0  # s healthy with nothing refused before shedding stops
     rate_window: float = 1.0  # s: admission rate before shedding is measured over this
     min_rate: float = 5.0  # calls/s always admitted while shedding
