@@ -31,7 +31,7 @@ from proxy.core.context import (
 from proxy.core.entries import ClientEntry, ClientTransaction, ServerEntry, ServerTransaction
 from proxy.core.forwarding import build_cancel, forward_request
 from proxy.core.local import LocalAddresses
-from proxy.core.overload import SHED_TAG_PREFIX, LoadGuard, is_shed_tag, shed_to_tag
+from proxy.core.overload import LoadGuard, answers_shed_call, shed_to_tag
 from proxy.core.received import stamp_received
 from proxy.core.refusals import answer_for_unparsable, oversized_error
 from proxy.core.router import route_request
@@ -39,7 +39,6 @@ from proxy.core.routing import has_to_tag, preprocess_routes, route_to_next_hop
 from proxy.core.validation import Rejection, split_breadth, validate_request
 from proxy.policy.directory import Directory
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
-from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.hop import Hop, reconnect_hop, response_hop
 from proxy.sip.message import (
@@ -167,7 +166,7 @@ class ProxyCore:
     # --- requests ------------------------------------------------------------------
 
     def _on_request(self, request: Request, source: Hop) -> None:
-        if request.method == "ACK" and _acks_shed_answer(request):
+        if request.method == "ACK" and answers_shed_call(request.header("to") or ""):
             # §17.1.1.3: the caller ACKs our stateless 503 (see ``_shed``); it ends
             # here, before any Via or transaction work, as the refusal did.
             self.stats["shed_acks"] += 1
@@ -211,7 +210,7 @@ class ProxyCore:
     def _shed(self, request: Request, top: Via, source: Hop) -> None:
         """RFC 3261 §21.5.4 / RFC 6357 §4: refuse a new call statelessly (§16.8 allows a
         proxy to answer without a transaction), so refusing costs little more than the
-        parse. The To tag lets its ACK be recognised and dropped (see ``_on_ack``)."""
+        parse. The To tag lets its ACK be recognised and dropped (see ``_on_request``)."""
         assert self._guard is not None
         self.stats["shed"] += 1
         response = make_response(request, 503, "Service Unavailable (overloaded)",
@@ -605,16 +604,6 @@ def _parse_uri_or_none(text: str) -> SipUri | None:
     except SipParseError:
         return None
     return uri if isinstance(uri, SipUri) else None
-
-
-def _acks_shed_answer(ack: Request) -> bool:
-    to = ack.header("to") or ""
-    if SHED_TAG_PREFIX not in to:
-        return False  # the common case, decided without a parse
-    try:
-        return is_shed_tag(parse_name_addr(to).tag)
-    except SipParseError:
-        return False
 
 
 def _as_is_plan(uri: str, timeout: float) -> RoutingPlan:

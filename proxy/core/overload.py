@@ -25,6 +25,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from proxy.sip.address import parse_name_addr
+from proxy.sip.errors import SipParseError
+
 # A stateless 503 carries a To tag with this prefix, so its ACK (RFC 3261
 # §17.1.1.3: the caller must ACK a non-2xx final response, with the same To tag)
 # can be recognised and dropped instead of being forwarded like a 2xx ACK.
@@ -119,6 +122,17 @@ def shed_to_tag(nonce: str) -> str:
 def is_shed_tag(tag: str | None) -> bool:
     """Whether a To tag came from :func:`shed_to_tag`: its ACK ends here."""
     return tag is not None and tag.startswith(SHED_TAG_PREFIX)
+
+
+def answers_shed_call(to_value: str) -> bool:
+    """Whether a request with this To header value (an ACK) answers a 503 sent by
+    shedding: RFC 3261 §17.1.1.3, the ACK of a non-2xx final carries its To tag."""
+    if SHED_TAG_PREFIX not in to_value:
+        return False  # the common case (every 2xx ACK), decided without a parse
+    try:
+        return is_shed_tag(parse_name_addr(to_value).tag)
+    except SipParseError:
+        return False
 
 
 class LoadGuard:

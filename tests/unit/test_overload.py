@@ -12,6 +12,7 @@ from proxy.core.overload import (
     LoadSample,
     OverloadSettings,
     ShedChange,
+    answers_shed_call,
     is_shed_tag,
     overload_reason,
     shed_to_tag,
@@ -179,3 +180,10 @@ def test_a_shed_to_tag_is_recognised() -> None:
     assert is_shed_tag(tag)
     assert not is_shed_tag("1a2b3c4d")
     assert not is_shed_tag(None)
+
+
+def test_an_ack_answering_a_503_is_known_by_its_to_tag() -> None:
+    assert answers_shed_call("<sip:2000@127.0.0.1>;tag=shed-1a2b3c4d")
+    assert not answers_shed_call("<sip:2000@127.0.0.1>;tag=1a2b3c4d")
+    assert not answers_shed_call("<sip:shed-line@127.0.0.1>;tag=callee")  # user, not tag
+    assert not answers_shed_call("<sip:2000@127.0.0.1;tag=shed-x>")  # URI parameter
