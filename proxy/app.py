@@ -11,7 +11,9 @@ from typing import Any
 from proxy.config.loader import ProxyConfig
 from proxy.core.classify import PROXY_SERVICE
 from proxy.core.driver import CoreSettings, ProxyCore
+from proxy.core.loadwatch import LoadWatch, udp_backlog_reader
 from proxy.core.local import Interface, LocalAddresses
+from proxy.core.overload import LoadGuard, OverloadSettings
 from proxy.core.services import ProxyItself
 from proxy.logs import configure_logging
 from proxy.policy.trust import TrustModel
@@ -36,6 +38,7 @@ async def serve(config: ProxyConfig) -> int:
         log.error("proxy.state_dir_unusable", state_dir=str(config.state_dir),
                   error=str(error))
         return 1
+    guard = LoadGuard(OverloadSettings())
     core = ProxyCore(
         local=local,
         settings=CoreSettings(config.timers, config.timer_c, config.max_breadth,
@@ -46,6 +49,13 @@ async def serve(config: ProxyConfig) -> int:
         route_secret=route_secret,
         log=log,
         services={PROXY_SERVICE: ProxyItself()},
+        guard=guard,
+    )
+    watch = LoadWatch(
+        guard, loop=loop, log=log,
+        in_progress=lambda: core.in_progress,
+        receive_backlog=udp_backlog_reader(
+            (item.host, item.port) for item in config.listeners if item.transport == "UDP"),
     )
     # Handlers first: a SIGTERM that comes as soon as the sockets are bound drains.
     stop = asyncio.Event()
@@ -62,10 +72,12 @@ async def serve(config: ProxyConfig) -> int:
     log.info("proxy.listening", listeners=[
         f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners])
     _tune_garbage_collector()
+    watch.start()
     await stop.wait()
     await _drain(core, config.shutdown_grace, loop, log, quiet=config.timers.t1)
+    watch.stop()
     transports.close()
-    log.info("proxy.stopped", **dict(core.stats))
+    log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats))
     return 0
 
 

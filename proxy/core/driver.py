@@ -17,7 +17,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, assert_never
+from typing import Any, assert_never
 
 from proxy.core.branch import BranchFactory
 from proxy.core.branching import DIALOG_FORMING
@@ -28,6 +28,7 @@ from proxy.core.events import CallRouted, EventBus, RequestRefused
 from proxy.core.forks import Forks
 from proxy.core.forwarding import forward_request
 from proxy.core.local import LocalAddresses
+from proxy.core.overload import LoadGuard, answers_shed_call, shed_to_tag
 from proxy.core.received import stamp_received
 from proxy.core.refusal_log import RefusalThrottle
 from proxy.core.refusals import answer_for_unparsable, oversized_error
@@ -62,15 +63,6 @@ from proxy.transaction.timers import TimerSettings
 Sender = Callable[[bytes, Hop, Hop | None], None]
 
 
-class Admission(Protocol):
-    """Load shedding: whether a new call may be served now (``proxy.core.overload``)."""
-
-    def admit_new_call(self, now: float) -> bool: ...
-
-    @property
-    def retry_after(self) -> int: ...
-
-
 @dataclass(frozen=True, slots=True)
 class CoreSettings:
     timers: TimerSettings = field(default_factory=TimerSettings)
@@ -85,7 +77,7 @@ class ProxyCore:
     def __init__(self, *, local: LocalAddresses, settings: CoreSettings, send: Sender,
                  loop: asyncio.AbstractEventLoop, trust: TrustModel, route_secret: bytes,
                  log: Any, services: Mapping[str, Service] | None = None,
-                 admission: Admission | None = None) -> None:
+                 guard: LoadGuard | None = None) -> None:
         self._local = local
         self._settings = settings
         self._context_settings = ContextSettings(timer_c=settings.timer_c)
@@ -96,12 +88,9 @@ class ProxyCore:
         self._classifier = Classifier(local, trust, self._tokens, settings.timer_c)
         self._log = log
         self._services: dict[str, Service] = dict(services or {})
-        self._admission = admission
+        self._guard = guard
         self._throttle = RefusalThrottle()
         self._stateless_branches = BranchFactory()
-        # The To tag of every 503 sent without a transaction when shedding load: the
-        # ACK for such a 503 is recognised by it and absorbed (RFC 3261 §17.2.1).
-        self._shed_tag = f"shed{secrets.token_hex(6)}"
         self._draining = False
         self.events = EventBus()
         self.last_received = loop.time()  # for a drain that waits for quiet
@@ -182,6 +171,11 @@ class ProxyCore:
     # --- requests ------------------------------------------------------------------
 
     def _on_request(self, request: Request, hop: Hop) -> None:
+        if request.method == "ACK" and answers_shed_call(request.header("to") or ""):
+            # §17.1.1.3: the caller ACKs our stateless 503 (see ``_shed``); it ends
+            # here, before any Via or transaction work, as the refusal did.
+            self.stats["shed_acks"] += 1
+            return
         try:
             top = parse_via(request.top_via)
         except SipParseError as error:
@@ -224,16 +218,19 @@ class ProxyCore:
         return hop or response_hop(top, source.hop)
 
     def _shed(self, request: Request, top: Via, source: Source) -> bool:
-        """Load shedding: a new call gets 503 and Retry-After at the cost of one
-        datagram, without a transaction, while the proxy is overloaded."""
-        admission = self._admission
-        if (admission is None or request.method != "INVITE" or has_to_tag(request)
-                or admission.admit_new_call(self._loop.time())):
+        """RFC 3261 §21.5.4 / RFC 6357 §4: while the load guard refuses new calls, an
+        INVITE outside a dialog (not a retransmission: those matched their
+        transaction before) gets 503 and Retry-After without a transaction or any
+        routing, so that refusing costs little more than the parse. The To tag lets
+        its ACK be recognised and dropped (see ``_on_request``)."""
+        guard = self._guard
+        if (guard is None or request.method != "INVITE" or has_to_tag(request)
+                or guard.admit_new_call(self._loop.time())):
             return False
         self.stats["shed"] += 1
         response = make_response(request, 503, "Service Unavailable (overloaded)",
-                                 to_tag=self._shed_tag,
-                                 extra=(("Retry-After", str(admission.retry_after)),))
+                                 to_tag=shed_to_tag(secrets.token_hex(4)),
+                                 extra=(("Retry-After", str(guard.retry_after)),))
         self._send(response, self._response_hop(top, source))
         return True
 
@@ -323,9 +320,8 @@ class ProxyCore:
         if entry is not None:
             # §17.2.1: the ACK for our non-2xx final is absorbed hop by hop.
             self._table.server_received(entry, ack)
-        elif self._shed_tag not in (ack.header("to") or ""):
+        else:
             self._forward_ack(ack, source)
-        # else: the ACK for a 503 sent while shedding load, absorbed here
 
     def on_ack_for_2xx(self, entry: ServerEntry, ack: Request) -> None:
         """RFC 6026 §7.1: an ACK that matched an Accepted INVITE is a 2xx's ACK."""

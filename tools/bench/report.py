@@ -11,6 +11,32 @@ PERCENTS = (50, 90, 99)
 
 
 @dataclass(frozen=True)
+class PhaseResult:
+    """One rate of a step that changes its rate (--then-rate): the calls SIPp placed
+    while that rate was set, by call number."""
+
+    rate: int
+    seconds: int
+    offered: int
+    completed: int
+    shed: int
+    setup_ms: tuple[float | None, ...]
+    # Seconds after the phase began until the last call that failed was placed
+    # (None when none failed); for the phase after an overload, the recovery time.
+    failures_until: float | None
+
+    @property
+    def other_failed(self) -> int:
+        """Calls that neither completed nor got a 503 (timeouts, aborted calls)."""
+        return self.offered - self.completed - self.shed
+
+    @property
+    def goodput(self) -> float:
+        """Completed calls per second of the phase."""
+        return self.completed / self.seconds
+
+
+@dataclass(frozen=True)
 class StepResult:
     """What one step of load measured."""
 
@@ -25,11 +51,25 @@ class StepResult:
     ring_ms: tuple[float | None, ...]
     bye_ms: tuple[float | None, ...]
     wall_seconds: float
+    shed: int = 0  # calls the proxy answered 503
+    setup_ms: tuple[float | None, ...] = (None, None, None)  # INVITE -> 200
+    seconds: int = 1  # how long calls were placed
+    phases: tuple[PhaseResult, ...] = ()  # with --then-rate: each rate on its own
 
     @property
     def failed(self) -> int:
-        """Calls that did not complete: SIPp's failed calls plus any left unfinished."""
+        """Calls that did not complete: 503s, SIPp's failed calls, any left unfinished."""
         return self.attempted - self.completed
+
+    @property
+    def other_failed(self) -> int:
+        """Failed calls that did not get a 503: timeouts and the like."""
+        return self.failed - self.shed
+
+    @property
+    def goodput(self) -> float:
+        """Completed calls per second of placing calls."""
+        return self.completed / self.seconds
 
     @property
     def cpu_ms_per_call(self) -> float | None:
@@ -55,13 +95,16 @@ def _cpu(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+# The columns after `wall` came with load shedding; the ones before keep their place.
 STEP_HEADER = (
     f"{'proxy':<9} {'variant':<7} {'rate':>5} {'attempted':>9} {'completed':>9} "
     f"{'failed':>6} {'callee':>6} {'UDP':>5} {'CPU s per':>10} "
-    f"{'INVITE->180 ms':>15} {'BYE->200 ms':>12} {'wall':>5}\n"
+    f"{'INVITE->180 ms':>15} {'BYE->200 ms':>12} {'wall':>5} "
+    f"{'503':>6} {'other':>6} {'goodput':>7} {'INVITE->200 ms':>16}\n"
     f"{'':<9} {'':<7} {'cps':>5} {'':>9} {'':>9} "
     f"{'':>6} {'failed':>6} {'drops':>5} {'1000 calls':>10} "
-    f"{'p50/p90/p99':>15} {'p50/p90/p99':>12} {'s':>5}"
+    f"{'p50/p90/p99':>15} {'p50/p90/p99':>12} {'s':>5} "
+    f"{'':>6} {'failed':>6} {'cps':>7} {'p50/p90/p99':>16}"
 )
 
 
@@ -72,8 +115,23 @@ def step_row(result: StepResult) -> str:
         f"{result.completed:>9} {result.failed:>6} {result.callee_failed:>6} "
         f"{result.udp_drops:>5} {_cpu(result.cpu_ms_per_call):>10} "
         f"{_percentiles(result.ring_ms):>15} {_percentiles(result.bye_ms):>12} "
-        f"{result.wall_seconds:>5.1f}"
+        f"{result.wall_seconds:>5.1f} {result.shed:>6} {result.other_failed:>6} "
+        f"{result.goodput:>7.0f} {_percentiles(result.setup_ms):>16}"
     )
+
+
+def phase_lines(result: StepResult) -> list[str]:
+    """One line per rate of a step that changed its rate."""
+    lines = []
+    for number, phase in enumerate(result.phases, 1):
+        failures = ("no failures" if phase.failures_until is None else
+                    f"last failed call placed {phase.failures_until:.1f} s into the phase")
+        lines.append(
+            f"    phase {number}: {phase.rate} cps x {phase.seconds} s: offered "
+            f"{phase.offered}, completed {phase.completed} (goodput {phase.goodput:.0f} cps), "
+            f"503 {phase.shed}, other failed {phase.other_failed}, INVITE->200 ms "
+            f"p50/p90/p99 {_percentiles(phase.setup_ms)}; {failures}")
+    return lines
 
 
 def ratio_table(results: Sequence[StepResult], numerator: str, denominator: str) -> str:

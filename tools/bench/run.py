@@ -28,6 +28,23 @@ stops them all and prints one table row:
                                  from SIPp's -trace_rtt; SIPp's clock moves in
                                  steps of the kernel tick (4 ms where this was
                                  written), so small values read 0 or 4
+  503, other failed              failed calls split into those the proxy refused
+                                 with 503 (load shedding) and all others
+                                 (timeouts, aborted calls)
+  goodput                        completed calls per second of placing calls
+  INVITE->200                    p50/p90/p99 call setup time of answered calls
+
+Overload and recovery (--then-rate R2 --then-duration S2): each step places
+calls at its rate for --duration seconds and then, on the same proxy and the
+same caller (its rate changed through SIPp's control socket), at R2 for S2
+seconds. Under the row, one line per phase gives offered, completed, goodput,
+503s, other failures and setup times of the calls placed in it (by call number),
+and when the last failed call of the phase was placed: for the second phase,
+how long after the rate dropped failures went on. For example, twice the
+highest rate without failures, then that rate:
+
+  python tools/bench/run.py --proxies vipproxy --variants busy --rates 1600 \
+      --duration 20 --then-rate 800 --then-duration 20
 
 With Kamailio installed both proxies run by default, one after the other on the
 same load, and a last table gives vipproxy's CPU per call over Kamailio's.
@@ -53,6 +70,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -70,13 +88,23 @@ from processes import (
     wait_until_listening,
 )
 from proxies import Fork, ProxyUnderTest, kamailio_installed, known_proxies
-from report import STEP_HEADER, StepResult, ratio_table, step_row, summarise
+from report import (
+    STEP_HEADER,
+    PhaseResult,
+    StepResult,
+    phase_lines,
+    ratio_table,
+    step_row,
+    summarise,
+)
 from sipp import (
     Endpoint,
+    Outcomes,
     callee_command,
     caller_command,
     error_lines,
     read_call_counts,
+    read_outcomes,
     read_response_times,
 )
 
@@ -105,6 +133,8 @@ class Settings:
     service: str
     workdir: Path | None
     trace_messages: bool
+    then_rate: int | None = None
+    then_duration: int = 0
 
 
 def _positive_int(text: str) -> int:
@@ -169,6 +199,11 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--workdir", type=Path,
                         help="keep configs and SIPp logs in a new directory under this one "
                              "(default: a temporary directory, removed unless a call failed)")
+    parser.add_argument("--then-rate", type=_positive_int,
+                        help="after --duration seconds, go on at this rate on the same proxy "
+                             "(overload, then recovery; see above)")
+    parser.add_argument("--then-duration", type=_positive_int, default=20,
+                        help="seconds of calls at --then-rate (default: 20)")
     parser.add_argument("--trace-messages", action="store_true",
                         help="make every SIPp log every message (slow; for debugging)")
     args = parser.parse_args(argv)
@@ -176,7 +211,8 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         proxies=args.proxies, rates=args.rates, variants=args.variants,
         duration=args.duration, hold_ms=args.hold_ms, answer_delay_ms=args.answer_delay_ms,
         recv_timeout_ms=args.recv_timeout_ms, service=args.service, workdir=args.workdir,
-        trace_messages=args.trace_messages,
+        trace_messages=args.trace_messages, then_rate=args.then_rate,
+        then_duration=args.then_duration if args.then_rate else 0,
     )
 
 
@@ -201,7 +237,8 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
     cannot leave retransmissions and half-open transactions to the next one.
     """
     step_dir.mkdir(parents=True)
-    calls = rate * settings.duration
+    first_calls = rate * settings.duration
+    calls = first_calls + (settings.then_rate or 0) * settings.then_duration
     timeout = settings.recv_timeout_ms
     with ProcessSet(STOP_GRACE_SECONDS) as running:
         proxy_process = _start_listening(
@@ -224,9 +261,12 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         drops_before = udp_socket_drops(proxy.host, proxy.port) or 0
         started = time.monotonic()
         running.start(caller)
+        if settings.then_rate:
+            _change_rate_at(started + settings.duration, settings.then_rate)
         # Every call is over by then: placed within `duration`, then setup, hold
         # and BYE, each bounded by SIPp's receive timeout.
-        deadline = started + settings.duration + (settings.hold_ms + 2 * timeout) / 1000 + 5
+        deadline = (started + settings.duration + settings.then_duration
+                    + (settings.hold_ms + 2 * timeout) / 1000 + 5)
         caller.wait(max(0.0, deadline - time.monotonic()))
         # The callees end their last calls shortly after (callee A holds each call
         # 2 s after the BYE); whatever is still open then counts as failed.
@@ -244,14 +284,51 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
 
     counts = read_call_counts(step_dir / "caller.stat.csv")
     times = read_response_times(step_dir)
+    outcomes = read_outcomes(step_dir)
+    phases: tuple[PhaseResult, ...] = ()
+    if settings.then_rate:
+        phases = (
+            _phase(outcomes, step_dir, rate, settings.duration, 1, 0.0),
+            _phase(outcomes, step_dir, settings.then_rate, settings.then_duration,
+                   first_calls + 1, settings.duration),
+        )
     return StepResult(
         proxy=proxy.name, variant=variant, rate=rate, attempted=counts.created,
-        completed=counts.successful,
+        # SIPp counts a call stopped after a 503 as successful: the outcomes say.
+        completed=len(outcomes.completed),
         callee_failed=sum(read_call_counts(step_dir / f"{callee.name}.stat.csv").unfinished
                           for callee in callees),
         cpu_seconds=cpu_used, udp_drops=drops,
         ring_ms=summarise(times.get("ring", [])), bye_ms=summarise(times.get("bye", [])),
-        wall_seconds=wall,
+        wall_seconds=wall, shed=len(outcomes.shed),
+        setup_ms=summarise(times.get("setup", [])),
+        seconds=settings.duration + settings.then_duration, phases=phases,
+    )
+
+
+def _change_rate_at(when: float, rate: int) -> None:
+    """At monotonic time `when`, set the caller's call rate (SIPp's UDP control
+    socket takes keyboard commands; "c" starts a command line)."""
+    time.sleep(max(0.0, when - time.monotonic()))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as control:
+        control.sendto(f"cset rate {rate}".encode(), (CALLER.host, CALLER.control_port))
+
+
+def _phase(outcomes: Outcomes, step_dir: Path, rate: int, seconds: int, first_call: int,
+           starts_at: float) -> PhaseResult:
+    """The calls numbered first_call .. first_call + rate x seconds - 1, which SIPp
+    placed at `rate` from `starts_at` seconds into the step."""
+    numbers = range(first_call, first_call + rate * seconds)
+    failed = [n for n in numbers if n not in outcomes.completed]
+    # SIPp paces calls evenly: call n of the phase goes out at (n - first) / rate.
+    failures_until = (failed[-1] - first_call + 1) / rate if failed else None
+    window = (1000 * starts_at, 1000 * (starts_at + seconds))
+    setup = read_response_times(step_dir, window).get("setup", [])
+    return PhaseResult(
+        rate=rate, seconds=seconds, offered=len(numbers),
+        completed=sum(1 for n in numbers if n in outcomes.completed),
+        shed=sum(1 for n in numbers if n in outcomes.shed),
+        setup_ms=summarise(setup), failures_until=failures_until,
     )
 
 
@@ -270,6 +347,8 @@ def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
             step_dir = workdir / proxy.name / f"{variant}-{rate}"
             result = run_step(settings, proxy, fork, variant, rate, step_dir)
             print(step_row(result), flush=True)
+            for line in phase_lines(result):
+                print(line, flush=True)
             if result.failed or result.callee_failed:
                 _show_errors(step_dir)
             results.append(result)

@@ -3,8 +3,11 @@
 The caller and the callee scenarios live in scenarios/. Every SIPp instance
 writes its statistics (-trace_stat, one line a second and one at exit) and
 errors (-trace_err) into the step's directory; the caller also writes its
-response times (-trace_rtt), measured by the `ring` and `bye` trackers of
-caller.xml. SIPp's clock moves in whole milliseconds, in practice in steps
+response times (-trace_rtt), measured by the `ring`, `setup` and `bye` trackers
+of caller.xml, and the outcome of each call, "ok N" or "shed N" (a 503), into
+caller.outcomes.log (-trace_logs). SIPp counts a call stopped after a 503 as
+successful, so the outcomes, not its counters, say which calls completed.
+SIPp's clock moves in whole milliseconds, in practice in steps
 of the kernel tick (4 ms on the machine this was written on), so response
 times come in those steps.
 
@@ -95,6 +98,7 @@ def caller_command(endpoint: Endpoint, proxy: tuple[str, int], service: str, rat
         # SIPp writes response times in batches of -rtt_freq calls and drops a last
         # partial batch, so the batch size divides the number of calls.
         "-trace_rtt", "-rtt_freq", str(math.gcd(calls, 100)),
+        "-trace_logs", "-log_file", str(workdir / "caller.outcomes.log"),
         f"{proxy[0]}:{proxy[1]}",
     ]
 
@@ -118,15 +122,45 @@ def read_call_counts(stat_file: Path) -> CallCounts:
     )
 
 
-def read_response_times(workdir: Path) -> dict[str, list[float]]:
-    """Response times in ms per tracker name, from the caller's -trace_rtt CSV.
+@dataclass(frozen=True)
+class Outcomes:
+    """Call numbers (1, 2, ... in the order SIPp placed the calls) by outcome."""
 
-    SIPp names the file <scenario>_<pid>_rtt.csv in its working directory.
+    completed: frozenset[int]
+    shed: frozenset[int]  # answered 503 by the proxy
+
+
+def read_outcomes(workdir: Path) -> Outcomes:
+    """The caller's "ok N" / "shed N" lines (caller.xml's log actions)."""
+    completed: set[int] = set()
+    shed: set[int] = set()
+    try:
+        text = (workdir / "caller.outcomes.log").read_text(errors="replace")
+    except FileNotFoundError:
+        return Outcomes(frozenset(), frozenset())
+    for line in text.splitlines():
+        outcome, _, number = line.strip().partition(" ")
+        if number.isdigit():
+            (completed if outcome == "ok" else shed if outcome == "shed" else set()).add(
+                int(number))
+    return Outcomes(frozenset(completed), frozenset(shed))
+
+
+def read_response_times(workdir: Path,
+                        window_ms: tuple[float, float] | None = None) -> dict[str, list[float]]:
+    """Response times in ms per tracker name, from the caller's -trace_rtt CSV;
+    with `window_ms`, only those measured in that span of the caller's clock.
+
+    SIPp names the file <scenario>_<pid>_rtt.csv in its working directory; its
+    Date_ms column counts from the caller's start.
     """
     times: dict[str, list[float]] = {}
     for rtt_file in workdir.glob("caller_*_rtt.csv"):
         with rtt_file.open(newline="") as handle:
             for row in csv.DictReader(handle, delimiter=";"):
+                if window_ms is not None and not (
+                        window_ms[0] <= float(row["Date_ms"]) < window_ms[1]):
+                    continue
                 times.setdefault(row["rtd_no"], []).append(float(row["response_time_ms"]))
     return times
 
