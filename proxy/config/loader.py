@@ -22,6 +22,7 @@ from proxy.defaults import (
     MAX_MESSAGE_SIZE,
     SHUTDOWN_GRACE_SECONDS,
     STATE_DIR,
+    STORE_SQLITE_FILE,
     TIMER_C_SECONDS,
 )
 from proxy.policy.directory import Directory
@@ -32,7 +33,7 @@ T = TypeVar("T")
 
 # Sections read here; every other top-level key belongs to the directory reader.
 _SERVER_SECTIONS = ("listen", "timers", "limits", "logging", "shutdown_grace",
-                    "untrusted_calls", "state_dir")
+                    "untrusted_calls", "state_dir", "store")
 _TRANSPORTS = ("udp", "tcp")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _LOG_FORMATS = ("json", "console")
@@ -61,6 +62,7 @@ class ProxyConfig:
     directory: Directory
     untrusted_calls: UntrustedCalls
     state_dir: Path
+    store_url: str  # SQLAlchemy URL; default: SQLite file in state_dir
 
 
 def load_config(path: str | Path) -> ProxyConfig:
@@ -93,12 +95,22 @@ def parse_config(text: str) -> ProxyConfig:
     untrusted = _read(sections, "untrusted_calls",
                       lambda n: n.string(tuple(UntrustedCalls)), UntrustedCalls.REFUSE.value)
     state_dir = _read(sections, "state_dir", lambda n: n.string(), STATE_DIR)
+    state_path = Path(state_dir).expanduser()
+    store_url = _store_url(sections.get("store"), state_path)
     directory = read_directory({k: v for k, v in sections.items() if k in DIRECTORY_SECTIONS})
     if problems or directory is None:
         raise ConfigError(problems or [ConfigProblem("", "invalid configuration")])
     return ProxyConfig(listeners, timers, timer_c, max_message_size, max_breadth, grace,
                        log_level, log_format, directory, UntrustedCalls(untrusted),
-                       Path(state_dir).expanduser())
+                       state_path, store_url)
+
+
+def _store_url(node: Node | None, state_dir: Path) -> str:
+    """``store.url``: the database (checked when the proxy opens it); by default a
+    SQLite file in ``state_dir``."""
+    default = f"sqlite+aiosqlite:///{state_dir / STORE_SQLITE_FILE}"
+    fields = (node.mapping(("url",)) if node is not None else None) or {}
+    return _read(fields, "url", lambda n: n.string(), default)
 
 
 def _listeners(node: Node | None, problems: list[ConfigProblem]) -> tuple[Listener, ...]:
