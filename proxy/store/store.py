@@ -18,7 +18,6 @@ from typing import Any
 
 from alembic.util.exc import CommandError
 from sqlalchemy import Insert, and_, bindparam, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.typing import FilteringBoundLogger
@@ -261,12 +260,25 @@ _DELETE_REGISTRATION = delete(registrations).where(and_(
 def _upsert_registrations(dialect: str) -> Insert:
     """INSERT ... ON CONFLICT (aor, contact) DO UPDATE, in the database's dialect:
     atomic when two proxies write the same binding (a delete-then-insert is not)."""
-    statement = (postgresql.insert(registrations) if dialect == "postgresql"
-                 else sqlite.insert(registrations))
-    return statement.on_conflict_do_update(
-        index_elements=[registrations.c.aor, registrations.c.contact],
-        set_={column.name: statement.excluded[column.name]
-              for column in registrations.columns if not column.primary_key})
+    # Imported here: a SQLite proxy does not pay for loading the PostgreSQL dialect.
+    keys = [registrations.c.aor, registrations.c.contact]
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        on_postgresql = postgresql.insert(registrations)
+        return on_postgresql.on_conflict_do_update(
+            index_elements=keys, set_=_replaced_by(on_postgresql.excluded))
+    from sqlalchemy.dialects import sqlite
+
+    on_sqlite = sqlite.insert(registrations)
+    return on_sqlite.on_conflict_do_update(index_elements=keys,
+                                           set_=_replaced_by(on_sqlite.excluded))
+
+
+def _replaced_by(excluded: Any) -> dict[str, Any]:
+    """Every column but the key, from the row that was to be inserted."""
+    return {column.name: excluded[column.name]
+            for column in registrations.columns if not column.primary_key}
 
 
 def _row(registration: Registration) -> dict[str, Any]:
