@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import secrets
 import signal
 import sys
 from typing import Any
@@ -17,11 +18,15 @@ from proxy.core.overload import LoadGuard, OverloadSettings
 from proxy.core.services import ProxyItself
 from proxy.logs import configure_logging
 from proxy.policy.trust import TrustModel
-from proxy.statefiles import load_or_create_secret
+from proxy.store import Store, StoreError, open_store
 from proxy.transport.bind_errors import explain_bind_error
 from proxy.transport.dispatch import Transports
 from proxy.transport.tcp import TcpTransport
 from proxy.transport.udp import open_udp
+
+# The store's name for the key route tokens are made with (proxy/core/route_token.py).
+ROUTE_TOKEN_SECRET = "route-token"
+_SECRET_BYTES = 32
 
 
 async def serve(config: ProxyConfig) -> int:
@@ -33,11 +38,15 @@ async def serve(config: ProxyConfig) -> int:
         tuple(Interface(item.transport, item.advertise, item.port) for item in config.listeners)
     )
     try:
-        route_secret = load_or_create_secret(config.state_dir)
-    except OSError as error:
-        log.error("proxy.state_dir_unusable", state_dir=str(config.state_dir),
-                  error=str(error))
-        return 1
+        store = await open_store(config.database_url, log=log)
+    except StoreError as error:
+        return _store_failed(error, log)
+    try:
+        route_secret = await store.secret(ROUTE_TOKEN_SECRET,
+                                          lambda: secrets.token_bytes(_SECRET_BYTES))
+    except StoreError as error:
+        await _close_store(store, log)
+        return _store_failed(error, log)
     guard = LoadGuard(OverloadSettings())
     core = ProxyCore(
         local=local,
@@ -68,6 +77,7 @@ async def serve(config: ProxyConfig) -> int:
         log.error("proxy.listen_failed", error=str(failure))
         print(f"vipproxy: {failure}", file=sys.stderr)
         transports.close()
+        await _close_store(store, log)
         return 1
     log.info("proxy.listening", listeners=[
         f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners])
@@ -77,8 +87,29 @@ async def serve(config: ProxyConfig) -> int:
     await _drain(core, config.shutdown_grace, loop, log, quiet=config.timers.t1)
     watch.stop()
     transports.close()
+    stored = await _close_store(store, log)  # after the drain: its writes are queued
     log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats))
-    return 0
+    return 0 if stored else 1
+
+
+def _store_failed(error: StoreError, log: Any) -> int:
+    # Like a listener that cannot be bound: whoever ran `vipproxy run` reads a line.
+    log.error("store.unusable", url=error.url, error=error.problem)
+    print(f"vipproxy: {error}", file=sys.stderr)
+    return 1
+
+
+async def _close_store(store: Store, log: Any) -> bool:
+    """Write everything queued and close; False (logged) when writes were lost."""
+    try:
+        await store.close()
+    except StoreError as error:
+        log.error("store.close_failed", url=error.url, error=error.problem)
+        return False
+    log.info("store.closed", url=store.url, queued=store.stats.queued,
+             written=store.stats.written, dropped=store.stats.dropped,
+             failed_batches=store.stats.failed_batches)
+    return True
 
 
 def _tune_garbage_collector() -> None:

@@ -15,5 +15,10 @@ MAX_FORWARDS = 70
 DRAINING_RETRY_AFTER = 30
 # Seconds given to calls in progress after SIGTERM.
 SHUTDOWN_GRACE_SECONDS = 10.0
-# Where the proxy keeps what must survive a restart (the route-token secret).
+# Where the proxy keeps what must survive a restart: the SQLite store by default.
 STATE_DIR = "~/.local/state/vipproxy"
+# The store's write-behind: a batch is written this long after its first write was
+# queued, so a kill -9 loses at most this much (plus the batch being written).
+STORE_FLUSH_INTERVAL_SECONDS = 0.05
+# Bindings waiting to be written at most; past it a new one is dropped and counted.
+STORE_QUEUE_LIMIT = 10_000

@@ -5,7 +5,7 @@ us carries the token minted when we Record-Routed the dialog (RFC 3261 §16.6
 step 4 lets a proxy put any URI parameter it likes in its Record-Route; §16.4
 hands it back in the Route). The token is an HMAC over the Call-ID and the
 caller's From tag, so it needs no state, survives a restart of the proxy (the
-secret is kept in ``state_dir``) and cannot be made up by anyone else. Requests
+secret is kept in the store) and cannot be made up by anyone else. Requests
 from the callee's side carry the caller's tag as their To tag; either tag is
 checked.
 """
