@@ -324,5 +324,5 @@ def test_the_store_url_defaults_to_a_sqlite_file_in_state_dir() -> None:
     listen = "listen: [{host: 127.0.0.1}]\n"
     assert parse_config(listen + "state_dir: /var/lib/vipproxy\n").database_url == (
         "sqlite+aiosqlite:////var/lib/vipproxy/vipproxy.db")
-    configured = parse_config(listen + "store: {url: 'postgresql://u:p@db/vipproxy'}\n")
-    assert configured.database_url == "postgresql://u:p@db/vipproxy"
+    configured = parse_config(listen + "store: {url: 'postgresql+asyncpg://u:p@db/vipproxy'}\n")
+    assert configured.database_url == "postgresql+asyncpg://u:p@db/vipproxy"
