@@ -128,7 +128,7 @@ class ProxyCore:
     @property
     def in_progress(self) -> int:
         """Server transactions not yet answered with a final response (for draining)."""
-        return len(self._table.unanswered())
+        return self._table.unanswered_count
 
     def add_service(self, name: str, service: Service) -> None:
         self._services[name] = service

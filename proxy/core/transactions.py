@@ -67,12 +67,16 @@ class TransactionTable:
         self._log = log
         self.servers: dict[TransactionKey, ServerEntry] = {}
         self.clients: dict[TransactionKey, ClientEntry] = {}
+        # Server transactions still without a final response, kept as they change so
+        # that the drain and the load watcher count them without a walk of the table.
+        self._unanswered: set[TransactionKey] = set()
 
     # --- server transactions -----------------------------------------------------------
 
     def add_server(self, entry: ServerEntry) -> None:
         """Register a new server transaction and start it (§17.2: 100 Trying, timers)."""
         self.servers[entry.key] = entry
+        self._unanswered.add(entry.key)
         self._log.debug("tx.server.created", call_id=entry.received.call_id,
                         method=entry.received.method, branch=entry.key[0])
         self.run_server(entry, entry.tx.start(self._loop.time()))
@@ -83,9 +87,15 @@ class TransactionTable:
 
     def respond(self, entry: ServerEntry, response: Response) -> None:
         self.run_server(entry, entry.tx.send_response(response, self._loop.time()))
+        if entry.tx.state not in UNANSWERED:
+            self._unanswered.discard(entry.key)
 
     def unanswered(self) -> list[ServerEntry]:
-        return [entry for entry in self.servers.values() if entry.tx.state in UNANSWERED]
+        return [self.servers[key] for key in self._unanswered]
+
+    @property
+    def unanswered_count(self) -> int:
+        return len(self._unanswered)
 
     @staticmethod
     def new_server_transaction(request: Request, reliable: bool,
@@ -111,6 +121,7 @@ class TransactionTable:
                                    branch=entry.key[0])
                 case Terminated():
                     self.servers.pop(entry.key, None)
+                    self._unanswered.discard(entry.key)
                     entry.timers.cancel_all()
                     entry.context_timers.cancel_all()
                     self._log.debug("tx.server.terminated", call_id=entry.received.call_id,

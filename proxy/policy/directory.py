@@ -22,6 +22,8 @@ DEFAULT_COUNTRY_CODE = "1"
 DEFAULT_VIP_DISPLAY_PREFIX = "[VIP] "
 # Seconds a stage rings: a delegation's default, and always for a user without one.
 DEFAULT_RING_TIMEOUT = 20.0
+# Source addresses whose trust is remembered at most (``Directory.is_trusted_peer``).
+_TRUST_CACHE_SIZE = 4096
 
 
 class Privilege(enum.StrEnum):
@@ -164,6 +166,8 @@ class Directory:
     _line_owners: dict[str, User] = field(init=False, repr=False, compare=False)
     _route_numbers: dict[str, RoutingPlan] = field(init=False, repr=False, compare=False)
     _vip_numbers: dict[str, dict[str, VipContact]] = field(init=False, repr=False, compare=False)
+    _trusted_addresses: dict[str, bool] = field(init=False, repr=False, compare=False,
+                                                default_factory=dict)
 
     def __post_init__(self) -> None:
         line_owners = {
@@ -208,7 +212,18 @@ class Directory:
         return self._vip_numbers.get(delegator, {}).get(number)
 
     def is_trusted_peer(self, address: str) -> bool:
-        """True when ``address`` lies in a trusted peer network (RFC 3325 §2 trust domain)."""
+        """True when ``address`` lies in a trusted peer network (RFC 3325 §2 trust domain).
+
+        Asked for every message: the answer is remembered per address (a bounded
+        table, emptied when full) instead of parsing the address each time."""
+        known = self._trusted_addresses.get(address)
+        if known is None:
+            if len(self._trusted_addresses) >= _TRUST_CACHE_SIZE:
+                self._trusted_addresses.clear()
+            known = self._trusted_addresses[address] = self._in_trusted_network(address)
+        return known
+
+    def _in_trusted_network(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
