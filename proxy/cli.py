@@ -1,14 +1,16 @@
-"""The ``vipproxy`` command: run, check, explain and schema."""
+"""The ``vipproxy`` command: run, check, explain, schema and passwd."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import sys
 from collections.abc import Sequence
 
 from proxy.app import serve
+from proxy.auth import ha1_values
 from proxy.config.errors import ConfigError
 from proxy.config.loader import ProxyConfig, config_schema, load_config
 from proxy.policy.decide import CallInfo, decide
@@ -20,13 +22,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "schema":
         print(json.dumps(config_schema(), indent=2))
         return 0
+    if args.command == "passwd":
+        return _passwd(args)
     try:
         config = load_config(args.config)
     except ConfigError as error:
-        print(f"{args.config}: invalid configuration:", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
+        return _invalid(args.config, error)
     if args.command == "check":
         print(f"{args.config}: OK ({len(config.listeners)} listeners)")
         return 0
@@ -44,8 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "schema", help="print the JSON Schema of the configuration file (for editors)"
     )
+    passwd = commands.add_parser(
+        "passwd",
+        help="print the ha1 block of a user's auth section for a password read from stdin",
+    )
     for command in (run, check, explain):
         command.add_argument("--config", required=True, help="YAML configuration file")
+    passwd.add_argument("username", help="the digest username (auth.username, else the user id)")
+    realm = passwd.add_mutually_exclusive_group(required=True)
+    realm.add_argument("--realm", help="the digest realm (auth.realm of the configuration)")
+    realm.add_argument("--config", help="YAML configuration file to read auth.realm from")
     explain.add_argument("--from", dest="caller", required=True, help="caller number (From)")
     explain.add_argument("--to", dest="line", required=True, help="called number or line")
     explain.add_argument("--asserted", help="P-Asserted-Identity number, if the call has one")
@@ -55,6 +64,39 @@ def _parser() -> argparse.ArgumentParser:
         "only if this address is in trusted_peers)",
     )
     return parser
+
+
+def _invalid(path: str, error: ConfigError) -> int:
+    print(f"{path}: invalid configuration:", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 2
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    """``vipproxy passwd USERNAME``: HA1 values (RFC 7616 §3.4.2) to paste under the
+    user's ``auth:`` instead of the password. The password is read from stdin
+    (one line), or asked for without echo on a terminal."""
+    realm = args.realm
+    if realm is None:
+        try:
+            realm = load_config(args.config).auth_realm
+        except ConfigError as error:
+            return _invalid(args.config, error)
+        if realm is None:
+            print(f"{args.config}: no auth.realm; give --realm", file=sys.stderr)
+            return 2
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        print("empty password", file=sys.stderr)
+        return 2
+    print("ha1:")
+    for algorithm, value in ha1_values(args.username, realm, password).items():
+        print(f"  {algorithm.lower()}: {value}")
+    return 0
 
 
 def _explain(config: ProxyConfig, args: argparse.Namespace) -> int:

@@ -22,3 +22,14 @@ STATE_DIR = "~/.local/state/vipproxy"
 STORE_FLUSH_INTERVAL_SECONDS = 0.05
 # Bindings waiting to be written at most; past it a new one is dropped and counted.
 STORE_QUEUE_LIMIT = 10_000
+# Digest authentication (proxy.auth). A nonce is good for this long; then the
+# client is challenged again with stale=true (RFC 7616 §3.3).
+AUTH_NONCE_LIFETIME_SECONDS = 300.0
+# This many failed attempts from one address within the window block it for
+# AUTH_BLOCK_SECONDS.
+AUTH_MAX_FAILURES = 20
+AUTH_FAILURE_WINDOW_SECONDS = 60.0
+AUTH_BLOCK_SECONDS = 300.0
+# Nonces whose nonce-count is remembered, and addresses with failures (or blocked), at most.
+AUTH_TRACKED_NONCES = 10_000
+AUTH_TRACKED_SOURCES = 10_000
