@@ -22,3 +22,9 @@ STATE_DIR = "~/.local/state/vipproxy"
 STORE_FLUSH_INTERVAL_SECONDS = 0.05
 # Bindings waiting to be written at most; past it a new one is dropped and counted.
 STORE_QUEUE_LIMIT = 10_000
+# The registrar (RFC 3261 §10.3): an interval shorter than the minimum gets 423 with
+# Min-Expires (step 7 note), a longer one than the maximum is shortened (step 7), and a
+# Contact with neither an expires parameter nor an Expires header gets the default.
+REGISTER_MIN_EXPIRES = 60
+REGISTER_MAX_EXPIRES = 3600
+REGISTER_DEFAULT_EXPIRES = 3600
