@@ -33,3 +33,9 @@ AUTH_BLOCK_SECONDS = 300.0
 # Nonces whose nonce-count is remembered, and addresses with failures (or blocked), at most.
 AUTH_TRACKED_NONCES = 10_000
 AUTH_TRACKED_SOURCES = 10_000
+# The registrar (RFC 3261 §10.3): an interval shorter than the minimum gets 423 with
+# Min-Expires (step 7 note), a longer one than the maximum is shortened (step 7), and a
+# Contact with neither an expires parameter nor an Expires header gets the default.
+REGISTER_MIN_EXPIRES = 60
+REGISTER_MAX_EXPIRES = 3600
+REGISTER_DEFAULT_EXPIRES = 3600
