@@ -7,16 +7,18 @@ import gc
 import secrets
 import signal
 import sys
+import time
 from typing import Any
 
 from proxy.config.loader import ProxyConfig
-from proxy.core.classify import PROXY_SERVICE
+from proxy.core.classify import PROXY_SERVICE, REGISTRAR_SERVICE
 from proxy.core.driver import CoreSettings, ProxyCore
 from proxy.core.loadwatch import LoadWatch, udp_backlog_reader
 from proxy.core.local import Interface, LocalAddresses
 from proxy.core.overload import LoadGuard, OverloadSettings
-from proxy.core.services import ProxyItself
+from proxy.core.services import ProxyItself, Service
 from proxy.logs import configure_logging
+from proxy.phones import keep_locations, open_phones
 from proxy.policy.trust import TrustModel
 from proxy.store import Store, StoreError, open_store
 from proxy.transport.bind_errors import explain_bind_error
@@ -47,6 +49,15 @@ async def serve(config: ProxyConfig) -> int:
     except StoreError as error:
         await _close_store(store, log)
         return _store_failed(error, log)
+    try:
+        phones = await open_phones(config, store, [item.advertise for item in config.listeners],
+                                   time.time())
+    except StoreError as error:
+        await _close_store(store, log)
+        return _store_failed(error, log)
+    services: dict[str, Service] = {PROXY_SERVICE: ProxyItself()}
+    if phones.service is not None:
+        services[REGISTRAR_SERVICE] = phones.service
     guard = LoadGuard(OverloadSettings())
     core = ProxyCore(
         local=local,
@@ -57,8 +68,12 @@ async def serve(config: ProxyConfig) -> int:
         trust=TrustModel(config.directory, config.untrusted_calls),
         route_secret=route_secret,
         log=log,
-        services={PROXY_SERVICE: ProxyItself()},
+        services=services,
         guard=guard,
+        auth=phones.auth,
+        registrar_hosts=phones.hosts,
+        locate=phones.locate,
+        wall_clock=time.time,
     )
     watch = LoadWatch(
         guard, loop=loop, log=log,
@@ -83,9 +98,12 @@ async def serve(config: ProxyConfig) -> int:
         f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners])
     _tune_garbage_collector()
     watch.start()
+    locations = asyncio.create_task(keep_locations(
+        phones, store, shared=not config.database_url.startswith("sqlite"), log=log))
     await stop.wait()
     await _drain(core, config.shutdown_grace, loop, log, quiet=config.timers.t1)
     watch.stop()
+    locations.cancel()
     transports.close()
     stored = await _close_store(store, log)  # after the drain: its writes are queued
     log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats))

@@ -9,8 +9,9 @@ from proxy.core.forwarding import forward_request
 from proxy.core.local import Interface, LocalAddresses
 from proxy.core.routing import has_to_tag, route_to_next_hop
 from proxy.policy.plan import Target
-from proxy.sip.hop import Hop
+from proxy.sip.hop import Hop, hop_for_uri
 from proxy.sip.message import Request
+from proxy.sip.uri import parse_uri
 
 # Methods whose initial request creates a dialog, so we Record-Route them (§16.6 step 4).
 DIALOG_FORMING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
@@ -56,6 +57,8 @@ def build_branch(
         strip_asserted_identity=settings.strip_asserted_identity,
     )
     routed, hop = route_to_next_hop(decorated, "UDP")
+    if target.next_hop is not None and not routed.header_values("route"):
+        hop = hop_for_uri(parse_uri(target.next_hop))  # a registered phone's own address
     outbound = local.interface_for(hop.transport, hop.host)
     record_routes: tuple[str, ...] = ()
     if routed.method in DIALOG_FORMING and not has_to_tag(routed):

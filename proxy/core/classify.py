@@ -9,8 +9,18 @@ sent it decides what it may do, and only then is anything looked up.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import assert_never
 
+from proxy.auth import (
+    PROXY_CHALLENGE,
+    REGISTRAR_CHALLENGE,
+    Authenticated,
+    Blocked,
+    Challenge,
+    DigestAuthority,
+)
 from proxy.core.local import LocalAddresses
 from proxy.core.route_token import RouteTokens
 from proxy.core.router import route_request
@@ -23,7 +33,7 @@ from proxy.policy.trust import Source, SourceKind, TrustModel, UntrustedCalls
 from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.message import Header, Request
-from proxy.sip.uri import SipUri, parse_uri
+from proxy.sip.uri import SipUri, parse_uri, uri_user
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +59,19 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Serve:
-    """The request ends at the proxy: hand it to the service ``service``."""
+    """The request ends at the proxy: hand it to the service ``service``, with the
+    sender as identified (an authenticated user)."""
 
     service: str
+    source: Source
 
 
 Verdict = Forward | Answer | Serve
 
 # The one service the core itself has: requests for the proxy's own address.
 PROXY_SERVICE = "proxy"
+# REGISTER for the domain, when users register (``proxy.registrar``).
+REGISTRAR_SERVICE = "registrar"
 
 FORBIDDEN = "Forbidden"
 
@@ -69,6 +83,16 @@ class RequestFacts:
     preprocessed: Preprocessed  # after §16.4: our Route entries popped
     source: Source
     draining: bool
+    wall_time: float = 0.0  # Unix seconds: digest nonces must outlive the process
+
+
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    """Digest authentication (RFC 3261 §22): who must prove who they are."""
+
+    authority: DigestAuthority
+    users: Mapping[str, str]  # digest username -> user id
+    required: frozenset[str]  # user ids with credentials: their phones must authenticate
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +103,8 @@ class Classifier:
     trust: TrustModel
     tokens: RouteTokens
     timer_c: float
+    auth: Authentication | None = None
+    registrar_hosts: frozenset[str] = frozenset()  # REGISTER for these goes to the registrar
 
     def classify(self, facts: RequestFacts, now: float) -> Verdict:
         """The verdict for a request (not a CANCEL: that is matched to its INVITE)."""
@@ -126,7 +152,10 @@ class Classifier:
     # --- initial requests (§16.5) --------------------------------------------------
 
     def _initial(self, facts: RequestFacts, now: float) -> Verdict:
-        request, source = facts.preprocessed.request, facts.source
+        request = facts.preprocessed.request
+        source = self._identify(request, facts.source, facts.wall_time)
+        if isinstance(source, Answer):
+            return source
         untrusted = source.kind is SourceKind.UNTRUSTED
         if untrusted and self.trust.untrusted_calls is UntrustedCalls.REFUSE:
             # The same answer for every number: lines cannot be enumerated.
@@ -134,15 +163,69 @@ class Classifier:
         if request.header_values("route"):
             return self._preloaded(request, source)
         request_uri = _sip_uri_or_none(request.uri)
+        if (request.method == "REGISTER" and request_uri is not None
+                and (request_uri.host.lower() in self.registrar_hosts
+                     or (self.local.is_local(request_uri) and self.registrar_hosts))):
+            return Serve(REGISTRAR_SERVICE, source)
         if request_uri is not None and request_uri.user is None and self.local.is_local(
                 request_uri):
             # The proxy's own address (an OPTIONS ping): nothing about lines to learn.
-            return Serve(PROXY_SERVICE)
+            return Serve(PROXY_SERVICE, source)
+        if source.authenticated and not self._claims_own_identity(request, source):
+            # Calling on someone else's behalf is for delegates, later (issue 7).
+            return Answer(403, f"{FORBIDDEN} (the From is not a line of {source.user})",
+                          refusal="foreign_from")
         decision = route_request(request, source.hop.host, self.trust.directory, now)
         if decision.plan is None:
             return Answer(404, f"Not Found (no line or route for {request.uri[:60]})",
                           decision=decision)
         return Forward(decision.plan, not decision.trust_asserted_identity, decision)
+
+    # --- who sent it (RFC 3261 §22) --------------------------------------------------
+
+    def _identify(self, request: Request, source: Source, wall_time: float) -> Source | Answer:
+        """The sender, authenticated when it must be: a trusted peer never is; a
+        phone of a user with credentials, a REGISTER, and (under ``refuse``) anyone
+        untrusted is challenged. An unknown username gets the very same challenge
+        as a wrong password (the authority sees to it)."""
+        auth = self.auth
+        if auth is None or source.trusted:
+            return source
+        kind = REGISTRAR_CHALLENGE if request.method == "REGISTER" else PROXY_CHALLENGE
+        credentials = request.header_lines(kind.credentials_header)  # commas are inside
+        if not credentials and not self._must_authenticate(request, source, auth):
+            return source
+        outcome = auth.authority.check(request.method, request.uri, credentials,
+                                       source.hop.host, wall_time)
+        match outcome:
+            case Authenticated(username):
+                user = auth.users.get(username)
+                if user is not None:
+                    return Source(source.hop, SourceKind.PHONE, user, authenticated=True)
+                challenge = auth.authority.challenge(kind, wall_time)
+            case Challenge(stale):
+                challenge = auth.authority.challenge(kind, wall_time, stale=stale)
+            case Blocked():
+                return Answer(403, FORBIDDEN, refusal="auth_blocked")
+            case _:
+                assert_never(outcome)
+        return Answer(kind.status, kind.reason, challenge)
+
+    def _must_authenticate(self, request: Request, source: Source,
+                           auth: Authentication) -> bool:
+        if request.method == "REGISTER":
+            return True
+        if source.kind is SourceKind.PHONE:
+            return source.user in auth.required  # a static phone of a user with no password
+        return self.trust.untrusted_calls is UntrustedCalls.REFUSE
+
+    def _claims_own_identity(self, request: Request, source: Source) -> bool:
+        """An authenticated caller's From names the user or one of the user's lines."""
+        caller = _user_part(request.header("from"))
+        if caller is None:
+            return False
+        owner = self.trust.directory.line_owner(caller)
+        return caller == source.user or (owner is not None and owner.id == source.user)
 
     def _preloaded(self, request: Request, source: Source) -> Verdict:
         """A Route set the sender chose: only trusted peers may send anywhere; others
@@ -186,6 +269,15 @@ def _answer_for_unusable(error: SipParseError) -> Answer:
     for a scheme it cannot route, 503 for a target it cannot reach; each says why."""
     status = error.status_hint if error.status_hint in _STATUS_PHRASES else 400
     return Answer(status, f"{_STATUS_PHRASES[status]} ({error.reason})")
+
+
+def _user_part(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return uri_user(parse_name_addr(value).uri)
+    except SipParseError:
+        return None
 
 
 def _tag(value: str | None) -> str | None:

@@ -21,13 +21,26 @@ from typing import Any, assert_never
 
 from proxy.core.branch import BranchFactory
 from proxy.core.branching import DIALOG_FORMING
-from proxy.core.classify import Answer, Classifier, Forward, RequestFacts, Serve
+from proxy.core.classify import (
+    Answer,
+    Authentication,
+    Classifier,
+    Forward,
+    RequestFacts,
+    Serve,
+)
 from proxy.core.context import ContextSettings, Decision, ResponseContext
 from proxy.core.entries import ClientEntry, FinalCallback, ServerEntry
 from proxy.core.events import CallRouted, EventBus, RequestRefused
 from proxy.core.forks import Forks
 from proxy.core.forwarding import forward_request
 from proxy.core.local import LocalAddresses
+from proxy.core.locations import (
+    Locate,
+    expand_registered,
+    has_registered_targets,
+    rings_nobody,
+)
 from proxy.core.overload import LoadGuard, answers_shed_call, shed_to_tag
 from proxy.core.received import stamp_received
 from proxy.core.refusal_log import RefusalThrottle
@@ -77,7 +90,9 @@ class ProxyCore:
     def __init__(self, *, local: LocalAddresses, settings: CoreSettings, send: Sender,
                  loop: asyncio.AbstractEventLoop, trust: TrustModel, route_secret: bytes,
                  log: Any, services: Mapping[str, Service] | None = None,
-                 guard: LoadGuard | None = None) -> None:
+                 guard: LoadGuard | None = None, auth: Authentication | None = None,
+                 registrar_hosts: frozenset[str] = frozenset(), locate: Locate | None = None,
+                 wall_clock: Callable[[], float] | None = None) -> None:
         self._local = local
         self._settings = settings
         self._context_settings = ContextSettings(timer_c=settings.timer_c)
@@ -85,7 +100,12 @@ class ProxyCore:
         self._loop = loop
         self._trust = trust
         self._tokens = RouteTokens(route_secret)
-        self._classifier = Classifier(local, trust, self._tokens, settings.timer_c)
+        self._classifier = Classifier(local, trust, self._tokens, settings.timer_c, auth,
+                                      registrar_hosts)
+        self._locate = locate
+        # Unix time for what outlives the process (registrations, digest nonces);
+        # the loop's clock for everything else.
+        self._wall_clock = wall_clock or loop.time
         self._log = log
         self._services: dict[str, Service] = dict(services or {})
         self._guard = guard
@@ -258,7 +278,7 @@ class ProxyCore:
             self._on_cancel(entry, request)
             return
         facts = RequestFacts(preprocess_routes(request, self._local), entry.source,
-                             self._draining)
+                             self._draining, self._wall_clock())
         verdict = self._classifier.classify(facts, self._loop.time())
         match verdict:
             case Forward(plan, strip_asserted_identity, decision):
@@ -267,14 +287,18 @@ class ProxyCore:
                 if self.events.listening:
                     self.events.publish(CallRouted(request.call_id, request.method, decision,
                                                    self._loop.time()))
+                plan = self._with_contacts(request, plan)
+                if rings_nobody(plan):
+                    self._answer(entry, 480, "Temporarily Unavailable (no registered phone)")
+                    return
                 self._fork(entry, facts.preprocessed.request, plan)
             case Answer(status, reason, headers, refusal, decision):
                 self._log_decision(request, decision)
                 if refusal is not None:
                     self._count_refusal(entry, refusal, status, reason)
                 self._answer(entry, status, reason, headers, logged=refusal is not None)
-            case Serve(name):
-                self._serve(entry, name)
+            case Serve(name, source):
+                self._serve(entry, name, source)
             case _:
                 assert_never(verdict)
 
@@ -282,13 +306,24 @@ class ProxyCore:
         if decision is not None:
             self._log.info("route.decision", call_id=request.call_id, **decision.log_fields())
 
-    def _serve(self, entry: ServerEntry, name: str) -> None:
+    def _serve(self, entry: ServerEntry, name: str, source: Source) -> None:
+        """Services keep state that outlives the process: they get Unix time."""
         service = self._services.get(name)
         if service is None:
             self._answer(entry, 501, f"Not Implemented (no {name} service)")
             return
-        reply = service.handle(entry.received, entry.source, self._loop.time())
+        reply = service.handle(entry.received, source, self._wall_clock())
         self._answer(entry, reply.status, reply.reason, reply.headers)
+
+    def _with_contacts(self, request: Request, plan: RoutingPlan) -> RoutingPlan:
+        """Registered phones in the plan: one target per contact registered now."""
+        if self._locate is None or not has_registered_targets(plan):
+            return plan
+        plan, unregistered = expand_registered(plan, self._locate)
+        if unregistered:
+            self._log.info("route.unregistered", call_id=request.call_id,
+                           users=[f"{user}: no registered phone" for user in unregistered])
+        return plan
 
     def _fork(self, entry: ServerEntry, request: Request, plan: RoutingPlan) -> None:
         widest = max((len(stage.targets) for stage in plan.stages), default=1)
@@ -447,9 +482,10 @@ class ProxyCore:
         self.stats[f"refused_{refusal}"] += 1
         host = entry.source.hop.host
         if self._throttle.should_log(host, self._loop.time()):
-            self._log.info("request.refused", call_id=entry.received.call_id,
-                           method=entry.received.method, status=status, reason=reason,
-                           refusal=refusal, source=host, source_kind=entry.source.kind.value)
+            self._log.info(_REFUSAL_EVENTS.get(refusal, "request.refused"),
+                           call_id=entry.received.call_id, method=entry.received.method,
+                           status=status, reason=reason, refusal=refusal, source=host,
+                           source_kind=entry.source.kind.value)
 
     def _reject_unparsable(self, error: SipParseError, source: Hop) -> None:
         """§16.3 step 1: answer a broken request with the status the parser names
@@ -473,6 +509,9 @@ class ProxyCore:
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+# Refusals with a log event of their own (the rest are ``request.refused``).
+_REFUSAL_EVENTS = {"auth_blocked": "auth.blocked"}
 
 
 def _from_tag(request: Request) -> str:

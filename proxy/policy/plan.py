@@ -27,6 +27,12 @@ class Target:
     role: TargetRole
     user: str | None = None  # directory user id, for logs and call history
     display_prefix: str = ""  # prepended to the From display name, e.g. "[VIP] "
+    # Stands for every contact ``user`` has registered (``uri`` is empty): the core
+    # puts one target per contact in its place when the call is routed.
+    registered: bool = False
+    # Where to send instead of the Request-URI's host (RFC 3261 §16.6 step 7 lets a
+    # proxy choose the next hop): the address a registered phone registered from.
+    next_hop: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

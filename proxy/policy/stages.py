@@ -52,9 +52,8 @@ def delegated_plan(
     groups = {
         Group.ME: _owner_targets(delegator),
         Group.DELEGATES: tuple(
-            Target(uri, TargetRole.DELEGATE, user=user.id, display_prefix=display_prefix)
-            for user in delegates
-            for uri in user.endpoints
+            target for user in delegates
+            for target in _user_targets(user, TargetRole.DELEGATE, display_prefix)
         ),
         Group.MAILBOX: _mailbox_targets(delegation),
     }
@@ -84,7 +83,17 @@ def user_line_plan(owner: User, ring_timeout: float) -> RoutingPlan:
 
 
 def _owner_targets(owner: User) -> tuple[Target, ...]:
-    return tuple(Target(uri, TargetRole.DELEGATOR, user=owner.id) for uri in owner.endpoints)
+    return _user_targets(owner, TargetRole.DELEGATOR, "")
+
+
+def _user_targets(user: User, role: TargetRole, display_prefix: str) -> tuple[Target, ...]:
+    """A user's static endpoints, and their registered phones when they register."""
+    static = tuple(Target(uri, role, user=user.id, display_prefix=display_prefix)
+                   for uri in user.endpoints)
+    if not user.registered:
+        return static
+    return (*static, Target("", role, user=user.id, display_prefix=display_prefix,
+                            registered=True))
 
 
 def _mailbox_targets(delegation: Delegation) -> tuple[Target, ...]:

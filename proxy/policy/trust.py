@@ -42,6 +42,7 @@ class Source:
     hop: Hop
     kind: SourceKind
     user: str | None = None  # the phone's owner
+    authenticated: bool = False  # the user proved it with digest credentials
 
     @property
     def trusted(self) -> bool:

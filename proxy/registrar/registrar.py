@@ -302,6 +302,15 @@ class Registrar:
         return min((binding.expires_at for bindings in self._table.values()
                     for binding in bindings.values()), default=None)
 
+    def reload(self, bindings: Iterable[Binding], now: float, kept_since: float) -> None:
+        """Take the location table from the store that several proxies share: every
+        binding there, plus this proxy's own changes since ``kept_since`` (still on
+        their way to the database); other proxies' removals take effect here."""
+        recent = [binding for bindings_of in self._table.values()
+                  for binding in bindings_of.values() if binding.updated_at >= kept_since]
+        self._table = {}
+        self.restore([*bindings, *recent], now)
+
     def restore(self, bindings: Iterable[Binding], now: float) -> list[Binding]:
         """Load bindings kept by the store. Returns those not loaded, for the caller
         to delete: expired ones, and those whose AOR is no longer a registering

@@ -1,0 +1,137 @@
+"""Phones that register and authenticate: the digest authority, the registrar and
+its location table, wired to the store (issue 7; RFC 3261 §10, §22).
+
+The registrar and the authority are pure; this module gives them their secrets and
+persistence: bindings are written behind to the store as REGISTERs change them,
+loaded at start, expired on time, and, when several proxies share one database
+(PostgreSQL), reloaded every second so a phone registered through one proxy is
+rung by all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from proxy.auth import AuthSettings, DigestAuthority, UserSecret
+from proxy.config.loader import ProxyConfig
+from proxy.core.classify import Authentication
+from proxy.core.locations import Contact
+from proxy.registrar import Binding, Received, Registrar, RegistrarResult, RegistrarSettings
+from proxy.registrar.service import RegistrarService
+from proxy.store import Received as StoredReceived
+from proxy.store import Registration, Store
+
+# The store's name for the key digest nonces are made with.
+NONCE_SECRET = "digest-nonce"
+_SECRET_BYTES = 32
+# How often a proxy sharing its database reloads the location table, and how long
+# its own changes are kept over the database's view (they are written behind).
+RELOAD_SECONDS = 1.0
+_OWN_CHANGES_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Phones:
+    """What the core needs to authenticate and to ring registered phones."""
+
+    auth: Authentication | None
+    registrar: Registrar | None
+    service: RegistrarService | None
+    hosts: frozenset[str]  # REGISTER for these is the registrar's
+
+    def locate(self, user_id: str) -> list[Contact]:
+        """The contacts ``user_id`` has registered now, each sent where it registered
+        from (RFC 3581: received/rport; over TCP, its own connection)."""
+        if self.registrar is None:
+            return []
+        return [Contact(binding.contact, _flow_uri(binding.received))
+                for binding in self.registrar.bindings_for(user_id, time.time())]
+
+
+async def open_phones(config: ProxyConfig, store: Store, own_hosts: Iterable[str],
+                      started: float) -> Phones:
+    """The authority (when any user has credentials) and the registrar (when any
+    user registers), with the bindings the store kept."""
+    auth = await _authentication(config, store, started) if config.credentials else None
+    if not any(user.registered for user in config.directory.users.values()):
+        return Phones(auth, None, None, frozenset())
+    domain = config.domain or next(iter(own_hosts))
+    settings = RegistrarSettings(domain, frozenset(own_hosts))
+    registrar = Registrar(config.directory, settings)
+    stale = registrar.restore(
+        [_binding(row) for row in await store.load_registrations(started)], started)
+    for binding in stale:
+        store.delete_registration(binding.aor, binding.contact)
+    service = RegistrarService(registrar, lambda request, source: source.user,
+                               lambda result: _persist(store, result))
+    hosts = frozenset(host.lower() for host in (domain, *own_hosts))
+    return Phones(auth, registrar, service, hosts)
+
+
+async def keep_locations(phones: Phones, store: Store, shared: bool, log: Any) -> None:
+    """Expire bindings on time and, when the database is shared, reload it; runs
+    until cancelled."""
+    registrar = phones.registrar
+    if registrar is None:
+        return
+    while True:
+        await asyncio.sleep(RELOAD_SECONDS)
+        now = time.time()
+        for binding in registrar.expire(now):
+            store.delete_registration(binding.aor, binding.contact)
+            log.info("registration.expired", aor=binding.aor, contact=binding.contact)
+        if shared:
+            try:
+                rows = await store.load_registrations(now)
+            except Exception as error:  # a database hiccup must not stop the proxy
+                log.warning("registration.reload_failed", error=str(error))
+                continue
+            registrar.reload([_binding(row) for row in rows], now, now - _OWN_CHANGES_SECONDS)
+
+
+async def _authentication(config: ProxyConfig, store: Store, started: float) -> Authentication:
+    realm = config.auth_realm or config.domain or config.listeners[0].advertise
+    secret = await store.secret(NONCE_SECRET, lambda: secrets.token_bytes(_SECRET_BYTES))
+    users = {credentials.username: UserSecret(password=credentials.password,
+                                              ha1=dict(credentials.ha1))
+             for credentials in config.credentials.values()}
+    authority = DigestAuthority(realm, secret, users, AuthSettings(), started=started)
+    return Authentication(
+        authority,
+        {credentials.username: user_id for user_id, credentials in config.credentials.items()},
+        frozenset(config.credentials),
+    )
+
+
+def _persist(store: Store, result: RegistrarResult) -> None:
+    """Write a REGISTER's changes behind (never awaited on the message path)."""
+    for binding in result.removed:
+        store.delete_registration(binding.aor, binding.contact)
+    for binding in result.saved:
+        store.save_registration(_registration(binding))
+
+
+def _registration(binding: Binding) -> Registration:
+    values = {item.name: getattr(binding, item.name) for item in fields(Binding)}
+    values["received"] = StoredReceived(**_as_dict(binding.received))
+    return Registration(**values)
+
+
+def _binding(row: Registration) -> Binding:
+    values = {item.name: getattr(row, item.name) for item in fields(Registration)}
+    values["received"] = Received(**_as_dict(row.received))
+    return Binding(**values)
+
+
+def _as_dict(received: Received | StoredReceived) -> dict[str, Any]:
+    return {item.name: getattr(received, item.name) for item in fields(received)}
+
+
+def _flow_uri(received: Received) -> str:
+    host = f"[{received.host}]" if ":" in received.host else received.host
+    return f"sip:{host}:{received.port};transport={received.transport.lower()}"

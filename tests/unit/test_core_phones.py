@@ -1,0 +1,194 @@
+"""Phones that register and authenticate, through the real ProxyCore over the fake
+link: digest challenges (RFC 3261 §22), REGISTER (§10.3), and calls that ring the
+contact a phone registered from."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import pytest
+from fakelink import CALLER, FakeLoop, Link, invite, make_core
+
+from proxy.auth import AuthSettings, DigestAuthority, UserSecret
+from proxy.auth.header import parse_digest_params
+from proxy.config.loader import parse_config
+from proxy.core.classify import REGISTRAR_SERVICE, Authentication
+from proxy.core.driver import ProxyCore
+from proxy.core.locations import Contact
+from proxy.registrar import Registrar, RegistrarResult, RegistrarService, RegistrarSettings
+from proxy.sip.hop import Hop
+from proxy.sip.message import Request, Response
+
+CONFIG = """
+listen: [{transport: udp, host: 127.0.0.1, port: 5060}]
+trusted_peers: ["127.0.0.9/32"]
+domain: vipproxy.test
+auth: {realm: vipproxy.test}
+users:
+  alice:
+    name: Alice
+    lines: ["1000"]
+    endpoints: [registered]
+    auth: {username: alice, password: alice-secret}
+"""
+PHONE = Hop("UDP", "127.0.0.50", 5070)
+STRANGER = Hop("UDP", "127.0.0.66", 5090)
+SECRET = b"n" * 32
+
+Proxy = tuple[ProxyCore, FakeLoop, Link, list[RegistrarResult]]
+
+
+@pytest.fixture
+def proxy() -> Proxy:
+    config = parse_config(CONFIG)
+    core, loop, link = make_core(CONFIG)
+    users = {"alice": UserSecret(password="alice-secret")}
+    authority = DigestAuthority("vipproxy.test", SECRET, users, AuthSettings(), started=0.0)
+    auth = Authentication(authority, {"alice": "alice"}, frozenset({"alice"}))
+    registrar = Registrar(config.directory, RegistrarSettings("vipproxy.test",
+                                                              frozenset({"127.0.0.1"})))
+    written: list[RegistrarResult] = []
+    service = RegistrarService(registrar, lambda request, source: source.user, written.append)
+    core._classifier = replace(core._classifier, auth=auth,  # type: ignore[attr-defined]
+                               registrar_hosts=frozenset({"vipproxy.test", "127.0.0.1"}))
+    core.add_service(REGISTRAR_SERVICE, service)
+    core._locate = lambda user: [  # type: ignore[attr-defined]
+        Contact(b.contact, f"sip:{b.received.host}:{b.received.port};transport=udp")
+        for b in registrar.bindings_for(user, loop.now)]
+    return core, loop, link, written
+
+
+def _register(branch: str, cseq: int, authorization: str = "", expires: int = 600) -> bytes:
+    return (
+        "REGISTER sip:vipproxy.test SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.50:5070;branch={branch};rport\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:alice@vipproxy.test>;tag=r1\r\n"
+        "To: <sip:alice@vipproxy.test>\r\nCall-ID: reg-1@127.0.0.50\r\n"
+        f"CSeq: {cseq} REGISTER\r\nContact: <sip:alice@127.0.0.50:5070>\r\n"
+        f"Expires: {expires}\r\n{authorization}Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _answer_challenge(challenge: str, username: str, password: str, method: str,
+                      uri: str, header: str) -> str:
+    """A client's digest answer (RFC 7616 §3.4.1), MD5, qop=auth."""
+    params = parse_digest_params(challenge)
+    assert params is not None
+    realm, nonce, cnonce, nc = params["realm"], params["nonce"], "c0ffee", "00000001"
+    ha1 = hashlib.md5(f"{username}:{realm}:{password}".encode()).hexdigest()
+    ha2 = hashlib.md5(f"{method}:{uri}".encode()).hexdigest()
+    response = hashlib.md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
+    return (f'{header}: Digest username="{username}", realm="{realm}", nonce="{nonce}", '
+            f'uri="{uri}", algorithm=MD5, qop=auth, nc={nc}, cnonce="{cnonce}", '
+            f'response="{response}"\r\n')
+
+
+def _final(link: Link) -> Response:
+    finals = [m for _, m in link.take() if isinstance(m, Response) and m.status >= 200]
+    assert len(finals) == 1, finals
+    return finals[0]
+
+
+def _md5_challenge(response: Response, header: str) -> str:
+    return next(v for v in response.header_lines(header) if "algorithm=MD5" in v)
+
+
+def _registered(proxy: Proxy) -> Response:
+    core, _, link, _ = proxy
+    core.receive(_register("z9hG4bKr1", 1), PHONE)
+    challenge = _final(link)
+    assert challenge.status == 401
+    answer = _answer_challenge(_md5_challenge(challenge, "www-authenticate"), "alice",
+                               "alice-secret", "REGISTER", "sip:vipproxy.test", "Authorization")
+    core.receive(_register("z9hG4bKr2", 2, answer), PHONE)
+    return _final(link)
+
+
+def test_a_register_is_challenged_then_accepted_and_listed(proxy: Proxy) -> None:
+    ok = _registered(proxy)
+    assert ok.status == 200
+    assert [c.split(";")[0] for c in ok.header_values("contact")] == [
+        "<sip:alice@127.0.0.50:5070>"]
+    assert "expires=600" in ok.header("contact") or "expires=599" in ok.header("contact")
+    written = proxy[3]
+    assert [b.contact for result in written for b in result.saved] == [
+        "sip:alice@127.0.0.50:5070"]
+
+
+def test_a_call_to_the_line_rings_the_registered_contact_where_it_registered(
+        proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    _registered(proxy)
+    core.receive(invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKcall"), CALLER)
+    forwarded = [(hop, m) for hop, m in link.take() if isinstance(m, Request)]
+    assert [(hop.host, hop.port, m.uri) for hop, m in forwarded] == [
+        ("127.0.0.50", 5070, "sip:alice@127.0.0.50:5070")]
+
+
+def test_with_nobody_registered_the_call_gets_480(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    core.receive(invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKnobody"), CALLER)
+    final = _final(link)
+    assert (final.status, final.reason) == (480, "Temporarily Unavailable (no registered phone)")
+
+
+def test_unknown_user_and_wrong_password_get_the_same_challenge(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    answers = []
+    for index, (username, password) in enumerate((("alice", "wrong"), ("mallory", "x"))):
+        core.receive(_register(f"z9hG4bKa{index}", 1), PHONE)
+        challenge = _md5_challenge(_final(link), "www-authenticate")
+        answer = _answer_challenge(challenge, username, password, "REGISTER",
+                                   "sip:vipproxy.test", "Authorization")
+        core.receive(_register(f"z9hG4bKb{index}", 2, answer), PHONE)
+        final = _final(link)
+        answers.append((final.status, final.reason, [
+            {k: v for k, v in (parse_digest_params(h) or {}).items() if k != "nonce"}
+            for h in final.header_lines("www-authenticate")]))
+    assert answers[0] == answers[1] and answers[0][0] == 401
+
+
+def test_an_untrusted_invite_is_challenged_and_then_routed_as_the_user(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    _registered(proxy)
+    request = invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKu1").replace(
+        b"sip:+14155550199@127.0.0.9", b"sip:alice@vipproxy.test")
+    core.receive(request, STRANGER)
+    challenge = _final(link)
+    assert challenge.status == 407
+    answer = _answer_challenge(_md5_challenge(challenge, "proxy-authenticate"), "alice",
+                               "alice-secret", "INVITE", "sip:1000@127.0.0.1:5060",
+                               "Proxy-Authorization")
+    core.receive(invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKu2", extra=answer).replace(
+        b"sip:+14155550199@127.0.0.9", b"sip:alice@vipproxy.test"), STRANGER)
+    assert [m.method for _, m in link.take() if isinstance(m, Request)] == ["INVITE"]
+
+
+def test_an_authenticated_caller_may_not_claim_someone_elses_number(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    core.receive(invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKf1"), STRANGER)
+    challenge = _md5_challenge(_final(link), "proxy-authenticate")
+    answer = _answer_challenge(challenge, "alice", "alice-secret", "INVITE",
+                               "sip:1000@127.0.0.1:5060", "Proxy-Authorization")
+    core.receive(invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKf2", extra=answer),
+                 STRANGER)  # From: +14155550199, not one of alice's lines
+    final = _final(link)
+    assert (final.status, final.reason) == (403, "Forbidden (the From is not a line of alice)")
+
+
+def test_twenty_wrong_passwords_block_the_address_but_not_another(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    for index in range(20):
+        core.receive(_register(f"z9hG4bKw{index}", 1), PHONE)
+        challenge = _md5_challenge(_final(link), "www-authenticate")
+        answer = _answer_challenge(challenge, "alice", "wrong", "REGISTER",
+                                   "sip:vipproxy.test", "Authorization")
+        core.receive(_register(f"z9hG4bKx{index}", 2, answer), PHONE)
+        link.take()
+    core.receive(_register("z9hG4bKafter", 1), PHONE)
+    assert _final(link).status == 403
+    core.receive(_register("z9hG4bKother", 1).replace(b"127.0.0.50", b"127.0.0.51"),
+                 Hop("UDP", "127.0.0.51", 5070))
+    assert _final(link).status == 401
+    assert core.stats["refused_auth_blocked"] >= 1
