@@ -100,7 +100,9 @@ async def _authentication(config: ProxyConfig, store: Store, started: float) -> 
     users = {credentials.username: UserSecret(password=credentials.password,
                                               ha1=dict(credentials.ha1))
              for credentials in config.credentials.values()}
-    authority = DigestAuthority(realm, secret, users, AuthSettings(), started=started)
+    settings = (AuthSettings(algorithms=config.auth_algorithms) if config.auth_algorithms
+                else AuthSettings())
+    authority = DigestAuthority(realm, secret, users, settings, started=started)
     return Authentication(
         authority,
         {credentials.username: user_id for user_id, credentials in config.credentials.items()},

@@ -67,6 +67,7 @@ class ProxyConfig:
     domain: str | None = None  # the proxy's SIP domain (a host name or IP)
     store_url: str | None = None  # SQLAlchemy URL; None: STORE_FILE under state_dir
     auth_realm: str | None = None  # the digest realm (RFC 7616)
+    auth_algorithms: tuple[str, ...] = ()  # offered in order; () for every supported one
     credentials: Mapping[str, Credentials] = field(default_factory=dict)  # by user id
 
     @property
@@ -150,6 +151,7 @@ def _proxy_config(document: ConfigDocument) -> ProxyConfig:
         domain=document.domain,
         store_url=document.store.url if document.store is not None else None,
         auth_realm=document.auth.realm if document.auth is not None else None,
+        auth_algorithms=document.auth.algorithms if document.auth is not None else (),
         credentials={
             user_id: Credentials(
                 username=user.auth.username or user_id,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from proxy.auth import supported_algorithms
 from proxy.config.addresses import CountryCode, IpHost, Realm, StoreUrl
 from proxy.config.checks import OneOf, Seconds, Section, Text, Whole, fail
 from proxy.defaults import MAX_BREADTH, MAX_MESSAGE_SIZE, TIMER_C_SECONDS
@@ -84,7 +85,24 @@ class Store(Section):
     ]
 
 
+_ALGORITHMS = OneOf(supported_algorithms())
+
+
 class Auth(Section):
     realm: Annotated[
         str, Realm(), Field(description="the digest realm (RFC 7616), such as example.com")
     ]
+    # Some phones answer only the first challenge, and only MD5 (SIPp 3.6 reads the
+    # first; baresip 1.0 gives up when a 401 carries more than one): the operator
+    # chooses what is offered, in order (RFC 8760 §2.4: most preferred first).
+    algorithms: Annotated[
+        tuple[Annotated[str, _ALGORITHMS], ...],
+        Field(description=f"digest algorithms offered, in order: {_ALGORITHMS.allowed()}",
+              min_length=1),
+    ] = supported_algorithms()
+
+    @model_validator(mode="after")
+    def _listed_once(self) -> Auth:
+        if len(set(self.algorithms)) != len(self.algorithms):
+            raise fail("each algorithm may be listed once")
+        return self
