@@ -2,7 +2,10 @@
 
 baresip gets a configuration directory of its own (``-f DIR``) holding a
 config, one account and no contacts.  The account has ``answermode=auto`` so
-the phone answers every call, and ``regint=0`` so it never registers.  Audio
+the phone answers every call.  By default it has ``regint=0`` and never
+registers; with a :class:`Registration` it registers its address of record
+through the proxy (``outbound``) with digest credentials (``auth_user``,
+``auth_pass``) every ``regint`` seconds, over UDP or TCP.  Audio
 goes through the ``aubridge`` module (a virtual device, no sound card needed):
 this Debian build ships no null audio driver, and ``ausine`` only runs at
 48 kHz, which G.711 calls do not use.  baresip quits by itself after
@@ -14,9 +17,10 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
-from .loopback import Endpoint, is_bound, wait_until
+from .loopback import Endpoint, Transport, is_bound, wait_until
 
 MODULE_PATH = Path("/usr/lib/baresip/modules")
 _START_TIMEOUT = 5.0
@@ -38,10 +42,40 @@ module_tmp\t\taccount.so
 """
 
 
-class BaresipPhone:
-    """A running baresip that answers every call to ``sip:USER@HOST:PORT``."""
+@dataclass(frozen=True)
+class Registration:
+    """How a phone registers: ``sip:USER@DOMAIN`` through the proxy at ``proxy``."""
 
-    def __init__(self, user: str, endpoint: Endpoint, config_dir: Path, lifetime: int = 60):
+    domain: str
+    proxy: Endpoint
+    auth_user: str
+    auth_pass: str
+    transport: Transport = "udp"
+    regint: int = 600  # seconds; the registrar's minimum is 60
+
+    def account(self, user: str) -> str:
+        """The baresip account line: the AOR, credentials, and the proxy as outbound
+        proxy (baresip adds the Route with ``;lr``); every call is answered."""
+        suffix = ";transport=tcp" if self.transport == "tcp" else ""
+        return (
+            f"<sip:{user}@{self.domain}{suffix}>;auth_user={self.auth_user};"
+            f'auth_pass={self.auth_pass};outbound="sip:{self.proxy}{suffix}";'
+            f"regint={self.regint};answermode=auto"
+        )
+
+
+class BaresipPhone:
+    """A running baresip that answers every call to ``sip:USER@HOST:PORT`` (or, with a
+    ``registration``, to whatever contact it registered)."""
+
+    def __init__(
+        self,
+        user: str,
+        endpoint: Endpoint,
+        config_dir: Path,
+        lifetime: int = 60,
+        registration: Registration | None = None,
+    ):
         self.user = user
         self.endpoint = endpoint
         config_dir.mkdir(parents=True)
@@ -55,9 +89,12 @@ class BaresipPhone:
                 module_path=MODULE_PATH,
             )
         )
-        (config_dir / "accounts").write_text(
-            f"<{endpoint.sip_uri(user)}>;regint=0;answermode=auto\n"
+        account = (
+            registration.account(user)
+            if registration is not None
+            else f"<{endpoint.sip_uri(user)}>;regint=0;answermode=auto"
         )
+        (config_dir / "accounts").write_text(account + "\n")
         (config_dir / "contacts").write_text("")
         self.log_path = config_dir / "output.log"
         binary = shutil.which("baresip")

@@ -5,7 +5,8 @@
   proxy listening over UDP and TCP on a fresh endpoint (or on ``endpoint``, to
   restart one where it was) and returns its :class:`ProxyProcess`.
 - ``sipp``: a :class:`SippLauncher` (``sipp.uas(...)``, then ``sipp.uac(...)``).
-- ``baresip``: ``baresip(user)`` starts an auto-answering phone.
+- ``baresip``: ``baresip(user)`` starts an auto-answering phone;
+  ``baresip(user, registration)`` one that registers through the proxy.
 - ``udp_probe``: ``udp_probe()`` opens a :class:`UdpProbe` on a fresh endpoint
   (or ``udp_probe(endpoint)``), a hand-written caller, callee or listener.
 
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from .baresip import BaresipPhone
+from .baresip import BaresipPhone, Registration
 from .loopback import Endpoint, LoopbackAllocator
 from .proxy_process import ProxyProcess, proxy_config
 from .sipp import SippLauncher
@@ -43,6 +44,13 @@ class StartProxy(Protocol):
         *,
         endpoint: Endpoint | None = None,
     ) -> ProxyProcess: ...
+
+
+class StartPhone(Protocol):
+    """The ``baresip`` fixture: an auto-answering phone for ``user``, registering
+    as ``registration`` says when one is given."""
+
+    def __call__(self, user: str, registration: Registration | None = None) -> BaresipPhone: ...
 
 
 class OpenProbe(Protocol):
@@ -121,12 +129,13 @@ def sipp(
 @pytest.fixture
 def baresip(
     request: pytest.FixtureRequest, tmp_path: Path, loopback: LoopbackAllocator
-) -> Generator[Callable[[str], BaresipPhone], None, None]:
+) -> Generator[StartPhone, None, None]:
     """Start auto-answering baresip phones; each is killed at the end."""
     phones: list[BaresipPhone] = []
 
-    def start(user: str) -> BaresipPhone:
-        phone = BaresipPhone(user, loopback.endpoint(), tmp_path / f"baresip-{user}")
+    def start(user: str, registration: Registration | None = None) -> BaresipPhone:
+        phone = BaresipPhone(user, loopback.endpoint(), tmp_path / f"baresip-{user}",
+                             registration=registration)
         phones.append(phone)
         _attach(request, f"baresip {user}", phone.report)
         phone.wait_listening()

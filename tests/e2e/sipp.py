@@ -220,13 +220,15 @@ class SippLauncher:
         fill: Mapping[str, str] | None = None,
         pause_ms: int = 0,
         timeout: float = 15.0,
+        local: Endpoint | None = None,
     ) -> SippProcess:
         """Start a callee on a fresh loopback endpoint; return once it listens there.
 
         ``keys`` become SIPp ``-key`` keywords; ``fill`` fills the ``{{name}}``
         placeholders of a template scenario where SIPp accepts no keyword.
+        ``local`` is the endpoint when the test chose it (where a phone registered).
         """
-        endpoint = self._allocator.endpoint()
+        endpoint = local or self._allocator.endpoint()
         path = self._scenario_path(name, scenario, fill or {})
         process = self._start(
             name, path, endpoint, transport, keys or {}, {}, pause_ms, timeout, []

@@ -22,8 +22,12 @@ def request_text(
     user: str = "2000",
     branch: str = "z9hG4bK-e2e-probe",
     headers: dict[str, str] | None = None,
+    uri: str | None = None,
 ) -> str:
-    """A minimal valid request; ``headers`` replaces header values, ``""`` drops one."""
+    """A minimal valid request; ``headers`` replaces header values, ``""`` drops one.
+
+    The Request-URI is ``sip:USER@TARGET`` unless ``uri`` names another one
+    (a REGISTER's ``sip:DOMAIN``)."""
     fields = {
         "Via": f"SIP/2.0/UDP {source};branch={branch};rport",
         "From": f"<sip:probe@{source.host}>;tag=probe-tag",
@@ -34,7 +38,7 @@ def request_text(
         "Content-Length": "0",
     }
     fields.update(headers or {})
-    lines = [f"{method} sip:{user}@{target} SIP/2.0"]
+    lines = [f"{method} {uri or f'sip:{user}@{target}'} SIP/2.0"]
     lines += [f"{name}: {value}" for name, value in fields.items() if value != ""]
     return "\r\n".join(lines) + "\r\n\r\n"
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from postgres_server import postgres_url, wipe_postgres
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -23,7 +24,6 @@ from proxy.store.database import parse_url
 from proxy.store.pending import Delete, PendingWrites
 from proxy.store.schema import metadata
 
-POSTGRES_URL_VARIABLE = "VIPPROXY_TEST_POSTGRES_URL"
 NOW = 1_700_000_000.0
 # Long enough that nothing is written in the background during a test that wants
 # to see what flush() and close() do.
@@ -35,24 +35,9 @@ async def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database of each kind."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'state' / 'vipproxy.db'}"
-    postgres = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not postgres:
-        if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_URL_VARIABLE} is not set: under CI the store's tests must "
-                        "run against PostgreSQL (tools/test starts a server and sets it)")
-        pytest.skip(f"{POSTGRES_URL_VARIABLE} not set (tools/test sets it)")
-    await _wipe_postgres(postgres)
+    postgres = postgres_url("the store's tests")
+    await wipe_postgres(postgres)
     return postgres
-
-
-async def _wipe_postgres(url: str) -> None:
-    engine = create_async_engine(parse_url(url))
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
