@@ -320,10 +320,13 @@ def test_invite_under_refuse_is_challenged_407_and_routed_with_credentials(
     uri = f"sip:1001@{proxy.endpoint}"
     authorization = credentials(offered(challenge, "SHA-256", "Proxy-Authenticate"),
                                 username=ALICE, password=ALICE_PASSWORD, method="INVITE", uri=uri)
+    # The From names the authenticated user (one of her lines would do too): a From
+    # that claims somebody else's identity is refused.
     retry = request_text("INVITE", proxy.endpoint, caller.endpoint, user="1001",
                          branch=f"{branch}-2",
                          headers={"Contact": f"<sip:probe@{caller.endpoint}>", "Call-ID": call_id,
-                                  "CSeq": "2 INVITE", "Proxy-Authorization": authorization})
+                                  "CSeq": "2 INVITE", "Proxy-Authorization": authorization,
+                                  "From": f"<sip:{ALICE}@{DOMAIN}>;tag=probe-tag"})
     caller.send(retry, proxy.endpoint)
     invite = callee.next_request("INVITE", ANSWER_TIMEOUT)
     assert invite is not None, "the authenticated INVITE never reached Bob's phone"
