@@ -19,6 +19,11 @@ every --sample-seconds:
   completed   calls the caller completed so far (SipP's SuccessfulCall)
   failed      calls the caller counted as failed so far
   RSS MB      the proxy's VmRSS (MB of 1024 x 1024 bytes, like /proc's kB)
+  proxy CPU %     the proxy's CPU use since the previous row (100 = one core)
+  machine busy %  all CPUs' use since the previous row (100 = every core busy):
+                  other work on the machine shows here; a proxy short of CPU
+                  drops datagrams and its calls fail, and then RSS also counts
+                  the state of calls left hanging
 
 At the end it prints RSS after --baseline-calls calls (interpolated between
 the two one-second readings around that count), RSS when the caller finished
@@ -71,6 +76,7 @@ from processes import (
     ProcessFailed,
     ProcessSet,
     check_udp_port_free,
+    cpu_seconds,
     start_listening,
     udp_socket_drops,
 )
@@ -91,7 +97,8 @@ DEADLINE_MARGIN_SECONDS = 10.0
 MAX_FAILED_FRACTION = 0.01
 ERROR_LINES_SHOWN = 5
 KIB_PER_MB = 1024
-TABLE_HEADER = f"{'elapsed s':>9}  {'completed':>9}  {'failed':>6}  {'RSS MB':>8}"
+TABLE_HEADER = (f"{'elapsed s':>9}  {'completed':>9}  {'failed':>6}  {'RSS MB':>8}  "
+                f"{'proxy CPU %':>11}  {'machine busy %':>14}")
 
 
 @dataclass(frozen=True)
@@ -269,9 +276,48 @@ class StatFollower:
         return rows
 
 
-def _sample_row(sample: Sample) -> str:
-    return (f"{sample.elapsed:>9.0f}  {sample.completed:>9,}  {sample.failed:>6,}  "
-            f"{sample.rss_kib / KIB_PER_MB:>8.1f}")
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot, from the `cpu` line of /proc/stat."""
+    fields = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    # proc(5): user nice system idle iowait irq softirq steal guest guest_nice; guest
+    # time is already counted in user and nice.
+    total = sum(fields[:8])
+    return total - fields[3] - fields[4], total
+
+
+class CpuMeter:
+    """CPU use between two table rows: the proxy's (100 = one core) and the machine's.
+
+    The machine's share (100 = every core busy) shows when other work shares the
+    cores: a proxy short of CPU drops datagrams, and its calls fail.
+    """
+
+    def __init__(self, proxy_pid: int) -> None:
+        self._pid = proxy_pid
+        self._last = self._read()
+
+    def _read(self) -> tuple[float, float, int, int]:
+        busy, total = machine_cpu_ticks()
+        return time.monotonic(), cpu_seconds(self._pid), busy, total
+
+    def since_last(self) -> tuple[float, float]:
+        """(proxy %, machine busy %) since the previous call."""
+        now = self._read()
+        wall = max(now[0] - self._last[0], 1e-6)
+        proxy = 100 * (now[1] - self._last[1]) / wall
+        machine = 100 * (now[2] - self._last[2]) / max(now[3] - self._last[3], 1)
+        self._last = now
+        return proxy, machine
+
+
+def _print_row(sample: Sample, meter: CpuMeter | None) -> None:
+    """A table row; without a meter (the row before the first call) no CPU columns."""
+    cpu = ""
+    if meter is not None:
+        proxy_cpu, machine_busy = meter.since_last()
+        cpu = f"  {proxy_cpu:>11.0f}  {machine_busy:>14.0f}"
+    print(f"{sample.elapsed:>9.0f}  {sample.completed:>9,}  {sample.failed:>6,}  "
+          f"{sample.rss_kib / KIB_PER_MB:>8.1f}{cpu}", flush=True)
 
 
 def _config(settings: Settings, fork: Fork) -> dict[str, Any]:
@@ -303,7 +349,8 @@ def run_soak(settings: Settings, workdir: Path) -> SoakResult:
 
         drops_before = udp_socket_drops(PROXY.host, PROXY.port) or 0
         samples.append(Sample(0.0, 0, 0, _rss_kib(proxy)))
-        print(_sample_row(samples[-1]), flush=True)
+        _print_row(samples[-1], None)
+        meter = CpuMeter(proxy.pid)
         printed_at = 0.0
         started = time.monotonic()
         running.start(caller)
@@ -319,13 +366,13 @@ def run_soak(settings: Settings, workdir: Path) -> SoakResult:
                                       int(row["FailedCall(C)"]), _rss_kib(proxy)))
                 if samples[-1].elapsed - printed_at >= settings.sample_seconds \
                         - SAMPLE_SLACK_SECONDS:
-                    print(_sample_row(samples[-1]), flush=True)
+                    _print_row(samples[-1], meter)
                     printed_at = samples[-1].elapsed
             if caller_exited or time.monotonic() > deadline:
                 break
             time.sleep(POLL_SECONDS)
         if printed_at != samples[-1].elapsed:
-            print(_sample_row(samples[-1]), flush=True)
+            _print_row(samples[-1], meter)
         peak = proc_status_kib(proxy.pid, "VmHWM") or 0
         drops = (udp_socket_drops(PROXY.host, PROXY.port) or 0) - drops_before
         # The callees end their last calls shortly after; what is still open then failed.
