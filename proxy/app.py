@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import sys
 from typing import Any
 
 from proxy.config.loader import ProxyConfig
+from proxy.core.classify import PROXY_SERVICE
 from proxy.core.driver import CoreSettings, ProxyCore
 from proxy.core.local import Interface, LocalAddresses
+from proxy.core.services import ProxyItself
 from proxy.logs import configure_logging
+from proxy.policy.trust import TrustModel
+from proxy.statefiles import load_or_create_secret
+from proxy.transport.bind_errors import explain_bind_error
 from proxy.transport.dispatch import Transports
 from proxy.transport.tcp import TcpTransport
 from proxy.transport.udp import open_udp
@@ -24,14 +30,22 @@ async def serve(config: ProxyConfig) -> int:
     local = LocalAddresses(
         tuple(Interface(item.transport, item.advertise, item.port) for item in config.listeners)
     )
+    try:
+        route_secret = load_or_create_secret(config.state_dir)
+    except OSError as error:
+        log.error("proxy.state_dir_unusable", state_dir=str(config.state_dir),
+                  error=str(error))
+        return 1
     core = ProxyCore(
         local=local,
         settings=CoreSettings(config.timers, config.timer_c, config.max_breadth,
                               config.max_message_size),
         send=transports.send,
         loop=loop,
-        directory=config.directory,
+        trust=TrustModel(config.directory, config.untrusted_calls),
+        route_secret=route_secret,
         log=log,
+        services={PROXY_SERVICE: ProxyItself()},
     )
     # Handlers first: a SIGTERM that comes as soon as the sockets are bound drains.
     stop = asyncio.Event()
@@ -39,8 +53,10 @@ async def serve(config: ProxyConfig) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         await _open_listeners(config, core, transports, log)
-    except OSError as error:
-        log.error("proxy.listen_failed", error=str(error))
+    except _ListenerFailed as failure:
+        # The log may be JSON for a collector; whoever ran `vipproxy run` reads a line.
+        log.error("proxy.listen_failed", error=str(failure))
+        print(f"vipproxy: {failure}", file=sys.stderr)
         transports.close()
         return 1
     log.info("proxy.listening", listeners=[
@@ -69,17 +85,25 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(5_000, 10, 1_000)
 
 
+class _ListenerFailed(Exception):
+    """A listener could not be opened; the message names it and says why."""
+
+
 async def _open_listeners(config: ProxyConfig, core: ProxyCore, transports: Transports,
                           log: Any) -> None:
     for item in config.listeners:
-        if item.transport == "UDP":
-            endpoint = await open_udp(item.host, item.port, core.receive, log)
-            transports.add_udp(item.host, endpoint)
-        else:
-            if transports.tcp is None:
-                transports.tcp = TcpTransport(core.receive, core.transport_failed,
-                                              config.max_message_size, log)
-            await transports.tcp.listen(item.host, item.port)
+        try:
+            if item.transport == "UDP":
+                endpoint = await open_udp(item.host, item.port, core.receive, log)
+                transports.add_udp(item.host, endpoint)
+            else:
+                if transports.tcp is None:
+                    transports.tcp = TcpTransport(core.receive, core.transport_failed,
+                                                  config.max_message_size, log)
+                await transports.tcp.listen(item.host, item.port)
+        except OSError as error:
+            explanation = explain_bind_error(error, item.transport, item.host, item.port)
+            raise _ListenerFailed(explanation) from error
 
 
 async def _drain(core: ProxyCore, grace: float, loop: asyncio.AbstractEventLoop,
@@ -95,4 +119,8 @@ async def _drain(core: ProxyCore, grace: float, loop: asyncio.AbstractEventLoop,
         if not core.in_progress and loop.time() - core.last_received >= quiet:
             return
         await asyncio.sleep(0.05)
-    log.warning("proxy.drain_timeout", in_progress=core.in_progress)
+    ended = core.end_calls_in_progress("proxy shutting down")
+    log.warning("proxy.drain_timeout", ended=ended)
+    # The 503s and CANCELs are on their way; give the transports a moment to flush
+    # them and the phones to answer the CANCELs before the sockets close.
+    await asyncio.sleep(min(quiet, 1.0))

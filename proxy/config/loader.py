@@ -17,13 +17,22 @@ import yaml
 from proxy.config.directory import DIRECTORY_SECTIONS, read_directory
 from proxy.config.errors import ConfigError, ConfigProblem
 from proxy.config.reader import Node
+from proxy.defaults import (
+    MAX_BREADTH,
+    MAX_MESSAGE_SIZE,
+    SHUTDOWN_GRACE_SECONDS,
+    STATE_DIR,
+    TIMER_C_SECONDS,
+)
 from proxy.policy.directory import Directory
+from proxy.policy.trust import UntrustedCalls
 from proxy.transaction.timers import TimerSettings
 
 T = TypeVar("T")
 
 # Sections read here; every other top-level key belongs to the directory reader.
-_SERVER_SECTIONS = ("listen", "timers", "limits", "logging", "shutdown_grace")
+_SERVER_SECTIONS = ("listen", "timers", "limits", "logging", "shutdown_grace",
+                    "untrusted_calls", "state_dir")
 _TRANSPORTS = ("udp", "tcp")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _LOG_FORMATS = ("json", "console")
@@ -50,6 +59,8 @@ class ProxyConfig:
     log_level: str
     log_format: str
     directory: Directory
+    untrusted_calls: UntrustedCalls
+    state_dir: Path
 
 
 def load_config(path: str | Path) -> ProxyConfig:
@@ -76,13 +87,18 @@ def parse_config(text: str) -> ProxyConfig:
     listeners = _listeners(sections.get("listen"), problems)
     timers, timer_c = _timers(sections.get("timers"))
     max_message_size, max_breadth = _limits(sections.get("limits"))
-    grace = _read(sections, "shutdown_grace", lambda node: node.duration(0.0, 3600.0), 10.0)
+    grace = _read(sections, "shutdown_grace", lambda node: node.duration(0.0, 3600.0),
+                  SHUTDOWN_GRACE_SECONDS)
     log_level, log_format = _logging(sections.get("logging"))
+    untrusted = _read(sections, "untrusted_calls",
+                      lambda n: n.string(tuple(UntrustedCalls)), UntrustedCalls.REFUSE.value)
+    state_dir = _read(sections, "state_dir", lambda n: n.string(), STATE_DIR)
     directory = read_directory({k: v for k, v in sections.items() if k in DIRECTORY_SECTIONS})
     if problems or directory is None:
         raise ConfigError(problems or [ConfigProblem("", "invalid configuration")])
     return ProxyConfig(listeners, timers, timer_c, max_message_size, max_breadth, grace,
-                       log_level, log_format, directory)
+                       log_level, log_format, directory, UntrustedCalls(untrusted),
+                       Path(state_dir).expanduser())
 
 
 def _listeners(node: Node | None, problems: list[ConfigProblem]) -> tuple[Listener, ...]:
@@ -133,14 +149,15 @@ def _timers(node: Node | None) -> tuple[TimerSettings, float]:
     t2 = _read(fields, "t2", lambda n: n.duration(0.1, 60.0), defaults.t2)
     t4 = _read(fields, "t4", lambda n: n.duration(0.1, 60.0), defaults.t4)
     # RFC 3261 §16.6 step 11: Timer C MUST be larger than 3 minutes.
-    timer_c = _read(fields, "timer_c", lambda n: n.duration(180.001, 3600.0), 185.0)
+    timer_c = _read(fields, "timer_c", lambda n: n.duration(180.001, 3600.0), TIMER_C_SECONDS)
     return TimerSettings(t1, t2, t4), timer_c
 
 
 def _limits(node: Node | None) -> tuple[int, int]:
     fields = (node.mapping(("max_message_size", "max_breadth")) if node is not None else None) or {}
-    size = _read(fields, "max_message_size", lambda n: n.integer(1500, 1048576), 65536)
-    breadth = _read(fields, "max_breadth", lambda n: n.integer(1, 1000), 60)
+    size = _read(fields, "max_message_size", lambda n: n.integer(1500, 1048576),
+                 MAX_MESSAGE_SIZE)
+    breadth = _read(fields, "max_breadth", lambda n: n.integer(1, 1000), MAX_BREADTH)
     return size, breadth
 
 

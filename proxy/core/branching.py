@@ -32,6 +32,7 @@ class BranchSettings:
     inbound: Interface  # where the request came in: the caller's side Record-Route
     strip_asserted_identity: bool  # RFC 3325: the sender is not a trusted peer
     max_breadth: int | None  # RFC 5393 share of each parallel branch
+    route_token: str  # carried in our Record-Route (``proxy.core.route_token``)
 
 
 def build_branch(
@@ -60,8 +61,8 @@ def build_branch(
     if routed.method in DIALOG_FORMING and not has_to_tag(routed):
         # RFC 5658: record-route twice when the call changes transport or address
         # family, so that each side gets an address it can reach.
-        inbound_entry = settings.inbound.record_route()
-        outbound_entry = outbound.record_route()
+        inbound_entry = settings.inbound.record_route(settings.route_token)
+        outbound_entry = outbound.record_route(settings.route_token)
         record_routes = (
             (inbound_entry,) if inbound_entry == outbound_entry else
             (inbound_entry, outbound_entry)

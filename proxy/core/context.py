@@ -18,6 +18,7 @@ import enum
 from dataclasses import dataclass, field
 
 from proxy.core.selection import best_response
+from proxy.defaults import TIMER_C_SECONDS
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
 from proxy.sip.message import Request, Response, make_response
 
@@ -45,9 +46,12 @@ class StartBranch:
 
 @dataclass(frozen=True, slots=True)
 class RelayResponse:
-    """Send ``response`` upstream; branch responses reach the context without our Via."""
+    """Send ``response`` upstream; branch responses reach the context without our Via.
+
+    ``branch_id`` names the branch a relayed 2xx came from (who answered)."""
 
     response: Response
+    branch_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,7 @@ class Branch:
     cancel: CancelState = CancelState.NONE
     cancel_reason: str | None = None
     final: Response | None = None  # real or synthetic; None while pending
+    unreachable: bool = False  # the proxy could not send to this target (own 503)
     timer_c_generation: int = 0
 
     @property
@@ -95,7 +100,7 @@ class Branch:
 
 @dataclass(frozen=True, slots=True)
 class ContextSettings:
-    timer_c: float = 185.0  # RFC 3261 §16.6 step 11: greater than 3 minutes
+    timer_c: float = TIMER_C_SECONDS
 
 
 @dataclass(slots=True)
@@ -142,7 +147,14 @@ class ResponseContext:
 
     def on_branch_transport_error(self, branch_id: int) -> list[Decision]:
         """§16.9: a transport error counts as a 503 from that branch."""
-        return self.on_response(branch_id, self._synthetic(503, "Service Unavailable"))
+        return self.on_branch_unroutable(branch_id, "the target did not accept the request")
+
+    def on_branch_unroutable(self, branch_id: int, why: str) -> list[Decision]:
+        """The proxy could not send the branch at all (a host name without DNS, no
+        listener of the target's address family): a 503 of our own whose reason says
+        why. Unlike a 503 received from downstream it goes upstream as a 503."""
+        self.branches[branch_id].unreachable = True
+        return self.on_response(branch_id, self._synthetic(503, f"Service Unavailable ({why})"))
 
     def on_timer(self, name: str, generation: int, branch_id: int | None) -> list[Decision]:
         if name == "stage":
@@ -199,7 +211,7 @@ class ResponseContext:
         if self.answered and not self.is_invite:
             branch.final = response
             return []
-        decisions: list[Decision] = [RelayResponse(response)]
+        decisions: list[Decision] = [RelayResponse(response, branch.branch_id)]
         branch.final = response
         if not self.answered:
             self.answered = True
@@ -291,9 +303,11 @@ class ResponseContext:
         self.final_sent = True
         finals = [b.final for b in self.branches if b.final is not None]
         best = best_response(finals) or self._synthetic(408, "Request Timeout")
-        if best.status == 503:
-            # §16.7 step 6: a 503 must not go upstream as is (it would make the caller
-            # think this proxy is unavailable); it becomes a 500.
+        if best.status == 503 and not any(b.final is best and b.unreachable
+                                          for b in self.branches):
+            # §16.7 step 6: a 503 from downstream must not go upstream as is (it would
+            # make the caller think this proxy is unavailable); it becomes a 500. Our
+            # own 503 for a target we cannot reach says just that, and stays.
             best = Response(500, "Server Internal Error", best.headers, best.body)
         return [RelayResponse(best)]
 

@@ -1,10 +1,13 @@
-"""The proxy core's one driver: it feeds events to the pure transaction machines and
-response contexts, and carries out the actions and decisions they return.
+"""The proxy core's driver: it turns each message into facts, asks the pure parts
+what to do, and carries that out.
 
-Everything here runs on the event loop thread and is synchronous: a datagram in
+Everything runs on the event loop thread and is synchronous: a datagram in
 becomes zero or more datagrams out before ``receive`` returns. Time comes from
-``loop.time()`` and timers from ``loop.call_later``; the protocol code never reads
-a clock (ARCHITECTURE principle 1).
+``loop.time()``; the protocol code never reads a clock (ARCHITECTURE principle 1).
+The decisions live elsewhere: :mod:`proxy.core.classify` says what a request
+gets, the response context what a fork does (run by :mod:`proxy.core.forks`),
+the transaction machines what a transaction sends (run by
+:mod:`proxy.core.transactions`).
 """
 
 from __future__ import annotations
@@ -12,104 +15,102 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
+from typing import Any, Protocol, assert_never
 
 from proxy.core.branch import BranchFactory
-from proxy.core.branching import BranchSettings, build_branch
-from proxy.core.context import (
-    ArmTimer,
-    CancelBranch,
-    ContextSettings,
-    Decision,
-    RelayResponse,
-    ResponseContext,
-    StartBranch,
-)
-from proxy.core.entries import ClientEntry, ClientTransaction, ServerEntry, ServerTransaction
-from proxy.core.forwarding import build_cancel, forward_request
+from proxy.core.branching import DIALOG_FORMING
+from proxy.core.classify import Answer, Classifier, Forward, RequestFacts, Serve
+from proxy.core.context import ContextSettings, ResponseContext
+from proxy.core.entries import ClientEntry, FinalCallback, ServerEntry
+from proxy.core.events import CallRouted, EventBus, RequestRefused
+from proxy.core.forks import Forks
+from proxy.core.forwarding import forward_request
 from proxy.core.local import LocalAddresses
 from proxy.core.received import stamp_received
+from proxy.core.refusal_log import RefusalThrottle
 from proxy.core.refusals import answer_for_unparsable, oversized_error
-from proxy.core.router import route_request
+from proxy.core.route_token import RouteTokens
 from proxy.core.routing import has_to_tag, preprocess_routes, route_to_next_hop
-from proxy.core.validation import Rejection, split_breadth, validate_request
-from proxy.policy.directory import Directory
-from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
+from proxy.core.services import Service
+from proxy.core.transactions import UNANSWERED, TransactionTable
+from proxy.core.validation import split_breadth
+from proxy.defaults import MAX_BREADTH, MAX_MESSAGE_SIZE, TIMER_C_SECONDS
+from proxy.policy.decide import Decision as PolicyDecision
+from proxy.policy.plan import RoutingPlan
+from proxy.policy.trust import Source, TrustModel
+from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
-from proxy.sip.hop import Hop, reconnect_hop, response_hop
+from proxy.sip.hop import Hop, maddr_hop, reconnect_hop, response_hop
 from proxy.sip.message import (
     Header,
+    Message,
     Request,
     Response,
     drop_first_value,
     make_response,
     parse_message,
-    set_header,
 )
-from proxy.sip.uri import SipUri, parse_uri
 from proxy.sip.via import Via, parse_via
-from proxy.transaction.actions import (
-    AckTimedOut,
-    Action,
-    PassUp,
-    PassUpAck,
-    Send,
-    StartTimer,
-    Terminated,
-    TimedOut,
-    TransportError,
-)
-from proxy.transaction.client_invite import InviteClientTransaction
-from proxy.transaction.client_non_invite import NonInviteClientTransaction
-from proxy.transaction.events import RequestReceived, ResponseReceived, TimerFired, TransportFailed
-from proxy.transaction.keys import (
-    client_key,
-    client_key_for,
-    client_key_of,
-    server_key,
-    server_key_for_cancelled_invite,
-)
-from proxy.transaction.server_invite import InviteServerTransaction
-from proxy.transaction.server_non_invite import NonInviteServerTransaction
-from proxy.transaction.states import TransactionState
+from proxy.transaction.keys import client_key, client_key_for, server_key
+from proxy.transaction.keys import server_key_for_cancelled_invite as invite_key_of
 from proxy.transaction.timers import TimerSettings
 
 # send(data, hop, fallback): ``fallback`` is where a response goes over a new
 # connection if the one its request came on has closed (§18.2.2).
 Sender = Callable[[bytes, Hop, Hop | None], None]
 
-_ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE"
+
+class Admission(Protocol):
+    """Load shedding: whether a new call may be served now (``proxy.core.overload``)."""
+
+    def admit_new_call(self, now: float) -> bool: ...
+
+    @property
+    def retry_after(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
 class CoreSettings:
     timers: TimerSettings = field(default_factory=TimerSettings)
-    timer_c: float = 185.0
-    max_breadth: int = 60  # RFC 5393 §4: default for requests without Max-Breadth
-    max_message_size: int = 65536
+    timer_c: float = TIMER_C_SECONDS
+    max_breadth: int = MAX_BREADTH
+    max_message_size: int = MAX_MESSAGE_SIZE
 
 
 class ProxyCore:
     """The transaction-stateful proxy (RFC 3261 §16) over pure machines."""
 
     def __init__(self, *, local: LocalAddresses, settings: CoreSettings, send: Sender,
-                 loop: asyncio.AbstractEventLoop, directory: Directory, log: Any) -> None:
+                 loop: asyncio.AbstractEventLoop, trust: TrustModel, route_secret: bytes,
+                 log: Any, services: Mapping[str, Service] | None = None,
+                 admission: Admission | None = None) -> None:
         self._local = local
         self._settings = settings
         self._context_settings = ContextSettings(timer_c=settings.timer_c)
         self._send_bytes = send
         self._loop = loop
-        self._directory = directory
+        self._trust = trust
+        self._tokens = RouteTokens(route_secret)
+        self._classifier = Classifier(local, trust, self._tokens, settings.timer_c)
         self._log = log
-        self._branches = BranchFactory()
-        self._server_txs: dict[tuple[Any, ...], ServerEntry] = {}
-        self._client_txs: dict[tuple[Any, ...], ClientEntry] = {}
+        self._services: dict[str, Service] = dict(services or {})
+        self._admission = admission
+        self._throttle = RefusalThrottle()
+        self._stateless_branches = BranchFactory()
+        # The To tag of every 503 sent without a transaction when shedding load: the
+        # ACK for such a 503 is recognised by it and absorbed (RFC 3261 §17.2.1).
+        self._shed_tag = f"shed{secrets.token_hex(6)}"
         self._draining = False
+        self.events = EventBus()
         self.last_received = loop.time()  # for a drain that waits for quiet
         self.stats: Counter[str] = Counter()
+        self._table = TransactionTable(loop=loop, timers=settings.timers, send=self._send,
+                                       user=self, log=log)
+        self._forks = Forks(table=self._table, local=local, loop=loop, timers=settings.timers,
+                            send=self._send, events=self.events, stats=self.stats, log=log,
+                            on_error=self.on_transaction_error)
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -117,19 +118,38 @@ class ProxyCore:
         """Refuse new INVITEs with 503 from now on; everything else goes on."""
         self._draining = True
 
+    def end_calls_in_progress(self, reason: str) -> int:
+        """The drain is over: every request still unanswered gets a 503 and every
+        branch it rings a CANCEL (RFC 3261 §16.10), so nobody waits on a proxy that
+        is gone. Returns how many were ended."""
+        unanswered = self._table.unanswered()
+        for entry in unanswered:
+            self._answer_unless_answered(entry, 503, f"Service Unavailable ({reason})",
+                                         (("Retry-After", "30"),))
+        return len(unanswered)
+
     @property
     def live_client_transactions(self) -> int:
-        return len(self._client_txs)
+        return len(self._table.clients)
 
     @property
     def live_server_transactions(self) -> int:
-        return len(self._server_txs)
+        return len(self._table.servers)
 
     @property
     def in_progress(self) -> int:
         """Server transactions not yet answered with a final response (for draining)."""
-        waiting = (TransactionState.TRYING, TransactionState.PROCEEDING)
-        return sum(1 for entry in self._server_txs.values() if entry.tx.state in waiting)
+        return len(self._table.unanswered())
+
+    def add_service(self, name: str, service: Service) -> None:
+        self._services[name] = service
+
+    def originate(self, request: Request, hop: Hop, on_final: FinalCallback) -> None:
+        """Send a request of the proxy's own (a service's NOTIFY) over a client
+        transaction; ``on_final`` gets its final response, or a synthetic 408 or
+        503 when it timed out or could not be sent."""
+        tx = self._table.new_client_transaction(request, hop)
+        self._table.add_client(ClientEntry(tx, client_key_for(request), hop, None, 0, on_final))
 
     # --- input ------------------------------------------------------------------------
 
@@ -138,7 +158,9 @@ class ProxyCore:
         self.last_received = self._loop.time()
         try:
             if len(data) > self._settings.max_message_size:
-                self._refuse_oversized(data, source)
+                self.stats["oversized"] += 1
+                self._reject_unparsable(
+                    oversized_error(data, self._settings.max_message_size), source)
                 return
             try:
                 message = parse_message(data)
@@ -148,129 +170,109 @@ class ProxyCore:
             if isinstance(message, Request):
                 self._on_request(message, source)
             else:
-                self._on_response(message)
+                self._on_response(message, source)
         except Exception:  # a bug must cost one message, not the proxy
             self.stats["internal_errors"] += 1
             self._log.exception("message.internal_error", source=f"{source.host}:{source.port}")
 
     def transport_failed(self, hop: Hop, reason: str) -> None:
         """The transport could not reach ``hop`` (connection refused, ICMP error)."""
-        failure = TransportFailed(reason)
-        for entry in [e for e in self._client_txs.values() if e.hop == hop]:
-            self._guarded(self._run_client, entry,
-                          partial(entry.tx.handle, failure, self._now()))
+        self._table.transport_failed(hop, reason)
 
     # --- requests ------------------------------------------------------------------
 
-    def _on_request(self, request: Request, source: Hop) -> None:
+    def _on_request(self, request: Request, hop: Hop) -> None:
         try:
             top = parse_via(request.top_via)
         except SipParseError as error:
             self.stats["dropped_bad_via"] += 1
             self._log.info("message.dropped", reason=error.reason, call_id=request.call_id)
             return
-        request, top = stamp_received(request, top, source)
+        request, top = stamp_received(request, top, hop)
+        source = self._trust.source(hop)
         if request.method == "ACK":
-            self._on_ack(request, top)
+            self._on_ack(request, top, source)
             return
         key = server_key(request, top)
-        existing = self._server_txs.get(key)
+        existing = self._table.servers.get(key)
         if existing is not None:
-            self._run_server(existing, existing.tx.handle(RequestReceived(request), self._now()))
+            self._table.server_received(existing, request)  # a retransmission
             return
-        entry = self._new_server(request, key, top, source)
+        if self._shed(request, top, source):
+            return
+        entry = ServerEntry(self._table.new_server_transaction(request, hop.reliable,
+                                                               self._settings.timers),
+                            key, self._response_hop(top, source),
+                            self._local.interface_for(hop.transport, hop.host), request, source)
+        if hop.reliable:
+            entry.fallback_hop = reconnect_hop(top, hop)
+        self._table.add_server(entry)
         try:
-            self._process(entry, request, source)
+            self._process(entry, request)
         except SipParseError as error:
             # A header the routing needed turned out unusable: say which (§16.3 step 1).
             self._answer_unless_answered(entry, error.status_hint, error.reason)
         except Exception:
             # A bug must cost one call an error response, never a stuck transaction.
-            self.stats["internal_errors"] += 1
-            self._log.exception("request.internal_error", call_id=request.call_id)
+            self.on_transaction_error("request")
             self._answer_unless_answered(entry, 500, "Server Internal Error")
 
-    def _process(self, entry: ServerEntry, request: Request, source: Hop) -> None:
+    def _response_hop(self, top: Via, source: Source) -> Hop:
+        """§18.2.2; ``maddr`` is honoured for trusted peers only, so nobody can make
+        the proxy send its answers to a third party."""
+        hop = maddr_hop(top, source.hop) if source.trusted else None
+        return hop or response_hop(top, source.hop)
+
+    def _shed(self, request: Request, top: Via, source: Source) -> bool:
+        """Load shedding: a new call gets 503 and Retry-After at the cost of one
+        datagram, without a transaction, while the proxy is overloaded."""
+        admission = self._admission
+        if (admission is None or request.method != "INVITE" or has_to_tag(request)
+                or admission.admit_new_call(self._loop.time())):
+            return False
+        self.stats["shed"] += 1
+        response = make_response(request, 503, "Service Unavailable (overloaded)",
+                                 to_tag=self._shed_tag,
+                                 extra=(("Retry-After", str(admission.retry_after)),))
+        self._send(response, self._response_hop(top, source))
+        return True
+
+    def _process(self, entry: ServerEntry, request: Request) -> None:
         if request.method == "CANCEL":
             self._on_cancel(entry, request)
             return
-        rejection = self._refusal(request)
-        if rejection is not None:
-            self._answer(entry, rejection.status, rejection.reason, rejection.extra_headers)
-            return
-        self._route(entry, preprocess_routes(request, self._local), source)
+        facts = RequestFacts(preprocess_routes(request, self._local), entry.source,
+                             self._draining)
+        verdict = self._classifier.classify(facts, self._loop.time())
+        match verdict:
+            case Forward(plan, strip_asserted_identity, decision):
+                self._log_decision(request, decision)
+                entry.strip_asserted_identity = strip_asserted_identity
+                if self.events.listening:
+                    self.events.publish(CallRouted(request.call_id, request.method, decision,
+                                                   self._loop.time()))
+                self._fork(entry, facts.preprocessed.request, plan)
+            case Answer(status, reason, headers, refusal, decision):
+                self._log_decision(request, decision)
+                if refusal is not None:
+                    self._count_refusal(entry, refusal, status, reason)
+                self._answer(entry, status, reason, headers, logged=refusal is not None)
+            case Serve(name):
+                self._serve(entry, name)
+            case _:
+                assert_never(verdict)
 
-    def _answer_unless_answered(self, entry: ServerEntry, status: int, reason: str) -> None:
-        """Answer a request whose processing failed, cancelling any branch it started."""
-        context = entry.context
-        if context is not None:
-            if context.final_sent:
-                return
-            self._guarded(self._decide, entry, context.abort)
-        if entry.tx.state in (TransactionState.TRYING, TransactionState.PROCEEDING):
-            self._answer(entry, status, reason)
+    def _log_decision(self, request: Request, decision: PolicyDecision | None) -> None:
+        if decision is not None:
+            self._log.info("route.decision", call_id=request.call_id, **decision.log_fields())
 
-    def _refusal(self, request: Request) -> Rejection | None:
-        if self._draining and request.method == "INVITE" and not has_to_tag(request):
-            return Rejection(503, "Service Unavailable (shutting down)", (("Retry-After", "30"),))
-        return validate_request(request, self._local)
-
-    def _new_server(self, request: Request, key: tuple[Any, ...], top: Via,
-                    source: Hop) -> ServerEntry:
-        reliable = source.reliable
-        timers = self._settings.timers
-        tx: ServerTransaction
-        if request.method == "INVITE":
-            tx = InviteServerTransaction(request, reliable=reliable, timers=timers)
-        else:
-            tx = NonInviteServerTransaction(request, reliable=reliable, timers=timers)
-        # The interface the request came in on: same transport and address family.
-        interface = self._local.interface_for(source.transport, source.host)
-        entry = ServerEntry(tx, key, response_hop(top, source), interface, request)
-        if reliable:
-            entry.fallback_hop = reconnect_hop(top, source)
-        self._server_txs[key] = entry
-        self._log.debug("tx.server.created", call_id=request.call_id, method=request.method,
-                        branch=key[0])
-        self._run_server(entry, tx.start(self._now()))
-        return entry
-
-    def _route(self, entry: ServerEntry, request: Request, source: Hop) -> None:
-        """§16.5: pick the targets; an initial request for a number asks the policy."""
-        request_uri = _parse_uri_or_none(request.uri)
-        names_us = request_uri is not None and self._local.is_local(request_uri)
-        in_dialog = has_to_tag(request)
-        if request.header_values("route") or (in_dialog and not names_us):
-            # Pre-routed (in-dialog, or a pre-loaded route set): the Route set or the
-            # Request-URI says where. RFC 3325 §5: a P-Asserted-Identity goes on only
-            # from a trusted peer (for initial requests ``decide`` says the same).
-            entry.strip_asserted_identity = not self._directory.is_trusted_peer(source.host)
-            self._fork(entry, request, _as_is_plan(request.uri, self._settings.timer_c))
+    def _serve(self, entry: ServerEntry, name: str) -> None:
+        service = self._services.get(name)
+        if service is None:
+            self._answer(entry, 501, f"Not Implemented (no {name} service)")
             return
-        if in_dialog:
-            # §12.2: a mid-dialog request for us that carries no Route of ours belongs
-            # to no dialog we are in.
-            self._answer(entry, 481, "Call/Transaction Does Not Exist (no route set)")
-            return
-        if names_us and request_uri is not None and request_uri.user is None:
-            self._answer_for_proxy(entry, request)
-            return
-        decision = route_request(request, source.host, self._directory, self._now())
-        self._log.info("route.decision", call_id=request.call_id, **decision.log_fields())
-        if decision.plan is None:
-            self._answer(entry, 404, f"Not Found (no line or route for {request.uri[:60]})")
-            return
-        entry.strip_asserted_identity = not decision.trust_asserted_identity
-        self._fork(entry, request, decision.plan)
-
-    def _answer_for_proxy(self, entry: ServerEntry, request: Request) -> None:
-        """Requests addressed to the proxy itself, not to a user."""
-        if request.method == "OPTIONS":
-            self._answer(entry, 200, "OK", (("Allow", _ALLOW),))
-        elif request.method == "REGISTER":
-            self._answer(entry, 405, "Method Not Allowed (not a registrar)", (("Allow", _ALLOW),))
-        else:
-            self._answer(entry, 404, "Not Found (no user in the Request-URI)")
+        reply = service.handle(entry.received, entry.source, self._loop.time())
+        self._answer(entry, reply.status, reply.reason, reply.headers)
 
     def _fork(self, entry: ServerEntry, request: Request, plan: RoutingPlan) -> None:
         widest = max((len(stage.targets) for stage in plan.stages), default=1)
@@ -279,32 +281,47 @@ class ProxyCore:
             # RFC 5393 §5: not enough breadth left to fork this widely.
             self._answer(entry, 440, "Max-Breadth Exceeded")
             return
+        if request.method in DIALOG_FORMING and not has_to_tag(request):
+            entry.route_token = self._tokens.mint(request.call_id, _from_tag(request))
         entry.context = ResponseContext(request, plan, secrets.token_hex(4),
                                         self._context_settings)
-        self._decide(entry, entry.context.start())
+        self._forks.decide(entry, entry.context.start())
 
-    def _on_ack(self, ack: Request, top: Via) -> None:
-        entry = self._server_txs.get(server_key(ack, top))
+    def _answer_unless_answered(self, entry: ServerEntry, status: int, reason: str,
+                                extra: tuple[Header, ...] = ()) -> None:
+        """Answer a request whose processing failed or was cut short, cancelling
+        every branch it started, so no phone rings for a call that is over."""
+        context = entry.context
+        if context is not None:
+            if context.final_sent:
+                return
+            self._forks.decide(entry, context.abort())
+        if entry.tx.state in UNANSWERED:
+            self._answer(entry, status, reason, extra)
+
+    def _on_ack(self, ack: Request, top: Via, source: Source) -> None:
+        entry = self._table.servers.get(server_key(ack, top))
         if entry is not None:
             # §17.2.1: the ACK for our non-2xx final is absorbed hop by hop.
-            self._run_server(entry, entry.tx.handle(RequestReceived(ack), self._now()))
-            return
-        # §16.6 / §13.2.2.4: the ACK for a 2xx is its own transaction, end to end.
-        self._forward_stateless(preprocess_routes(ack, self._local), top.branch or "")
+            self._table.server_received(entry, ack)
+        elif self._shed_tag not in (ack.header("to") or ""):
+            self._forward_ack(ack, source)
+        # else: the ACK for a 503 sent while shedding load, absorbed here
 
-    def _on_cancel(self, entry: ServerEntry, cancel: Request) -> None:
-        """§16.10: 200 for the CANCEL, then cancel the fork it targets."""
-        invite = self._server_txs.get(server_key_for_cancelled_invite(cancel))
-        if invite is None or invite.context is None:
-            self._answer(entry, 481, "Call/Transaction Does Not Exist")
-            return
-        self._answer(entry, 200, "OK")
-        self._decide(invite, invite.context.on_cancel())
+    def on_ack_for_2xx(self, entry: ServerEntry, ack: Request) -> None:
+        """RFC 6026 §7.1: an ACK that matched an Accepted INVITE is a 2xx's ACK."""
+        self._forward_ack(ack, entry.source)
 
-    def _forward_stateless(self, request: Request, upstream_branch: str) -> None:
-        """§16.11 stateless forwarding, used for ACKs of 2xx responses."""
-        if request.max_forwards == 0:
+    def _forward_ack(self, ack: Request, source: Source) -> None:
+        """§16.6 / §13.2.2.4: the ACK for a 2xx is its own transaction, end to end,
+        forwarded statelessly (§16.11), by the same rules as any in-dialog request."""
+        if ack.max_forwards == 0:
             return
+        facts = RequestFacts(preprocess_routes(ack, self._local), source, draining=False)
+        if not self._classifier.in_dialog_route_allowed(facts):
+            self.stats["dropped_ack"] += 1
+            return
+        request = facts.preprocessed.request
         try:
             request, hop = route_to_next_hop(request, "UDP")
             interface = self._local.interface_for(hop.transport, hop.host)
@@ -314,234 +331,111 @@ class ProxyCore:
         if self._local.is_local_host_port(hop.host, hop.port):
             self.stats["dropped_unroutable"] += 1
             return
-        branch = self._branches.stateless_branch(request, upstream_branch)
-        forwarded = forward_request(request, uri=request.uri, via=interface.via(branch))
-        self._send(forwarded, hop)
+        top_branch = parse_via(ack.top_via).branch or ""
+        branch = self._stateless_branches.stateless_branch(request, top_branch)
+        self._send(forward_request(request, uri=request.uri, via=interface.via(branch)), hop)
+
+    def _on_cancel(self, entry: ServerEntry, cancel: Request) -> None:
+        """§16.10: 200 for the CANCEL, then cancel the fork it targets. Only the sender
+        of the INVITE (or a trusted peer) may cancel it; anyone else learns nothing."""
+        invite = self._table.servers.get(invite_key_of(cancel))
+        if invite is None or invite.context is None or not _same_sender(invite, entry):
+            if invite is not None and invite.context is not None:
+                self._count_refusal(entry, "foreign_cancel", 481, "CANCEL from another source")
+            self._answer(entry, 481, "Call/Transaction Does Not Exist")
+            return
+        self._answer(entry, 200, "OK")
+        self._forks.decide(invite, invite.context.on_cancel())
 
     # --- responses ------------------------------------------------------------------
 
-    def _on_response(self, response: Response) -> None:
+    def _on_response(self, response: Response, source: Hop) -> None:
         try:
             key = client_key(response)
         except SipParseError:
             self.stats["dropped_bad_response"] += 1
             return
-        entry = self._client_txs.get(key)
+        entry = self._table.clients.get(key)
         if entry is None:
             # RFC 6026 §7.3 replaces RFC 3261 §16.7's stateless forwarding of unmatched
-            # responses: late 2xx are caught by the Accepted state (Timer M), and
-            # anything that matches no transaction is dropped, which also keeps the
-            # proxy from reflecting forged responses.
+            # responses: anything that matches no transaction is dropped, which also
+            # keeps the proxy from reflecting forged responses.
             self.stats["dropped_stray_response"] += 1
             return
-        self._run_client(entry, entry.tx.handle(ResponseReceived(response), self._now()))
+        if source.host != entry.hop.host:
+            # Only the address the request went to may answer it: a response from a
+            # third party that learnt the branch (it is in every Via) is dropped.
+            self.stats["dropped_foreign_response"] += 1
+            if self._throttle.should_log(source.host, self._loop.time()):
+                self._log.info("response.refused", source=source.host,
+                               expected=entry.hop.host, call_id=response.call_id)
+            return
+        self._table.client_received(entry, response)
 
-    # --- running transactions ----------------------------------------------------------
+    # --- what the transactions pass up (TransactionUser) -------------------------------
 
-    def _run_common(self, entry: ServerEntry | ClientEntry, action: Action,
-                    fire: Callable[..., None]) -> bool:
-        """Carry out the actions every transaction has; False if ``action`` is another."""
-        if isinstance(action, Send):
-            self._send(action.message, entry.hop, entry.fallback_hop)
-            return True
-        if isinstance(action, StartTimer):
-            entry.timers.start(self._loop, action.name, action.delay, fire, entry, action.name,
-                               action.generation)
-            return True
-        return False
-
-    def _run_server(self, entry: ServerEntry, actions: list[Action]) -> None:
-        for action in actions:
-            if self._run_common(entry, action, self._server_timer):
-                continue
-            if isinstance(action, PassUpAck):
-                # RFC 6026 §7.1: an ACK matching an Accepted INVITE acknowledges a 2xx;
-                # it travels end to end like any other 2xx ACK.
-                ack = action.request
-                self._forward_stateless(preprocess_routes(ack, self._local),
-                                        parse_via(ack.top_via).branch or "")
-            elif isinstance(action, AckTimedOut):
-                self.stats["ack_timeouts"] += 1
-                self._log.info("tx.server.no_ack", call_id=entry.received.call_id,
-                               branch=entry.key[0])
-            elif isinstance(action, Terminated):
-                self._server_txs.pop(entry.key, None)
-                entry.timers.cancel_all()
-                self._log.debug("tx.server.terminated", call_id=entry.received.call_id,
-                                branch=entry.key[0])
-
-    def _run_client(self, entry: ClientEntry, actions: list[Action]) -> None:
-        for action in actions:
-            if self._run_common(entry, action, self._client_timer):
-                continue
-            if isinstance(action, PassUp):
-                self._pass_up(entry, action.response)
-            elif isinstance(action, TimedOut):
-                self._on_branch_context(entry, ResponseContext.on_branch_timeout)
-            elif isinstance(action, TransportError):
-                self._on_branch_context(entry, ResponseContext.on_branch_transport_error)
-            elif isinstance(action, Terminated):
-                self._client_txs.pop(entry.key, None)
-                entry.timers.cancel_all()
-                self._log.debug("tx.client.terminated", call_id=entry.tx.request.call_id,
-                                branch=entry.key[0])
-
-    def _pass_up(self, entry: ClientEntry, response: Response) -> None:
+    def on_branch_response(self, entry: ClientEntry, response: Response) -> None:
         self._log.debug("tx.client.response", call_id=response.call_id, branch=entry.key[0],
                         status=response.status)
+        if entry.on_final is not None:
+            if response.status >= 200:
+                entry.on_final(response)
+            return
         server = entry.server
         if server is None or server.context is None:
             return
         # Our Via comes off before the context sees it: every response it holds is
         # ready to go upstream (§16.7 step 9).
         upstream = response.with_headers(drop_first_value(response.headers, "via"))
-        self._decide(server, server.context.on_response(entry.branch_id, upstream))
+        self._forks.decide(server, server.context.on_response(entry.branch_id, upstream))
 
-    def _on_branch_context(self, entry: ClientEntry,
-                           event: Callable[[ResponseContext, int], list[Decision]]) -> None:
-        """Tell the branch's fork that the branch timed out or could not be reached."""
-        server = entry.server
-        if server is not None and server.context is not None:
-            self._decide(server, event(server.context, entry.branch_id))
+    def on_branch_timeout(self, entry: ClientEntry) -> None:
+        """Timer B or F: a synthetic 408 (principle 4)."""
+        if entry.on_final is not None:
+            entry.on_final(make_response(entry.tx.request, 408, "Request Timeout"))
+        elif entry.server is not None and entry.server.context is not None:
+            self._forks.decide(entry.server,
+                               entry.server.context.on_branch_timeout(entry.branch_id))
 
-    def _server_timer(self, entry: ServerEntry, name: str, generation: int) -> None:
-        self._guarded(self._run_server, entry,
-                      lambda: entry.tx.handle(TimerFired(name, generation), self._now()))
+    def on_branch_unreachable(self, entry: ClientEntry) -> None:
+        """§16.9: a transport error counts as a 503."""
+        if entry.on_final is not None:
+            entry.on_final(make_response(entry.tx.request, 503, "Service Unavailable"))
+        elif entry.server is not None and entry.server.context is not None:
+            self._forks.decide(entry.server,
+                               entry.server.context.on_branch_transport_error(entry.branch_id))
 
-    def _client_timer(self, entry: ClientEntry, name: str, generation: int) -> None:
-        self._guarded(self._run_client, entry,
-                      lambda: entry.tx.handle(TimerFired(name, generation), self._now()))
-
-    def _context_timer(self, entry: ServerEntry, name: str, generation: int,
-                       branch_id: int | None) -> None:
-        context = entry.context
-        if context is None:
-            return
-        self._guarded(self._decide, entry,
-                      lambda: context.on_timer(name, generation, branch_id))
-
-    def _guarded(self, run: Callable[[Any, list[Any]], None], entry: Any,
-                 produce: Callable[[], list[Any]]) -> None:
-        try:
-            run(entry, produce())
-        except Exception:
-            self.stats["internal_errors"] += 1
-            self._log.exception("timer.internal_error")
-
-    # --- carrying out decisions ----------------------------------------------------------
-
-    def _decide(self, entry: ServerEntry, decisions: list[Decision]) -> None:
-        for decision in decisions:
-            if isinstance(decision, StartBranch):
-                self._start_branch(entry, decision)
-            elif isinstance(decision, RelayResponse):
-                self._relay(entry, decision.response)
-            elif isinstance(decision, CancelBranch):
-                self._cancel_branch(entry, decision.branch_id, decision.reason)
-            elif isinstance(decision, ArmTimer):
-                entry.context_timers.start(
-                    self._loop, (decision.name, decision.branch_id), decision.delay,
-                    self._context_timer, entry, decision.name, decision.generation,
-                    decision.branch_id)
-        if entry.context is not None and entry.context.finished:
-            entry.context_timers.cancel_all()
-            self._abandon_silent_branches(entry)
-
-    def _abandon_silent_branches(self, entry: ServerEntry) -> None:
-        """A branch that never answers our CANCEL would keep its INVITE client
-        transaction forever (Timer B does not run once it is Proceeding and Timer C
-        belongs to the finished fork): give it 64*T1 more, then drop it."""
-        waiting = (TransactionState.CALLING, TransactionState.PROCEEDING)
-        for branch in entry.branches.values():
-            if branch.tx.state in waiting and not branch.timers.running("abandon"):
-                branch.timers.start(self._loop, "abandon",
-                                    self._settings.timers.transaction_timeout,
-                                    self._abandon, branch)
-
-    def _abandon(self, branch: ClientEntry) -> None:
-        if branch.tx.state in (TransactionState.CALLING, TransactionState.PROCEEDING):
-            self.stats["branches_abandoned"] += 1
-            self._client_txs.pop(branch.key, None)
-            branch.timers.cancel_all()
-
-    def _start_branch(self, entry: ServerEntry, decision: StartBranch) -> None:
-        context = entry.context
-        assert context is not None
-        entry.from_rewritten = entry.from_rewritten or bool(decision.target.display_prefix)
-        branch = self._branches.new_branch(entry.received)
-        settings = BranchSettings(entry.original_uri, entry.interface,
-                                  entry.strip_asserted_identity, entry.breadth)
-        try:
-            outgoing = build_branch(context.request, decision.target, decision.diversion_reason,
-                                    settings, self._local, branch)
-        except (SipParseError, LookupError) as error:
-            self._log.warning("branch.unroutable", call_id=context.request.call_id,
-                              target=decision.target.uri, reason=str(error))
-            self._decide(entry, context.on_branch_transport_error(decision.branch_id))
-            return
-        forwarded, hop = outgoing.request, outgoing.hop
-        tx: ClientTransaction
-        if forwarded.method == "INVITE":
-            tx = InviteClientTransaction(forwarded, reliable=hop.reliable,
-                                         timers=self._settings.timers)
-        else:
-            tx = NonInviteClientTransaction(forwarded, reliable=hop.reliable,
-                                            timers=self._settings.timers)
-        client = ClientEntry(tx, client_key_of(branch, forwarded.method), hop, entry,
-                             decision.branch_id)
-        entry.branches[decision.branch_id] = client
-        self._client_txs[client.key] = client
-        self._log.debug("tx.client.created", call_id=forwarded.call_id, branch=branch,
-                        target=decision.target.uri, role=decision.target.role.value)
-        self._run_client(client, tx.start(self._now()))
-
-    def _relay(self, entry: ServerEntry, response: Response) -> None:
-        if entry.from_rewritten:
-            # The callee saw a From with a display prefix ("[VIP] "); the caller gets
-            # its own From back (§8.1.3.3), and does not learn how it was labelled.
-            response = response.with_headers(
-                set_header(response.headers, "From", entry.received.header("from") or ""))
-        tx = entry.tx
-        accepting = tx.state in (TransactionState.PROCEEDING, TransactionState.TRYING) or (
-            tx.state is TransactionState.ACCEPTED and response.status // 100 == 2
-        )
-        if accepting:
-            self._log.debug("tx.server.response", call_id=response.call_id,
-                            branch=entry.key[0], status=response.status)
-            self._run_server(entry, tx.send_response(response, self._now()))
-        elif response.status // 100 == 2 and entry.received.method == "INVITE":
-            # A 2xx racing a CANCEL after our 487: the dialog exists downstream, so the
-            # caller must see it to ACK and BYE it (RFC 3261 §16.7 step 5: every 2xx
-            # to an INVITE is forwarded, even after a final response).
-            self._send(response, entry.hop, entry.fallback_hop)
-
-    def _cancel_branch(self, entry: ServerEntry, branch_id: int, reason: str | None) -> None:
-        branch = entry.branches.get(branch_id)
-        if branch is None:
-            return  # the branch never left (unroutable target): nothing to cancel
-        cancel = build_cancel(branch.tx.request, reason)
-        tx = NonInviteClientTransaction(cancel, reliable=branch.hop.reliable,
-                                        timers=self._settings.timers)
-        client = ClientEntry(tx, client_key_for(cancel), branch.hop, None, branch_id)
-        self._client_txs[client.key] = client
-        self._log.debug("tx.cancel.sent", call_id=cancel.call_id, branch=client.key[0],
-                        reason=reason)
-        self._run_client(client, tx.start(self._now()))
+    def on_transaction_error(self, where: str) -> None:
+        self.stats["internal_errors"] += 1
+        self._log.exception("core.internal_error", where=where)
 
     # --- answering and sending ---------------------------------------------------------
 
     def _answer(self, entry: ServerEntry, status: int, reason: str,
-                extra: tuple[Header, ...] = ()) -> None:
-        response = make_response(entry.received, status, reason, to_tag=secrets.token_hex(4),
+                extra: tuple[Header, ...] = (), *, logged: bool = False) -> None:
+        received = entry.received
+        response = make_response(received, status, reason, to_tag=secrets.token_hex(4),
                                  extra=extra)
         if status >= 300:
-            self._log.info("request.refused", call_id=entry.received.call_id,
-                           method=entry.received.method, status=status, reason=reason)
-        self._run_server(entry, entry.tx.send_response(response, self._now()))
+            if not logged:
+                self._log.info("request.refused", call_id=received.call_id,
+                               method=received.method, status=status, reason=reason)
+            if self.events.listening:
+                self.events.publish(RequestRefused(received.call_id, received.method, status,
+                                                   reason, entry.source.hop.host,
+                                                   self._loop.time()))
+        self._forks.relay(entry, response)
 
-    def _refuse_oversized(self, data: bytes, source: Hop) -> None:
-        self.stats["oversized"] += 1
-        self._reject_unparsable(oversized_error(data, self._settings.max_message_size), source)
+    def _count_refusal(self, entry: ServerEntry, refusal: str, status: int,
+                       reason: str) -> None:
+        """A refusal of the security model: counted always, logged once per source per
+        minute (a flood must not become a flood of log lines)."""
+        self.stats[f"refused_{refusal}"] += 1
+        host = entry.source.hop.host
+        if self._throttle.should_log(host, self._loop.time()):
+            self._log.info("request.refused", call_id=entry.received.call_id,
+                           method=entry.received.method, status=status, reason=reason,
+                           refusal=refusal, source=host, source_kind=entry.source.kind.value)
 
     def _reject_unparsable(self, error: SipParseError, source: Hop) -> None:
         """§16.3 step 1: answer a broken request with the status the parser names
@@ -556,29 +450,26 @@ class ProxyCore:
                        source=where)
         self._send(*answer)
 
-    def _send(self, message: Request | Response, hop: Hop, fallback: Hop | None = None) -> None:
+    def _send(self, message: Message, hop: Hop, fallback: Hop | None = None) -> None:
         if hop.reliable and not message.has_header("content-length"):
             # RFC 3261 §18.3 / §20.14: mandatory on streams, optional over UDP.
             message = message.with_headers(
                 (*message.headers, ("Content-Length", str(len(message.body)))))
         self._send_bytes(message.serialize(), hop, fallback)
 
-    def _now(self) -> float:
-        return self._loop.time()
-
 
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _parse_uri_or_none(text: str) -> SipUri | None:
+def _same_sender(invite: ServerEntry, cancel: ServerEntry) -> bool:
+    """§9.2 matches a CANCEL to its INVITE by branch, which every callee sees in the
+    Via; it is believed only from where the INVITE came (or from a trusted peer)."""
+    return cancel.source.trusted or cancel.source.hop.host == invite.source.hop.host
+
+
+def _from_tag(request: Request) -> str:
     try:
-        uri = parse_uri(text)
+        return parse_name_addr(request.header("from") or "").tag or ""
     except SipParseError:
-        return None
-    return uri if isinstance(uri, SipUri) else None
-
-
-def _as_is_plan(uri: str, timeout: float) -> RoutingPlan:
-    return RoutingPlan((Stage((Target(uri, TargetRole.ROUTE),), timeout),))
-
+        return ""
 

@@ -1,5 +1,11 @@
 """What the driver keeps per transaction: the pure machine, where its messages go,
-its running timers, and (for a server transaction) the fork it started."""
+its running timers, and (for a server transaction) the fork it started.
+
+No reference cycles: a client entry points at its server entry, a server entry
+names its branches by transaction key, and timer callbacks carry keys, never
+entries. A finished call is freed by reference counting alone, so the cyclic
+garbage collector finds nothing to do (tests/unit/test_core_memory.py).
+"""
 
 from __future__ import annotations
 
@@ -9,34 +15,39 @@ from typing import Any
 
 from proxy.core.context import ResponseContext
 from proxy.core.local import Interface
+from proxy.policy.trust import Source
 from proxy.sip.hop import Hop
-from proxy.sip.message import Request
+from proxy.sip.message import Request, Response
 from proxy.transaction.client_invite import InviteClientTransaction
 from proxy.transaction.client_non_invite import NonInviteClientTransaction
+from proxy.transaction.keys import TransactionKey
 from proxy.transaction.server_invite import InviteServerTransaction
 from proxy.transaction.server_non_invite import NonInviteServerTransaction
 
 ServerTransaction = InviteServerTransaction | NonInviteServerTransaction
 ClientTransaction = InviteClientTransaction | NonInviteClientTransaction
+# What an originated request's sender is told: its final response (real or synthetic).
+FinalCallback = Callable[[Response], None]
 
 
 class TimerSet:
-    """Running timer handles of one owner, by key; starting a key replaces it."""
+    """Running timer handles of one owner, by name; starting a name replaces it."""
 
     __slots__ = ("_handles",)
 
     def __init__(self) -> None:
         self._handles: dict[Any, asyncio.TimerHandle] = {}
 
-    def start(self, loop: asyncio.AbstractEventLoop, key: Any, delay: float,
+    def start(self, loop: asyncio.AbstractEventLoop, name: Any, delay: float,
               callback: Callable[..., None], *args: Any) -> None:
-        old = self._handles.get(key)
+        """Call ``callback(*args)`` after ``delay``; ``args`` must not hold the owner."""
+        old = self._handles.get(name)
         if old is not None:
             old.cancel()
-        self._handles[key] = loop.call_later(delay, callback, *args)
+        self._handles[name] = loop.call_later(delay, callback, *args)
 
-    def running(self, key: Any) -> bool:
-        handle = self._handles.get(key)
+    def running(self, name: Any) -> bool:
+        handle = self._handles.get(name)
         return handle is not None and not handle.cancelled()
 
     def cancel_all(self) -> None:
@@ -60,40 +71,47 @@ class ServerEntry:
         "key",
         "original_uri",
         "received",
+        "route_token",
+        "source",
         "strip_asserted_identity",
         "timers",
         "tx",
     )
 
-    def __init__(self, tx: ServerTransaction, key: tuple[Any, ...], hop: Hop,
-                 interface: Interface, received: Request) -> None:
+    def __init__(self, tx: ServerTransaction, key: TransactionKey, hop: Hop,
+                 interface: Interface, received: Request, source: Source) -> None:
         self.tx = tx
         self.key = key
         self.hop = hop
         self.interface = interface
         self.received = received  # as received (with received/rport): loop hash input
+        self.source = source
         self.original_uri = received.uri
         self.context: ResponseContext | None = None
-        self.branches: dict[int, ClientEntry] = {}
+        self.branches: dict[int, TransactionKey] = {}  # branch id -> client key
         self.breadth: int | None = None
         self.strip_asserted_identity = False
         self.from_rewritten = False  # a branch got a display prefix on its From
+        self.route_token = ""  # for our Record-Route (``proxy.core.route_token``)
         self.fallback_hop: Hop | None = None  # §18.2.2: if the connection has closed
         self.timers = TimerSet()
         self.context_timers = TimerSet()
 
 
 class ClientEntry:
-    """A client transaction: one branch of a fork, or a CANCEL we sent."""
+    """A client transaction: a branch of a fork, a CANCEL, or a request we originated."""
 
-    __slots__ = ("branch_id", "fallback_hop", "hop", "key", "server", "timers", "tx")
+    __slots__ = ("branch_id", "fallback_hop", "hop", "key", "on_final", "server", "timers",
+                 "tx")
 
-    def __init__(self, tx: ClientTransaction, key: tuple[Any, ...], hop: Hop,
-                 server: ServerEntry | None, branch_id: int) -> None:
+    def __init__(self, tx: ClientTransaction, key: TransactionKey, hop: Hop,
+                 server: ServerEntry | None, branch_id: int,
+                 on_final: FinalCallback | None = None) -> None:
         self.tx = tx
         self.key = key
         self.hop = hop
-        self.server = server  # None for a CANCEL: its responses decide nothing
+        self.server = server  # None for a CANCEL or an originated request
         self.branch_id = branch_id
+        self.on_final = on_final  # an originated request's sender
         self.fallback_hop: Hop | None = None  # requests go where they go, or fail
         self.timers = TimerSet()

@@ -3,6 +3,7 @@ that goes with it (§9.1)."""
 
 from __future__ import annotations
 
+from proxy.defaults import MAX_FORWARDS
 from proxy.sip.headers import header_key
 from proxy.sip.message import (
     Header,
@@ -10,8 +11,6 @@ from proxy.sip.message import (
     prepend_header,
     set_header,
 )
-
-DEFAULT_MAX_FORWARDS = 70
 
 
 def forward_request(
@@ -30,7 +29,7 @@ def forward_request(
     headers = request.headers
     max_forwards = request.max_forwards
     # §16.6 step 3: decrement Max-Forwards, or add one.
-    remaining = DEFAULT_MAX_FORWARDS if max_forwards is None else max_forwards - 1
+    remaining = MAX_FORWARDS if max_forwards is None else max_forwards - 1
     headers = set_header(headers, "Max-Forwards", str(remaining))
     if max_breadth is not None:
         headers = set_header(headers, "Max-Breadth", str(max_breadth))
@@ -51,7 +50,7 @@ def build_cancel(branch_request: Request, reason: str | None) -> Request:
             headers.append((name, value))
     number, _ = branch_request.cseq
     headers.append(("CSeq", f"{number} CANCEL"))
-    headers.append(("Max-Forwards", str(DEFAULT_MAX_FORWARDS)))
+    headers.append(("Max-Forwards", str(MAX_FORWARDS)))
     if reason:
         headers.append(("Reason", reason))  # RFC 3326
     headers.append(("Content-Length", "0"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from proxy.core.route_token import TOKEN_PARAM
 from proxy.sip.uri import SipUri, Uri
 
 
@@ -22,9 +23,11 @@ class Interface:
         """
         return f"SIP/2.0/{self.transport} {self.host}:{self.port};branch={branch};rport"
 
-    def record_route(self) -> str:
-        """Our Record-Route entry for this interface (§16.6 step 4), a loose router."""
-        return f"<sip:{self.host}:{self.port};transport={self.transport.lower()};lr>"
+    def record_route(self, token: str) -> str:
+        """Our Record-Route entry for this interface (§16.6 step 4), a loose router,
+        carrying the dialog's route token (``proxy.core.route_token``)."""
+        return (f"<sip:{self.host}:{self.port};transport={self.transport.lower()};lr;"
+                f"{TOKEN_PARAM}={token}>")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from proxy.core.local import LocalAddresses
+from proxy.core.route_token import TOKEN_PARAM
 from proxy.sip.address import has_tag, parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.hop import Hop, hop_for_uri
@@ -10,36 +13,53 @@ from proxy.sip.message import Request, drop_first_value, insert_header_before, s
 from proxy.sip.uri import SipUri, parse_uri
 
 
-def preprocess_routes(request: Request, local: LocalAddresses) -> Request:
+@dataclass(frozen=True, slots=True)
+class Preprocessed:
+    """A request after §16.4, and what the Route entries naming us carried."""
+
+    request: Request
+    our_route: bool  # a Route of ours was popped (or a strict router used our URI)
+    token: str | None  # the route token of the first such entry (``route_token``)
+
+
+def preprocess_routes(request: Request, local: LocalAddresses) -> Preprocessed:
     """§16.4: undo a strict router's rewrite, then pop every top Route naming us.
 
     Several of our own entries can be on top when we double-record-routed a
     transport change (RFC 5658), so all consecutive ones are removed.
     """
+    routes = request.header_values("route")
+    if not routes:
+        return Preprocessed(request, our_route=False, token=None)
     try:
         request_uri = parse_uri(request.uri)
     except SipParseError:
-        return request
-    routes = request.header_values("route")
+        return Preprocessed(request, our_route=False, token=None)
+    our_route, token = False, None
     if isinstance(request_uri, SipUri) and request_uri.user is None and local.is_local(
         request_uri
-    ) and routes:
+    ):
         # The previous hop was a strict router: it put our Record-Route value in the
         # Request-URI and the real target at the end of the Route set (§16.4).
+        our_route, token = True, request_uri.param(TOKEN_PARAM)
         last = parse_name_addr(routes[-1]).uri
         request = request.with_uri(last, _without_last_route(request, routes))
         routes = routes[:-1]
-    while routes and _names_us(routes[0], local):
+    while routes and (ours := _our_route(routes[0], local)) is not None:
+        if not our_route:
+            our_route, token = True, ours.param(TOKEN_PARAM)
         request = request.with_headers(drop_first_value(request.headers, "route"))
         routes = routes[1:]
-    return request
+    return Preprocessed(request, our_route, token)
 
 
-def _names_us(route_value: str, local: LocalAddresses) -> bool:
+def _our_route(route_value: str, local: LocalAddresses) -> SipUri | None:
+    """The URI of a Route entry that names this proxy, else None."""
     try:
-        return local.is_local(parse_uri(parse_name_addr(route_value).uri))
+        uri = parse_uri(parse_name_addr(route_value).uri)
     except SipParseError:
-        return False
+        return None
+    return uri if isinstance(uri, SipUri) and local.is_local(uri) else None
 
 
 def _without_last_route(request: Request, routes: list[str]) -> tuple[tuple[str, str], ...]:

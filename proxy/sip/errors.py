@@ -24,6 +24,9 @@ class SipParseError(ValueError):
         self.status_hint = status_hint
         self.headers: tuple[tuple[str, str], ...] = ()
         self.is_request = False
+        # Stream framing only: the complete head of the message that could not be
+        # framed, so that it can still be answered before the connection closes.
+        self.head: bytes | None = None
 
 
 class MessageTooLarge(SipParseError):

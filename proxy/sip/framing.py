@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from proxy.defaults import MAX_MESSAGE_SIZE
 from proxy.sip.errors import MessageTooLarge, SipParseError
 
 _PING = b"\r\n\r\n"
@@ -39,7 +40,7 @@ class StreamFramer:
     drop the framer (RFC 3261 §18.3, RFC 4475 ncl).
     """
 
-    def __init__(self, max_message_size: int = 65536) -> None:
+    def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
         self.max_message_size = max_message_size
         self._buffer = bytearray()
         self._scan_from = 0  # where to resume looking for the end of the head
@@ -108,7 +109,11 @@ class StreamFramer:
             self._scan_from = max(0, len(buffer) - 3)
             return False
         self._scan_from = 0
-        length = head_end + 4 + _content_length(buffer, head_end)
+        try:
+            length = head_end + 4 + _content_length(buffer, head_end)
+        except SipParseError as error:
+            error.head = bytes(buffer[: head_end + 4])
+            raise
         if length > limit:
             raise MessageTooLarge(length, limit)
         self._frame_length = length

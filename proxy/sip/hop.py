@@ -59,19 +59,27 @@ def hop_for_uri(uri: Uri, default_transport: str = "UDP") -> Hop:
     return Hop(transport, unbracket(host), uri.port or DEFAULT_PORTS[transport])
 
 
+def maddr_hop(via: Via, source: Hop) -> Hop | None:
+    """Where responses go when the Via names a ``maddr`` (RFC 3261 §18.2.2), over
+    UDP; None without one. A proxy honours it only for a sender it trusts: anyone
+    else could use it to aim the proxy's answers at a third party."""
+    maddr = via.param("maddr")
+    if source.reliable or not maddr or not is_ip_literal(maddr):
+        return None
+    return Hop(source.transport, unbracket(maddr), via.port or 5060)
+
+
 def response_hop(via: Via, source: Hop) -> Hop:
-    """Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4).
+    """Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4), ``maddr``
+    aside (see :func:`maddr_hop`).
 
     Reliable transports answer on the connection the request came in on (the
-    transport layer finds it by the source address). Over UDP: ``maddr`` if
-    present, else the ``received`` address and the ``rport`` (or sent-by) port.
-    Only IP addresses are used; anything else falls back to the source address.
+    transport layer finds it by the source address). Over UDP: the ``received``
+    address and the ``rport`` (or sent-by) port. Only IP addresses are used;
+    anything else falls back to the source address.
     """
     if source.reliable:
         return source
-    maddr = via.param("maddr")
-    if maddr and is_ip_literal(maddr):
-        return Hop(source.transport, unbracket(maddr), via.port or 5060)
     host = via.param("received") or via.host
     if not is_ip_literal(host):
         host = source.host

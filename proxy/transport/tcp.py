@@ -48,9 +48,12 @@ class _Connection(asyncio.Protocol):
         try:
             messages = self._framer.feed(data)
         except SipParseError as error:
-            # A broken stream cannot be resynchronised: close it (§18.3).
+            # A broken stream cannot be resynchronised: close it (§18.3), after the
+            # answer the head still allows (RFC 4475 §3.1.2.3: 400 naming the problem).
             self._table.log.info("tcp.framing_error", reason=error.reason,
                                  peer=f"{self.peer.host}:{self.peer.port}")
+            if error.head is not None:
+                self._table.receive(error.head, self.peer)
             self.close()
             return
         for message in messages:

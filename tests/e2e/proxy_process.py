@@ -50,6 +50,9 @@ def proxy_config(
         "shutdown_grace": f"{SHUTDOWN_GRACE_SECONDS:g}s",
         "logging": {"level": "info", "format": "json"},
         "routes": dict(routes),
+        # Test callers come from loopback addresses nobody configured: they may call
+        # lines and routes (the security tests set ``refuse`` where they need it).
+        "untrusted_calls": "local_lines",
         **(directory or {}),
     }
 
@@ -62,6 +65,9 @@ class ProxyProcess:
         self.endpoint = endpoint
         self.config_path = workdir / f"{name}.yaml"
         self.log_path = workdir / f"{name}.stderr.log"
+        # Each proxy keeps its state (the route-token secret) in the test's directory
+        # unless the test shares one between proxies (a restart).
+        config = {"state_dir": str(workdir / f"{name}-state"), **config}
         self.config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
         environment = dict(os.environ)
         environment["PYTHONPATH"] = os.pathsep.join(

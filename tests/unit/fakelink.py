@@ -15,49 +15,63 @@ from typing import Any
 import structlog
 
 from proxy.config.loader import parse_config
+from proxy.core.classify import PROXY_SERVICE
 from proxy.core.driver import CoreSettings, ProxyCore
 from proxy.core.local import Interface, LocalAddresses
+from proxy.core.route_token import RouteTokens
+from proxy.core.services import ProxyItself
+from proxy.policy.trust import TrustModel
 from proxy.sip.hop import Hop
 from proxy.sip.message import Message, Request, Response, parse_message
 
 PROXY = Hop("UDP", "127.0.0.1", 5060)
+ROUTE_SECRET = b"k" * 32
+TOKENS = RouteTokens(ROUTE_SECRET)
 CALLER = Hop("UDP", "127.0.0.9", 5090)
 
 
 class FakeHandle:
-    """The part of asyncio.TimerHandle the driver uses."""
+    """The part of asyncio.TimerHandle the driver uses, holding its callback and
+    arguments as asyncio's does until it is cancelled (so that the garbage a real
+    loop would leave is left here too)."""
 
-    def __init__(self) -> None:
+    def __init__(self, callback: Callable[..., None], args: tuple[Any, ...]) -> None:
         self._cancelled = False
+        self.callback: Callable[..., None] | None = callback
+        self.args: tuple[Any, ...] | None = args
 
     def cancel(self) -> None:
         self._cancelled = True
+        self.callback, self.args = None, None
 
     def cancelled(self) -> bool:
         return self._cancelled
+
+    def run(self) -> None:
+        if self.callback is not None and self.args is not None and not self._cancelled:
+            self.callback(*self.args)
 
 
 class FakeLoop:
     def __init__(self) -> None:
         self.now = 1000.0
-        self._queue: list[tuple[float, int, FakeHandle, Callable[..., None], tuple[Any, ...]]] = []
+        self._queue: list[tuple[float, int, FakeHandle]] = []
         self._order = itertools.count()
 
     def time(self) -> float:
         return self.now
 
     def call_later(self, delay: float, callback: Callable[..., None], *args: Any) -> FakeHandle:
-        handle = FakeHandle()
-        heapq.heappush(self._queue, (self.now + delay, next(self._order), handle, callback, args))
+        handle = FakeHandle(callback, args)
+        heapq.heappush(self._queue, (self.now + delay, next(self._order), handle))
         return handle
 
     def advance(self, seconds: float) -> None:
         end = self.now + seconds
         while self._queue and self._queue[0][0] <= end:
-            deadline, _, handle, callback, args = heapq.heappop(self._queue)
+            deadline, _, handle = heapq.heappop(self._queue)
             self.now = deadline
-            if not handle.cancelled():
-                callback(*args)
+            handle.run()
         self.now = end
 
 
@@ -104,8 +118,10 @@ def make_core(
                               config.max_message_size),
         send=link.send,
         loop=loop,  # type: ignore[arg-type]
-        directory=config.directory,
+        trust=TrustModel(config.directory, config.untrusted_calls),
+        route_secret=ROUTE_SECRET,
         log=structlog.get_logger("test").bind(),
+        services={PROXY_SERVICE: ProxyItself()},
     )
     return core, loop, link
 

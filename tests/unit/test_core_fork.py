@@ -4,13 +4,14 @@ for forking, response selection, CANCEL and stage timeouts (RFC 3261 §16)."""
 from __future__ import annotations
 
 import pytest
-from fakelink import CALLER, FakeLoop, Link, ack_for, answer, cancel_for, invite, make_core
+from fakelink import CALLER, TOKENS, FakeLoop, Link, ack_for, answer, cancel_for, invite, make_core
 
 from proxy.sip.hop import Hop
 from proxy.sip.message import Request, Response
 
 CONFIG = """
 listen: [{transport: udp, host: 127.0.0.1, port: 5060}]
+trusted_peers: ["127.0.0.9/32"]
 routes:
   "2000":
     stages:
@@ -27,6 +28,7 @@ routes:
 A = "127.0.0.2:5070"
 B = "127.0.0.3:5070"
 UP = f"{CALLER.host}:{CALLER.port}"
+CALL_TOKEN = TOKENS.mint("call-1@127.0.0.9", "caller-tag")  # for fakelink.invite()
 
 
 @pytest.fixture
@@ -57,7 +59,8 @@ def test_parallel_fork_answer_cancels_the_other_branch_with_reason(proxy) -> Non
         assert request.header("max-forwards") == "69"  # §16.6 step 3
         top_via = request.header_values("via")[0]
         assert top_via.startswith("SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK")
-        assert request.header_values("record-route") == ["<sip:127.0.0.1:5060;transport=udp;lr>"]
+        assert request.header_values("record-route") == [
+            f"<sip:127.0.0.1:5060;transport=udp;lr;vpt={CALL_TOKEN}>"]
     core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
     core.receive(answer(branches[B], 180, "Ringing", to_tag="b"), Hop("UDP", "127.0.0.3", 5070))
     assert link.take_summary() == [f"{UP} 180", f"{UP} 180"]
@@ -367,7 +370,7 @@ def _caller_bye(branch: str) -> bytes:
     return (
         "BYE sip:a@127.0.0.2:5070 SIP/2.0\r\n"
         f"Via: SIP/2.0/UDP 127.0.0.9:5090;branch={branch}\r\n"
-        "Route: <sip:127.0.0.1:5060;transport=udp;lr>\r\n"
+        f"Route: <sip:127.0.0.1:5060;transport=udp;lr;vpt={CALL_TOKEN}>\r\n"
         "Max-Forwards: 70\r\nFrom: <sip:carol@127.0.0.9>;tag=caller-tag\r\n"
         "To: <sip:2000@127.0.0.1>;tag=a\r\nCall-ID: call-1@127.0.0.9\r\nCSeq: 2 BYE\r\n"
         "Content-Length: 0\r\n\r\n"

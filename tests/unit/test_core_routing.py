@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from fakelink import CALLER, PROXY, PROXY_INTERFACES, answer, invite, make_core
+from fakelink import CALLER, PROXY, PROXY_INTERFACES, TOKENS, answer, invite, make_core
 
 from proxy.core.local import Interface
 from proxy.sip.hop import Hop
@@ -11,6 +11,7 @@ from proxy.sip.message import Request, Response
 
 CONFIG = """
 listen: [{transport: udp, host: 127.0.0.1, port: 5060}]
+trusted_peers: ["127.0.0.9/32"]
 routes:
   "2000":
     stages:
@@ -95,8 +96,10 @@ def test_an_ipv6_target_is_reached_from_the_ipv6_interface_with_double_record_ro
     assert (hop.host, hop.port) == ("::1", 5070)
     assert request.top_via.startswith("SIP/2.0/UDP [::1]:5060;")
     # RFC 5658: the callee's side first, the caller's side below it.
+    token = TOKENS.mint("call-1@127.0.0.9", "caller-tag")
     assert request.header_values("record-route") == [
-        "<sip:[::1]:5060;transport=udp;lr>", f"<sip:{PROXY.host}:{PROXY.port};transport=udp;lr>"]
+        f"<sip:[::1]:5060;transport=udp;lr;vpt={token}>",
+        f"<sip:{PROXY.host}:{PROXY.port};transport=udp;lr;vpt={token}>"]
 
 
 def test_a_response_matching_no_transaction_is_dropped() -> None:
@@ -114,9 +117,9 @@ def test_a_response_matching_no_transaction_is_dropped() -> None:
 
 
 def test_a_failure_part_way_through_a_fork_cancels_what_it_started(monkeypatch) -> None:
-    import proxy.core.driver as driver
+    import proxy.core.forks as forks
 
-    real_build = driver.build_branch
+    real_build = forks.build_branch
     calls = []
 
     def failing_second(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -125,7 +128,7 @@ def test_a_failure_part_way_through_a_fork_cancels_what_it_started(monkeypatch) 
             raise RuntimeError("a bug while building the second branch")
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(driver, "build_branch", failing_second)
+    monkeypatch.setattr(forks, "build_branch", failing_second)
     core, _, link = make_core(CONFIG)
     core.receive(invite("sip:2000@127.0.0.1:5060"), CALLER)
     sent = link.take()

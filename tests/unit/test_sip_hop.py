@@ -6,7 +6,7 @@ import pytest
 from sipfactory import parse_request
 
 from proxy.sip.errors import SipParseError
-from proxy.sip.hop import Hop, hop_for_uri, reconnect_hop, response_hop
+from proxy.sip.hop import Hop, hop_for_uri, maddr_hop, reconnect_hop, response_hop
 from proxy.sip.message import make_response
 from proxy.sip.uri import parse_uri
 from proxy.sip.via import parse_via
@@ -21,13 +21,20 @@ UDP_SOURCE = Hop("UDP", "127.0.0.9", 40000)
         ("SIP/2.0/UDP 127.0.0.9:5070;branch=z9hG4bKa", ("127.0.0.9", 5070)),  # sent-by port
         ("SIP/2.0/UDP 127.0.0.9;branch=z9hG4bKa;rport=40000", ("127.0.0.9", 40000)),  # RFC 3581
         ("SIP/2.0/UDP pc.example;branch=z9hG4bKa;received=127.0.0.9", ("127.0.0.9", 5060)),
-        ("SIP/2.0/UDP 127.0.0.9;branch=z9hG4bKa;maddr=127.0.0.44", ("127.0.0.44", 5060)),
+        # maddr is honoured through maddr_hop only, for trusted senders
+        ("SIP/2.0/UDP 127.0.0.9;branch=z9hG4bKa;maddr=127.0.0.44", ("127.0.0.9", 5060)),
         ("SIP/2.0/UDP pc.example:5080;branch=z9hG4bKa", ("127.0.0.9", 5080)),  # no DNS
     ],
 )
 def test_udp_responses_follow_18_2_2(via: str, expected: tuple[str, int]) -> None:
     hop = response_hop(parse_via(via), UDP_SOURCE)
     assert (hop.host, hop.port) == expected
+
+
+def test_maddr_names_the_hop_only_through_maddr_hop() -> None:
+    via = parse_via("SIP/2.0/UDP 127.0.0.9;branch=z9hG4bKa;maddr=127.0.0.44")
+    assert maddr_hop(via, UDP_SOURCE) == Hop("UDP", "127.0.0.44", 5060)
+    assert maddr_hop(parse_via("SIP/2.0/UDP 127.0.0.9;branch=z9hG4bKa"), UDP_SOURCE) is None
 
 
 def test_tcp_responses_use_the_connection_else_received_and_sent_by_port() -> None:

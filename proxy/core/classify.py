@@ -1,0 +1,197 @@
+"""What a request gets: forwarded along a plan, answered, or handed to a service.
+
+One pure function, :func:`classify`, holds the proxy's routing decision tree and
+its security model (README, "Security model"); the driver only carries the
+verdict out. Order matters and follows RFC 3261 §16.3-§16.5: a proxy that is
+shutting down refuses new calls first, then the request is validated, then who
+sent it decides what it may do, and only then is anything looked up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxy.core.local import LocalAddresses
+from proxy.core.route_token import RouteTokens
+from proxy.core.router import route_request
+from proxy.core.routing import Preprocessed, has_to_tag, route_to_next_hop
+from proxy.core.validation import validate_request
+from proxy.defaults import DRAINING_RETRY_AFTER
+from proxy.policy.decide import Decision as PolicyDecision
+from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
+from proxy.policy.trust import Source, SourceKind, TrustModel, UntrustedCalls
+from proxy.sip.address import parse_name_addr
+from proxy.sip.errors import SipParseError
+from proxy.sip.message import Header, Request
+from proxy.sip.uri import SipUri, parse_uri
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Fork the request along ``plan``."""
+
+    plan: RoutingPlan
+    strip_asserted_identity: bool  # RFC 3325: the sender is not a trusted peer
+    decision: PolicyDecision | None = None  # the policy's reasons, for an initial request
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Answer the request with ``status``; ``refusal`` names why, when it is a refusal
+    of the security model (counted and logged once per source per minute)."""
+
+    status: int
+    reason: str
+    headers: tuple[Header, ...] = ()
+    refusal: str | None = None
+    decision: PolicyDecision | None = None  # the policy's reasons, when it was asked
+
+
+@dataclass(frozen=True, slots=True)
+class Serve:
+    """The request ends at the proxy: hand it to the service ``service``."""
+
+    service: str
+
+
+Verdict = Forward | Answer | Serve
+
+# The one service the core itself has: requests for the proxy's own address.
+PROXY_SERVICE = "proxy"
+
+FORBIDDEN = "Forbidden"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What is known about a request before anything is decided."""
+
+    preprocessed: Preprocessed  # after §16.4: our Route entries popped
+    source: Source
+    draining: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Classifier:
+    """The configuration :func:`classify` decides with."""
+
+    local: LocalAddresses
+    trust: TrustModel
+    tokens: RouteTokens
+    timer_c: float
+
+    def classify(self, facts: RequestFacts, now: float) -> Verdict:
+        """The verdict for a request (not a CANCEL: that is matched to its INVITE)."""
+        request = facts.preprocessed.request
+        if facts.draining and request.method == "INVITE" and not has_to_tag(request):
+            return Answer(503, "Service Unavailable (shutting down)",
+                          (("Retry-After", str(DRAINING_RETRY_AFTER)),))
+        rejection = validate_request(request, self.local)
+        if rejection is not None:
+            return Answer(rejection.status, rejection.reason, rejection.extra_headers)
+        if has_to_tag(request):
+            return self._in_dialog(facts)
+        return self._initial(facts, now)
+
+    def in_dialog_route_allowed(self, facts: RequestFacts) -> bool:
+        """Whether an in-dialog request (or the ACK of a 2xx) may follow its Route set."""
+        return isinstance(self._in_dialog(facts), Forward)
+
+    # --- in-dialog requests (§12.2, §16.4) -------------------------------------------
+
+    def _in_dialog(self, facts: RequestFacts) -> Verdict:
+        request, source = facts.preprocessed.request, facts.source
+        if facts.preprocessed.our_route:
+            if not self._token_valid(facts.preprocessed):
+                return Answer(403, f"{FORBIDDEN} (route set not issued by this proxy)",
+                              refusal="route_token")
+            return self._as_is(request, source)
+        if self._names_us(request.uri) and not request.header_values("route"):
+            # §12.2: a mid-dialog request for us without a Route of ours belongs to no
+            # dialog we are in.
+            return Answer(481, "Call/Transaction Does Not Exist (no route set)")
+        if source.trusted:
+            return self._as_is(request, source)  # a trusted peer may route through us
+        return Answer(403, f"{FORBIDDEN} (in-dialog request without this proxy's route)",
+                      refusal="no_route_token")
+
+    def _token_valid(self, preprocessed: Preprocessed) -> bool:
+        token = preprocessed.token
+        if not token:
+            return False
+        request = preprocessed.request
+        return self.tokens.verify(token, request.call_id,
+                                  (_tag(request.header("from")), _tag(request.header("to"))))
+
+    # --- initial requests (§16.5) --------------------------------------------------
+
+    def _initial(self, facts: RequestFacts, now: float) -> Verdict:
+        request, source = facts.preprocessed.request, facts.source
+        untrusted = source.kind is SourceKind.UNTRUSTED
+        if untrusted and self.trust.untrusted_calls is UntrustedCalls.REFUSE:
+            # The same answer for every number: lines cannot be enumerated.
+            return Answer(403, FORBIDDEN, refusal="untrusted_source")
+        if request.header_values("route"):
+            return self._preloaded(request, source)
+        request_uri = _sip_uri_or_none(request.uri)
+        if request_uri is not None and request_uri.user is None and self.local.is_local(
+                request_uri):
+            # The proxy's own address (an OPTIONS ping): nothing about lines to learn.
+            return Serve(PROXY_SERVICE)
+        decision = route_request(request, source.hop.host, self.trust.directory, now)
+        if decision.plan is None:
+            return Answer(404, f"Not Found (no line or route for {request.uri[:60]})",
+                          decision=decision)
+        return Forward(decision.plan, not decision.trust_asserted_identity, decision)
+
+    def _preloaded(self, request: Request, source: Source) -> Verdict:
+        """A Route set the sender chose: only trusted peers may send anywhere; others
+        only to a destination the configuration names."""
+        return self._as_is(request, source, only_known_destinations=not source.trusted)
+
+    def _as_is(self, request: Request, source: Source, *,
+               only_known_destinations: bool = False) -> Verdict:
+        """Forward along the request's own Route set or Request-URI (§16.5: one target),
+        once it is clear that the next hop can be used."""
+        try:
+            _, hop = route_to_next_hop(request, "UDP")
+        except SipParseError as error:
+            return _answer_for_unusable(error)
+        if only_known_destinations and not self.trust.may_send_to(hop):
+            return Answer(403, f"{FORBIDDEN} (route to an address this proxy does not serve)",
+                          refusal="foreign_route")
+        plan = RoutingPlan((Stage((Target(request.uri, TargetRole.ROUTE),), self.timer_c),))
+        # RFC 3325 §5: a P-Asserted-Identity goes on only from a trusted peer.
+        return Forward(plan, strip_asserted_identity=not source.trusted)
+
+    def _names_us(self, uri: str) -> bool:
+        parsed = _sip_uri_or_none(uri)
+        return parsed is not None and self.local.is_local(parsed)
+
+
+def _sip_uri_or_none(text: str) -> SipUri | None:
+    try:
+        uri = parse_uri(text)
+    except SipParseError:
+        return None
+    return uri if isinstance(uri, SipUri) else None
+
+
+_STATUS_PHRASES = {400: "Bad Request", 416: "Unsupported URI Scheme",
+                   503: "Service Unavailable"}
+
+
+def _answer_for_unusable(error: SipParseError) -> Answer:
+    """A Route or Request-URI the proxy cannot send to: 400 for a malformed one, 416
+    for a scheme it cannot route, 503 for a target it cannot reach; each says why."""
+    status = error.status_hint if error.status_hint in _STATUS_PHRASES else 400
+    return Answer(status, f"{_STATUS_PHRASES[status]} ({error.reason})")
+
+
+def _tag(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return parse_name_addr(value).tag
+    except SipParseError:
+        return None

@@ -1,0 +1,182 @@
+"""Carrying out a fork's decisions (RFC 3261 §16.6-§16.10): start a branch, relay a
+response, cancel a branch, arm a stage timer or Timer C. The response context
+decides (``proxy.core.context``); this module only acts, then publishes what
+happened as call events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, assert_never
+
+from proxy.core.branch import BranchFactory
+from proxy.core.branching import BranchSettings, build_branch
+from proxy.core.context import (
+    ArmTimer,
+    CancelBranch,
+    Decision,
+    RelayResponse,
+    StartBranch,
+)
+from proxy.core.entries import ClientEntry, ServerEntry
+from proxy.core.events import BranchRung, CallAnswered, CallEnded, EventBus
+from proxy.core.forwarding import build_cancel
+from proxy.core.local import LocalAddresses
+from proxy.core.transactions import UNANSWERED, MessageSender, TransactionTable
+from proxy.sip.errors import SipParseError
+from proxy.sip.message import Response, set_header
+from proxy.transaction.keys import TransactionKey, client_key_for, client_key_of
+from proxy.transaction.states import TransactionState
+from proxy.transaction.timers import TimerSettings
+
+# INVITE client transactions still waiting for a final response.
+_WAITING = (TransactionState.CALLING, TransactionState.PROCEEDING)
+
+
+class Forks:
+    """Runs the decisions of every server transaction's response context."""
+
+    def __init__(self, *, table: TransactionTable, local: LocalAddresses,
+                 loop: asyncio.AbstractEventLoop, timers: TimerSettings, send: MessageSender,
+                 events: EventBus, stats: Counter[str], log: Any,
+                 on_error: Callable[[str], None]) -> None:
+        self._table = table
+        self._local = local
+        self._loop = loop
+        self._timers = timers
+        self._send = send
+        self._events = events
+        self._stats = stats
+        self._log = log
+        self._on_error = on_error
+        self._branches = BranchFactory()
+
+    def decide(self, entry: ServerEntry, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            match decision:
+                case StartBranch():
+                    self._start_branch(entry, decision)
+                case RelayResponse(response, branch_id):
+                    self.relay(entry, response, branch_id)
+                case CancelBranch(branch_id, reason):
+                    self._cancel_branch(entry, branch_id, reason)
+                case ArmTimer(name, delay, generation, branch_id):
+                    entry.context_timers.start(self._loop, (name, branch_id), delay,
+                                               self._context_timer, entry.key, name, generation,
+                                               branch_id)
+                case _:
+                    assert_never(decision)
+        if entry.context is not None and entry.context.finished:
+            entry.context_timers.cancel_all()
+            self._abandon_silent_branches(entry)
+
+    def relay(self, entry: ServerEntry, response: Response, branch_id: int | None = None) -> None:
+        """Send ``response`` upstream through the server transaction (§16.7 step 9)."""
+        if entry.from_rewritten:
+            # The callee saw a From with a display prefix ("[VIP] "); the caller gets
+            # its own From back (§8.1.3.3), and does not learn how it was labelled.
+            response = response.with_headers(
+                set_header(response.headers, "From", entry.received.header("from") or ""))
+        tx = entry.tx
+        success = response.status // 100 == 2
+        if tx.state in UNANSWERED or (tx.state is TransactionState.ACCEPTED and success):
+            self._log.debug("tx.server.response", call_id=response.call_id,
+                            branch=entry.key[0], status=response.status)
+            if response.status >= 200 and tx.state in UNANSWERED:
+                self._publish_final(entry, response, branch_id)
+            self._table.respond(entry, response)
+        elif success and entry.received.method == "INVITE":
+            # A 2xx racing a CANCEL after our 487: the dialog exists downstream, so the
+            # caller must see it to ACK and BYE it (RFC 3261 §16.7 step 5: every 2xx
+            # to an INVITE is forwarded, even after a final response).
+            self._send(response, entry.hop, entry.fallback_hop)
+
+    def _publish_final(self, entry: ServerEntry, response: Response,
+                       branch_id: int | None) -> None:
+        if not self._events.listening:
+            return
+        now = self._loop.time()
+        call_id, method = entry.received.call_id, entry.received.method
+        context = entry.context
+        if branch_id is not None and context is not None:
+            target = context.branches[branch_id].target
+            self._events.publish(CallAnswered(call_id, branch_id, target.uri, target.user, now))
+        self._events.publish(CallEnded(call_id, method, response.status, now))
+
+    # --- branches ------------------------------------------------------------------
+
+    def _start_branch(self, entry: ServerEntry, decision: StartBranch) -> None:
+        context = entry.context
+        assert context is not None
+        entry.from_rewritten = entry.from_rewritten or bool(decision.target.display_prefix)
+        branch = self._branches.new_branch(entry.received)
+        settings = BranchSettings(entry.original_uri, entry.interface,
+                                  entry.strip_asserted_identity, entry.breadth,
+                                  entry.route_token)
+        try:
+            outgoing = build_branch(context.request, decision.target, decision.diversion_reason,
+                                    settings, self._local, branch)
+        except (SipParseError, LookupError) as error:
+            self._log.warning("branch.unroutable", call_id=context.request.call_id,
+                              target=decision.target.uri, reason=str(error))
+            self.decide(entry, context.on_branch_unroutable(decision.branch_id, str(error)))
+            return
+        forwarded, hop = outgoing.request, outgoing.hop
+        key = client_key_of(branch, forwarded.method)
+        client = ClientEntry(self._table.new_client_transaction(forwarded, hop), key, hop,
+                             entry, decision.branch_id)
+        entry.branches[decision.branch_id] = key
+        self._log.debug("tx.client.created", call_id=forwarded.call_id, branch=branch,
+                        target=decision.target.uri, role=decision.target.role.value)
+        if self._events.listening:
+            self._events.publish(BranchRung(forwarded.call_id, decision.branch_id,
+                                            decision.target.uri, decision.target.user,
+                                            self._loop.time()))
+        self._table.add_client(client)
+
+    def _cancel_branch(self, entry: ServerEntry, branch_id: int, reason: str | None) -> None:
+        branch = self._branch(entry, branch_id)
+        if branch is None:
+            return  # never left (unroutable target) or already over: nothing to cancel
+        cancel = build_cancel(branch.tx.request, reason)
+        tx = self._table.new_client_transaction(cancel, branch.hop)
+        client = ClientEntry(tx, client_key_for(cancel), branch.hop, None, branch_id)
+        self._log.debug("tx.cancel.sent", call_id=cancel.call_id, branch=client.key[0],
+                        reason=reason)
+        self._table.add_client(client)
+
+    def _branch(self, entry: ServerEntry, branch_id: int) -> ClientEntry | None:
+        key = entry.branches.get(branch_id)
+        return None if key is None else self._table.clients.get(key)
+
+    def _abandon_silent_branches(self, entry: ServerEntry) -> None:
+        """A branch that never answers our CANCEL would keep its INVITE client
+        transaction forever (Timer B does not run once it is Proceeding and Timer C
+        belongs to the finished fork): give it 64*T1 more, then drop it."""
+        for branch_id in entry.branches:
+            branch = self._branch(entry, branch_id)
+            if branch is not None and branch.tx.state in _WAITING and not branch.timers.running(
+                    "abandon"):
+                branch.timers.start(self._loop, "abandon", self._timers.transaction_timeout,
+                                    self._abandon, branch.key)
+
+    def _abandon(self, key: TransactionKey) -> None:
+        branch = self._table.clients.get(key)
+        if branch is not None and branch.tx.state in _WAITING:
+            self._stats["branches_abandoned"] += 1
+            self._log.info("branch.abandoned", call_id=branch.tx.request.call_id,
+                           branch=key[0])
+            self._table.drop_client(branch)
+
+    def _context_timer(self, key: TransactionKey, name: str, generation: int,
+                       branch_id: int | None) -> None:
+        entry = self._table.servers.get(key)
+        if entry is None or entry.context is None:
+            return
+        try:
+            self.decide(entry, entry.context.on_timer(name, generation, branch_id))
+        except Exception:
+            self._on_error("context_timer")
+
