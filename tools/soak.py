@@ -15,10 +15,10 @@ second) the proxy's VmRSS is read from /proc/PID/status, so every RSS value
 is paired with the calls completed at that moment; a table row is printed
 every --sample-seconds:
 
-  elapsed s   seconds since the caller started
-  completed   calls the caller completed so far (SipP's SuccessfulCall)
-  failed      calls the caller counted as failed so far
-  RSS MB      the proxy's VmRSS (MB of 1024 x 1024 bytes, like /proc's kB)
+  elapsed s       seconds since the caller started
+  completed       calls the caller completed so far (SIPp's SuccessfulCall)
+  failed          calls the caller counted as failed so far
+  RSS MB          the proxy's VmRSS (MB of 1024 x 1024 bytes, like /proc's kB)
   proxy CPU %     the proxy's CPU use since the previous row (100 = one core)
   machine busy %  all CPUs' use since the previous row (100 = every core busy):
                   other work on the machine shows here; a proxy short of CPU
@@ -30,8 +30,15 @@ the two one-second readings around that count), RSS when the caller finished
 its last call, the difference and that difference per call, the peak RSS,
 failed calls, and whether the target holds: RSS after --calls calls within
 --max-growth-mb of RSS after --baseline-calls (the stated target is 100,000
-calls within 20 MB of 10,000; the baseline comes after the first 30 s or so of
-calls, so transactions that linger for Timer J/K are already in it).
+calls within 20 MB of 10,000). RSS climbs for the first 32 s of any run, as
+finished transactions linger for Timer J (64 x T1, T1 = 500 ms here) before
+they go; at 300 calls/s the 10,000th call comes at 33 s, just after that
+plateau is reached, and at lower rates later.
+
+On a machine whose cores are busy with other work the proxy gets too little
+CPU for 300 calls/s: it drops datagrams, calls fail, and RSS then also holds
+the calls left hanging. The machine busy column shows it; a lower --rate
+measures the same per-call memory with less CPU.
 
 All traffic stays on 127.0.0.51-54. The run stops by itself: when the caller
 has not finished --calls / --rate x 1.1 + hold + 2 x --recv-timeout-ms + 10 s
