@@ -195,3 +195,18 @@ def wait_until_listening(process: ManagedProcess, host: str, port: int, timeout:
                 f"{process.log_tail()}"
             )
         time.sleep(0.05)
+
+
+def check_udp_port_free(host: str, port: int) -> None:
+    """Fail when some socket is already bound to UDP host:port (a leftover run)."""
+    if udp_socket_drops(host, port) is not None:
+        raise ProcessFailed(f"udp:{host}:{port} is already in use")
+
+
+def start_listening(running: ProcessSet, process: ManagedProcess, host: str, port: int,
+                    timeout: float = 15.0) -> ManagedProcess:
+    """Start `process` in `running` once host:port is free; return when it listens there."""
+    check_udp_port_free(host, port)
+    running.start(process)
+    wait_until_listening(process, host, port, timeout)
+    return process

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from processes import ManagedProcess
@@ -44,14 +45,18 @@ class ProxyUnderTest:
         return self.launch(self, fork, workdir)
 
 
-def _launch_vipproxy(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> ManagedProcess:
-    config = {
+def vipproxy_config(proxy: ProxyUnderTest, fork: Fork) -> dict[str, Any]:
+    """The YAML document (as a dict) that makes vipproxy listen on `proxy` and fork."""
+    return {
         "listen": [{"transport": "udp", "host": proxy.host, "port": proxy.port}],
         # RFC 3261 §16.6 step 11: Timer C must be greater than 3 minutes.
         "timers": {"t1": "500ms", "t2": "4s", "t4": "5s", "timer_c": "181s"},
         "shutdown_grace": "2s",
         # One log line per transaction event at info level would measure the logger.
         "logging": {"level": "warning", "format": "json"},
+        # The SIPp callers are peers on loopback: trusted, so calls from them are
+        # not refused when the proxy refuses calls from untrusted sources.
+        "trusted_peers": ["127.0.0.0/8"],
         "routes": {
             fork.service: {"stages": [{"targets": list(fork.callee_uris), "timeout": "20s"}]},
         },
@@ -59,10 +64,19 @@ def _launch_vipproxy(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> Manage
         "trusted_peers": [f"{fork.caller_host}/32"],
         "state_dir": str(workdir / "vipproxy-state"),
     }
+
+
+def vipproxy_process(proxy: ProxyUnderTest, config: Mapping[str, Any],
+                     workdir: Path) -> ManagedProcess:
+    """vipproxy from this checkout with `config`, written to `workdir`/vipproxy.yaml."""
     config_path = workdir / "vipproxy.yaml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
     argv = [sys.executable, "-m", "proxy", "run", "--config", str(config_path)]
     return ManagedProcess(proxy.name, argv, REPO_ROOT, workdir / "vipproxy.log")
+
+
+def _launch_vipproxy(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> ManagedProcess:
+    return vipproxy_process(proxy, vipproxy_config(proxy, fork), workdir)
 
 
 def _launch_kamailio(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> ManagedProcess:

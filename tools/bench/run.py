@@ -83,9 +83,10 @@ from processes import (
     ManagedProcess,
     ProcessFailed,
     ProcessSet,
+    check_udp_port_free,
     cpu_seconds,
+    start_listening,
     udp_socket_drops,
-    wait_until_listening,
 )
 from proxies import Fork, ProxyUnderTest, kamailio_installed, known_proxies
 from report import (
@@ -98,6 +99,7 @@ from report import (
     summarise,
 )
 from sipp import (
+    VARIANTS,
     Endpoint,
     Outcomes,
     callee_command,
@@ -112,8 +114,6 @@ PROXY_HOST = "127.0.0.41"
 CALLEE_A = Endpoint("127.0.0.42", 5070, 28842)
 CALLEE_B = Endpoint("127.0.0.43", 5070, 28843)
 CALLER = Endpoint("127.0.0.44", 5080, 28844)
-# What callee B does in each variant (a scenario in scenarios/).
-VARIANTS = {"busy": "busy", "cancel": "cancelled"}
 STOP_GRACE_SECONDS = 5.0
 CALLEE_LINGER_SECONDS = 3.0
 ERROR_LINES_SHOWN = 5
@@ -216,19 +216,6 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     )
 
 
-def _check_free(host: str, port: int) -> None:
-    if udp_socket_drops(host, port) is not None:
-        raise ProcessFailed(f"udp:{host}:{port} is already in use")
-
-
-def _start_listening(running: ProcessSet, process: ManagedProcess, host: str,
-                     port: int) -> ManagedProcess:
-    _check_free(host, port)
-    running.start(process)
-    wait_until_listening(process, host, port, timeout=15)
-    return process
-
-
 def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str, rate: int,
              step_dir: Path) -> StepResult:
     """Start a fresh proxy and callees, place rate x duration calls, measure, stop all.
@@ -241,17 +228,17 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
     calls = first_calls + (settings.then_rate or 0) * settings.then_duration
     timeout = settings.recv_timeout_ms
     with ProcessSet(STOP_GRACE_SECONDS) as running:
-        proxy_process = _start_listening(
+        proxy_process = start_listening(
             running, proxy.process(fork, step_dir), proxy.host, proxy.port)
         callees = [
-            _start_listening(running, ManagedProcess(name, callee_command(
+            start_listening(running, ManagedProcess(name, callee_command(
                 name, behaviour, endpoint, calls, settings.answer_delay_ms, step_dir,
                 timeout, settings.trace_messages), step_dir, step_dir / f"{name}.out"),
                 endpoint.host, endpoint.port)
             for name, behaviour, endpoint in (("callee-a", "answer", CALLEE_A),
                                               ("callee-b", VARIANTS[variant], CALLEE_B))
         ]
-        _check_free(CALLER.host, CALLER.port)
+        check_udp_port_free(CALLER.host, CALLER.port)
         caller = ManagedProcess("caller", caller_command(
             CALLER, (proxy.host, proxy.port), settings.service, rate, calls,
             settings.hold_ms, step_dir, timeout, settings.trace_messages),

@@ -36,6 +36,8 @@ CALLEE_SCENARIOS = {
     "busy": SCENARIOS / "callee_busy.xml",
     "cancelled": SCENARIOS / "callee_cancelled.xml",
 }
+# What callee B does in each variant of the call (a key of CALLEE_SCENARIOS).
+VARIANTS = {"busy": "busy", "cancel": "cancelled"}
 
 
 @dataclass(frozen=True)
