@@ -334,7 +334,7 @@ def _config(settings: Settings, fork: Fork) -> dict[str, Any]:
 def run_soak(settings: Settings, workdir: Path) -> SoakResult:
     """Start the proxy, callees and caller; follow RSS until the caller ends; stop all."""
     fork = Fork(settings.service, (f"sip:a@{CALLEE_A.host}:{CALLEE_A.port}",
-                                   f"sip:b@{CALLEE_B.host}:{CALLEE_B.port}"))
+                                   f"sip:b@{CALLEE_B.host}:{CALLEE_B.port}"), CALLER.host)
     timeout = settings.recv_timeout_ms
     samples: list[Sample] = []
     with ProcessSet(STOP_GRACE_SECONDS) as running:

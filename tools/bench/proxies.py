@@ -54,15 +54,11 @@ def vipproxy_config(proxy: ProxyUnderTest, fork: Fork) -> dict[str, Any]:
         "shutdown_grace": "2s",
         # One log line per transaction event at info level would measure the logger.
         "logging": {"level": "warning", "format": "json"},
-        # The SIPp callers are peers on loopback: trusted, so calls from them are
-        # not refused when the proxy refuses calls from untrusted sources.
-        "trusted_peers": ["127.0.0.0/8"],
         "routes": {
             fork.service: {"stages": [{"targets": list(fork.callee_uris), "timeout": "20s"}]},
         },
         # The SIPp caller stands for the PBX in front of which the proxy runs.
         "trusted_peers": [f"{fork.caller_host}/32"],
-        "state_dir": str(workdir / "vipproxy-state"),
     }
 
 
@@ -70,7 +66,9 @@ def vipproxy_process(proxy: ProxyUnderTest, config: Mapping[str, Any],
                      workdir: Path) -> ManagedProcess:
     """vipproxy from this checkout with `config`, written to `workdir`/vipproxy.yaml."""
     config_path = workdir / "vipproxy.yaml"
-    config_path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    # Its store (the route-token secret) lives with the run's files unless set.
+    config = {"state_dir": str(workdir / "vipproxy-state"), **config}
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     argv = [sys.executable, "-m", "proxy", "run", "--config", str(config_path)]
     return ManagedProcess(proxy.name, argv, REPO_ROOT, workdir / "vipproxy.log")
 
