@@ -1,4 +1,4 @@
-"""The ``vipproxy`` command: run, check, explain, schema and passwd."""
+"""The ``vipproxy`` command: run, check, explain, registrations, schema and passwd."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 import sys
+import time
 from collections.abc import Sequence
 
 from proxy.app import serve
@@ -14,6 +15,7 @@ from proxy.auth import ha1_values
 from proxy.config.errors import ConfigError
 from proxy.config.loader import ProxyConfig, config_schema, load_config
 from proxy.policy.decide import CallInfo, decide
+from proxy.store import StoreError, open_store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "explain":
         return _explain(config, args)
+    if args.command == "registrations":
+        return asyncio.run(_registrations(config))
     return _run(config)
 
 
@@ -42,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the proxy")
     check = commands.add_parser("check", help="validate a configuration file and exit")
     explain = commands.add_parser("explain", help="show how a call would be routed")
+    registrations = commands.add_parser(
+        "registrations", help="print the location table: every unexpired registration")
     commands.add_parser(
         "schema", help="print the JSON Schema of the configuration file (for editors)"
     )
@@ -49,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         "passwd",
         help="print the ha1 block of a user's auth section for a password read from stdin",
     )
-    for command in (run, check, explain):
+    for command in (run, check, explain, registrations):
         command.add_argument("--config", required=True, help="YAML configuration file")
     passwd.add_argument("username", help="the digest username (auth.username, else the user id)")
     realm = passwd.add_mutually_exclusive_group(required=True)
@@ -110,6 +116,28 @@ def _explain(config: ProxyConfig, args: argparse.Namespace) -> int:
     decision = decide(call, config.directory, 0.0)
     print(decision.explain())
     return 0 if decision.plan is not None else 1
+
+
+async def _registrations(config: ProxyConfig) -> int:
+    """The registrations the store holds (what a restarted proxy would load), one
+    line each: address of record, contact, seconds left, where it registered from."""
+    try:
+        store = await open_store(config.database_url)
+    except StoreError as error:
+        print(f"vipproxy: {error}", file=sys.stderr)
+        return 1
+    try:
+        now = time.time()
+        rows = await store.load_registrations(now)
+    finally:
+        await store.close()
+    print(f"{len(rows)} registration(s) in {store.url}")
+    for row in rows:
+        received = row.received
+        print(f"{row.aor}  {row.contact}  expires in {int(row.expires_at - now)} s  "
+              f"from {received.transport.lower()}:{received.host}:{received.port}"
+              f"{'  ' + row.user_agent if row.user_agent else ''}")
+    return 0
 
 
 def _run(config: ProxyConfig) -> int:

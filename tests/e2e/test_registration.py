@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,8 +31,8 @@ from postgres_server import postgres_url, wipe_postgres
 from .baresip import Registration
 from .conftest import OpenProbe, StartPhone, StartProxy
 from .digest import challenges, credentials, offered
-from .loopback import Endpoint, LoopbackAllocator, Transport
-from .proxy_process import ProxyProcess
+from .loopback import Endpoint, LoopbackAllocator, Transport, wait_until
+from .proxy_process import REPO_ROOT, ProxyProcess
 from .registration_support import (
     ALICE,
     ALICE_PASSWORD,
@@ -119,6 +121,18 @@ def test_sipp_registers_with_md5_digest_and_the_200_lists_its_contact(
     expires = contact_expires(ok)
     assert list(expires) == [sipp_contact(spot)], ok.text
     assert 0 < expires[sipp_contact(spot)] <= REGISTER_EXPIRES, ok.text
+    # The location table, as `vipproxy registrations` reads it from the store (the
+    # binding is written behind, within a fraction of a second).
+    assert wait_until(lambda: sipp_contact(spot) in registrations_listed(proxy), 3.0), (
+        registrations_listed(proxy))
+
+
+def registrations_listed(proxy: ProxyProcess) -> str:
+    """What `vipproxy registrations` prints for the proxy's configuration."""
+    listed = subprocess.run(
+        [sys.executable, "-m", "proxy", "registrations", "--config", str(proxy.config_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=True)
+    return listed.stdout
 
 
 def test_challenge_offers_each_algorithm_and_sha_256_credentials_register(
