@@ -78,6 +78,7 @@ import yaml
 # The bench's modules import one another by bare name: put tools/bench on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 
+from arguments import milliseconds, positive_float, positive_int
 from processes import (
     ManagedProcess,
     ProcessFailed,
@@ -147,30 +148,6 @@ class SoakResult:
     peak_rss_kib: int
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer: {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number: {text!r}")
-    return value
-
-
-def _milliseconds(text: str) -> int:
-    return _positive_int(text) if text.strip() != "0" else 0
-
-
 def _yaml_mapping(text: str) -> dict[str, Any]:
     try:
         document = yaml.safe_load(text)
@@ -189,27 +166,27 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--calls", type=_positive_int, default=100_000,
+    parser.add_argument("--calls", type=positive_int, default=100_000,
                         help="calls to place (default: 100000)")
-    parser.add_argument("--rate", type=_positive_int, default=300,
+    parser.add_argument("--rate", type=positive_int, default=300,
                         help="calls per second (default: 300)")
-    parser.add_argument("--sample-seconds", type=_positive_float, default=5.0,
+    parser.add_argument("--sample-seconds", type=positive_float, default=5.0,
                         help="print a row about this often; RSS is read every second "
                              "regardless (default: 5)")
-    parser.add_argument("--baseline-calls", type=_positive_int, default=10_000,
+    parser.add_argument("--baseline-calls", type=positive_int, default=10_000,
                         help="growth is measured from RSS after this many calls "
                              "(default: 10000)")
-    parser.add_argument("--max-growth-mb", type=_positive_float, default=20.0,
+    parser.add_argument("--max-growth-mb", type=positive_float, default=20.0,
                         help="the target: RSS after --calls within this many MB of RSS "
                              "after --baseline-calls (default: 20)")
     parser.add_argument("--variant", choices=list(VARIANTS), default="cancel",
                         help="what callee B does: busy (486) or cancel (rings, is "
                              "CANCELled) (default: cancel)")
-    parser.add_argument("--hold-ms", type=_milliseconds, default=500,
+    parser.add_argument("--hold-ms", type=milliseconds, default=500,
                         help="time between the caller's ACK and its BYE (default: 500)")
-    parser.add_argument("--answer-delay-ms", type=_milliseconds, default=20,
+    parser.add_argument("--answer-delay-ms", type=milliseconds, default=20,
                         help="callee A's ring time between 180 and 200 (default: 20)")
-    parser.add_argument("--recv-timeout-ms", type=_positive_int, default=5000,
+    parser.add_argument("--recv-timeout-ms", type=positive_int, default=5000,
                         help="SIPp fails a call when an expected message is this late "
                              "(default: 5000)")
     parser.add_argument("--service", default="2000",

@@ -30,10 +30,10 @@ from proxy.defaults import DRAINING_RETRY_AFTER
 from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
 from proxy.policy.trust import Source, SourceKind, TrustModel, UntrustedCalls
-from proxy.sip.address import parse_name_addr
+from proxy.sip.address import address_user, parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.message import Header, Request
-from proxy.sip.uri import SipUri, parse_uri, uri_user
+from proxy.sip.uri import sip_uri_or_none
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +162,7 @@ class Classifier:
             return Answer(403, FORBIDDEN, refusal="untrusted_source")
         if request.header_values("route"):
             return self._preloaded(request, source)
-        request_uri = _sip_uri_or_none(request.uri)
+        request_uri = sip_uri_or_none(request.uri)
         if (request.method == "REGISTER" and request_uri is not None
                 and (request_uri.host.lower() in self.registrar_hosts
                      or (self.local.is_local(request_uri) and self.registrar_hosts))):
@@ -221,7 +221,7 @@ class Classifier:
 
     def _claims_own_identity(self, request: Request, source: Source) -> bool:
         """An authenticated caller's From names the user or one of the user's lines."""
-        caller = _user_part(request.header("from"))
+        caller = address_user(request.header("from"))
         if caller is None:
             return False
         owner = self.trust.directory.line_owner(caller)
@@ -248,16 +248,8 @@ class Classifier:
         return Forward(plan, strip_asserted_identity=not source.trusted)
 
     def _names_us(self, uri: str) -> bool:
-        parsed = _sip_uri_or_none(uri)
+        parsed = sip_uri_or_none(uri)
         return parsed is not None and self.local.is_local(parsed)
-
-
-def _sip_uri_or_none(text: str) -> SipUri | None:
-    try:
-        uri = parse_uri(text)
-    except SipParseError:
-        return None
-    return uri if isinstance(uri, SipUri) else None
 
 
 _STATUS_PHRASES = {400: "Bad Request", 416: "Unsupported URI Scheme",
@@ -269,15 +261,6 @@ def _answer_for_unusable(error: SipParseError) -> Answer:
     for a scheme it cannot route, 503 for a target it cannot reach; each says why."""
     status = error.status_hint if error.status_hint in _STATUS_PHRASES else 400
     return Answer(status, f"{_STATUS_PHRASES[status]} ({error.reason})")
-
-
-def _user_part(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return uri_user(parse_name_addr(value).uri)
-    except SipParseError:
-        return None
 
 
 def _tag(value: str | None) -> str | None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from proxy.policy.decide import CallInfo, Decision, decide
 from proxy.policy.directory import Directory
-from proxy.sip.address import parse_name_addr
-from proxy.sip.errors import SipParseError
+from proxy.sip.address import address_user
 from proxy.sip.message import Request
 from proxy.sip.uri import uri_user
 
@@ -15,9 +14,9 @@ def call_info(request: Request, source_ip: str) -> CallInfo:
     asserted = request.header_values("p-asserted-identity")
     return CallInfo(
         request_uri_user=uri_user(request.uri),
-        to_user=_address_user(request.header("to")),
-        from_user=_address_user(request.header("from")),
-        asserted_user=_address_user(asserted[0]) if asserted else None,
+        to_user=address_user(request.header("to")),
+        from_user=address_user(request.header("from")),
+        asserted_user=address_user(asserted[0]) if asserted else None,
         source_ip=source_ip,
     )
 
@@ -25,12 +24,3 @@ def call_info(request: Request, source_ip: str) -> CallInfo:
 def route_request(request: Request, source_ip: str, directory: Directory, now: float) -> Decision:
     """The policy's decision for an initial request that came from ``source_ip``."""
     return decide(call_info(request, source_ip), directory, now)
-
-
-def _address_user(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return uri_user(parse_name_addr(value).uri)
-    except SipParseError:
-        return None

@@ -36,7 +36,7 @@ from proxy.registrar.contacts import (
 from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.message import Header, Request
-from proxy.sip.uri import SipUri, TelUri, parse_uri, uri_scheme
+from proxy.sip.uri import SipUri, TelUri, parse_uri, sip_uri_or_none, uri_scheme
 
 # Option tags a REGISTER may Require (RFC 3261 §8.2.2.3): Path is stored and
 # returned (RFC 3327 §5.3). RFC 5626 outbound flows are not offered.
@@ -144,7 +144,7 @@ class Registrar:
         if unsupported:
             return Refusal(420, "Bad Extension", (("Unsupported", ", ".join(unsupported)),))
         # Step 1: the Request-URI names the domain whose bindings we keep.
-        request_uri = _sip_uri_or_none(request.uri)
+        request_uri = sip_uri_or_none(request.uri)
         if request_uri is None or not self._settings.serves(request_uri.host):
             return Refusal(404, f"Not Found (this registrar serves {self._settings.domain})")
         owner = self._to_owner(request)
@@ -367,7 +367,7 @@ def _matching(current: list[Binding], contact: RequestedContact) -> Binding | No
             if (binding.instance_id, binding.reg_id) == (contact.instance_id, contact.reg_id):
                 return binding
     for binding in current:
-        stored = _sip_uri_or_none(binding.contact)
+        stored = sip_uri_or_none(binding.contact)
         if stored is not None and same_uri(stored, contact.parsed):
             return binding
     return None
@@ -413,11 +413,3 @@ def sip_date(now: float) -> str:
 
 def _reply(refusal: Refusal) -> Reply:
     return Reply(refusal.status, refusal.reason, refusal.headers)
-
-
-def _sip_uri_or_none(text: str) -> SipUri | None:
-    try:
-        uri = parse_uri(text)
-    except SipParseError:
-        return None
-    return uri if isinstance(uri, SipUri) else None

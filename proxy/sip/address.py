@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from proxy.sip.errors import SipParseError
 from proxy.sip.params import Params, find_param, format_params, parse_params, with_param
-from proxy.sip.uri import uri_scheme
+from proxy.sip.uri import uri_scheme, uri_user
 
 # display-name = *(token LWS) / quoted-string (RFC 3261 §25.1). An unquoted name is
 # one or more tokens separated by whitespace.
@@ -139,3 +139,14 @@ def has_tag(value: str) -> bool:
         return parse_name_addr(value).tag is not None
     except SipParseError:
         return False
+
+
+def address_user(value: str | None) -> str | None:
+    """The user of the URI in a From/To/P-Asserted-Identity value; None when absent
+    or unreadable. Never raises."""
+    if not value:
+        return None
+    try:
+        return uri_user(parse_name_addr(value).uri)
+    except SipParseError:
+        return None

@@ -163,3 +163,13 @@ def uri_user(text: str) -> str | None:
     except SipParseError:
         return None
     return uri.number if isinstance(uri, TelUri) else uri.user
+
+
+def sip_uri_or_none(text: str) -> SipUri | None:
+    """``text`` parsed as a SIP/SIPS URI; None for anything else or nothing valid.
+    Never raises."""
+    try:
+        uri = parse_uri(text)
+    except SipParseError:
+        return None
+    return uri if isinstance(uri, SipUri) else None

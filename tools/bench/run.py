@@ -79,6 +79,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from arguments import milliseconds, positive_int, positive_ints
 from processes import (
     ManagedProcess,
     ProcessFailed,
@@ -137,24 +138,6 @@ class Settings:
     then_duration: int = 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer: {text!r}")
-    return value
-
-
-def _milliseconds(text: str) -> int:
-    return _positive_int(text) if text.strip() != "0" else 0
-
-
-def _positive_ints(text: str) -> tuple[int, ...]:
-    return tuple(_positive_int(part) for part in text.split(","))
-
-
 def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
     def parse(text: str) -> tuple[str, ...]:
         names = tuple(part.strip() for part in text.split(",") if part.strip())
@@ -179,19 +162,19 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--proxies", type=_names(list(known_proxies(PROXY_HOST))),
                         default=default_proxies,
                         help=f"proxies to load, in order (default: {default_proxies})")
-    parser.add_argument("--rates", type=_positive_ints, default="100,200,300,500",
+    parser.add_argument("--rates", type=positive_ints, default="100,200,300,500",
                         help="call rates in calls/s, one step each (default: 100,200,300,500)")
     parser.add_argument("--variants", type=_names(list(VARIANTS)), default=",".join(VARIANTS),
                         help="what callee B does: busy (486) and/or cancel (rings, is "
                              "CANCELled) (default: busy,cancel)")
-    parser.add_argument("--duration", type=_positive_int, default=6,
+    parser.add_argument("--duration", type=positive_int, default=6,
                         help="seconds of calls per step: the step places rate x duration "
                              "calls (default: 6)")
-    parser.add_argument("--hold-ms", type=_milliseconds, default=500,
+    parser.add_argument("--hold-ms", type=milliseconds, default=500,
                         help="time between the caller's ACK and its BYE (default: 500)")
-    parser.add_argument("--answer-delay-ms", type=_milliseconds, default=20,
+    parser.add_argument("--answer-delay-ms", type=milliseconds, default=20,
                         help="callee A's ring time between 180 and 200 (default: 20)")
-    parser.add_argument("--recv-timeout-ms", type=_positive_int, default=5000,
+    parser.add_argument("--recv-timeout-ms", type=positive_int, default=5000,
                         help="SIPp fails a call when an expected message is this late "
                              "(default: 5000)")
     parser.add_argument("--service", default="2000",
@@ -199,10 +182,10 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--workdir", type=Path,
                         help="keep configs and SIPp logs in a new directory under this one "
                              "(default: a temporary directory, removed unless a call failed)")
-    parser.add_argument("--then-rate", type=_positive_int,
+    parser.add_argument("--then-rate", type=positive_int,
                         help="after --duration seconds, go on at this rate on the same proxy "
                              "(overload, then recovery; see above)")
-    parser.add_argument("--then-duration", type=_positive_int, default=20,
+    parser.add_argument("--then-duration", type=positive_int, default=20,
                         help="seconds of calls at --then-rate (default: 20)")
     parser.add_argument("--trace-messages", action="store_true",
                         help="make every SIPp log every message (slow; for debugging)")
