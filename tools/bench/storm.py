@@ -110,6 +110,7 @@ CALLEE_LINGER_SECONDS = 3.0
 # Calls alone are measured from this long after the first call (SIPp ramping up).
 WARM_UP_SECONDS = 1.0
 ROW_SECONDS = 1.0
+ROW_SLACK_SECONDS = 0.005
 REGISTRANT_DEADLINE_FACTOR = 1.5
 DEADLINE_MARGIN_SECONDS = 10.0
 ERROR_LINES_SHOWN = 5
@@ -272,13 +273,14 @@ def _print_row(elapsed: float, storm_dir: Path, workdir: Path, meter: CpuMeter) 
 
 def _wait_printing(process: ManagedProcess, until: float, started: float, storm_dir: Path,
                    workdir: Path, meter: CpuMeter) -> None:
-    """Wait for `process` to exit or the monotonic time `until`, a row every second."""
-    next_row = time.monotonic() + ROW_SECONDS
+    """Wait for `process` to exit or the monotonic time `until`, printing a row at
+    every whole second since `started` (the phases before the storm end on one)."""
     while process.exit_code() is None and time.monotonic() < until:
-        time.sleep(max(0.0, min(next_row, until) - time.monotonic()))
-        if time.monotonic() >= next_row:
+        now = time.monotonic()
+        next_row = started + (math.floor((now - started) / ROW_SECONDS) + 1) * ROW_SECONDS
+        time.sleep(max(0.0, min(next_row, until) - now))
+        if time.monotonic() >= next_row - ROW_SLACK_SECONDS:
             _print_row(time.monotonic() - started, storm_dir, workdir, meter)
-            next_row += ROW_SECONDS
 
 
 def run_storm(settings: Settings, workdir: Path) -> StormResult:
