@@ -80,11 +80,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 
 from arguments import milliseconds, positive_float, positive_int
 from processes import (
+    CpuMeter,
     ManagedProcess,
     ProcessFailed,
     ProcessSet,
     check_udp_port_free,
-    cpu_seconds,
     start_listening,
     udp_socket_drops,
 )
@@ -258,40 +258,6 @@ class StatFollower:
             else:
                 rows.append(dict(zip(self._header, fields, strict=False)))
         return rows
-
-
-def machine_cpu_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of all CPUs since boot, from the `cpu` line of /proc/stat."""
-    fields = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    # proc(5): user nice system idle iowait irq softirq steal guest guest_nice; guest
-    # time is already counted in user and nice.
-    total = sum(fields[:8])
-    return total - fields[3] - fields[4], total
-
-
-class CpuMeter:
-    """CPU use between two table rows: the proxy's (100 = one core) and the machine's.
-
-    The machine's share (100 = every core busy) shows when other work shares the
-    cores: a proxy short of CPU drops datagrams, and its calls fail.
-    """
-
-    def __init__(self, proxy_pid: int) -> None:
-        self._pid = proxy_pid
-        self._last = self._read()
-
-    def _read(self) -> tuple[float, float, int, int]:
-        busy, total = machine_cpu_ticks()
-        return time.monotonic(), cpu_seconds(self._pid), busy, total
-
-    def since_last(self) -> tuple[float, float]:
-        """(proxy %, machine busy %) since the previous call."""
-        now = self._read()
-        wall = max(now[0] - self._last[0], 1e-6)
-        proxy = 100 * (now[1] - self._last[1]) / wall
-        machine = 100 * (now[2] - self._last[2]) / max(now[3] - self._last[3], 1)
-        self._last = now
-        return proxy, machine
 
 
 def _print_row(sample: Sample, meter: CpuMeter | None) -> None:

@@ -159,6 +159,41 @@ def cpu_seconds(root_pid: int) -> float:
     return ticks / _CLOCK_TICKS
 
 
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot, from the `cpu` line of /proc/stat."""
+    fields = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    # proc(5): user nice system idle iowait irq softirq steal guest guest_nice; guest
+    # time is already counted in user and nice.
+    total = sum(fields[:8])
+    return total - fields[3] - fields[4], total
+
+
+class CpuMeter:
+    """CPU use between two readings: the proxy's (100 = one core) and the machine's.
+
+    The machine's share (100 = every core busy) shows when other work shares the
+    cores: a proxy short of CPU drops datagrams, and its calls fail.
+    """
+
+    def __init__(self, proxy_pid: int) -> None:
+        self._pid = proxy_pid
+        self._last = self.read()
+
+    def read(self) -> tuple[float, float, int, int]:
+        """(monotonic time, CPU seconds of the process, machine busy ticks, machine ticks)."""
+        busy, total = machine_cpu_ticks()
+        return time.monotonic(), cpu_seconds(self._pid), busy, total
+
+    def since_last(self) -> tuple[float, float]:
+        """(proxy %, machine busy %) since the previous call."""
+        now = self.read()
+        wall = max(now[0] - self._last[0], 1e-6)
+        proxy = 100 * (now[1] - self._last[1]) / wall
+        machine = 100 * (now[2] - self._last[2]) / max(now[3] - self._last[3], 1)
+        self._last = now
+        return proxy, machine
+
+
 def _proc_net_udp_address(host: str, port: int) -> str:
     """The local_address column of /proc/net/udp for an IPv4 host and port."""
     octets = [int(part) for part in host.split(".")]

@@ -3,23 +3,34 @@
 A call to the bench's service number rings both callees at once: vipproxy
 through a one-stage `routes:` entry in a generated config, Kamailio through
 kamailio.cfg next to this file (tm + rr, two UDP workers, no database).
+
+With registered callees (vipproxy only) the service number is instead the line
+of one user, `endpoints: [registered]`, whose two phones are the two callees,
+each registered with digest before the calls: the user's plan is one stage
+with one target per registered contact, the same two-branch parallel fork as
+the static route. (Two users would need a delegation to ring both, which adds
+policy work the static route does not have.)
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from processes import ManagedProcess
+from processes import ManagedProcess, ProcessFailed
+from sipp import Credentials
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent.parent
 KAMAILIO_CONFIG = BENCH_DIR / "kamailio.cfg"
+# The domain of the bench's users: the host part of their addresses of record.
+DOMAIN = "bench.vipproxy.test"
+REGISTERED = "registered"
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,9 @@ class Fork:
     service: str
     callee_uris: tuple[str, str]
     caller_host: str  # trusted, as the PBX in front of which the proxy runs
+    # Set: the callees are the registered phones of this user, whose line is
+    # `service` (callee_uris then only name where they listen).
+    phones: Credentials | None = None
 
 
 @dataclass(frozen=True)
@@ -39,10 +53,43 @@ class ProxyUnderTest:
     host: str
     port: int
     launch: Callable[[ProxyUnderTest, Fork, Path], ManagedProcess]
+    registrar: bool = False  # whether it can ring registered callees (Fork.phones)
 
     def process(self, fork: Fork, workdir: Path) -> ManagedProcess:
         """The (not yet started) process, its files in `workdir`."""
         return self.launch(self, fork, workdir)
+
+
+def registering_user(credentials: Credentials, lines: Sequence[str]) -> dict[str, Any]:
+    """A `users` entry whose phones register with digest credentials."""
+    return {
+        "name": credentials.user,
+        "lines": list(lines),
+        "endpoints": [REGISTERED],
+        "auth": {"username": credentials.user, "password": credentials.password},
+    }
+
+
+def registrar_sections(users: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """`domain`, `auth` and `users`: what turns vipproxy's registrar on for `users`.
+
+    Only MD5 is offered: SIPp answers only the first challenge, and only MD5.
+    """
+    return {
+        "domain": DOMAIN,
+        "auth": {"realm": DOMAIN, "algorithms": ["MD5"]},
+        "users": dict(users),
+    }
+
+
+def _fork_sections(fork: Fork) -> dict[str, Any]:
+    """What makes a call to the service number ring both callees."""
+    if fork.phones is None:
+        return {"routes": {
+            fork.service: {"stages": [{"targets": list(fork.callee_uris), "timeout": "20s"}]},
+        }}
+    return registrar_sections(
+        {fork.phones.user: registering_user(fork.phones, [fork.service])})
 
 
 def vipproxy_config(proxy: ProxyUnderTest, fork: Fork) -> dict[str, Any]:
@@ -54,9 +101,7 @@ def vipproxy_config(proxy: ProxyUnderTest, fork: Fork) -> dict[str, Any]:
         "shutdown_grace": "2s",
         # One log line per transaction event at info level would measure the logger.
         "logging": {"level": "warning", "format": "json"},
-        "routes": {
-            fork.service: {"stages": [{"targets": list(fork.callee_uris), "timeout": "20s"}]},
-        },
+        **_fork_sections(fork),
         # The SIPp caller stands for the PBX in front of which the proxy runs.
         "trusted_peers": [f"{fork.caller_host}/32"],
     }
@@ -78,6 +123,8 @@ def _launch_vipproxy(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> Manage
 
 
 def _launch_kamailio(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> ManagedProcess:
+    if fork.phones is not None:
+        raise ProcessFailed("kamailio.cfg has no registrar: its callees are static")
     runtime_dir = workdir / "kamailio-run"
     runtime_dir.mkdir(exist_ok=True)
     argv = [
@@ -97,7 +144,8 @@ def _launch_kamailio(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> Manage
 def known_proxies(host: str) -> dict[str, ProxyUnderTest]:
     """Every proxy the bench knows, each on its own port of `host`."""
     return {
-        "vipproxy": ProxyUnderTest("vipproxy", host, 15060, _launch_vipproxy),
+        "vipproxy": ProxyUnderTest("vipproxy", host, 15060, _launch_vipproxy,
+                                   registrar=True),
         "kamailio": ProxyUnderTest("kamailio", host, 15070, _launch_kamailio),
     }
 

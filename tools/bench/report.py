@@ -55,6 +55,7 @@ class StepResult:
     setup_ms: tuple[float | None, ...] = (None, None, None)  # INVITE -> 200
     seconds: int = 1  # how long calls were placed
     phases: tuple[PhaseResult, ...] = ()  # with --then-rate: each rate on its own
+    callees: str = "static"  # or "registered": the phones of a user who registered them
 
     @property
     def failed(self) -> int:
@@ -70,6 +71,11 @@ class StepResult:
     def goodput(self) -> float:
         """Completed calls per second of placing calls."""
         return self.completed / self.seconds
+
+    @property
+    def label(self) -> str:
+        """The variant column: the variant, marked /reg with registered callees."""
+        return self.variant if self.callees == "static" else f"{self.variant}/reg"
 
     @property
     def cpu_ms_per_call(self) -> float | None:
@@ -97,11 +103,11 @@ def _cpu(value: float | None) -> str:
 
 # The columns after `wall` came with load shedding; the ones before keep their place.
 STEP_HEADER = (
-    f"{'proxy':<9} {'variant':<7} {'rate':>5} {'attempted':>9} {'completed':>9} "
+    f"{'proxy':<9} {'variant':<10} {'rate':>5} {'attempted':>9} {'completed':>9} "
     f"{'failed':>6} {'callee':>6} {'UDP':>5} {'CPU s per':>10} "
     f"{'INVITE->180 ms':>15} {'BYE->200 ms':>12} {'wall':>5} "
     f"{'503':>6} {'other':>6} {'goodput':>7} {'INVITE->200 ms':>16}\n"
-    f"{'':<9} {'':<7} {'cps':>5} {'':>9} {'':>9} "
+    f"{'':<9} {'':<10} {'cps':>5} {'':>9} {'':>9} "
     f"{'':>6} {'failed':>6} {'drops':>5} {'1000 calls':>10} "
     f"{'p50/p90/p99':>15} {'p50/p90/p99':>12} {'s':>5} "
     f"{'':>6} {'failed':>6} {'cps':>7} {'p50/p90/p99':>16}"
@@ -111,7 +117,7 @@ STEP_HEADER = (
 def step_row(result: StepResult) -> str:
     """One line of the step table."""
     return (
-        f"{result.proxy:<9} {result.variant:<7} {result.rate:>5} {result.attempted:>9} "
+        f"{result.proxy:<9} {result.label:<10} {result.rate:>5} {result.attempted:>9} "
         f"{result.completed:>9} {result.failed:>6} {result.callee_failed:>6} "
         f"{result.udp_drops:>5} {_cpu(result.cpu_ms_per_call):>10} "
         f"{_percentiles(result.ring_ms):>15} {_percentiles(result.bye_ms):>12} "
@@ -135,8 +141,9 @@ def phase_lines(result: StepResult) -> list[str]:
 
 
 def ratio_table(results: Sequence[StepResult], numerator: str, denominator: str) -> str:
-    """CPU per call of `numerator` over `denominator` for every step both ran."""
-    by_step = {(r.proxy, r.variant, r.rate): r for r in results}
+    """CPU per call of `numerator` over `denominator` for every step both ran
+    (with the same callees: Kamailio's are static)."""
+    by_step = {(r.proxy, r.callees, r.variant, r.rate): r for r in results}
     lines = [
         f"CPU per call, {numerator} / {denominator} (same run, same load):",
         f"{'variant':<7} {'rate':>5} {numerator + ' ms/call':>17} "
@@ -145,13 +152,37 @@ def ratio_table(results: Sequence[StepResult], numerator: str, denominator: str)
     for result in results:
         if result.proxy != numerator:
             continue
-        other = by_step.get((denominator, result.variant, result.rate))
+        other = by_step.get((denominator, result.callees, result.variant, result.rate))
         if other is None:
             continue
         mine, theirs = result.cpu_ms_per_call, other.cpu_ms_per_call
         ratio = "-" if mine is None or not theirs else f"{mine / theirs:.1f}x"
         lines.append(
-            f"{result.variant:<7} {result.rate:>5} {_cpu(mine):>17} {_cpu(theirs):>17} "
+            f"{result.label:<7} {result.rate:>5} {_cpu(mine):>17} {_cpu(theirs):>17} "
             f"{ratio:>6}"
+        )
+    return "\n".join(lines)
+
+
+def callees_table(results: Sequence[StepResult]) -> str:
+    """CPU per call with registered callees over static ones, per proxy, variant and
+    rate both ran; the difference in percent (the target: within 10%)."""
+    static = {(r.proxy, r.variant, r.rate): r for r in results if r.callees == "static"}
+    lines = [
+        "CPU per call, registered callees / static callees (same run, same load):",
+        f"{'proxy':<9} {'variant':<7} {'rate':>5} {'static ms/call':>15} "
+        f"{'registered ms/call':>19} {'ratio':>6} {'difference':>10}",
+    ]
+    for result in results:
+        other = static.get((result.proxy, result.variant, result.rate))
+        if result.callees != "registered" or other is None:
+            continue
+        mine, theirs = result.cpu_ms_per_call, other.cpu_ms_per_call
+        ratio = difference = "-"
+        if mine is not None and theirs:
+            ratio, difference = f"{mine / theirs:.2f}x", f"{100 * (mine / theirs - 1):+.1f}%"
+        lines.append(
+            f"{result.proxy:<9} {result.variant:<7} {result.rate:>5} {_cpu(theirs):>15} "
+            f"{_cpu(mine):>19} {ratio:>6} {difference:>10}"
         )
     return "\n".join(lines)

@@ -48,6 +48,19 @@ highest rate without failures, then that rate:
 
 With Kamailio installed both proxies run by default, one after the other on the
 same load, and a last table gives vipproxy's CPU per call over Kamailio's.
+
+Registered callees (--callees static,registered): in the `registered` steps
+the service number is the line of one user with `endpoints: [registered]` and
+digest credentials, and before the calls each callee registers as that user
+from its own address and port (a SIPp playing scenarios/register.xml: 401,
+then 200 with MD5 credentials); the proxy rings every registered contact at
+once, sent to the address the REGISTER came from: the same two-branch fork as
+the static route. For each variant and rate the static and the registered
+step run one after the other, and a last table gives the registered callees'
+CPU per call over the static ones' (vipproxy only: kamailio.cfg has no
+registrar, so Kamailio runs the static steps alone). For example:
+
+  python tools/bench/run.py --proxies vipproxy --callees static,registered
 All traffic stays on 127.0.0.41-44; every process started is stopped at the
 end, also on Ctrl-C, SIGTERM or an error. The defaults run for about three
 minutes with both proxies; a step with failed calls takes longer (up to
@@ -60,6 +73,7 @@ Usage (from the repository root):
   python tools/bench/run.py --proxies kamailio       # only the reference
   python tools/bench/run.py --rates 300 --duration 20 --variants cancel
   python tools/bench/run.py --workdir /tmp/bench --trace-messages   # keep SIPp logs
+  python tools/bench/run.py --callees static,registered             # registered callees too
 
 Exit code: 0 when every call of every step completed, 1 when some failed,
 2 when a process could not start, 130 when interrupted.
@@ -75,7 +89,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
@@ -89,11 +103,12 @@ from processes import (
     start_listening,
     udp_socket_drops,
 )
-from proxies import Fork, ProxyUnderTest, kamailio_installed, known_proxies
+from proxies import DOMAIN, Fork, ProxyUnderTest, kamailio_installed, known_proxies
 from report import (
     STEP_HEADER,
     PhaseResult,
     StepResult,
+    callees_table,
     phase_lines,
     ratio_table,
     step_row,
@@ -101,6 +116,7 @@ from report import (
 )
 from sipp import (
     VARIANTS,
+    Credentials,
     Endpoint,
     Outcomes,
     callee_command,
@@ -108,7 +124,10 @@ from sipp import (
     error_lines,
     read_call_counts,
     read_outcomes,
+    read_registered,
     read_response_times,
+    register_command,
+    write_users_file,
 )
 
 PROXY_HOST = "127.0.0.41"
@@ -118,6 +137,13 @@ CALLER = Endpoint("127.0.0.44", 5080, 28844)
 STOP_GRACE_SECONDS = 5.0
 CALLEE_LINGER_SECONDS = 3.0
 ERROR_LINES_SHOWN = 5
+# How the callees are reached: a static route to their addresses, or as the
+# registered phones of one user (who registers them before the calls).
+CALLEES = ("static", "registered")
+PHONES = Credentials("bench", "bench-secret")
+# The callees' bindings outlast any step (RFC 3261 §10.3: at most 3600 s here).
+REGISTER_EXPIRES = 3600
+REGISTER_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +162,7 @@ class Settings:
     trace_messages: bool
     then_rate: int | None = None
     then_duration: int = 0
+    callees: tuple[str, ...] = ("static",)
 
 
 def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
@@ -177,6 +204,10 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--recv-timeout-ms", type=positive_int, default=5000,
                         help="SIPp fails a call when an expected message is this late "
                              "(default: 5000)")
+    parser.add_argument("--callees", type=_names(CALLEES), default="static",
+                        help="how the callees are reached: a static route (static) and/or "
+                             "as the registered phones of one user (registered; vipproxy "
+                             "only) (default: static)")
     parser.add_argument("--service", default="2000",
                         help="the number called, routed to both callees (default: 2000)")
     parser.add_argument("--workdir", type=Path,
@@ -195,8 +226,49 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         duration=args.duration, hold_ms=args.hold_ms, answer_delay_ms=args.answer_delay_ms,
         recv_timeout_ms=args.recv_timeout_ms, service=args.service, workdir=args.workdir,
         trace_messages=args.trace_messages, then_rate=args.then_rate,
-        then_duration=args.then_duration if args.then_rate else 0,
+        then_duration=args.then_duration if args.then_rate else 0, callees=args.callees,
     )
+
+
+def register_phone(running: ProcessSet, name: str, endpoint: Endpoint, proxy: ProxyUnderTest,
+                   phones: Credentials, workdir: Path, recv_timeout_ms: int,
+                   trace_messages: bool) -> None:
+    """Register `phones`' contact at `endpoint` (its address and port) through `proxy`
+    with digest, and wait until that SIPp has exited (freeing the port for the
+    callee that listens there next); fail unless it got its 200."""
+    registrant = f"{name}-register"
+    check_udp_port_free(endpoint.host, endpoint.port)
+    users_file = write_users_file(workdir / f"{registrant}.users.csv", [phones])
+    process = running.start(ManagedProcess(registrant, register_command(
+        registrant, endpoint, (proxy.host, proxy.port), users_file, users=1, rate=1,
+        domain=DOMAIN, expires=REGISTER_EXPIRES, workdir=workdir,
+        recv_timeout_ms=recv_timeout_ms, trace_messages=trace_messages),
+        workdir, workdir / f"{registrant}.out"))
+    process.wait(REGISTER_SECONDS + 2 * recv_timeout_ms / 1000)
+    running.stop(process)
+    if phones.user not in read_registered(workdir, registrant):
+        errors = "\n".join(error_lines(workdir, registrant, ERROR_LINES_SHOWN))
+        raise ProcessFailed(f"{registrant}: {phones.user} was not registered from "
+                            f"{endpoint.host}:{endpoint.port}:\n{errors}\n"
+                            f"{process.log_tail()}")
+
+
+def start_callees(running: ProcessSet, proxy: ProxyUnderTest, fork: Fork, variant: str,
+                  endpoints: tuple[Endpoint, Endpoint], calls: int, answer_delay_ms: int,
+                  workdir: Path, recv_timeout_ms: int,
+                  trace_messages: bool) -> list[ManagedProcess]:
+    """Callee A (answers) and callee B (`variant`), each listening at its endpoint and
+    handling `calls` calls; with `fork.phones`, each registers there first."""
+    callees = []
+    for name, behaviour, endpoint in (("callee-a", "answer", endpoints[0]),
+                                      ("callee-b", VARIANTS[variant], endpoints[1])):
+        if fork.phones is not None:
+            register_phone(running, name, endpoint, proxy, fork.phones, workdir,
+                           recv_timeout_ms, trace_messages)
+        callees.append(start_listening(running, ManagedProcess(name, callee_command(
+            name, behaviour, endpoint, calls, answer_delay_ms, workdir, recv_timeout_ms,
+            trace_messages), workdir, workdir / f"{name}.out"), endpoint.host, endpoint.port))
+    return callees
 
 
 def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str, rate: int,
@@ -213,14 +285,9 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
     with ProcessSet(STOP_GRACE_SECONDS) as running:
         proxy_process = start_listening(
             running, proxy.process(fork, step_dir), proxy.host, proxy.port)
-        callees = [
-            start_listening(running, ManagedProcess(name, callee_command(
-                name, behaviour, endpoint, calls, settings.answer_delay_ms, step_dir,
-                timeout, settings.trace_messages), step_dir, step_dir / f"{name}.out"),
-                endpoint.host, endpoint.port)
-            for name, behaviour, endpoint in (("callee-a", "answer", CALLEE_A),
-                                              ("callee-b", VARIANTS[variant], CALLEE_B))
-        ]
+        callees = start_callees(running, proxy, fork, variant, (CALLEE_A, CALLEE_B), calls,
+                                settings.answer_delay_ms, step_dir, timeout,
+                                settings.trace_messages)
         check_udp_port_free(CALLER.host, CALLER.port)
         caller = ManagedProcess("caller", caller_command(
             CALLER, (proxy.host, proxy.port), settings.service, rate, calls,
@@ -264,6 +331,7 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         )
     return StepResult(
         proxy=proxy.name, variant=variant, rate=rate, attempted=counts.created,
+        callees="static" if fork.phones is None else "registered",
         # SIPp counts a call stopped after a 503 as successful: the outcomes say.
         completed=len(outcomes.completed),
         callee_failed=sum(read_call_counts(step_dir / f"{callee.name}.stat.csv").unfinished
@@ -303,25 +371,34 @@ def _phase(outcomes: Outcomes, step_dir: Path, rate: int, seconds: int, first_ca
 
 
 def _show_errors(step_dir: Path) -> None:
-    for name in ("caller", "callee-a", "callee-b"):
+    for name in ("caller", "callee-a", "callee-b", "callee-a-register", "callee-b-register"):
         for line in error_lines(step_dir, name, ERROR_LINES_SHOWN):
             print(f"    {name}: {line}")
 
 
 def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
                 workdir: Path) -> list[StepResult]:
-    """Run every variant and rate through `proxy`, printing a row per step."""
+    """Run every variant and rate through `proxy`, printing a row per step; with
+    registered callees too, the static and the registered step of each variant
+    and rate one after the other (a proxy without a registrar runs the static)."""
     results: list[StepResult] = []
+    forks = {"static": fork, "registered": replace(fork, phones=PHONES)}
+    callees = [c for c in settings.callees if c == "static" or proxy.registrar]
+    if not callees:
+        print(f"{proxy.name}: no registrar, and only registered callees asked for: skipped",
+              flush=True)
     for variant in settings.variants:
         for rate in settings.rates:
-            step_dir = workdir / proxy.name / f"{variant}-{rate}"
-            result = run_step(settings, proxy, fork, variant, rate, step_dir)
-            print(step_row(result), flush=True)
-            for line in phase_lines(result):
-                print(line, flush=True)
-            if result.failed or result.callee_failed:
-                _show_errors(step_dir)
-            results.append(result)
+            for reach in callees:
+                suffix = "" if reach == "static" else f"-{reach}"
+                step_dir = workdir / proxy.name / f"{variant}-{rate}{suffix}"
+                result = run_step(settings, proxy, forks[reach], variant, rate, step_dir)
+                print(step_row(result), flush=True)
+                for line in phase_lines(result):
+                    print(line, flush=True)
+                if result.failed or result.callee_failed:
+                    _show_errors(step_dir)
+                results.append(result)
     return results
 
 
@@ -354,6 +431,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         exit_code = 130
     if {"vipproxy", "kamailio"} <= {result.proxy for result in results}:
         print("\n" + ratio_table(results, "vipproxy", "kamailio"))
+    if {"static", "registered"} <= {result.callees for result in results}:
+        print("\n" + callees_table(results))
     all_completed = all(not r.failed and not r.callee_failed for r in results)
     if exit_code == 0 and not all_completed:
         exit_code = 1

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ CALLEE_SCENARIOS = {
     "busy": SCENARIOS / "callee_busy.xml",
     "cancelled": SCENARIOS / "callee_cancelled.xml",
 }
+REGISTER_SCENARIO = SCENARIOS / "register.xml"
 # What callee B does in each variant of the call (a key of CALLEE_SCENARIOS).
 VARIANTS = {"busy": "busy", "cancel": "cancelled"}
 
@@ -55,6 +57,7 @@ class CallCounts:
 
     created: int
     successful: int
+    failed: int = 0
 
     @property
     def unfinished(self) -> int:
@@ -105,6 +108,54 @@ def caller_command(endpoint: Endpoint, proxy: tuple[str, int], service: str, rat
     ]
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """A user's id (also the digest username) and password."""
+
+    user: str
+    password: str
+
+
+def write_users_file(path: Path, users: Sequence[Credentials]) -> Path:
+    """A SIPp injection file (-inf) with one user a line: [field0] the user id,
+    [field1] the password; SIPp gives each new call the next line."""
+    lines = ["SEQUENTIAL", *(f"{user.user};{user.password};" for user in users)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def register_command(name: str, endpoint: Endpoint, proxy: tuple[str, int], users_file: Path,
+                     users: int, rate: int, domain: str, expires: int, workdir: Path,
+                     recv_timeout_ms: int, trace_messages: bool) -> list[str]:
+    """A registrant at `endpoint` that registers the first `users` lines of `users_file`
+    (scenarios/register.xml: REGISTER, 401, REGISTER with credentials, 200) through
+    `proxy`, starting `rate` a second, each binding for `expires` seconds, then exits.
+
+    Its outcomes ("ok USER") go to NAME.outcomes.log, its response times (the
+    `challenge` and `register` trackers) to register_PID_rtt.csv in `workdir`.
+    """
+    return [
+        *_common_arguments(name, endpoint, workdir, recv_timeout_ms, trace_messages),
+        "-sf", str(REGISTER_SCENARIO), "-inf", str(users_file),
+        "-key", "domain", domain, "-key", "expires", str(expires),
+        "-r", str(rate), "-m", str(users), "-l", str(users),
+        "-trace_rtt", "-rtt_freq", str(math.gcd(users, 100)),
+        "-trace_logs", "-log_file", str(workdir / f"{name}.outcomes.log"),
+        f"{proxy[0]}:{proxy[1]}",
+    ]
+
+
+def read_registered(workdir: Path, name: str) -> frozenset[str]:
+    """The users a registrant saw answered 200 (its "ok USER" lines)."""
+    try:
+        text = (workdir / f"{name}.outcomes.log").read_text(errors="replace")
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(user for outcome, _, user in
+                     (line.strip().partition(" ") for line in text.splitlines())
+                     if outcome == "ok" and user)
+
+
 def read_call_counts(stat_file: Path) -> CallCounts:
     """The cumulative counters from the last line of a -trace_stat CSV.
 
@@ -121,6 +172,7 @@ def read_call_counts(stat_file: Path) -> CallCounts:
     return CallCounts(
         created=int(last["TotalCallCreated"]),
         successful=int(last["SuccessfulCall(C)"]),
+        failed=int(last["FailedCall(C)"]),
     )
 
 
@@ -148,16 +200,17 @@ def read_outcomes(workdir: Path) -> Outcomes:
     return Outcomes(frozenset(completed), frozenset(shed))
 
 
-def read_response_times(workdir: Path,
-                        window_ms: tuple[float, float] | None = None) -> dict[str, list[float]]:
-    """Response times in ms per tracker name, from the caller's -trace_rtt CSV;
-    with `window_ms`, only those measured in that span of the caller's clock.
+def read_response_times(workdir: Path, window_ms: tuple[float, float] | None = None,
+                        scenario: str = "caller") -> dict[str, list[float]]:
+    """Response times in ms per tracker name, from the -trace_rtt CSV of the SIPp
+    playing `scenario` (caller.xml unless said); with `window_ms`, only those
+    measured in that span of its clock.
 
     SIPp names the file <scenario>_<pid>_rtt.csv in its working directory; its
-    Date_ms column counts from the caller's start.
+    Date_ms column counts from that SIPp's start.
     """
     times: dict[str, list[float]] = {}
-    for rtt_file in workdir.glob("caller_*_rtt.csv"):
+    for rtt_file in workdir.glob(f"{scenario}_*_rtt.csv"):
         with rtt_file.open(newline="") as handle:
             for row in csv.DictReader(handle, delimiter=";"):
                 if window_ms is not None and not (
