@@ -51,7 +51,7 @@ async def serve(config: ProxyConfig) -> int:
         return _store_failed(error, log)
     try:
         phones = await open_phones(config, store, [item.advertise for item in config.listeners],
-                                   time.time())
+                                   time.time(), transports.flow_open)
     except StoreError as error:
         await _close_store(store, log)
         return _store_failed(error, log)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -23,6 +23,7 @@ from proxy.core.classify import Authentication
 from proxy.core.locations import Contact
 from proxy.registrar import Binding, Received, Registrar, RegistrarResult, RegistrarSettings
 from proxy.registrar.service import RegistrarService
+from proxy.sip.hop import Hop
 from proxy.store import Received as StoredReceived
 from proxy.store import Registration, Store
 
@@ -43,23 +44,38 @@ class Phones:
     registrar: Registrar | None
     service: RegistrarService | None
     hosts: frozenset[str]  # REGISTER for these is the registrar's
+    flow_open: Callable[[Hop], bool] = lambda hop: True  # the transports' view
+    # Whether a REGISTER's source may set a Path: an edge proxy that is a trusted peer.
+    # From anyone else a Path would let a phone aim the calls for it at any address.
+    path_trusted: Callable[[str], bool] = lambda host: False
+    clock: Callable[[], float] = time.time  # Unix seconds, as the registrar keeps them
 
     def locate(self, user_id: str) -> list[Contact]:
         """The contacts ``user_id`` has registered now, each sent where it registered
-        from (RFC 3581: received/rport; over TCP, its own connection)."""
+        from (RFC 3581: received/rport; over TCP, its own connection), or along the
+        Path it registered through (RFC 3327). A contact whose TCP connection is
+        gone is unusable until the phone registers again (RFC 5626 §5.3)."""
         if self.registrar is None:
             return []
-        return [Contact(binding.contact, _flow_uri(binding.received))
-                for binding in self.registrar.bindings_for(user_id, time.time())]
+        contacts = []
+        for binding in self.registrar.bindings_for(user_id, self.clock()):
+            received = binding.received
+            if binding.path and self.path_trusted(received.host):
+                contacts.append(Contact(binding.contact, None, binding.path))
+                continue
+            if self.flow_open(Hop(received.transport, received.host, received.port)):
+                contacts.append(Contact(binding.contact, _flow_uri(received)))
+        return contacts
 
 
 async def open_phones(config: ProxyConfig, store: Store, own_hosts: Iterable[str],
-                      started: float) -> Phones:
+                      started: float, flow_open: Callable[[Hop], bool]) -> Phones:
     """The authority (when any user has credentials) and the registrar (when any
     user registers), with the bindings the store kept."""
     auth = await _authentication(config, store, started) if config.credentials else None
     if not any(user.registered for user in config.directory.users.values()):
-        return Phones(auth, None, None, frozenset())
+        return Phones(auth, None, None, frozenset(), flow_open,
+                      config.directory.is_trusted_peer)
     domain = config.domain or next(iter(own_hosts))
     settings = RegistrarSettings(domain, frozenset(own_hosts))
     registrar = Registrar(config.directory, settings)
@@ -70,7 +86,7 @@ async def open_phones(config: ProxyConfig, store: Store, own_hosts: Iterable[str
     service = RegistrarService(registrar, lambda request, source: source.user,
                                lambda result: _persist(store, result))
     hosts = frozenset(host.lower() for host in (domain, *own_hosts))
-    return Phones(auth, registrar, service, hosts)
+    return Phones(auth, registrar, service, hosts, flow_open, config.directory.is_trusted_peer)
 
 
 async def keep_locations(phones: Phones, store: Store, shared: bool, log: Any) -> None:

@@ -10,7 +10,7 @@ from proxy.core.local import Interface, LocalAddresses
 from proxy.core.routing import has_to_tag, route_to_next_hop
 from proxy.policy.plan import Target
 from proxy.sip.hop import Hop, hop_for_uri
-from proxy.sip.message import Request
+from proxy.sip.message import Request, prepend_header
 from proxy.sip.uri import parse_uri
 
 # Methods whose initial request creates a dialog, so we Record-Route them (§16.6 step 4).
@@ -49,8 +49,11 @@ def build_branch(
     Raises :class:`SipParseError` or :class:`LookupError` when the target cannot be
     reached from any of our interfaces; the core counts that as a 503 (§16.9).
     """
+    retargeted = request.with_uri(target.uri)
+    for route in reversed(target.route_set):  # a registration's Path, first entry on top
+        retargeted = retargeted.with_headers(prepend_header(retargeted.headers, "Route", route))
     decorated = decorate_for_target(
-        request.with_uri(target.uri),
+        retargeted,
         target,
         original_uri=settings.original_uri,
         diversion_reason=diversion_reason,

@@ -184,12 +184,14 @@ class Classifier:
     # --- who sent it (RFC 3261 §22) --------------------------------------------------
 
     def _identify(self, request: Request, source: Source, wall_time: float) -> Source | Answer:
-        """The sender, authenticated when it must be: a trusted peer never is; a
-        phone of a user with credentials, a REGISTER, and (under ``refuse``) anyone
-        untrusted is challenged. An unknown username gets the very same challenge
+        """The sender, authenticated when it must be: every REGISTER, a phone of a
+        user with credentials, and (under ``refuse``) anyone untrusted is challenged;
+        a trusted peer's other requests are not. An unknown username gets the very same challenge
         as a wrong password (the authority sees to it)."""
         auth = self.auth
-        if auth is None or source.trusted:
+        if auth is None or (source.trusted and request.method != "REGISTER"):
+            # A trusted peer is not challenged, but a REGISTER it relays (an edge
+            # proxy, RFC 3327) still carries the phone's own credentials.
             return source
         kind = REGISTRAR_CHALLENGE if request.method == "REGISTER" else PROXY_CHALLENGE
         credentials = request.header_lines(kind.credentials_header)  # commas are inside

@@ -21,6 +21,7 @@ class Contact:
 
     uri: str
     next_hop: str | None  # e.g. sip:192.0.2.10:5060;transport=udp
+    route_set: tuple[str, ...] = ()  # RFC 3327 Path of the registration: Route entries
 
 
 # User id -> the contacts that user has registered now, most preferred first.
@@ -46,7 +47,8 @@ def expand_registered(plan: RoutingPlan, locate: Locate) -> tuple[RoutingPlan, t
             if not contacts and target.user not in unreachable:
                 unreachable.append(target.user or "")
             targets += [replace(target, uri=contact.uri, next_hop=contact.next_hop,
-                                registered=False) for contact in contacts]
+                                route_set=contact.route_set, registered=False)
+                        for contact in contacts]
         return Stage(tuple(targets), stage.timeout)
 
     fallback = expand(plan.fallback) if plan.fallback is not None else None

@@ -33,6 +33,9 @@ class Target:
     # Where to send instead of the Request-URI's host (RFC 3261 §16.6 step 7 lets a
     # proxy choose the next hop): the address a registered phone registered from.
     next_hop: str | None = None
+    # Route entries the request must follow first: the Path a phone registered
+    # through (RFC 3327 §5.3: the proxies between us and the phone).
+    route_set: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

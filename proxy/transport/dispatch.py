@@ -27,6 +27,14 @@ class Transports:
         elif self.tcp is not None:
             self.tcp.send(data, hop, fallback)
 
+    def flow_open(self, hop: Hop) -> bool:
+        """Whether requests can still reach ``hop`` on the flow it came from: always
+        over UDP; over TCP only while that connection is open (RFC 5626 §5.3: we do
+        not dial a phone's ephemeral port)."""
+        if hop.transport == "UDP":
+            return True
+        return self.tcp is not None and self.tcp.is_connected(hop)
+
     def close(self) -> None:
         for endpoint in self._udp.values():
             endpoint.close()

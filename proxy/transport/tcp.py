@@ -113,6 +113,11 @@ class TcpTransport:
         server = await loop.create_server(lambda: _Connection(self), host, port)
         self._servers.append(server)
 
+    def is_connected(self, hop: Hop) -> bool:
+        """Whether a usable connection to ``hop`` is open."""
+        connection = self._connections.get(hop)
+        return connection is not None and connection.usable
+
     def register(self, key: Hop, connection: _Connection) -> None:
         """Find ``connection`` under ``key`` from now on."""
         connection.keys.add(key)

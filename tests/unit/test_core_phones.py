@@ -15,7 +15,7 @@ from proxy.auth.header import parse_digest_params
 from proxy.config.loader import parse_config
 from proxy.core.classify import REGISTRAR_SERVICE, Authentication
 from proxy.core.driver import ProxyCore
-from proxy.core.locations import Contact
+from proxy.phones import Phones
 from proxy.registrar import Registrar, RegistrarResult, RegistrarService, RegistrarSettings
 from proxy.sip.hop import Hop
 from proxy.sip.message import Request, Response
@@ -53,16 +53,17 @@ def proxy() -> Proxy:
     core._classifier = replace(core._classifier, auth=auth,  # type: ignore[attr-defined]
                                registrar_hosts=frozenset({"vipproxy.test", "127.0.0.1"}))
     core.add_service(REGISTRAR_SERVICE, service)
-    core._locate = lambda user: [  # type: ignore[attr-defined]
-        Contact(b.contact, f"sip:{b.received.host}:{b.received.port};transport=udp")
-        for b in registrar.bindings_for(user, loop.now)]
+    phones = Phones(auth, registrar, service, frozenset(), lambda hop: True,
+                    config.directory.is_trusted_peer, clock=loop.time)
+    core._locate = phones.locate  # type: ignore[attr-defined]
     return core, loop, link, written
 
 
-def _register(branch: str, cseq: int, authorization: str = "", expires: int = 600) -> bytes:
+def _register(branch: str, cseq: int, authorization: str = "", expires: int = 600,
+              via: str = "127.0.0.50:5070") -> bytes:
     return (
         "REGISTER sip:vipproxy.test SIP/2.0\r\n"
-        f"Via: SIP/2.0/UDP 127.0.0.50:5070;branch={branch};rport\r\n"
+        f"Via: SIP/2.0/UDP {via};branch={branch};rport\r\n"
         "Max-Forwards: 70\r\nFrom: <sip:alice@vipproxy.test>;tag=r1\r\n"
         "To: <sip:alice@vipproxy.test>\r\nCall-ID: reg-1@127.0.0.50\r\n"
         f"CSeq: {cseq} REGISTER\r\nContact: <sip:alice@127.0.0.50:5070>\r\n"
@@ -192,3 +193,46 @@ def test_twenty_wrong_passwords_block_the_address_but_not_another(proxy: Proxy) 
                  Hop("UDP", "127.0.0.51", 5070))
     assert _final(link).status == 401
     assert core.stats["refused_auth_blocked"] >= 1
+
+
+def test_a_register_relayed_by_a_trusted_edge_proxy_is_challenged_and_its_path_used(
+        proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    edge = Hop("UDP", "127.0.0.9", 5080)  # a trusted peer relaying the phone's REGISTER
+    path = "Path: <sip:127.0.0.9:5080;lr>\r\n"
+    core.receive(_register("z9hG4bKp1", 1, path, via="127.0.0.9:5080"), edge)
+    challenge = _final(link)
+    assert challenge.status == 401
+    answer = _answer_challenge(_md5_challenge(challenge, "www-authenticate"), "alice",
+                               "alice-secret", "REGISTER", "sip:vipproxy.test", "Authorization")
+    core.receive(_register("z9hG4bKp2", 2, path + answer, via="127.0.0.9:5080"), edge)
+    assert _final(link).header("path") == "<sip:127.0.0.9:5080;lr>"
+    core.receive(invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKviaedge"), CALLER)
+    forwarded = [(hop, m) for hop, m in link.take() if isinstance(m, Request)]
+    assert [(hop.host, hop.port) for hop, _ in forwarded] == [("127.0.0.9", 5080)]
+    assert forwarded[0][1].uri == "sip:alice@127.0.0.50:5070"
+    assert forwarded[0][1].header_values("route") == ["<sip:127.0.0.9:5080;lr>"]
+
+
+def test_a_path_from_a_phone_is_not_followed(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    path = "Path: <sip:127.0.0.77:5080;lr>\r\n"  # anywhere the phone likes: ignored
+    core.receive(_register("z9hG4bKq1", 1, path), PHONE)
+    answer = _answer_challenge(_md5_challenge(_final(link), "www-authenticate"), "alice",
+                               "alice-secret", "REGISTER", "sip:vipproxy.test", "Authorization")
+    core.receive(_register("z9hG4bKq2", 2, path + answer), PHONE)
+    assert _final(link).status == 200
+    core.receive(invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKnopath"), CALLER)
+    forwarded = [(hop, m) for hop, m in link.take() if isinstance(m, Request)]
+    assert [(hop.host, hop.port) for hop, _ in forwarded] == [("127.0.0.50", 5070)]
+    assert forwarded[0][1].header("route") is None
+
+
+def test_a_contact_whose_flow_is_gone_is_not_rung(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    _registered(proxy)
+    # The transports say the flow it registered on is gone (a closed TCP connection).
+    core._locate = replace(  # type: ignore[attr-defined]
+        core._locate.__self__, flow_open=lambda hop: False).locate
+    core.receive(invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKgone"), CALLER)
+    assert _final(link).status == 480
