@@ -13,7 +13,7 @@ from typing import Any
 from proxy.config.loader import ProxyConfig
 from proxy.core.classify import PROXY_SERVICE, REGISTRAR_SERVICE
 from proxy.core.driver import CoreSettings, ProxyCore
-from proxy.core.loadwatch import LoadWatch, udp_backlog_reader
+from proxy.core.loadwatch import LoadWatch
 from proxy.core.local import Interface, LocalAddresses
 from proxy.core.overload import LoadGuard, OverloadSettings
 from proxy.core.services import ProxyItself, Service
@@ -78,8 +78,7 @@ async def serve(config: ProxyConfig) -> int:
     watch = LoadWatch(
         guard, loop=loop, log=log,
         in_progress=lambda: core.in_progress,
-        receive_backlog=udp_backlog_reader(
-            (item.host, item.port) for item in config.listeners if item.transport == "UDP"),
+        receive_backlog=transports.udp_receive_backlog,
     )
     # Handlers first: a SIGTERM that comes as soon as the sockets are bound drains.
     stop = asyncio.Event()

@@ -5,26 +5,22 @@ Three cheap measurements:
 - event-loop lag: how late this watcher's own timer fires. Every callback
   (datagrams, transaction timers) runs on the one loop, so a late timer means
   work is queueing behind it.
-- receive backlog: bytes the kernel holds for the proxy's UDP sockets, the
-  ``rx_queue`` column of /proc/net/udp. (SIOCINQ would be cheaper but for UDP
-  it gives only the size of the next datagram, not the queue.) See
-  :func:`udp_backlog_reader` for its cost.
-- in progress: ``core.in_progress`` walks every server transaction: measured
-  6.7 ms with 20,000 of them (a proxy at 600 calls/s holds that many for
-  Timer J/L's 32 s), so it is read only every ``in_progress_every``-th sample,
-  once a second. A counter kept by the driver would make it free.
+- receive backlog: bytes the kernel holds in the proxy's UDP receive queues
+  (``Transports.udp_receive_backlog``: one SO_MEMINFO getsockopt per socket,
+  about 0.6 µs; the same number as /proc/net/udp's ``rx_queue``, whose read cost
+  105 µs and grew with every UDP socket of the host).
+- in progress: ``core.in_progress``, a count the transaction table keeps as
+  transactions are answered, so reading it is free; it is still read only every
+  ``in_progress_every``-th sample.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from proxy.core.overload import LoadGuard, LoadSample
-
-_PROC_NET_UDP = Path("/proc/net/udp")
 
 
 class LoadWatch:
@@ -86,43 +82,3 @@ class LoadWatch:
         else:
             self._log.warning("overload.shedding_stopped", **fields)
 
-
-def udp_backlog_reader(addresses: Iterable[tuple[str, int]],
-                       path: Path = _PROC_NET_UDP) -> Callable[[], int]:
-    """A function that returns the bytes queued on the UDP sockets bound to
-    ``addresses`` (IPv4 host, port), from /proc/net/udp; 0 where that is unreadable.
-
-    Measured on the bench machine (2 busy cores, 14 UDP sockets on the host):
-    about 100 µs per read, 0.2% of a core at 20 samples a second. The file
-    lists every UDP socket of the network namespace, so the cost grows with them.
-    """
-    wanted = {_proc_address(host, port) for host, port in addresses if _is_ipv4(host)}
-    if not wanted:
-        return lambda: 0
-
-    def read() -> int:
-        try:
-            text = path.read_text()
-        except OSError:
-            return 0
-        total = 0
-        for line in text.splitlines()[1:]:
-            columns = line.split(None, 5)
-            if len(columns) > 4 and columns[1] in wanted:
-                # proc(5): tx_queue:rx_queue, both hexadecimal byte counts.
-                total += int(columns[4].partition(":")[2] or "0", 16)
-        return total
-
-    return read
-
-
-def _is_ipv4(host: str) -> bool:
-    parts = host.split(".")
-    return len(parts) == 4 and all(part.isdigit() and int(part) < 256 for part in parts)
-
-
-def _proc_address(host: str, port: int) -> str:
-    """The local_address column of /proc/net/udp: the 32-bit address in host
-    (little-endian) byte order, then the port, both in upper-case hex."""
-    octets = [int(part) for part in host.split(".")]
-    return "".join(f"{octet:02X}" for octet in reversed(octets)) + f":{port:04X}"

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from proxy.core.loadwatch import LoadWatch, udp_backlog_reader
+from proxy.core.loadwatch import LoadWatch
 from proxy.core.overload import LoadGuard, OverloadSettings
-
-# /proc/net/udp as Linux writes it (columns trimmed after `drops`): the proxy on
-# 127.0.0.41:15060 (0x3AD4) with 0x20000 bytes queued, another socket with 0x500.
-PROC_NET_UDP = (
-    "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid"
-    "  timeout inode ref pointer drops\n"
-    "  100: 2900007F:3AD4 00000000:0000 07 00000000:00020000 00:00000000 00000000     0"
-    "        0 1 2 0000000000000000 0\n"
-    "  200: 2A00007F:13BE 00000000:0000 07 00000000:00000500 00:00000000 00000000     0"
-    "        0 1 2 0000000000000000 0\n"
-)
 
 
 class FakeHandle:
@@ -60,16 +48,6 @@ class FakeLog:
 
     def exception(self, event: str, **fields: Any) -> None:
         self.events.append((event, fields))
-
-
-def test_backlog_is_read_for_the_proxy_sockets_only(tmp_path: Path) -> None:
-    proc = tmp_path / "udp"
-    proc.write_text(PROC_NET_UDP)
-    assert udp_backlog_reader([("127.0.0.41", 15060)], proc)() == 0x20000
-    assert udp_backlog_reader([("127.0.0.41", 15060), ("127.0.0.42", 5054)], proc)() == (
-        0x20000 + 0x500)
-    assert udp_backlog_reader([("::1", 5060)], proc)() == 0  # IPv6: not measured
-    assert udp_backlog_reader([("127.0.0.41", 15060)], tmp_path / "missing")() == 0
 
 
 def test_shedding_is_logged_once_when_it_starts_and_once_when_it_stops() -> None:
