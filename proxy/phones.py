@@ -1,5 +1,5 @@
 """Phones that register and authenticate: the digest authority, the registrar and
-its location table, wired to the store (issue 7; RFC 3261 §10, §22).
+its location table, wired to the store (RFC 3261 §10, §22).
 
 The registrar and the authority are pure; this module gives them their secrets and
 persistence: bindings are written behind to the store as REGISTERs change them,

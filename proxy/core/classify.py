@@ -172,7 +172,7 @@ class Classifier:
             # The proxy's own address (an OPTIONS ping): nothing about lines to learn.
             return Serve(PROXY_SERVICE, source)
         if source.authenticated and not self._claims_own_identity(request, source):
-            # Calling on someone else's behalf is for delegates, later (issue 7).
+            # Calling on someone else's behalf is the delegates' privilege, still to come.
             return Answer(403, f"{FORBIDDEN} (the From is not a line of {source.user})",
                           refusal="foreign_from")
         decision = route_request(request, source.hop.host, self.trust.directory, now)
