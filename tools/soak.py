@@ -63,14 +63,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import yaml
@@ -85,6 +82,7 @@ from processes import (
     ProcessFailed,
     ProcessSet,
     check_udp_port_free,
+    fresh_run_directory,
     start_listening,
     udp_socket_drops,
 )
@@ -408,17 +406,10 @@ def _show_errors(workdir: Path) -> None:
             print(f"    {name}: {line}")
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the soak; the exit code says whether the memory target holds."""
     settings = parse_settings(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    if settings.workdir is not None:
-        settings.workdir.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="vipproxy-soak-", dir=settings.workdir))
+    workdir = fresh_run_directory("vipproxy-soak-", settings.workdir)
     print(f"files: {workdir}\n{settings.calls:,} calls at {settings.rate}/s "
           f"(variant {settings.variant})\n{TABLE_HEADER}", flush=True)
     try:

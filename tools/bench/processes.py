@@ -11,9 +11,11 @@ import contextlib
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -245,3 +247,16 @@ def start_listening(running: ProcessSet, process: ManagedProcess, host: str, por
     running.start(process)
     wait_until_listening(process, host, port, timeout)
     return process
+
+
+def fresh_run_directory(prefix: str, parent: Path | None) -> Path:
+    """A new directory for one run's files, inside ``parent`` when given; SIGTERM
+    from now on stops the run as Ctrl-C does, so every process is stopped."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -83,15 +83,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import FrameType
 
 from arguments import milliseconds, positive_int, positive_ints
 from processes import (
@@ -100,6 +97,7 @@ from processes import (
     ProcessSet,
     check_udp_port_free,
     cpu_seconds,
+    fresh_run_directory,
     start_listening,
     udp_socket_drops,
 )
@@ -402,18 +400,10 @@ def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
     return results
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench; the exit code says whether every call completed."""
     settings = parse_settings(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    if settings.workdir is not None:
-        settings.workdir.mkdir(parents=True, exist_ok=True)
-    # A fresh directory per run, inside --workdir when given.
-    workdir = Path(tempfile.mkdtemp(prefix="vipproxy-bench-", dir=settings.workdir))
+    workdir = fresh_run_directory("vipproxy-bench-", settings.workdir)
     fork = Fork(settings.service, (f"sip:a@{CALLEE_A.host}:{CALLEE_A.port}",
                                    f"sip:b@{CALLEE_B.host}:{CALLEE_B.port}"), CALLER.host)
     proxies = known_proxies(PROXY_HOST)

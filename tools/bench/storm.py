@@ -54,22 +54,21 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from arguments import milliseconds, positive_int
 from processes import (
     CpuMeter,
     ManagedProcess,
     ProcessFailed,
     ProcessSet,
     check_udp_port_free,
+    fresh_run_directory,
     start_listening,
     udp_socket_drops,
 )
@@ -180,20 +179,6 @@ class StormResult:
         return 1000 * (self.storm_cpu_seconds - calls_share) / self.registered
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer: {text!r}")
-    return value
-
-
-def _milliseconds(text: str) -> int:
-    return _positive_int(text) if text.strip() != "0" else 0
-
-
 def parse_settings(argv: Sequence[str] | None) -> Settings:
     """Read the command line."""
     parser = argparse.ArgumentParser(
@@ -201,16 +186,16 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--users", type=_positive_int, default=2000,
+    parser.add_argument("--users", type=positive_int, default=2000,
                         help="users that register, once each (default: 2000)")
-    parser.add_argument("--register-seconds", type=_positive_int, default=10,
+    parser.add_argument("--register-seconds", type=positive_int, default=10,
                         help="seconds in which the registrant starts every user's "
                              "registration (default: 10)")
-    parser.add_argument("--rate", type=_positive_int, default=100,
+    parser.add_argument("--rate", type=positive_int, default=100,
                         help="calls per second throughout (default: 100)")
-    parser.add_argument("--lead-seconds", type=_positive_int, default=5,
+    parser.add_argument("--lead-seconds", type=positive_int, default=5,
                         help="seconds of calls alone before the storm (default: 5)")
-    parser.add_argument("--tail-seconds", type=_positive_int, default=3,
+    parser.add_argument("--tail-seconds", type=positive_int, default=3,
                         help="seconds of calls after the storm's planned end (default: 3)")
     parser.add_argument("--callees", choices=CALLEES, default="registered",
                         help="how the calls' two callees are reached: registered phones "
@@ -218,11 +203,11 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--variant", choices=list(VARIANTS), default="cancel",
                         help="what callee B does: busy (486) or cancel (rings, is "
                              "CANCELled) (default: cancel)")
-    parser.add_argument("--hold-ms", type=_milliseconds, default=500,
+    parser.add_argument("--hold-ms", type=milliseconds, default=500,
                         help="time between the caller's ACK and its BYE (default: 500)")
-    parser.add_argument("--answer-delay-ms", type=_milliseconds, default=20,
+    parser.add_argument("--answer-delay-ms", type=milliseconds, default=20,
                         help="callee A's ring time between 180 and 200 (default: 20)")
-    parser.add_argument("--recv-timeout-ms", type=_positive_int, default=5000,
+    parser.add_argument("--recv-timeout-ms", type=positive_int, default=5000,
                         help="SIPp fails a call or a registration when an expected "
                              "message is this late (default: 5000)")
     parser.add_argument("--service", default="2000",
@@ -403,17 +388,10 @@ def _show_errors(workdir: Path) -> None:
             print(f"    {name}: {line}")
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the storm; the exit code says whether the targets were met."""
     settings = parse_settings(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    if settings.workdir is not None:
-        settings.workdir.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="vipproxy-storm-", dir=settings.workdir))
+    workdir = fresh_run_directory("vipproxy-storm-", settings.workdir)
     print(f"files: {workdir}\n{settings.users:,} users registering in "
           f"{settings.register_seconds} s from {settings.lead_seconds} s on, calls at "
           f"{settings.rate}/s for {settings.calls // settings.rate} s\n{TABLE_HEADER}",
