@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -82,6 +81,7 @@ from processes import (
     ProcessFailed,
     ProcessSet,
     check_udp_port_free,
+    finish_run,
     fresh_run_directory,
     start_listening,
     udp_socket_drops,
@@ -412,24 +412,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = fresh_run_directory("vipproxy-soak-", settings.workdir)
     print(f"files: {workdir}\n{settings.calls:,} calls at {settings.rate}/s "
           f"(variant {settings.variant})\n{TABLE_HEADER}", flush=True)
-    try:
+    def soak() -> int:
         result = run_soak(settings, workdir)
         _write_samples(result.samples, workdir / "samples.csv")
-        exit_code = 0 if report(settings, result) else 1
+        holds = report(settings, result)
         if result.samples[-1].failed or result.callee_failed:
             _show_errors(workdir)
-    except ProcessFailed as error:
-        print(f"error: {error}", file=sys.stderr)
-        exit_code = 2
-    except KeyboardInterrupt:
-        print("interrupted; every process started was stopped", file=sys.stderr)
-        exit_code = 130
-    if settings.workdir is None and exit_code == 0:
-        shutil.rmtree(workdir)
-    else:
-        print(f"\nfiles kept in {workdir}")
-    return exit_code
+        return 0 if holds else 1
 
+    return finish_run(soak, workdir, keep=settings.workdir is not None)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -260,3 +262,22 @@ def fresh_run_directory(prefix: str, parent: Path | None) -> Path:
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def finish_run(body: Callable[[], int], workdir: Path, keep: bool) -> int:
+    """Run a load tool's ``body`` and say how it ended: its own exit code, 2 when a
+    process could not start, 130 when interrupted (every process is stopped by
+    then). The run's files are removed after a success unless ``keep``."""
+    try:
+        exit_code = body()
+    except ProcessFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        exit_code = 2
+    except KeyboardInterrupt:
+        print("interrupted; every process started was stopped", file=sys.stderr)
+        exit_code = 130
+    if not keep and exit_code == 0:
+        shutil.rmtree(workdir)
+    else:
+        print(f"\nfiles kept in {workdir}")
+    return exit_code

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -68,6 +67,7 @@ from processes import (
     ProcessFailed,
     ProcessSet,
     check_udp_port_free,
+    finish_run,
     fresh_run_directory,
     start_listening,
     udp_socket_drops,
@@ -396,23 +396,14 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{settings.register_seconds} s from {settings.lead_seconds} s on, calls at "
           f"{settings.rate}/s for {settings.calls // settings.rate} s\n{TABLE_HEADER}",
           flush=True)
-    try:
+    def storm() -> int:
         result = run_storm(settings, workdir)
-        exit_code = 0 if report(settings, result) else 1
-        if exit_code:
+        met = report(settings, result)
+        if not met:
             _show_errors(workdir)
-    except ProcessFailed as error:
-        print(f"error: {error}", file=sys.stderr)
-        exit_code = 2
-    except KeyboardInterrupt:
-        print("interrupted; every process started was stopped", file=sys.stderr)
-        exit_code = 130
-    if settings.workdir is None and exit_code == 0:
-        shutil.rmtree(workdir)
-    else:
-        print(f"\nfiles kept in {workdir}")
-    return exit_code
+        return 0 if met else 1
 
+    return finish_run(storm, workdir, keep=settings.workdir is not None)
 
 if __name__ == "__main__":
     sys.exit(main())
