@@ -160,8 +160,13 @@ def _target_text(target: Target) -> str:
     who = role if target.user is None else f"{role} {target.user}"
     if target.display_prefix:
         who += f", display prefix {target.display_prefix!r}"
-    return f"{target.uri} [{who}]"
+    return f"{_target_name(target)} [{who}]"
+
+
+def _target_name(target: Target) -> str:
+    """The URI, or for a person who registers, what the call will look up."""
+    return f"registered phones of {target.user}" if target.registered else target.uri
 
 
 def _stage_log(stage: Stage) -> str:
-    return ",".join(target.uri for target in stage.targets) + f"/{stage.timeout:g}s"
+    return ",".join(_target_name(target) for target in stage.targets) + f"/{stage.timeout:g}s"

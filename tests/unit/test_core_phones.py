@@ -16,6 +16,7 @@ from proxy.config.loader import parse_config
 from proxy.core.classify import REGISTRAR_SERVICE, Authentication
 from proxy.core.driver import ProxyCore
 from proxy.phones import Phones
+from proxy.policy.decide import CallInfo, decide
 from proxy.registrar import Registrar, RegistrarResult, RegistrarService, RegistrarSettings
 from proxy.sip.hop import Hop
 from proxy.sip.message import Request, Response
@@ -236,3 +237,12 @@ def test_a_contact_whose_flow_is_gone_is_not_rung(proxy: Proxy) -> None:
         core._locate.__self__, flow_open=lambda hop: False).locate
     core.receive(invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKgone"), CALLER)
     assert _final(link).status == 480
+
+
+def test_explain_names_the_registered_phones_a_call_will_look_up() -> None:
+    directory = parse_config(CONFIG).directory
+    call = CallInfo(request_uri_user="1000", to_user="1000", from_user="555",
+                    asserted_user=None, source_ip="127.0.0.9")
+    decision = decide(call, directory, 0.0)
+    assert "registered phones of alice [line owner alice]" in decision.explain()
+    assert decision.log_fields()["stages"] == "registered phones of alice/20s"
