@@ -74,7 +74,7 @@ import yaml
 # The bench's modules import one another by bare name: put tools/bench on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 
-from arguments import milliseconds, positive_float, positive_int
+from arguments import add_call_shape_arguments, positive_float, positive_int
 from processes import (
     CpuMeter,
     ManagedProcess,
@@ -180,15 +180,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--variant", choices=list(VARIANTS), default="cancel",
                         help="what callee B does: busy (486) or cancel (rings, is "
                              "CANCELled) (default: cancel)")
-    parser.add_argument("--hold-ms", type=milliseconds, default=500,
-                        help="time between the caller's ACK and its BYE (default: 500)")
-    parser.add_argument("--answer-delay-ms", type=milliseconds, default=20,
-                        help="callee A's ring time between 180 and 200 (default: 20)")
-    parser.add_argument("--recv-timeout-ms", type=positive_int, default=5000,
-                        help="SIPp fails a call when an expected message is this late "
-                             "(default: 5000)")
-    parser.add_argument("--service", default="2000",
-                        help="the number called, routed to both callees (default: 2000)")
+    add_call_shape_arguments(parser)
     parser.add_argument("--config-extra", type=_yaml_mapping, action="append", default=[],
                         metavar="YAML",
                         help="a YAML mapping whose top-level keys are added to (or replace "

@@ -90,7 +90,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from arguments import milliseconds, positive_int, positive_ints
+from arguments import add_call_shape_arguments, positive_int, positive_ints
 from processes import (
     ManagedProcess,
     ProcessFailed,
@@ -195,19 +195,11 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--duration", type=positive_int, default=6,
                         help="seconds of calls per step: the step places rate x duration "
                              "calls (default: 6)")
-    parser.add_argument("--hold-ms", type=milliseconds, default=500,
-                        help="time between the caller's ACK and its BYE (default: 500)")
-    parser.add_argument("--answer-delay-ms", type=milliseconds, default=20,
-                        help="callee A's ring time between 180 and 200 (default: 20)")
-    parser.add_argument("--recv-timeout-ms", type=positive_int, default=5000,
-                        help="SIPp fails a call when an expected message is this late "
-                             "(default: 5000)")
+    add_call_shape_arguments(parser)
     parser.add_argument("--callees", type=_names(CALLEES), default="static",
                         help="how the callees are reached: a static route (static) and/or "
                              "as the registered phones of one user (registered; vipproxy "
                              "only) (default: static)")
-    parser.add_argument("--service", default="2000",
-                        help="the number called, routed to both callees (default: 2000)")
     parser.add_argument("--workdir", type=Path,
                         help="keep configs and SIPp logs in a new directory under this one "
                              "(default: a temporary directory, removed unless a call failed)")

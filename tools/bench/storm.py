@@ -60,7 +60,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from arguments import milliseconds, positive_int
+from arguments import add_call_shape_arguments, positive_int
 from processes import (
     CpuMeter,
     ManagedProcess,
@@ -203,15 +203,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--variant", choices=list(VARIANTS), default="cancel",
                         help="what callee B does: busy (486) or cancel (rings, is "
                              "CANCELled) (default: cancel)")
-    parser.add_argument("--hold-ms", type=milliseconds, default=500,
-                        help="time between the caller's ACK and its BYE (default: 500)")
-    parser.add_argument("--answer-delay-ms", type=milliseconds, default=20,
-                        help="callee A's ring time between 180 and 200 (default: 20)")
-    parser.add_argument("--recv-timeout-ms", type=positive_int, default=5000,
-                        help="SIPp fails a call or a registration when an expected "
-                             "message is this late (default: 5000)")
-    parser.add_argument("--service", default="2000",
-                        help="the number called (default: 2000)")
+    add_call_shape_arguments(parser)
     parser.add_argument("--workdir", type=Path,
                         help="keep the config, logs and SIPp files in a new directory "
                              "under this one (default: a temporary directory, removed "
