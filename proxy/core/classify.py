@@ -32,6 +32,7 @@ from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
 from proxy.policy.trust import Source, SourceKind, TrustModel, UntrustedCalls
 from proxy.sip.address import address_user, parse_name_addr
 from proxy.sip.errors import SipParseError
+from proxy.sip.hop import Hop
 from proxy.sip.message import Header, Request
 from proxy.sip.uri import sip_uri_or_none
 
@@ -43,6 +44,9 @@ class Forward:
     plan: RoutingPlan
     strip_asserted_identity: bool  # RFC 3325: the sender is not a trusted peer
     decision: PolicyDecision | None = None  # the policy's reasons, for an initial request
+    # For a request that follows its own Route set or Request-URI: the request as it
+    # is sent (§16.6 steps 6-7) and its next hop, worked out once when it was checked.
+    routed: tuple[Request, Hop] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +123,11 @@ class Classifier:
             return self._in_dialog(facts)
         return self._initial(facts, now)
 
-    def in_dialog_route_allowed(self, facts: RequestFacts) -> bool:
-        """Whether an in-dialog request (or the ACK of a 2xx) may follow its Route set."""
-        return isinstance(self._in_dialog(facts), Forward)
+    def in_dialog_forward(self, facts: RequestFacts) -> Forward | None:
+        """How an in-dialog request (the ACK of a 2xx) follows its Route set, or None
+        when it may not."""
+        verdict = self._in_dialog(facts)
+        return verdict if isinstance(verdict, Forward) else None
 
     # --- in-dialog requests (§12.2, §16.4) -------------------------------------------
 
@@ -239,15 +245,15 @@ class Classifier:
         """Forward along the request's own Route set or Request-URI (§16.5: one target),
         once it is clear that the next hop can be used."""
         try:
-            _, hop = route_to_next_hop(request, "UDP")
+            routed = route_to_next_hop(request, "UDP")
         except SipParseError as error:
             return _answer_for_unusable(error)
-        if only_known_destinations and not self.trust.may_send_to(hop):
+        if only_known_destinations and not self.trust.may_send_to(routed[1]):
             return Answer(403, f"{FORBIDDEN} (route to an address this proxy does not serve)",
                           refusal="foreign_route")
         plan = RoutingPlan((Stage((Target(request.uri, TargetRole.ROUTE),), self.timer_c),))
         # RFC 3325 §5: a P-Asserted-Identity goes on only from a trusted peer.
-        return Forward(plan, strip_asserted_identity=not source.trusted)
+        return Forward(plan, strip_asserted_identity=not source.trusted, routed=routed)
 
     def _names_us(self, uri: str) -> bool:
         parsed = sip_uri_or_none(uri)

@@ -46,7 +46,7 @@ from proxy.core.received import stamp_received
 from proxy.core.refusal_log import RefusalThrottle
 from proxy.core.refusals import answer_for_unparsable, oversized_error
 from proxy.core.route_token import RouteTokens
-from proxy.core.routing import has_to_tag, preprocess_routes, route_to_next_hop
+from proxy.core.routing import has_to_tag, preprocess_routes
 from proxy.core.services import Service
 from proxy.core.transactions import UNANSWERED, TransactionTable
 from proxy.core.validation import split_breadth
@@ -356,33 +356,34 @@ class ProxyCore:
             # §17.2.1: the ACK for our non-2xx final is absorbed hop by hop.
             self._table.server_received(entry, ack)
         else:
-            self._forward_ack(ack, source)
+            self._forward_ack(ack, source, top.branch or "")
 
     def on_ack_for_2xx(self, entry: ServerEntry, ack: Request) -> None:
-        """RFC 6026 §7.1: an ACK that matched an Accepted INVITE is a 2xx's ACK."""
-        self._forward_ack(ack, entry.source)
+        """RFC 6026 §7.1: an ACK that matched an Accepted INVITE is a 2xx's ACK (rare:
+        its sender reused the INVITE's branch), so its Via is parsed again here."""
+        self._forward_ack(ack, entry.source, parse_via(ack.top_via).branch or "")
 
-    def _forward_ack(self, ack: Request, source: Source) -> None:
+    def _forward_ack(self, ack: Request, source: Source, upstream_branch: str) -> None:
         """§16.6 / §13.2.2.4: the ACK for a 2xx is its own transaction, end to end,
-        forwarded statelessly (§16.11), by the same rules as any in-dialog request."""
+        forwarded statelessly (§16.11), by the same rules as any in-dialog request.
+        ``upstream_branch`` is the branch of its top Via, parsed once on arrival."""
         if ack.max_forwards == 0:
             return
         facts = RequestFacts(preprocess_routes(ack, self._local), source, draining=False)
-        if not self._classifier.in_dialog_route_allowed(facts):
+        forward = self._classifier.in_dialog_forward(facts)
+        if forward is None or forward.routed is None:
             self.stats["dropped_ack"] += 1
             return
-        request = facts.preprocessed.request
+        request, hop = forward.routed
         try:
-            request, hop = route_to_next_hop(request, "UDP")
             interface = self._local.interface_for(hop.transport, hop.host)
-        except (SipParseError, LookupError):
+        except LookupError:
             self.stats["dropped_unroutable"] += 1
             return
         if self._local.is_local_host_port(hop.host, hop.port):
             self.stats["dropped_unroutable"] += 1
             return
-        top_branch = parse_via(ack.top_via).branch or ""
-        branch = self._stateless_branches.stateless_branch(request, top_branch)
+        branch = self._stateless_branches.stateless_branch(request, upstream_branch)
         self._send(forward_request(request, uri=request.uri, via=interface.via(branch)), hop)
 
     def _on_cancel(self, entry: ServerEntry, cancel: Request) -> None:
