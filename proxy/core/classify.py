@@ -238,19 +238,20 @@ class Classifier:
     def _preloaded(self, request: Request, source: Source) -> Verdict:
         """A Route set the sender chose: only trusted peers may send anywhere; others
         only to a destination the configuration names."""
-        return self._as_is(request, source, only_known_destinations=not source.trusted)
+        verdict = self._as_is(request, source)
+        if (not source.trusted and isinstance(verdict, Forward) and verdict.routed is not None
+                and not self.trust.may_send_to(verdict.routed[1])):
+            return Answer(403, f"{FORBIDDEN} (route to an address this proxy does not serve)",
+                          refusal="foreign_route")
+        return verdict
 
-    def _as_is(self, request: Request, source: Source, *,
-               only_known_destinations: bool = False) -> Verdict:
+    def _as_is(self, request: Request, source: Source) -> Verdict:
         """Forward along the request's own Route set or Request-URI (§16.5: one target),
         once it is clear that the next hop can be used."""
         try:
             routed = route_to_next_hop(request, "UDP")
         except SipParseError as error:
             return _answer_for_unusable(error)
-        if only_known_destinations and not self.trust.may_send_to(routed[1]):
-            return Answer(403, f"{FORBIDDEN} (route to an address this proxy does not serve)",
-                          refusal="foreign_route")
         plan = RoutingPlan((Stage((Target(request.uri, TargetRole.ROUTE),), self.timer_c),))
         # RFC 3325 §5: a P-Asserted-Identity goes on only from a trusted peer.
         return Forward(plan, strip_asserted_identity=not source.trusted, routed=routed)
