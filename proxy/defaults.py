@@ -39,3 +39,10 @@ AUTH_TRACKED_SOURCES = 10_000
 REGISTER_MIN_EXPIRES = 60
 REGISTER_MAX_EXPIRES = 3600
 REGISTER_DEFAULT_EXPIRES = 3600
+# Dialogs (proxy.dialog): a call without an RFC 4028 session timer that goes quiet
+# (its BYE lost) is ended after this long, so its line does not stay busy for ever.
+DIALOG_MAX_DURATION_SECONDS = 12 * 3600.0
+# Calls a line carries at once (ringing, talking or held) before the next gets 486
+# Busy Here: two lets an assistant hold one call and take another, as the two line
+# keys of a desk phone's shared line do.
+LINE_MAX_CALLS = 2

@@ -47,6 +47,8 @@ class Forward:
     # For a request that follows its own Route set or Request-URI: the request as it
     # is sent (§16.6 steps 6-7) and its next hop, worked out once when it was checked.
     routed: tuple[Request, Hop] | None = None
+    # The sender as identified (an authenticated user), when it had to be.
+    source: Source | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +187,8 @@ class Classifier:
         if decision.plan is None:
             return Answer(404, f"Not Found (no line or route for {request.uri[:60]})",
                           decision=decision)
-        return Forward(decision.plan, not decision.trust_asserted_identity, decision)
+        return Forward(decision.plan, not decision.trust_asserted_identity, decision,
+                       source=source)
 
     # --- who sent it (RFC 3261 §22) --------------------------------------------------
 
@@ -254,7 +257,8 @@ class Classifier:
             return _answer_for_unusable(error)
         plan = RoutingPlan((Stage((Target(request.uri, TargetRole.ROUTE),), self.timer_c),))
         # RFC 3325 §5: a P-Asserted-Identity goes on only from a trusted peer.
-        return Forward(plan, strip_asserted_identity=not source.trusted, routed=routed)
+        return Forward(plan, strip_asserted_identity=not source.trusted, routed=routed,
+                       source=source)
 
     def _names_us(self, uri: str) -> bool:
         parsed = sip_uri_or_none(uri)

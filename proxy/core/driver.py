@@ -92,7 +92,8 @@ class ProxyCore:
                  log: Any, services: Mapping[str, Service] | None = None,
                  guard: LoadGuard | None = None, auth: Authentication | None = None,
                  registrar_hosts: frozenset[str] = frozenset(), locate: Locate | None = None,
-                 wall_clock: Callable[[], float] | None = None) -> None:
+                 wall_clock: Callable[[], float] | None = None,
+                 line_full: Callable[[str], bool] | None = None) -> None:
         self._local = local
         self._settings = settings
         self._context_settings = ContextSettings(timer_c=settings.timer_c)
@@ -103,6 +104,7 @@ class ProxyCore:
         self._classifier = Classifier(local, trust, self._tokens, settings.timer_c, auth,
                                       registrar_hosts)
         self._locate = locate
+        self._line_full = line_full  # the dialog state's answer: no room for another call
         # Unix time for what outlives the process (registrations, digest nonces);
         # the loop's clock for everything else.
         self._wall_clock = wall_clock or loop.time
@@ -281,12 +283,17 @@ class ProxyCore:
                              self._draining, self._wall_clock())
         verdict = self._classifier.classify(facts, self._loop.time())
         match verdict:
-            case Forward(plan, strip_asserted_identity, decision):
+            case Forward(plan, strip_asserted_identity, decision, _, source):
                 self._log_decision(request, decision)
                 entry.strip_asserted_identity = strip_asserted_identity
-                if self.events.listening:
+                full = self._full_line(request, decision)
+                if self.events.listening and not has_to_tag(request):
                     self.events.publish(CallRouted(request.call_id, request.method, decision,
-                                                   self._loop.time()))
+                                                   self._loop.time(), request,
+                                                   source or entry.source))
+                if full is not None:
+                    self._answer(entry, 486, f"Busy Here (line {full} is in use)")
+                    return
                 plan = self._with_contacts(request, plan)
                 if rings_nobody(plan):
                     self._answer(entry, 480, "Temporarily Unavailable (no registered phone)")
@@ -301,6 +308,14 @@ class ProxyCore:
                 self._serve(entry, name, source)
             case _:
                 assert_never(verdict)
+
+    def _full_line(self, request: Request, decision: PolicyDecision | None) -> str | None:
+        """The called line, when it already carries as many calls as it may: the
+        caller gets 486, which is how a shared line looks busy (RFC 3261 §21.4.24)."""
+        if (decision is None or decision.line is None or self._line_full is None
+                or request.method != "INVITE"):
+            return None
+        return decision.line if self._line_full(decision.line) else None
 
     def _log_decision(self, request: Request, decision: PolicyDecision | None) -> None:
         if decision is not None:
@@ -436,6 +451,7 @@ class ProxyCore:
         # Our Via comes off before the context sees it: every response it holds is
         # ready to go upstream (§16.7 step 9).
         upstream = response.with_headers(drop_first_value(response.headers, "via"))
+        self._forks.publish_branch_response(server, entry.branch_id, upstream)
         self._forks.decide(server, server.context.on_response(entry.branch_id, upstream))
 
     def on_branch_timeout(self, entry: ClientEntry) -> None:
@@ -453,6 +469,9 @@ class ProxyCore:
         if entry.on_final is not None:
             entry.on_final(make_response(entry.tx.request, status, reason))
         elif entry.server is not None and entry.server.context is not None:
+            if self.events.listening:
+                self._forks.publish_branch_response(
+                    entry.server, entry.branch_id, make_response(entry.tx.request, status, reason))
             self._forks.decide(entry.server, event(entry.server.context, entry.branch_id))
 
     def on_transaction_error(self, where: str) -> None:

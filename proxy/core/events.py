@@ -12,26 +12,45 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.policy.decide import Decision as PolicyDecision
+from proxy.policy.plan import TargetRole
+from proxy.policy.trust import Source
+from proxy.sip.message import Request, Response
 
 
 @dataclass(frozen=True, slots=True)
 class CallRouted:
-    """An initial request was given a plan (with the policy's reasons when it asked)."""
+    """An initial request (no To tag) was given a plan, with the policy's reasons when
+    it asked. ``request`` is the request as received (its From tag, Contact and
+    identities); ``source`` is its sender as identified (an authenticated user)."""
 
     call_id: str
     method: str
     decision: PolicyDecision | None
     at: float
+    request: Request
+    source: Source
 
 
 @dataclass(frozen=True, slots=True)
 class BranchRung:
-    """A branch of the fork was sent to ``target``."""
+    """A branch of an initial request's fork was sent to ``target``."""
 
     call_id: str
     branch_id: int
     target: str
     user: str | None
+    at: float
+    role: TargetRole
+
+
+@dataclass(frozen=True, slots=True)
+class BranchResponded:
+    """A branch of an initial INVITE got ``response``: provisional or final, real or
+    synthetic (a timeout is a 408, an unreachable target a 503)."""
+
+    call_id: str
+    branch_id: int
+    response: Response
     at: float
 
 
@@ -47,11 +66,22 @@ class CallAnswered:
 
 
 @dataclass(frozen=True, slots=True)
-class CallEnded:
-    """The server transaction's final response went upstream with ``status``."""
+class CallSettled:
+    """An initial request's final response went upstream with ``status``: for an
+    INVITE, a 2xx means the call is up, anything else that it never was."""
 
     call_id: str
     method: str
+    status: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class InDialogAnswered:
+    """A request inside a dialog (BYE, re-INVITE, UPDATE, ...) that the proxy
+    forwarded got its final response ``status`` upstream."""
+
+    request: Request
     status: int
     at: float
 
@@ -68,7 +98,8 @@ class RequestRefused:
     at: float
 
 
-CallEvent = CallRouted | BranchRung | CallAnswered | CallEnded | RequestRefused
+CallEvent = (CallRouted | BranchRung | BranchResponded | CallAnswered | CallSettled
+             | InDialogAnswered | RequestRefused)
 Observer = Callable[[CallEvent], None]
 
 

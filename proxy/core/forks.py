@@ -21,9 +21,17 @@ from proxy.core.context import (
     StartBranch,
 )
 from proxy.core.entries import ClientEntry, ServerEntry
-from proxy.core.events import BranchRung, CallAnswered, CallEnded, EventBus
+from proxy.core.events import (
+    BranchResponded,
+    BranchRung,
+    CallAnswered,
+    CallSettled,
+    EventBus,
+    InDialogAnswered,
+)
 from proxy.core.forwarding import build_cancel
 from proxy.core.local import LocalAddresses
+from proxy.core.routing import has_to_tag
 from proxy.core.transactions import UNANSWERED, MessageSender, TransactionTable
 from proxy.sip.errors import SipParseError
 from proxy.sip.message import Response, set_header
@@ -98,12 +106,27 @@ class Forks:
         if not self._events.listening:
             return
         now = self._loop.time()
-        call_id, method = entry.received.call_id, entry.received.method
+        received = entry.received
+        if has_to_tag(received):
+            self._events.publish(InDialogAnswered(received, response.status, now))
+            return
         context = entry.context
         if branch_id is not None and context is not None:
             target = context.branches[branch_id].target
-            self._events.publish(CallAnswered(call_id, branch_id, target.uri, target.user, now))
-        self._events.publish(CallEnded(call_id, method, response.status, now))
+            self._events.publish(CallAnswered(received.call_id, branch_id, target.uri,
+                                              target.user, now))
+        self._events.publish(CallSettled(received.call_id, received.method, response.status,
+                                         now))
+
+    def publish_branch_response(self, entry: ServerEntry, branch_id: int,
+                                response: Response) -> None:
+        """What a branch of an initial INVITE heard, for the dialog state (early
+        dialogs are per branch: RFC 3261 §12.1, RFC 4235 §3.7.1)."""
+        received = entry.received
+        if (self._events.listening and received.method == "INVITE"
+                and not has_to_tag(received)):
+            self._events.publish(BranchResponded(received.call_id, branch_id, response,
+                                                 self._loop.time()))
 
     # --- branches ------------------------------------------------------------------
 
@@ -130,10 +153,10 @@ class Forks:
         entry.branches[decision.branch_id] = key
         self._log.debug("tx.client.created", call_id=forwarded.call_id, branch=branch,
                         target=decision.target.uri, role=decision.target.role.value)
-        if self._events.listening:
+        if self._events.listening and not has_to_tag(entry.received):
             self._events.publish(BranchRung(forwarded.call_id, decision.branch_id,
                                             decision.target.uri, decision.target.user,
-                                            self._loop.time()))
+                                            self._loop.time(), decision.target.role))
         self._table.add_client(client)
 
     def _cancel_branch(self, entry: ServerEntry, branch_id: int, reason: str | None) -> None:

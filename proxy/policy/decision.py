@@ -68,6 +68,12 @@ class Decision:
         """A P-Asserted-Identity arrived from an untrusted peer: not used, removed."""
         return self.call.asserted_user is not None and not self.trust_asserted_identity
 
+    @property
+    def planned_stages(self) -> str | None:
+        """The stages in one line (``stage > stage``, each its targets and timeout)."""
+        plan = self.plan
+        return " > ".join(_stage_log(stage) for stage in plan.stages) if plan else None
+
     def explain(self) -> str:
         """The decision as lines of text for ``vipproxy explain``."""
         lines = [self._called_line(), self._caller_line()]
@@ -105,7 +111,7 @@ class Decision:
             "vip_contact": self.vip.label if self.vip is not None else None,
             "policy": self.policy,
             "reason": self.reason,
-            "stages": " > ".join(_stage_log(stage) for stage in plan.stages) if plan else None,
+            "stages": self.planned_stages,
             "fallback": _stage_log(plan.fallback) if plan and plan.fallback else None,
             "skipped": ", ".join(f"{user}: {why}" for user, why in self.skipped) or None,
         }

@@ -7,7 +7,16 @@ import pytest
 from fakelink import CALLER, TOKENS, answer, cancel_for, invite, make_core
 from test_core_fork import CALL_TOKEN, UP, A, B, _caller_bye, _forwarded
 
-from proxy.core.events import BranchRung, CallAnswered, CallEnded, CallEvent, CallRouted
+from proxy.core.events import (
+    BranchResponded,
+    BranchRung,
+    CallAnswered,
+    CallEvent,
+    CallRouted,
+    CallSettled,
+    InDialogAnswered,
+)
+from proxy.policy.plan import TargetRole
 from proxy.sip.hop import Hop
 from proxy.sip.message import Request, Response, parse_message
 
@@ -210,13 +219,20 @@ def test_a_call_publishes_its_events_in_order() -> None:
     branches = _forwarded(link)
     core.receive(answer(branches[B], 486, "Busy Here", to_tag="b"), B_HOP)
     core.receive(answer(branches[A], 200, "OK", to_tag="a"), A_HOP)
+    core.receive(_caller_bye("z9hG4bKbye"), CALLER)
+    core.receive(answer(_forwarded(link)[A], 200, "OK"), A_HOP)
     kinds = [type(event).__name__ for event in events]
-    assert kinds == ["CallRouted", "BranchRung", "BranchRung", "CallAnswered", "CallEnded"]
-    routed, answered, ended = events[0], events[3], events[4]
+    assert kinds == ["CallRouted", "BranchRung", "BranchRung", "BranchResponded",
+                     "BranchResponded", "CallAnswered", "CallSettled", "InDialogAnswered"]
+    routed, busy, answered, settled, bye = events[0], events[3], events[5], events[6], events[7]
     assert isinstance(routed, CallRouted) and routed.decision is not None
-    assert isinstance(events[1], BranchRung)
+    assert routed.source.hop == CALLER
+    assert isinstance(events[1], BranchRung) and events[1].role is TargetRole.ROUTE
+    assert isinstance(busy, BranchResponded) and busy.response.status == 486
     assert isinstance(answered, CallAnswered) and answered.target == "sip:a@127.0.0.2:5070"
-    assert isinstance(ended, CallEnded) and ended.status == 200
+    assert isinstance(settled, CallSettled) and settled.status == 200
+    assert isinstance(bye, InDialogAnswered) and bye.request.method == "BYE"
+    assert bye.status == 200
     assert all(event.at == loop.now for event in events)
 
 

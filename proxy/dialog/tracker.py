@@ -1,0 +1,377 @@
+"""The dialog tracker: every call to or from a user's line followed from the call
+events the core publishes, turned into line state (for lamps and ``max_calls``)
+and, when a call is over, one history record per line it was on.
+
+Pure (ARCHITECTURE, ``proxy/dialog/``): events in, ``Update`` out, time passed
+in. The tracker never sends or stores anything; whoever feeds it acts on the
+``Update``. A dialog whose BYE is lost ends at its RFC 4028 Session-Expires, or
+after ``max_duration`` when none was negotiated, so no line stays busy for ever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import assert_never
+
+from proxy.core.events import (
+    BranchResponded,
+    BranchRung,
+    CallAnswered,
+    CallEvent,
+    CallRouted,
+    CallSettled,
+    InDialogAnswered,
+    RequestRefused,
+)
+from proxy.defaults import DIALOG_MAX_DURATION_SECONDS, LINE_MAX_CALLS
+from proxy.dialog.calls import Appearance, Call, Leg, LegEnd, Side
+from proxy.dialog.machine import LegInput
+from proxy.dialog.records import CallRecord
+from proxy.dialog.sdp import holds_media, is_sdp
+from proxy.dialog.views import DialogState, DialogView, Direction, LineChange, LineView, Party
+from proxy.policy.directory import Directory
+from proxy.sip.address import address_user, parse_name_addr
+from proxy.sip.errors import SipParseError
+from proxy.sip.message import Request, Response
+
+# RFC 4028 §4: a Session-Expires below 90 s is not allowed; a smaller value is a
+# broken header, read as no session timer at all.
+_MIN_SESSION_EXPIRES = 90
+
+
+@dataclass(frozen=True, slots=True)
+class DialogSettings:
+    max_duration: float = DIALOG_MAX_DURATION_SECONDS  # a quiet call without a session timer
+    max_calls: int = LINE_MAX_CALLS  # per line; the next call gets 486
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What changed: the lines to show again, and the calls that are over."""
+
+    changed: tuple[LineChange, ...] = ()
+    finished: tuple[CallRecord, ...] = ()
+
+
+NO_UPDATE = Update()
+
+
+class DialogTracker:
+    """Calls on users' lines, keyed by Call-ID, and each line's calls in order."""
+
+    def __init__(self, directory: Directory, settings: DialogSettings | None = None) -> None:
+        self._directory = directory
+        self._settings = settings or DialogSettings()
+        self._calls: dict[str, Call] = {}
+        self._lines: dict[str, dict[str, Call]] = {}  # line -> call id -> call
+
+    # --- questions ------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def line(self, number: str) -> LineView | None:
+        """The line now; None when ``number`` is nobody's line."""
+        owner = self._directory.line_owner(number)
+        if owner is None:
+            return None
+        line = self._directory.normalize(number)
+        calls = self._lines.get(line, {})
+        dialogs = tuple(
+            call.view(leg, appearance)
+            for call in calls.values()
+            for appearance in call.appearances if appearance.line == line
+            for leg in call.legs.values() if leg.state is not DialogState.TERMINATED)
+        return LineView(line, owner.id, dialogs)
+
+    def line_full(self, number: str) -> bool:
+        """Whether a new call to ``number`` would go past ``max_calls`` (486)."""
+        calls = self._lines.get(self._directory.normalize(number))
+        return calls is not None and len(calls) >= self._settings.max_calls
+
+    # --- events -------------------------------------------------------------------
+
+    def observe(self, event: CallEvent) -> Update:
+        """Follow one call event."""
+        match event:
+            case CallRouted():
+                return self._routed(event)
+            case BranchRung():
+                return self._rung(event)
+            case BranchResponded():
+                return self._responded(event)
+            case CallAnswered():
+                return self._answered(event)
+            case CallSettled():
+                return self._settled(event)
+            case InDialogAnswered():
+                return self._in_dialog(event)
+            case RequestRefused():
+                return NO_UPDATE
+            case _:
+                assert_never(event)
+
+    def expire(self, now: float) -> Update:
+        """End the calls that went quiet past their deadline (a lost BYE)."""
+        due = [call for call in self._calls.values() if call.deadline <= now]
+        return self._merge(self._end_call(call, LegInput.EXPIRED, LegEnd.EXPIRED, now)
+                           for call in due)
+
+    def stop(self, now: float) -> Update:
+        """The proxy stops: every call still followed is recorded as it stands."""
+        calls = list(self._calls.values())
+        return self._merge(self._end_call(call, LegInput.STOPPED, LegEnd.STOPPED, now)
+                           for call in calls)
+
+    # --- the call's start -------------------------------------------------------------
+
+    def _routed(self, event: CallRouted) -> Update:
+        request = event.request
+        if event.method != "INVITE" or event.call_id in self._calls:
+            return NO_UPDATE
+        appearances = self._appearances(event)
+        if not appearances:
+            return NO_UPDATE  # no user's line in it: nothing to show or keep
+        decision = event.decision
+        source = event.source
+        caller_identity = _identity(request, decision is not None and (
+            decision.caller_source == "p-asserted-identity"))
+        callee = _party(request.header("to"))
+        call = Call(
+            call_id=event.call_id, from_tag=_tag(request.header("from")) or "",
+            started=event.at,
+            caller=Party(caller_identity.identity, caller_identity.display,
+                         _contact(request), source.user),
+            callee=callee, appearances=appearances, decision=decision,
+            caller_number=(decision.caller if decision is not None
+                           else address_user(request.header("from"))),
+            caller_source=("authenticated" if source.authenticated else
+                           decision.caller_source if decision is not None else "from"),
+            callee_number=(decision.line if decision is not None
+                           else address_user(request.header("to"))),
+            made_by=source.user, deadline=event.at + self._settings.max_duration)
+        self._calls[call.call_id] = call
+        for appearance in appearances:
+            self._lines.setdefault(appearance.line, {})[call.call_id] = call
+        return self._changes(call, [])
+
+    def _appearances(self, event: CallRouted) -> tuple[Appearance, ...]:
+        """The lines the call is on: the called line when it is a user's, and the
+        line of the user whose phone placed it."""
+        directory = self._directory
+        appearances = []
+        decision = event.decision
+        called = decision.line if decision is not None else None
+        owner = directory.line_owner(called) if called is not None else None
+        if called is not None and owner is not None:
+            appearances.append(Appearance(called, owner.id, Direction.RECIPIENT))
+        caller = event.source.user
+        placed = self._line_of(caller, event.request) if caller is not None else None
+        if placed is not None and placed != called:
+            appearances.append(Appearance(placed, caller or "", Direction.INITIATOR))
+        return tuple(appearances)
+
+    def _line_of(self, user_id: str, request: Request) -> str | None:
+        """The line a user's phone calls from: its From when that is one of the
+        user's lines, else the user's first line."""
+        directory = self._directory
+        claimed = address_user(request.header("from"))
+        owner = directory.line_owner(claimed) if claimed is not None else None
+        if claimed is not None and owner is not None and owner.id == user_id:
+            return directory.normalize(claimed)
+        user = directory.users.get(user_id)
+        if user is None or not user.lines:
+            return None
+        return directory.normalize(user.lines[0])
+
+    def _rung(self, event: BranchRung) -> Update:
+        call = self._calls.get(event.call_id)
+        if call is None or event.branch_id in call.legs:
+            return NO_UPDATE
+        call.legs[event.branch_id] = Leg(event.branch_id, event.target, event.user, event.role,
+                                          event.at)
+        person = event.user or event.target
+        if person not in call.rung:
+            call.rung.append(person)
+        return self._changes(call, [])
+
+    # --- responses ------------------------------------------------------------------
+
+    def _responded(self, event: BranchResponded) -> Update:
+        call = self._calls.get(event.call_id)
+        leg = call.legs.get(event.branch_id) if call is not None else None
+        if call is None or leg is None:
+            return NO_UPDATE
+        response = event.response
+        status = response.status
+        if status < 200:
+            to_tag = _tag(response.header("to"))
+            if to_tag is None or leg.state is not DialogState.TRYING:
+                return NO_UPDATE  # §12.1: no To tag, no early dialog; later 1xx: nothing new
+            leg.to_tag, leg.contact = to_tag, _contact(response) or leg.contact
+            return self._changes(call, []) if leg.apply(LegInput.PROVISIONAL) else NO_UPDATE
+        if status < 300:
+            leg.to_tag = leg.to_tag or _tag(response.header("to"))
+            leg.contact = _contact(response) or leg.contact
+            if not leg.apply(LegInput.SUCCESS):
+                return NO_UPDATE
+            leg.confirmed = event.at
+            call.session_interval = _session_expires(response) or call.session_interval
+            call.deadline = event.at + self._interval(call)
+            return self._changes(call, [])
+        end = LegEnd.CANCELLED if status == 487 else LegEnd.REJECTED
+        if not leg.apply(LegInput.FAILURE, end):
+            return NO_UPDATE
+        return self._after_ending(call, [leg], event.at)
+
+    def _answered(self, event: CallAnswered) -> Update:
+        call = self._calls.get(event.call_id)
+        if call is not None and call.answered_leg is None:
+            call.answered_leg = call.legs.get(event.branch_id)
+            call.answered_at = event.at
+        return NO_UPDATE
+
+    def _settled(self, event: CallSettled) -> Update:
+        """The caller has its final response: every other branch is over (RFC 3261
+        §16.7 step 10 cancels them), so exactly one dialog stays confirmed."""
+        call = self._calls.get(event.call_id)
+        if call is None or call.status is not None or event.method != "INVITE":
+            return NO_UPDATE  # a CANCEL's 200 settles the CANCEL, not the call
+        call.status = event.status
+        ending = [leg for leg in call.legs.values() if leg is not call.answered_leg]
+        ended = [leg for leg in ending
+                 if leg.apply(LegInput.ANSWERED_ELSEWHERE, LegEnd.CANCELLED)]
+        return self._after_ending(call, ended, event.at)
+
+    # --- inside the dialog ------------------------------------------------------------
+
+    def _in_dialog(self, event: InDialogAnswered) -> Update:
+        request = event.request
+        call = self._calls.get(request.call_id)
+        if call is None:
+            return NO_UPDATE
+        found = call.leg_for_tags(_tag(request.header("from")), _tag(request.header("to")))
+        if found is None:
+            return NO_UPDATE
+        leg, side = found
+        if request.method == "BYE":
+            # §15.1.2: whatever the answer, the dialog is over once BYE was sent.
+            end = LegEnd.BYE_FROM_CALLER if side is Side.CALLER else LegEnd.BYE_FROM_CALLEE
+            if not leg.apply(LegInput.BYE, end):
+                return NO_UPDATE
+            call.hung_up_by = call.hung_up_by or side
+            return self._after_ending(call, [leg], event.at)
+        if event.status // 100 != 2:
+            return NO_UPDATE
+        # RFC 4028 §10: a refresh (any 2xx re-INVITE or UPDATE) restarts the session
+        # timer; other 2xx traffic shows the call is alive as well.
+        call.session_interval = _session_expires(request) or call.session_interval
+        call.deadline = event.at + self._interval(call)
+        if request.method in ("INVITE", "UPDATE") and is_sdp(request.header("content-type")):
+            return self._hold(call, leg, side, holds_media(request.body))
+        return NO_UPDATE
+
+    def _hold(self, call: Call, leg: Leg, side: Side, holding: bool) -> Update:
+        """RFC 3264 §8.4: the side that offered held media holds the call; its offer
+        of active media resumes it. The other side's offers do not undo a hold."""
+        if holding and leg.held_by is None:
+            leg.held_by = side
+        elif not holding and leg.held_by is side:
+            leg.held_by = None
+        else:
+            return NO_UPDATE
+        return self._changes(call, [])
+
+    # --- the call's end -----------------------------------------------------------------
+
+    def _end_call(self, call: Call, event: LegInput, end: LegEnd, now: float) -> Update:
+        call.status = call.status or 408
+        ended = [leg for leg in call.legs.values() if leg.apply(event, end)]
+        return self._after_ending(call, ended, now)
+
+    def _after_ending(self, call: Call, ended: list[Leg], now: float) -> Update:
+        if not call.finished:
+            return self._changes(call, ended)
+        del self._calls[call.call_id]
+        for appearance in call.appearances:
+            calls = self._lines.get(appearance.line)
+            if calls is not None:
+                calls.pop(call.call_id, None)
+                if not calls:
+                    del self._lines[appearance.line]
+        records = tuple(call.record(appearance, now) for appearance in call.appearances)
+        return Update(self._changes(call, ended).changed, records)
+
+    def _changes(self, call: Call, ended: list[Leg]) -> Update:
+        changes = []
+        for appearance in call.appearances:
+            view = self.line(appearance.line)
+            if view is not None:
+                changes.append(LineChange(view, tuple(call.view(leg, appearance)
+                                                      for leg in ended)))
+        return Update(tuple(changes))
+
+    def _interval(self, call: Call) -> float:
+        return call.session_interval or self._settings.max_duration
+
+    @staticmethod
+    def _merge(updates: Iterable[Update]) -> Update:
+        changed: list[LineChange] = []
+        finished: list[CallRecord] = []
+        for update in updates:
+            changed.extend(update.changed)
+            finished.extend(update.finished)
+        return Update(tuple(changed), tuple(finished))
+
+
+# --- reading the messages ----------------------------------------------------------------
+
+def _tag(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return parse_name_addr(value).tag
+    except SipParseError:
+        return None
+
+
+def _party(value: str | None) -> Party:
+    if not value:
+        return Party("")
+    try:
+        address = parse_name_addr(value)
+    except SipParseError:
+        return Party("")
+    return Party(address.uri, address.display_name or None)
+
+
+def _identity(request: Request, asserted: bool) -> Party:
+    """The caller as the routing decision believed it (RFC 3325: the asserted
+    identity from a trusted peer, else the From)."""
+    if asserted:
+        values = request.header_values("p-asserted-identity")
+        if values:
+            return _party(values[0])
+    return _party(request.header("from"))
+
+
+def _contact(message: Request | Response) -> str | None:
+    value = message.header("contact")
+    if not value:
+        return None
+    try:
+        return parse_name_addr(value.split(",")[0]).uri
+    except SipParseError:
+        return None
+
+
+def _session_expires(message: Request | Response) -> float | None:
+    """RFC 4028 §4: ``Session-Expires: 1800;refresher=uac`` (compact ``x``)."""
+    value = message.header("session-expires")
+    if not value:
+        return None
+    digits = value.split(";")[0].strip()
+    if not digits.isdigit() or int(digits) < _MIN_SESSION_EXPIRES:
+        return None
+    return float(digits)

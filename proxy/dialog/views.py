@@ -1,0 +1,117 @@
+"""What the dialog tracker shows of a line: frozen snapshots for the busy-lamp
+service (RFC 4235) and for anyone asking whether a line is free.
+
+Everything is seen from the line's side, as RFC 4235 §4.1 describes a dialog from
+the point of view of the entity the watcher subscribed to: ``local`` is the line
+(and the phone of whoever is on it), ``remote`` the other party.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class DialogState(enum.StrEnum):
+    """RFC 4235 §3.7.1: the states a watcher sees (a call the proxy has routed but
+    no branch has answered yet is ``trying``; a 1xx with a To tag makes it early)."""
+
+    TRYING = "trying"
+    EARLY = "early"
+    CONFIRMED = "confirmed"
+    TERMINATED = "terminated"
+
+
+class Direction(enum.StrEnum):
+    """RFC 4235 §4.1.1 ``direction``: whether the line placed the call or received it."""
+
+    INITIATOR = "initiator"
+    RECIPIENT = "recipient"
+
+
+class HeldBy(enum.StrEnum):
+    """Which side put the call on hold (its SDP offer stopped the media)."""
+
+    LOCAL = "local"  # the phone on the line
+    REMOTE = "remote"  # the other party
+
+
+class LineState(enum.StrEnum):
+    """A line at a glance, busiest first: what a lamp shows."""
+
+    IDLE = "idle"
+    RINGING = "ringing"
+    IN_USE = "in_use"
+    HELD = "held"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """One side of a dialog (RFC 4235 §4.1.6): who it is and where its phone is.
+
+    ``identity`` is a URI (the line, or the caller's asserted/From identity);
+    ``target`` is the phone's Contact URI, what a pick-up or Replaces aims at.
+    ``user`` is the directory user on this side, when there is one.
+    """
+
+    identity: str
+    display: str | None = None
+    target: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DialogView:
+    """One dialog on a line (one branch of a forked call is one early dialog).
+
+    ``id`` is stable for the dialog's life and unique among the line's dialogs;
+    ``terminated_by`` is RFC 4235's ``event`` attribute of a terminated state
+    (cancelled, rejected, local-bye, remote-bye, timeout, error).
+    """
+
+    id: str
+    call_id: str
+    local_tag: str | None
+    remote_tag: str | None
+    direction: Direction
+    state: DialogState
+    local: Party
+    remote: Party
+    held_by: HeldBy | None = None
+    terminated_by: str | None = None
+    started: float = 0.0  # on the events' clock
+    confirmed: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    """A line now: its live dialogs (none when idle)."""
+
+    line: str  # the number, normalised
+    owner: str  # the user id owning it
+    dialogs: tuple[DialogView, ...]
+
+    @property
+    def state(self) -> LineState:
+        states = [_line_state(dialog) for dialog in self.dialogs]
+        return max(states, key=_BUSIEST.index, default=LineState.IDLE)
+
+
+@dataclass(frozen=True, slots=True)
+class LineChange:
+    """A line whose state changed: how it is now, and the dialogs that ended in this
+    change (shown once as terminated, so no lamp stays lit: RFC 4235 §4.1)."""
+
+    view: LineView
+    ended: tuple[DialogView, ...] = ()
+
+
+_BUSIEST = [LineState.IDLE, LineState.RINGING, LineState.HELD, LineState.IN_USE]
+
+
+def _line_state(dialog: DialogView) -> LineState:
+    if dialog.state is DialogState.CONFIRMED:
+        return LineState.HELD if dialog.held_by is not None else LineState.IN_USE
+    if dialog.state is DialogState.TERMINATED:
+        return LineState.IDLE
+    return LineState.RINGING

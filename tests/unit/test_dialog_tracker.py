@@ -1,0 +1,293 @@
+"""The dialog tracker fed by the real core over the fake link: line state through
+ringing, answer, hold, resume and hang-up, forked early dialogs, CANCEL, the lost
+BYE, the line that is full, and the record each call leaves."""
+
+from __future__ import annotations
+
+import pytest
+from fakelink import CALLER, TOKENS, FakeLoop, Link, answer, cancel_for, invite, make_core
+
+from proxy.core.driver import ProxyCore
+from proxy.dialog import (
+    CallRecord,
+    DialogSettings,
+    DialogState,
+    DialogTracker,
+    Direction,
+    HeldBy,
+    LineChange,
+    LineState,
+    Outcome,
+)
+from proxy.dialog.machine import _TABLE, LegInput
+from proxy.sip.hop import Hop
+from proxy.sip.message import Request
+
+ALICE_HOP = Hop("UDP", "127.0.0.2", 5070)
+BOB_HOP = Hop("UDP", "127.0.0.3", 5070)
+VOICEMAIL_HOP = Hop("UDP", "127.0.0.4", 5070)
+TOKEN = TOKENS.mint("call-1@127.0.0.9", "caller-tag")
+
+CONFIG = """
+listen: [{transport: udp, host: 127.0.0.1, port: 5060}]
+trusted_peers: ["127.0.0.9/32"]
+users:
+  alice: {name: Alice, lines: ["1000"], endpoints: ["sip:alice@127.0.0.2:5070"]}
+  bob: {name: Bob, lines: ["1001"], endpoints: ["sip:bob@127.0.0.3:5070"]}
+delegations:
+  alice:
+    delegates:
+      bob: {privileges: [answer_calls], status: accepted}
+    vip_delegation: {enabled: false}
+    ring_timeout: 20s
+    voicemail: sip:vm@127.0.0.4:5070
+"""
+
+
+class Proxy:
+    """The core with a tracker listening, as the app wires them."""
+
+    def __init__(self, settings: DialogSettings | None = None) -> None:
+        self.core, self.loop, self.link = _core()
+        self.tracker = DialogTracker(self.core_directory, settings)
+        self.changes: list[LineChange] = []
+        self.records: list[CallRecord] = []
+        self.core.events.subscribe(self._observe)
+        self.core._line_full = self.tracker.line_full
+
+    @property
+    def core_directory(self):  # type: ignore[no-untyped-def]
+        return self.core._trust.directory
+
+    def _observe(self, event: object) -> None:
+        update = self.tracker.observe(event)  # type: ignore[arg-type]
+        self.changes.extend(update.changed)
+        self.records.extend(update.finished)
+
+    def ring(self, uri: str = "sip:1000@127.0.0.1:5060") -> dict[str, Request]:
+        self.core.receive(invite(uri), CALLER)
+        return {f"{hop.host}": m for hop, m in self.link.take() if isinstance(m, Request)}
+
+    def respond(self, request: Request, status: int, reason: str, hop: Hop, tag: str,
+                extra: str = "") -> None:
+        self.core.receive(answer(request, status, reason, to_tag=tag, extra=extra), hop)
+
+    def states(self, line: str = "1000") -> list[tuple[str | None, DialogState]]:
+        view = self.tracker.line(line)
+        assert view is not None
+        return [(dialog.local.user, dialog.state) for dialog in view.dialogs]
+
+
+def _core() -> tuple[ProxyCore, FakeLoop, Link]:
+    return make_core(CONFIG)
+
+
+def _in_dialog(method: str, *, from_callee: str | None = None, body: str = "",
+               cseq: int = 2, branch: str = "z9hG4bKindialog") -> bytes:
+    """A request inside the dialog with alice's phone (tag ``a``), from the caller,
+    or from the callee whose tag is ``from_callee``, along our Record-Route."""
+    if from_callee is None:
+        start, hop_via = f"{method} sip:a@127.0.0.2:5070 SIP/2.0", "127.0.0.9:5090"
+        from_to = ("From: <sip:+14155550199@127.0.0.9>;tag=caller-tag\r\n"
+                   "To: <sip:1000@127.0.0.1>;tag=a\r\n")
+    else:
+        start, hop_via = f"{method} sip:carol@127.0.0.9:5090 SIP/2.0", "127.0.0.2:5070"
+        from_to = (f"From: <sip:1000@127.0.0.1>;tag={from_callee}\r\n"
+                   "To: <sip:+14155550199@127.0.0.9>;tag=caller-tag\r\n")
+    content = "Content-Type: application/sdp\r\n" if body else ""
+    return (
+        f"{start}\r\nVia: SIP/2.0/UDP {hop_via};branch={branch}\r\n"
+        f"Route: <sip:127.0.0.1:5060;transport=udp;lr;vpt={TOKEN}>\r\n"
+        f"Max-Forwards: 70\r\n{from_to}Call-ID: call-1@127.0.0.9\r\nCSeq: {cseq} {method}\r\n"
+        f"{content}Content-Length: {len(body)}\r\n\r\n{body}"
+    ).encode()
+
+
+def _forwarded(proxy: Proxy) -> Request:
+    requests = [m for _, m in proxy.link.take() if isinstance(m, Request)]
+    assert len(requests) == 1
+    return requests[0]
+
+
+def _sdp(direction: str, address: str = "127.0.0.2") -> str:
+    return (f"v=0\r\no=- 1 2 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
+            f"m=audio 4000 RTP/AVP 0\r\na={direction}\r\n")
+
+
+def _answered_by_alice(proxy: Proxy) -> dict[str, Request]:
+    branches = proxy.ring()
+    proxy.respond(branches["127.0.0.2"], 180, "Ringing", ALICE_HOP, "a")
+    proxy.respond(branches["127.0.0.3"], 180, "Ringing", BOB_HOP, "b")
+    proxy.respond(branches["127.0.0.2"], 200, "OK", ALICE_HOP, "a")
+    proxy.link.take()
+    return branches
+
+
+def test_a_forked_call_shows_each_branch_early_and_exactly_one_confirmed() -> None:
+    proxy = Proxy()
+    assert proxy.tracker.line("1000").state is LineState.IDLE  # type: ignore[union-attr]
+    branches = proxy.ring()
+    assert proxy.states() == [("alice", DialogState.TRYING), ("bob", DialogState.TRYING)]
+    proxy.respond(branches["127.0.0.2"], 180, "Ringing", ALICE_HOP, "a")
+    proxy.respond(branches["127.0.0.3"], 180, "Ringing", BOB_HOP, "b")
+    view = proxy.tracker.line("1000")
+    assert view is not None and view.state is LineState.RINGING
+    assert [(d.local.user, d.state, d.local_tag, d.remote_tag) for d in view.dialogs] == [
+        ("alice", DialogState.EARLY, "a", "caller-tag"),
+        ("bob", DialogState.EARLY, "b", "caller-tag")]
+    assert len({dialog.id for dialog in view.dialogs}) == 2
+    assert all(d.direction is Direction.RECIPIENT for d in view.dialogs)
+
+    proxy.changes.clear()
+    proxy.respond(branches["127.0.0.2"], 200, "OK", ALICE_HOP, "a")
+    assert proxy.states() == [("alice", DialogState.CONFIRMED)]
+    last = proxy.changes[-1]
+    assert [(d.local.user, d.state, d.terminated_by) for d in last.ended] == [
+        ("bob", DialogState.TERMINATED, "cancelled")]
+    confirmed = last.view.dialogs[0]
+    assert confirmed.local.target == "sip:a@127.0.0.2:5070"  # the phone to pick up from
+    assert confirmed.remote.identity == "sip:+14155550199@127.0.0.9"
+    assert confirmed.remote.target == "sip:carol@127.0.0.9:5090"
+
+    proxy.changes.clear()
+    proxy.respond(branches["127.0.0.3"], 487, "Request Terminated", BOB_HOP, "b")
+    assert proxy.changes == []  # bob's late 487 changes nothing: never early again
+
+
+def test_hold_and_resume_by_either_side_and_the_hang_up_leave_a_record() -> None:
+    proxy = Proxy()
+    _answered_by_alice(proxy)
+    proxy.core.receive(_in_dialog("INVITE", from_callee="a", body=_sdp("sendonly")), ALICE_HOP)
+    proxy.respond(_forwarded(proxy), 200, "OK", CALLER, "caller-tag")
+    view = proxy.tracker.line("1000")
+    assert view is not None and view.state is LineState.HELD
+    assert view.dialogs[0].held_by is HeldBy.LOCAL  # alice's phone held it
+
+    proxy.core.receive(_in_dialog("INVITE", from_callee="a", body=_sdp("sendrecv"), cseq=3,
+                                  branch="z9hG4bKresume"), ALICE_HOP)
+    proxy.respond(_forwarded(proxy), 200, "OK", CALLER, "caller-tag")
+    assert proxy.tracker.line("1000").dialogs[0].held_by is None  # type: ignore[union-attr]
+
+    proxy.core.receive(_in_dialog("INVITE", body=_sdp("inactive", "0.0.0.0"), cseq=4,
+                                  branch="z9hG4bKhold2"), CALLER)
+    proxy.respond(_forwarded(proxy), 200, "OK", ALICE_HOP, "a")
+    assert proxy.tracker.line("1000").dialogs[0].held_by is HeldBy.REMOTE  # type: ignore[union-attr]
+
+    proxy.core.receive(_in_dialog("BYE", cseq=5, branch="z9hG4bKbye"), CALLER)
+    proxy.respond(_forwarded(proxy), 200, "OK", ALICE_HOP, "a")
+    assert proxy.tracker.line("1000").state is LineState.IDLE  # type: ignore[union-attr]
+    assert proxy.changes[-1].ended[0].terminated_by == "remote-bye"
+    assert len(proxy.tracker) == 0
+    [record] = proxy.records
+    assert (record.line, record.delegator, record.direction.value) == ("1000", "alice",
+                                                                       "incoming")
+    assert (record.answered_by, record.answered_phone) == ("alice", "sip:a@127.0.0.2:5070")
+    assert record.outcome is Outcome.ANSWERED and record.status == 200
+    assert record.rung == ("alice", "bob")
+    assert record.caller == "+14155550199" and record.caller_source == "from"
+    assert record.hung_up_by == "+14155550199" and record.end_reason == "bye"
+    assert record.policy == "ring_all" and record.stages is not None
+
+
+def test_a_call_answered_by_the_delegate_is_recorded_as_his() -> None:
+    proxy = Proxy()
+    branches = proxy.ring()
+    proxy.respond(branches["127.0.0.3"], 200, "OK", BOB_HOP, "b")
+    proxy.core.receive(_in_dialog("BYE", from_callee="b").replace(b"tag=a", b"tag=b"), BOB_HOP)
+    assert proxy.records == []  # the BYE is not answered yet...
+    proxy.respond(_forwarded(proxy), 200, "OK", CALLER, "caller-tag")
+    [record] = proxy.records
+    assert record.answered_by == "bob" and record.hung_up_by == "bob"
+
+
+def test_the_caller_hanging_up_while_it_rings_ends_every_early_dialog() -> None:
+    proxy = Proxy()
+    branches = proxy.ring()
+    proxy.respond(branches["127.0.0.2"], 180, "Ringing", ALICE_HOP, "a")
+    proxy.core.receive(cancel_for(invite("sip:1000@127.0.0.1:5060")), CALLER)
+    assert proxy.tracker.line("1000").state is LineState.IDLE  # type: ignore[union-attr]
+    ended = [d for change in proxy.changes for d in change.ended]
+    assert {(d.local.user, d.terminated_by) for d in ended} == {("alice", "cancelled"),
+                                                               ("bob", "cancelled")}
+    [record] = proxy.records
+    assert record.outcome is Outcome.CANCELLED and record.status == 487
+    assert record.answered_by is None and record.hung_up_by is None
+
+
+def test_nobody_answering_ends_in_the_voicemail() -> None:
+    proxy = Proxy()
+    proxy.ring()
+    proxy.loop.advance(20.5)  # the stage's ring_timeout
+    voicemail = [m for h, m in proxy.link.take() if isinstance(m, Request)
+                 and h == VOICEMAIL_HOP and m.method == "INVITE"]
+    assert voicemail  # (with its retransmissions: nobody answered them)
+    proxy.respond(voicemail[0], 200, "OK", VOICEMAIL_HOP, "vm")
+    bye = _in_dialog("BYE").replace(b"tag=a", b"tag=vm").replace(b"sip:a@127.0.0.2",
+                                                                  b"sip:vm@127.0.0.4")
+    proxy.core.receive(bye, CALLER)
+    proxy.respond(_forwarded(proxy), 200, "OK", VOICEMAIL_HOP, "vm")
+    [record] = proxy.records
+    assert record.outcome is Outcome.VOICEMAIL and record.answered_by == "voicemail"
+
+
+def test_a_lost_bye_ends_the_call_at_the_longest_duration() -> None:
+    proxy = Proxy(DialogSettings(max_duration=3600.0))
+    _answered_by_alice(proxy)
+    now = proxy.loop.time()
+    assert proxy.tracker.expire(now + 3599).changed == ()
+    update = proxy.tracker.expire(now + 3600)
+    assert update.changed[0].view.state is LineState.IDLE
+    assert update.changed[0].ended[0].terminated_by == "timeout"
+    assert update.finished[0].end_reason == "expired" and update.finished[0].hung_up_by is None
+
+
+def test_a_negotiated_session_timer_ends_a_quiet_call_sooner_and_a_refresh_extends_it() -> None:
+    proxy = Proxy()
+    branches = proxy.ring()
+    proxy.respond(branches["127.0.0.2"], 200, "OK", ALICE_HOP, "a",
+                  extra="\r\nSession-Expires: 1800;refresher=uac")
+    start = proxy.loop.time()
+    proxy.loop.advance(1000)
+    proxy.link.take()  # bob's INVITE retransmitted: he never answered, nor heard the CANCEL
+    proxy.core.receive(_in_dialog("UPDATE"), CALLER)  # a refresh, RFC 4028 §10
+    proxy.respond(_forwarded(proxy), 200, "OK", ALICE_HOP, "a")
+    assert proxy.tracker.expire(start + 1801).finished == ()
+    assert proxy.tracker.expire(start + 1000 + 1800).finished[0].end_reason == "expired"
+
+
+def test_a_full_line_answers_busy_and_the_refusal_is_in_the_history() -> None:
+    proxy = Proxy(DialogSettings(max_calls=1))
+    _answered_by_alice(proxy)
+    second = invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKsecond").replace(
+        b"call-1@", b"call-2@")
+    proxy.core.receive(second, CALLER)
+    finals = [m.status for _, m in proxy.link.take() if not isinstance(m, Request)
+              and m.status >= 200]
+    assert finals == [486]
+    [record] = proxy.records
+    assert record.call_id == "call-2@127.0.0.9" and record.outcome is Outcome.BUSY
+    assert record.rung == ()
+
+
+def test_a_call_placed_from_a_users_phone_shows_on_her_line_as_made_by_her() -> None:
+    proxy = Proxy()
+    call = invite("sip:1001@127.0.0.1:5060").replace(
+        b"127.0.0.9:5090;branch", b"127.0.0.2:5070;branch").replace(
+        b"<sip:+14155550199@127.0.0.9>", b"<sip:1000@127.0.0.1>")
+    proxy.core.receive(call, ALICE_HOP)
+    [to_bob] = [m for _, m in proxy.link.take() if isinstance(m, Request)]
+    proxy.respond(to_bob, 486, "Busy Here", BOB_HOP, "b")
+    outgoing = [r for r in proxy.records if r.line == "1000"]
+    incoming = [r for r in proxy.records if r.line == "1001"]
+    assert [(r.direction.value, r.made_by, r.outcome) for r in outgoing] == [
+        ("outgoing", "alice", Outcome.BUSY)]
+    assert [(r.direction.value, r.delegator) for r in incoming] == [("incoming", "bob")]
+
+
+@pytest.mark.parametrize("state", list(DialogState))
+@pytest.mark.parametrize("event", list(LegInput))
+def test_every_state_has_an_answer_for_every_input_and_terminated_is_final(
+        state: DialogState, event: LegInput) -> None:
+    assert (state, event) in _TABLE
+    if state is DialogState.TERMINATED:
+        assert _TABLE[(state, event)] is DialogState.TERMINATED
