@@ -2,7 +2,7 @@
 record each call leaves for the shared history. Pure: fed with call events, time
 passed in (ARCHITECTURE, ``proxy/dialog/``)."""
 
-from proxy.dialog.records import CallRecord, Outcome
+from proxy.dialog.records import CallDirection, CallRecord, Outcome
 from proxy.dialog.tracker import DialogSettings, DialogTracker, Update
 from proxy.dialog.views import (
     DialogState,
@@ -16,6 +16,7 @@ from proxy.dialog.views import (
 )
 
 __all__ = [
+    "CallDirection",
     "CallRecord",
     "DialogSettings",
     "DialogState",

@@ -29,7 +29,7 @@ from proxy.dialog.calls import Appearance, Call, Leg, LegEnd, Side
 from proxy.dialog.machine import LegInput
 from proxy.dialog.records import CallRecord
 from proxy.dialog.sdp import holds_media, is_sdp
-from proxy.dialog.views import DialogState, DialogView, Direction, LineChange, LineView, Party
+from proxy.dialog.views import DialogState, Direction, LineChange, LineView, Party
 from proxy.policy.directory import Directory
 from proxy.sip.address import address_user, parse_name_addr
 from proxy.sip.errors import SipParseError
