@@ -17,6 +17,8 @@ from proxy.core.loadwatch import LoadWatch
 from proxy.core.local import Interface, LocalAddresses
 from proxy.core.overload import LoadGuard, OverloadSettings
 from proxy.core.services import ProxyItself, Service
+from proxy.dialog import DialogSettings, DialogTracker
+from proxy.lines import Lines
 from proxy.logs import configure_logging
 from proxy.phones import keep_locations, open_phones
 from proxy.policy.trust import TrustModel
@@ -59,6 +61,9 @@ async def serve(config: ProxyConfig) -> int:
     if phones.service is not None:
         services[REGISTRAR_SERVICE] = phones.service
     guard = LoadGuard(OverloadSettings())
+    lines = Lines(DialogTracker(config.directory, DialogSettings(config.dialog_max_duration,
+                                                                 config.line_max_calls)),
+                  loop, log)
     core = ProxyCore(
         local=local,
         settings=CoreSettings(config.timers, config.timer_c, config.max_breadth,
@@ -74,7 +79,9 @@ async def serve(config: ProxyConfig) -> int:
         registrar_hosts=phones.hosts,
         locate=phones.locate,
         wall_clock=time.time,
+        line_full=lines.tracker.line_full,
     )
+    core.events.subscribe(lines.observe)
     watch = LoadWatch(
         guard, loop=loop, log=log,
         in_progress=lambda: core.in_progress,
@@ -99,10 +106,13 @@ async def serve(config: ProxyConfig) -> int:
     watch.start()
     locations = asyncio.create_task(keep_locations(
         phones, store, shared=not config.database_url.startswith("sqlite"), log=log))
+    expiry = asyncio.create_task(lines.keep_expiring())
     await stop.wait()
     await _drain(core, config.shutdown_grace, loop, log, quiet=config.timers.t1)
     watch.stop()
     locations.cancel()
+    expiry.cancel()
+    lines.stop()
     transports.close()
     stored = await _close_store(store, log)  # after the drain: its writes are queued
     log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats))

@@ -30,8 +30,9 @@ from proxy.config.context import ConfigContext, context_of
 
 Loc = tuple[str | int, ...]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min)?\s*$")
-_UNIT_SECONDS = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "min": 60.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
+_UNIT_SECONDS = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "min": 60.0, "h": 3600.0,
+                 "d": 86400.0}
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Numbers are read as text (``lines: [1000]``), so the schema allows both.
 TEXT_SCHEMA: JsonSchemaValue = {"type": ["string", "integer"]}

@@ -18,7 +18,17 @@ from proxy.config.checks import problems_at as problems_error
 from proxy.config.context import context_of
 from proxy.config.delegations import Delegation
 from proxy.config.routes import Route
-from proxy.config.server import Auth, Limits, Listen, Logging, Numbering, Store, Timers
+from proxy.config.server import (
+    Auth,
+    Dialogs,
+    Limits,
+    Lines,
+    Listen,
+    Logging,
+    Numbering,
+    Store,
+    Timers,
+)
 from proxy.config.users import User
 from proxy.defaults import SHUTDOWN_GRACE_SECONDS, STATE_DIR
 from proxy.policy.directory import IpNetwork
@@ -42,6 +52,8 @@ class ConfigDocument(Section):
     ] = None
     timers: Annotated[Timers, Field(default_factory=Timers)]
     limits: Annotated[Limits, Field(default_factory=Limits)]
+    lines: Annotated[Lines, Field(default_factory=Lines)]
+    dialogs: Annotated[Dialogs, Field(default_factory=Dialogs)]
     logging: Annotated[Logging, Field(default_factory=Logging)]
     shutdown_grace: Annotated[float, Seconds(0.0, 3600.0)] = SHUTDOWN_GRACE_SECONDS
     untrusted_calls: Annotated[UntrustedCalls, OneOf(UntrustedCalls)] = UntrustedCalls.REFUSE

@@ -23,6 +23,7 @@ from proxy.config.document import STORE_FILE, ConfigDocument
 from proxy.config.errors import ConfigError, ConfigProblem
 from proxy.config.problems import problems_of
 from proxy.config.server import Numbering
+from proxy.defaults import DIALOG_MAX_DURATION_SECONDS, LINE_MAX_CALLS
 from proxy.policy.directory import Directory
 from proxy.policy.trust import UntrustedCalls
 from proxy.transaction.timers import TimerSettings
@@ -69,6 +70,8 @@ class ProxyConfig:
     auth_realm: str | None = None  # the digest realm (RFC 7616)
     auth_algorithms: tuple[str, ...] = ()  # offered in order; () for every supported one
     credentials: Mapping[str, Credentials] = field(default_factory=dict)  # by user id
+    line_max_calls: int = LINE_MAX_CALLS  # calls a line carries before 486
+    dialog_max_duration: float = DIALOG_MAX_DURATION_SECONDS  # a quiet call ends after it
 
     @property
     def database_url(self) -> str:
@@ -143,6 +146,8 @@ def _proxy_config(document: ConfigDocument) -> ProxyConfig:
         max_message_size=document.limits.max_message_size,
         max_breadth=document.limits.max_breadth,
         shutdown_grace=document.shutdown_grace,
+        line_max_calls=document.lines.max_calls,
+        dialog_max_duration=document.dialogs.max_duration,
         log_level=document.logging.level,
         log_format=document.logging.format,
         directory=directory_of(document),

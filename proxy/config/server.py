@@ -10,7 +10,13 @@ from pydantic import Field, model_validator
 from proxy.auth import supported_algorithms
 from proxy.config.addresses import CountryCode, IpHost, Realm, StoreUrl
 from proxy.config.checks import OneOf, Seconds, Section, Text, Whole, fail
-from proxy.defaults import MAX_BREADTH, MAX_MESSAGE_SIZE, TIMER_C_SECONDS
+from proxy.defaults import (
+    DIALOG_MAX_DURATION_SECONDS,
+    LINE_MAX_CALLS,
+    MAX_BREADTH,
+    MAX_MESSAGE_SIZE,
+    TIMER_C_SECONDS,
+)
 from proxy.policy.directory import DEFAULT_COUNTRY_CODE
 from proxy.transaction.timers import TimerSettings
 
@@ -64,6 +70,25 @@ class Timers(Section):
 class Limits(Section):
     max_message_size: Annotated[int, Whole(1500, 1048576)] = MAX_MESSAGE_SIZE
     max_breadth: Annotated[int, Whole(1, 1000)] = MAX_BREADTH
+
+
+class Lines(Section):
+    """Users' lines as shared lines."""
+
+    max_calls: Annotated[
+        int, Whole(1, 100),
+        Field(description="calls a line carries at once; the next gets 486 Busy Here"),
+    ] = LINE_MAX_CALLS
+
+
+class Dialogs(Section):
+    """Calls as the proxy follows them."""
+
+    max_duration: Annotated[
+        float, Seconds(60.0, 7 * 86400.0),
+        Field(description="a quiet call without a session timer (its BYE lost) ends after"
+                          " this long, such as 12h"),
+    ] = DIALOG_MAX_DURATION_SECONDS
 
 
 class Logging(Section):

@@ -4,7 +4,7 @@ why it rang whom (the routing decision), who answered or placed it, how it ended
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 class Outcome(enum.StrEnum):
@@ -60,3 +60,24 @@ class CallRecord:
     def duration(self) -> float:
         """Seconds talked (0 for a call never answered)."""
         return 0.0 if self.answered is None else max(0.0, self.ended - self.answered)
+
+    def on_wall_clock(self, offset: float) -> CallRecord:
+        """The record with its times moved by ``offset`` (loop clock -> Unix time)."""
+        return replace(self, started=self.started + offset,
+                       answered=None if self.answered is None else self.answered + offset,
+                       ended=self.ended + offset)
+
+    def fields(self) -> dict[str, str | int | float | None]:
+        """Flat values, as the ``call.ended`` log line and ``history --json`` show them."""
+        return {
+            "call_id": self.call_id, "line": self.line, "delegator": self.delegator,
+            "direction": self.direction.value, "caller": self.caller,
+            "caller_source": self.caller_source, "callee": self.callee, "vip": self.vip,
+            "policy": self.policy, "stages": self.stages, "reason": self.reason,
+            "rung": ", ".join(self.rung) or None, "answered_by": self.answered_by,
+            "answered_phone": self.answered_phone, "made_by": self.made_by,
+            "outcome": self.outcome.value, "status": self.status, "started": self.started,
+            "answered": self.answered, "ended": self.ended,
+            "duration": round(self.duration, 3), "hung_up_by": self.hung_up_by,
+            "end_reason": self.end_reason,
+        }
