@@ -93,7 +93,8 @@ def test_durations_and_ipv6() -> None:
         (LISTEN + "logging: {format: xml}", "logging.format", "allowed: json, console"),
         (LISTEN + "untrusted_calls: everyone", "untrusted_calls",
          "allowed: refuse, local_lines"),
-        (LISTEN + "colour: red", "colour", "unknown key; allowed: auth, delegations, dialogs, domain,"),
+        (LISTEN + "colour: red", "colour",
+         "unknown key; allowed: auth, delegations, dialogs, domain,"),
         ("- listen", "", "must be a mapping, got a list"),
     ],
 )
