@@ -328,7 +328,7 @@ class ProxyCore:
             self._answer(entry, 501, f"Not Implemented (no {name} service)")
             return
         reply = service.handle(entry.received, source, self._wall_clock())
-        self._answer(entry, reply.status, reply.reason, reply.headers)
+        self._answer(entry, reply.status, reply.reason, reply.headers, to_tag=reply.to_tag)
 
     def _with_contacts(self, request: Request, plan: RoutingPlan) -> RoutingPlan:
         """Registered phones in the plan: one target per contact registered now."""
@@ -481,10 +481,11 @@ class ProxyCore:
     # --- answering and sending ---------------------------------------------------------
 
     def _answer(self, entry: ServerEntry, status: int, reason: str,
-                extra: tuple[Header, ...] = (), *, logged: bool = False) -> None:
+                extra: tuple[Header, ...] = (), *, logged: bool = False,
+                to_tag: str | None = None) -> None:
         received = entry.received
-        response = make_response(received, status, reason, to_tag=secrets.token_hex(4),
-                                 extra=extra)
+        response = make_response(received, status, reason,
+                                 to_tag=to_tag or secrets.token_hex(4), extra=extra)
         if status >= 300:
             if not logged:
                 self._log.info("request.refused", call_id=received.call_id,
