@@ -91,7 +91,8 @@ class ProxyCore:
                  loop: asyncio.AbstractEventLoop, trust: TrustModel, route_secret: bytes,
                  log: Any, services: Mapping[str, Service] | None = None,
                  guard: LoadGuard | None = None, auth: Authentication | None = None,
-                 registrar_hosts: frozenset[str] = frozenset(), locate: Locate | None = None,
+                 registrar_hosts: frozenset[str] = frozenset(),
+                 presence_hosts: frozenset[str] = frozenset(), locate: Locate | None = None,
                  wall_clock: Callable[[], float] | None = None,
                  line_full: Callable[[str], bool] | None = None) -> None:
         self._local = local
@@ -102,7 +103,7 @@ class ProxyCore:
         self._trust = trust
         self._tokens = RouteTokens(route_secret)
         self._classifier = Classifier(local, trust, self._tokens, settings.timer_c, auth,
-                                      registrar_hosts)
+                                      registrar_hosts, presence_hosts)
         self._locate = locate
         self._line_full = line_full  # the dialog state's answer: no room for another call
         # Unix time for what outlives the process (registrations, digest nonces);
