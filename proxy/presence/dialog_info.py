@@ -66,9 +66,9 @@ def _dialog(dialog: DialogView) -> Element:
 
 
 def _participant(parent: Element, name: str, party: Party, rendering: str | None) -> None:
-    """§4.1.6: who the side is (``identity``) and where its phone is (``target``)."""
-    target = party.target or party.identity
-    if not party.identity and not target:
+    """§4.1.6: who the side is (``identity``) and where its phone is (``target``,
+    the dialog's remote target; none while a branch has not answered)."""
+    if not party.identity and not party.target:
         return
     element = SubElement(parent, name)
     if party.identity:
@@ -76,10 +76,10 @@ def _participant(parent: Element, name: str, party: Party, rendering: str | None
         identity.text = _text(party.identity)
         if party.display:
             identity.set("display", _text(party.display))
-    if target:
-        target_element = SubElement(element, "target", {"uri": _text(target)})
+    if party.target:
+        target = SubElement(element, "target", {"uri": _text(party.target)})
         if rendering is not None:
-            SubElement(target_element, "param", {"pname": _RENDERING, "pvalue": rendering})
+            SubElement(target, "param", {"pname": _RENDERING, "pvalue": rendering})
 
 
 def _text(value: str) -> str:

@@ -384,7 +384,7 @@ def test_no_input_sends_a_notify_while_one_is_in_flight() -> None:
 
 def test_the_document_escapes_what_came_from_the_network_and_shows_a_hold() -> None:
     hostile = replace(dialog(DialogState.CONFIRMED, held=HeldBy.LOCAL),
-                      remote=Party("sip:x@127.0.0.9", 'Eve <"&\x01\udcff>', None))
+                      remote=Party("sip:x@127.0.0.9", 'Eve <"&\x01\udcff>', "sip:x@10.0.0.1"))
     root = ET.fromstring(dialog_info("sip:1000@vipproxy.test", 7, [hostile], "idle"))
     element = root.find("d:dialog", NS)
     assert element is not None and root.get("version") == "7"
@@ -396,6 +396,8 @@ def test_the_document_escapes_what_came_from_the_network_and_shows_a_hold() -> N
                  ("local", "remote")}
     assert {side: param.get("pvalue") for side, param in rendering.items()
             if param is not None} == {"local": "no", "remote": "yes"}
-    # The remote side has no Contact known: its identity is its target.
-    target = element.find("d:remote/d:target", NS)
-    assert target is not None and target.get("uri") == "sip:x@127.0.0.9"
+    # A branch that has not answered has no remote target yet: no <target>.
+    trying = ET.fromstring(dialog_info("sip:1000@vipproxy.test", 0, [
+        replace(dialog(DialogState.TRYING), local=Party("sip:1000@vipproxy.test"))], "idle"))
+    assert trying.find("d:dialog/d:local/d:target", NS) is None
+    assert trying.find("d:dialog/d:remote/d:target", NS) is not None
