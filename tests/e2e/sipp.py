@@ -255,13 +255,21 @@ class SippLauncher:
         pause_ms: int = 0,
         timeout: float = 10.0,
         local: Endpoint | None = None,
+        credentials: tuple[str, str] | None = None,
+        auth_uri: str | None = None,
     ) -> SippProcess:
         """Start a caller that places one call to ``service`` via ``remote``.
 
         ``local`` is the caller's own endpoint when the test must know it in
-        advance (a trusted-peer address); a fresh one otherwise.
+        advance (a trusted-peer address); a fresh one otherwise. ``credentials``
+        (username, password) answer digest challenges where the scenario writes
+        a bare ``[authentication]``; SIPp digests the URI ``sip:REMOTE`` unless
+        ``auth_uri`` names the Request-URI the scenario sends (without ``sip:``,
+        which SIPp puts in front).
         """
         endpoint = local or self._allocator.endpoint()
+        digest = ["-au", credentials[0], "-ap", credentials[1]] if credentials else []
+        digest += ["-auth_uri", auth_uri] if auth_uri else []
         return self._start(
             name,
             SCENARIOS / scenario,
@@ -271,7 +279,7 @@ class SippLauncher:
             variables or {},
             pause_ms,
             timeout,
-            ["-s", service, str(remote)],
+            [*digest, "-s", service, str(remote)],
         )
 
     def _start(
