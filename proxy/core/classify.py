@@ -31,7 +31,7 @@ from proxy.defaults import DRAINING_RETRY_AFTER
 from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
 from proxy.policy.trust import Source, SourceKind, TrustModel, UntrustedCalls
-from proxy.sip.address import address_user, parse_name_addr
+from proxy.sip.address import address_tag, address_user
 from proxy.sip.errors import SipParseError
 from proxy.sip.event import DIALOG_PACKAGE, request_event
 from proxy.sip.hop import Hop
@@ -166,8 +166,8 @@ class Classifier:
         if not token:
             return False
         request = preprocessed.request
-        return self.tokens.verify(token, request.call_id,
-                                  (_tag(request.header("from")), _tag(request.header("to"))))
+        tags = (address_tag(request.header("from")), address_tag(request.header("to")))
+        return self.tokens.verify(token, request.call_id, tags)
 
     # --- initial requests (§16.5) --------------------------------------------------
 
@@ -307,10 +307,3 @@ def _answer_for_unusable(error: SipParseError) -> Answer:
     return Answer(status, f"{_STATUS_PHRASES[status]} ({error.reason})")
 
 
-def _tag(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return parse_name_addr(value).tag
-    except SipParseError:
-        return None

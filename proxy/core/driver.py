@@ -54,7 +54,7 @@ from proxy.defaults import MAX_BREADTH, MAX_MESSAGE_SIZE, TIMER_C_SECONDS
 from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import RoutingPlan
 from proxy.policy.trust import Source, TrustModel
-from proxy.sip.address import parse_name_addr
+from proxy.sip.address import address_tag
 from proxy.sip.errors import SipParseError
 from proxy.sip.hop import Hop, maddr_hop, reconnect_hop, response_hop
 from proxy.sip.message import (
@@ -349,7 +349,8 @@ class ProxyCore:
             self._answer(entry, 440, "Max-Breadth Exceeded")
             return
         if request.method in DIALOG_FORMING and not has_to_tag(request):
-            entry.route_token = self._tokens.mint(request.call_id, _from_tag(request))
+            entry.route_token = self._tokens.mint(request.call_id,
+                                                 address_tag(request.header("from")) or "")
         entry.context = ResponseContext(request, plan, secrets.token_hex(4),
                                         self._context_settings)
         self._forks.decide(entry, entry.context.start())
@@ -534,11 +535,3 @@ class ProxyCore:
 
 # Refusals with a log event of their own (the rest are ``request.refused``).
 _REFUSAL_EVENTS = {"auth_blocked": "auth.blocked"}
-
-
-def _from_tag(request: Request) -> str:
-    try:
-        return parse_name_addr(request.header("from") or "").tag or ""
-    except SipParseError:
-        return ""
-

@@ -46,7 +46,7 @@ from proxy.presence.requests import (
     subscriber_target,
 )
 from proxy.presence.subscription import DialogKey, Peer, Subscription
-from proxy.sip.address import parse_name_addr
+from proxy.sip.address import address_tag, parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.event import Event, request_event
 from proxy.sip.hop import Hop, hop_for_uri
@@ -206,7 +206,7 @@ class Notifier:
         expires = granted_expires(request, self._settings)
         if isinstance(expires, Reply):
             return expires
-        remote_tag = _tag(request.header("from"))
+        remote_tag = address_tag(request.header("from"))
         if remote_tag is None:
             return Reply(400, "Bad Request (From without a tag)")
         peer = self._peer(request, source)
@@ -217,8 +217,8 @@ class Notifier:
     def _in_dialog(self, request: Request, source: Source, event: Event, now: float) -> Outcome:
         """A refresh or an unsubscribe (Expires: 0), matched by the dialog id: our
         tag is random, so only the subscriber can name the subscription."""
-        key = (request.call_id, _tag(request.header("from")) or "",
-               _tag(request.header("to")) or "")
+        key = (request.call_id, address_tag(request.header("from")) or "",
+               address_tag(request.header("to")) or "")
         subscription = self._subscriptions.get(key)
         if subscription is None or subscription.event != _echoed(event):
             return Outcome(NO_SUBSCRIPTION)
@@ -425,13 +425,6 @@ class Notifier:
 
 # --- reading the request ------------------------------------------------------------------
 
-def _tag(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return parse_name_addr(value).tag
-    except SipParseError:
-        return None
 
 
 def _with_tag(value: str, tag: str) -> str:
