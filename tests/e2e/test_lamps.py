@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from .conftest import StartProxy
-from .loopback import LoopbackAllocator, wait_until
+from .loopback import LoopbackAllocator, Transport, wait_until
 from .proxy_process import ProxyProcess
 from .registration_support import DOMAIN, REALM, SIPP_ALGORITHMS
 from .sip_trace import TracedMessage
@@ -67,10 +67,11 @@ def start_office(vipproxy: StartProxy, loopback: LoopbackAllocator, other_caller
 
 
 def watch(sipp: SippLauncher, proxy: ProxyProcess, user: str = "bob", *,
-          at_once: bool = False) -> SippProcess:
+          at_once: bool = False, transport: Transport = "udp") -> SippProcess:
     """A watcher subscribed as ``user`` to line 1000; returns once it has its first
     NOTIFY (or its SUBSCRIBE was refused)."""
     watcher = sipp.uac(f"watcher-{user}", "uac_watch.xml", remote=proxy.endpoint, service=LINE,
+                       transport=transport,
                        keys={"domain": DOMAIN, "watcher": user, "expires": "600"},
                        variables={"at_once": "yes"} if at_once else {},
                        credentials=(user, PASSWORDS[user]), auth_uri=f"{LINE}@{DOMAIN}",
@@ -233,12 +234,14 @@ def test_ring_all_shows_every_branch_ringing_and_exactly_one_confirmed(
     assert cancelled == {alice.endpoint.host, bob.endpoint.host}
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_unsubscribing_gets_the_final_notify(
-    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator
+    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator, transport: Transport
 ) -> None:
     proxy = start_office(vipproxy, loopback, "ring_me_only")
 
-    result = watch(sipp, proxy, at_once=True).wait()
+    # Over TCP the NOTIFYs come back on the watcher's own connection.
+    result = watch(sipp, proxy, at_once=True, transport=transport).wait()
 
     result.assert_passed()
     notifies = result.received("NOTIFY")
