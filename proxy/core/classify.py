@@ -145,7 +145,7 @@ class Classifier:
                 and not request.header_values("route")):
             # A refresh or unsubscribe in a lamp subscription: the Contact we gave in
             # the 200 (a phone may have put our address as its outbound proxy on
-            # top, popped above). Its dialog id names the subscription.
+            # top, popped in preprocessing). Its dialog id names the subscription.
             return Serve(PRESENCE_SERVICE, source)
         if facts.preprocessed.our_route:
             if not self._token_valid(facts.preprocessed):
