@@ -7,8 +7,7 @@ that started or ended). Whoever runs it sends the NOTIFYs and reports their
 answers. Time is wall-clock seconds, passed in.
 
 Who may watch: the user who owns the line and the delegates who accepted that
-user's delegation, authenticated. Everyone else gets 403, whether the line
-exists or not being a question only for those allowed to ask.
+user's delegation, authenticated. Everyone else gets 403.
 
 Every NOTIFY carries the full state at the moment it is built, plus the dialogs
 that ended since the one before; each subscription has at most one NOTIFY in
@@ -281,8 +280,8 @@ class Notifier:
         return self._peer_at(target, routes, first)
 
     def _refreshed(self, peer: Peer, request: Request, source: Source) -> Peer | Reply:
-        """A refresh is a target refresh (RFC 6665 §4.1.2): a new Contact, and a new
-        source when there is no route set; the route set itself stays (§12.2)."""
+        """A refresh is a target refresh: a new Contact, and a new source when there
+        is no route set; the route set itself stays (RFC 3261 §12.2)."""
         target = subscriber_target(request) if request.has_header("contact") else peer.target
         if isinstance(target, Reply):
             return target
