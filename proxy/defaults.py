@@ -46,3 +46,15 @@ DIALOG_MAX_DURATION_SECONDS = 12 * 3600.0
 # Busy Here: two lets an assistant hold one call and take another, as the two line
 # keys of a desk phone's shared line do.
 LINE_MAX_CALLS = 2
+# A TCP connection nobody has used for this long is closed, so that file descriptors
+# do not pile up; RFC 5626 keep-alive pings count as use.
+TCP_IDLE_SECONDS = 300.0
+# RFC 5626 §5.4: the Flow-Timer of a 200 to a REGISTER that uses outbound, by the
+# transport of its flow; the phone sends a keep-alive every 80-100 % of it (§4.4.1).
+# TCP: a CRLF ping every 96-120 s keeps the connection well inside TCP_IDLE_SECONDS,
+# even with one ping lost, and the proxy waits longer than the Flow-Timer before it
+# counts the flow as failed, as §5.4 asks. UDP: a STUN request every 20-25 s, inside
+# the 30 s after which many NATs forget a UDP mapping; a proxy cannot see a UDP flow
+# fail, so this value serves the phone's NAT alone.
+FLOW_TIMER_TCP_SECONDS = 120
+FLOW_TIMER_UDP_SECONDS = 25

@@ -255,13 +255,16 @@ class SippLauncher:
         pause_ms: int = 0,
         timeout: float = 10.0,
         local: Endpoint | None = None,
+        call_id: str | None = None,
     ) -> SippProcess:
         """Start a caller that places one call to ``service`` via ``remote``.
 
         ``local`` is the caller's own endpoint when the test must know it in
-        advance (a trusted-peer address); a fresh one otherwise.
+        advance (a trusted-peer address); a fresh one otherwise. ``call_id`` is
+        the call's Call-ID (``-cid_str``) when the test must know it.
         """
         endpoint = local or self._allocator.endpoint()
+        call_id_option = ["-cid_str", call_id] if call_id is not None else []
         return self._start(
             name,
             SCENARIOS / scenario,
@@ -271,7 +274,7 @@ class SippLauncher:
             variables or {},
             pause_ms,
             timeout,
-            ["-s", service, str(remote)],
+            [*call_id_option, "-s", service, str(remote)],
         )
 
     def _start(
