@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, assert_never
 
 from alembic.util.exc import CommandError
-from sqlalchemy import Insert, Table, and_, bindparam, delete, insert, select
+from sqlalchemy import Insert, RowMapping, Select, Table, and_, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.typing import FilteringBoundLogger
@@ -138,13 +138,7 @@ class Store:
         written are not included: call it at start, before any save."""
         query = (select(registrations).where(registrations.c.expires_at > now)
                  .order_by(registrations.c.aor, registrations.c.contact))
-        try:
-            async with self._engine.connect() as connection:
-                rows = (await connection.execute(query)).mappings().all()
-        except _DATABASE_ERRORS as error:
-            raise StoreError(self.url, f"cannot read registrations: {_describe(error)}"
-                             ) from error
-        return [_registration(row) for row in rows]
+        return [_registration(row) for row in await self._rows(query, "registrations")]
 
     async def call_history(self, *, lines: Collection[str] | None = None,
                            delegators: Collection[str] | None = None,
@@ -160,13 +154,16 @@ class Store:
             query = query.where(columns.delegator.in_(list(delegators)))
         if since is not None:
             query = query.where(columns.started >= since)
+        return [CallHistory(**row) for row in await self._rows(query, "the call history")]
+
+    async def _rows(self, query: Select[Any], what: str) -> Sequence[RowMapping]:
+        """What ``query`` selects; a :class:`StoreError` saying ``what`` could not be read."""
         try:
             async with self._engine.connect() as connection:
-                rows = (await connection.execute(query)).mappings().all()
+                rows: Sequence[RowMapping] = (await connection.execute(query)).mappings().all()
         except _DATABASE_ERRORS as error:
-            raise StoreError(self.url, f"cannot read the call history: {_describe(error)}"
-                             ) from error
-        return [CallHistory(**row) for row in rows]
+            raise StoreError(self.url, f"cannot read {what}: {_describe(error)}") from error
+        return rows
 
     async def purge_calls(self, started_before: float) -> int:
         """Delete the calls started before ``started_before`` (Unix seconds): the
