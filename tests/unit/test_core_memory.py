@@ -16,10 +16,20 @@ from fakelink import CALLER, TOKENS, FakeLoop, Link, answer, cancel_for, invite,
 from test_core_fork import CALL_TOKEN, CONFIG, A, B, _caller_bye, _forwarded
 
 from proxy.core.driver import ProxyCore
+from proxy.dialog import DialogTracker
 from proxy.sip.hop import Hop
 from proxy.sip.message import Request
 
 Proxy = tuple[ProxyCore, FakeLoop, Link]
+
+# The same call shape on a user's line: the dialog tracker follows it as well.
+LINE_CONFIG = """
+listen: [{transport: udp, host: 127.0.0.1, port: 5060}]
+trusted_peers: ["127.0.0.9/32"]
+users:
+  ann: {name: Ann, lines: ["2000"],
+        endpoints: ["sip:a@127.0.0.2:5070", "sip:b@127.0.0.3:5070"]}
+"""
 
 
 @pytest.fixture
@@ -77,15 +87,23 @@ def _numbered(data: bytes, number: int) -> bytes:
     return data.replace(b"call-1@", f"call-{number}@".encode())
 
 
+@pytest.mark.parametrize("on_a_line", [False, True], ids=["route", "users-line"])
 @pytest.mark.parametrize("call", [_answered_call, _cancelled_call, _refused_call])
-def test_a_finished_call_leaves_no_garbage(collector_off: None,
+def test_a_finished_call_leaves_no_garbage(collector_off: None, on_a_line: bool,
                                            call: Callable[[Proxy, int], None]) -> None:
-    proxy = make_core(CONFIG)
+    proxy = make_core(LINE_CONFIG if on_a_line else CONFIG)
     core, loop, _ = proxy
+    tracker = DialogTracker(core._trust.directory)
+    records = []
+    if on_a_line:
+        core.events.subscribe(lambda event: records.extend(tracker.observe(event).finished))
     for number in range(3):
         call(proxy, number)
     loop.advance(300.0)  # past Timer C and every transaction timer: all calls are over
     assert (core.live_server_transactions, core.live_client_transactions) == (0, 0)
+    assert len(tracker) == 0  # every call it followed is over and forgotten
+    assert len(records) == (3 if on_a_line and call is not _refused_call else 0)
+    records.clear()
     found = gc.collect()
     kinds = Counter(type(thing).__name__ for thing in gc.garbage).most_common(8)
     assert found == 0, f"{found} objects left for the cyclic collector: {kinds}"
