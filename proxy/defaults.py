@@ -20,8 +20,11 @@ STATE_DIR = "~/.local/state/vipproxy"
 # The store's write-behind: a batch is written this long after its first write was
 # queued, so a kill -9 loses at most this much (plus the batch being written).
 STORE_FLUSH_INTERVAL_SECONDS = 0.05
-# Bindings waiting to be written at most; past it a new one is dropped and counted.
+# Changes waiting to be written at most (changed bindings and finished calls' history
+# records together); past it a new one is dropped, counted and logged.
 STORE_QUEUE_LIMIT = 10_000
+# The call history keeps a call this long after it started, then purges it.
+HISTORY_RETENTION_SECONDS = 90 * 86400.0
 # Digest authentication (proxy.auth). A nonce is good for this long; then the
 # client is challenged again with stale=true (RFC 7616 §3.3).
 AUTH_NONCE_LIFETIME_SECONDS = 300.0
