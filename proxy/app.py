@@ -18,6 +18,7 @@ from proxy.core.local import Interface, LocalAddresses
 from proxy.core.overload import LoadGuard, OverloadSettings
 from proxy.core.services import ProxyItself, Service
 from proxy.dialog import DialogSettings, DialogTracker
+from proxy.history.recorder import history_writer, keep_history_trimmed
 from proxy.lamps import Lamps
 from proxy.lines import Lines
 from proxy.logs import configure_logging
@@ -68,6 +69,7 @@ async def serve(config: ProxyConfig) -> int:
     lines = Lines(DialogTracker(config.directory, DialogSettings(config.dialog_max_duration,
                                                                  config.line_max_calls)),
                   loop, log)
+    lines.on_call_finished(history_writer(store))
     core = ProxyCore(
         local=local,
         settings=CoreSettings(config.timers, config.timer_c, config.max_breadth,
@@ -118,13 +120,15 @@ async def serve(config: ProxyConfig) -> int:
         phones, store, shared=not config.database_url.startswith("sqlite"), log=log))
     expiry = asyncio.create_task(lines.keep_expiring())
     lamp_expiry = asyncio.create_task(lamps.keep_expiring())
+    purge = asyncio.create_task(keep_history_trimmed(store, config.history_retention, log))
     await stop.wait()
     await _drain(core, lamps, config.shutdown_grace, loop, log, quiet=config.timers.t1)
     watch.stop()
     locations.cancel()
     expiry.cancel()
     lamp_expiry.cancel()
-    lines.stop()
+    purge.cancel()
+    lines.stop()  # the calls still up go to the history before the store closes
     transports.close()
     stored = await _close_store(store, log)  # after the drain: its writes are queued
     log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats),
@@ -158,7 +162,7 @@ async def _close_store(store: Store, log: Any) -> bool:
         return False
     log.info("store.closed", url=store.url, queued=store.stats.queued,
              written=store.stats.written, dropped=store.stats.dropped,
-             failed_batches=store.stats.failed_batches)
+             calls_dropped=store.stats.calls_dropped, failed_batches=store.stats.failed_batches)
     return True
 
 

@@ -1,4 +1,5 @@
-"""The ``vipproxy`` command: run, check, explain, registrations, schema and passwd."""
+"""The ``vipproxy`` command: run, check, explain, registrations, history, schema and
+passwd."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from proxy.app import serve
 from proxy.auth import ha1_values
 from proxy.config.errors import ConfigError
 from proxy.config.loader import ProxyConfig, config_schema, load_config
+from proxy.history.view import SINCE_FORMS, history_table, json_lines, since_time
 from proxy.policy.decide import CallInfo, decide
-from proxy.store import StoreError, open_store
+from proxy.store import CallHistory, StoreError, open_store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _explain(config, args)
     if args.command == "registrations":
         return asyncio.run(_registrations(config))
+    if args.command == "history":
+        return _history(config, args)
     return _run(config)
 
 
@@ -48,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="show how a call would be routed")
     registrations = commands.add_parser(
         "registrations", help="print the location table: every unexpired registration")
+    history = commands.add_parser(
+        "history", help="print the shared call history",
+        description="Print the calls on users' lines, oldest first: a table, or JSON lines "
+        "with --json. A delegator and their accepted delegates see the delegator's lines.")
     commands.add_parser(
         "schema", help="print the JSON Schema of the configuration file (for editors)"
     )
@@ -55,12 +63,20 @@ def _parser() -> argparse.ArgumentParser:
         "passwd",
         help="print the ha1 block of a user's auth section for a password read from stdin",
     )
-    for command in (run, check, explain, registrations):
+    for command in (run, check, explain, registrations, history):
         command.add_argument("--config", required=True, help="YAML configuration file")
     passwd.add_argument("username", help="the digest username (auth.username, else the user id)")
     realm = passwd.add_mutually_exclusive_group(required=True)
     realm.add_argument("--realm", help="the digest realm (auth.realm of the configuration)")
     realm.add_argument("--config", help="YAML configuration file to read auth.realm from")
+    history.add_argument("--line", help="only calls on this line (a number, written any way)")
+    history.add_argument(
+        "--user", help="only the calls this user sees: on their own lines and on the lines of "
+        "every delegator they are an accepted delegate of")
+    history.add_argument("--since", type=_since, help=f"only calls started since: {SINCE_FORMS}")
+    history.add_argument("--json", action="store_true",
+                         help="one JSON object per call and line (the fields of the call.ended "
+                         "log line) instead of a table")
     explain.add_argument("--from", dest="caller", required=True, help="caller number (From)")
     explain.add_argument("--to", dest="line", required=True, help="called number or line")
     explain.add_argument("--asserted", help="P-Asserted-Identity number, if the call has one")
@@ -138,6 +154,47 @@ async def _registrations(config: ProxyConfig) -> int:
               f"from {received.transport.lower()}:{received.host}:{received.port}"
               f"{'  ' + row.user_agent if row.user_agent else ''}")
     return 0
+
+
+def _since(text: str) -> float:
+    try:
+        return since_time(text, time.time())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _history(config: ProxyConfig, args: argparse.Namespace) -> int:
+    """``vipproxy history``: the calls the store holds, as the filters say."""
+    directory = config.directory
+    delegators = None
+    if args.user is not None:
+        if args.user not in directory.users:
+            print(f"vipproxy history: --user: {args.user!r} is not a user; users: "
+                  f"{', '.join(sorted(directory.users)) or 'none'}", file=sys.stderr)
+            return 2
+        delegators = directory.history_shared_with(args.user)
+    lines = None if args.line is None else [directory.normalize(args.line)]
+    try:
+        rows = asyncio.run(_read_history(config, lines, delegators, args.since))
+    except StoreError as error:
+        print(f"vipproxy: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        if rows:
+            print(json_lines(rows))
+    else:
+        print(history_table(rows))
+    return 0
+
+
+async def _read_history(config: ProxyConfig, lines: Sequence[str] | None,
+                        delegators: Sequence[str] | None,
+                        since: float | None) -> list[CallHistory]:
+    store = await open_store(config.database_url)
+    try:
+        return await store.call_history(lines=lines, delegators=delegators, since=since)
+    finally:
+        await store.close()
 
 
 def _run(config: ProxyConfig) -> int:

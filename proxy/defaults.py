@@ -20,8 +20,11 @@ STATE_DIR = "~/.local/state/vipproxy"
 # The store's write-behind: a batch is written this long after its first write was
 # queued, so a kill -9 loses at most this much (plus the batch being written).
 STORE_FLUSH_INTERVAL_SECONDS = 0.05
-# Bindings waiting to be written at most; past it a new one is dropped and counted.
+# Changes waiting to be written at most (changed bindings and finished calls' history
+# records together); past it a new one is dropped, counted and logged.
 STORE_QUEUE_LIMIT = 10_000
+# The call history keeps a call this long after it started, then purges it.
+HISTORY_RETENTION_SECONDS = 90 * 86400.0
 # Digest authentication (proxy.auth). A nonce is good for this long; then the
 # client is challenged again with stale=true (RFC 7616 §3.3).
 AUTH_NONCE_LIFETIME_SECONDS = 300.0
@@ -52,3 +55,15 @@ LINE_MAX_CALLS = 2
 PRESENCE_MIN_EXPIRES = 60
 PRESENCE_MAX_EXPIRES = 3600
 PRESENCE_DEFAULT_EXPIRES = 3600
+# A TCP connection nobody has used for this long is closed, so that file descriptors
+# do not pile up; RFC 5626 keep-alive pings count as use.
+TCP_IDLE_SECONDS = 300.0
+# RFC 5626 §5.4: the Flow-Timer of a 200 to a REGISTER that uses outbound, by the
+# transport of its flow; the phone sends a keep-alive every 80-100 % of it (§4.4.1).
+# TCP: a CRLF ping every 96-120 s keeps the connection well inside TCP_IDLE_SECONDS,
+# even with one ping lost, and the proxy waits longer than the Flow-Timer before it
+# counts the flow as failed, as §5.4 asks. UDP: a STUN request every 20-25 s, inside
+# the 30 s after which many NATs forget a UDP mapping; a proxy cannot see a UDP flow
+# fail, so this value serves the phone's NAT alone.
+FLOW_TIMER_TCP_SECONDS = 120
+FLOW_TIMER_UDP_SECONDS = 25

@@ -204,17 +204,17 @@ class Seconds(Check):
         seconds: float | None = None
         if isinstance(value, int | float) and not isinstance(value, bool):
             seconds = float(value)
-        elif isinstance(value, str) and (match := _DURATION.match(value)):
-            seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        elif isinstance(value, str):
+            seconds = duration_seconds(value)
         if seconds is None:
             raise fail(f"must be a duration such as 20s, 500ms or 2m, got {value!r}")
         too_short = (
             seconds <= self.minimum if self.exclusive_minimum else seconds < self.minimum
         )
         if too_short or seconds > self.maximum:
-            lower = f"more than {self.minimum:g}s" if self.exclusive_minimum else (
-                f"{self.minimum:g}s")
-            raise fail(f"{seconds:g}s is out of range; allowed: {lower} to {self.maximum:g}s")
+            lower = f"more than {_shown(self.minimum)}" if self.exclusive_minimum else (
+                _shown(self.minimum))
+            raise fail(f"{seconds:g}s is out of range; allowed: {lower} to {_shown(self.maximum)}")
         return seconds
 
     def json_schema(self) -> JsonSchemaValue:
@@ -223,9 +223,24 @@ class Seconds(Check):
                 {"type": "number", "minimum": self.minimum, "maximum": self.maximum},
                 {"type": "string", "pattern": _DURATION.pattern},
             ],
-            "description": f"a duration such as 20s, 500ms or 2m, from {self.minimum:g}s"
-            f" to {self.maximum:g}s",
+            "description": f"a duration such as 20s, 500ms or 2m, from {_shown(self.minimum)}"
+            f" to {_shown(self.maximum)}",
         }
+
+
+def duration_seconds(text: str) -> float | None:
+    """``20s``, ``500ms``, ``2m``, ``12h``, ``90d`` or a bare number of seconds, in
+    seconds; None when ``text`` is none of these."""
+    match = _DURATION.match(text)
+    if match is None:
+        return None
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _shown(seconds: float) -> str:
+    """A bound as a person writes it: whole days in days (``90d``), else seconds."""
+    days = seconds / _UNIT_SECONDS["d"]
+    return f"{days:g}d" if days >= 1 and days.is_integer() else f"{seconds:g}s"
 
 
 def at_least_one(what: str) -> AfterValidator:

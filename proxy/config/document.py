@@ -21,6 +21,7 @@ from proxy.config.routes import Route
 from proxy.config.server import (
     Auth,
     Dialogs,
+    History,
     Limits,
     Lines,
     Listen,
@@ -54,6 +55,7 @@ class ConfigDocument(Section):
     limits: Annotated[Limits, Field(default_factory=Limits)]
     lines: Annotated[Lines, Field(default_factory=Lines)]
     dialogs: Annotated[Dialogs, Field(default_factory=Dialogs)]
+    history: Annotated[History, Field(default_factory=History)]
     logging: Annotated[Logging, Field(default_factory=Logging)]
     shutdown_grace: Annotated[float, Seconds(0.0, 3600.0)] = SHUTDOWN_GRACE_SECONDS
     untrusted_calls: Annotated[UntrustedCalls, OneOf(UntrustedCalls)] = UntrustedCalls.REFUSE

@@ -23,7 +23,7 @@ from proxy.config.document import STORE_FILE, ConfigDocument
 from proxy.config.errors import ConfigError, ConfigProblem
 from proxy.config.problems import problems_of
 from proxy.config.server import Numbering
-from proxy.defaults import DIALOG_MAX_DURATION_SECONDS, LINE_MAX_CALLS
+from proxy.defaults import DIALOG_MAX_DURATION_SECONDS, HISTORY_RETENTION_SECONDS, LINE_MAX_CALLS
 from proxy.policy.directory import Directory
 from proxy.policy.trust import UntrustedCalls
 from proxy.transaction.timers import TimerSettings
@@ -72,6 +72,7 @@ class ProxyConfig:
     credentials: Mapping[str, Credentials] = field(default_factory=dict)  # by user id
     line_max_calls: int = LINE_MAX_CALLS  # calls a line carries before 486
     dialog_max_duration: float = DIALOG_MAX_DURATION_SECONDS  # a quiet call ends after it
+    history_retention: float = HISTORY_RETENTION_SECONDS  # seconds a call stays in the history
 
     @property
     def database_url(self) -> str:
@@ -148,6 +149,7 @@ def _proxy_config(document: ConfigDocument) -> ProxyConfig:
         shutdown_grace=document.shutdown_grace,
         line_max_calls=document.lines.max_calls,
         dialog_max_duration=document.dialogs.max_duration,
+        history_retention=document.history.retention,
         log_level=document.logging.level,
         log_format=document.logging.format,
         directory=directory_of(document),

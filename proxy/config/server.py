@@ -12,6 +12,7 @@ from proxy.config.addresses import CountryCode, IpHost, Realm, StoreUrl
 from proxy.config.checks import OneOf, Seconds, Section, Text, Whole, fail
 from proxy.defaults import (
     DIALOG_MAX_DURATION_SECONDS,
+    HISTORY_RETENTION_SECONDS,
     LINE_MAX_CALLS,
     MAX_BREADTH,
     MAX_MESSAGE_SIZE,
@@ -89,6 +90,16 @@ class Dialogs(Section):
         Field(description="a quiet call without a session timer (its BYE lost) ends after"
                           " this long, such as 12h"),
     ] = DIALOG_MAX_DURATION_SECONDS
+
+
+class History(Section):
+    """The shared call history."""
+
+    retention: Annotated[
+        float, Seconds(86400.0, 3650 * 86400.0),
+        Field(description="how long a call stays in the history, such as 90d; older calls"
+                          " are purged"),
+    ] = HISTORY_RETENTION_SECONDS
 
 
 class Logging(Section):

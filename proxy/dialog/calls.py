@@ -187,12 +187,17 @@ _OUTCOMES = {
 }
 
 
-def _answered_by(leg: Leg | None) -> str | None:
-    if leg is None:
-        return None
-    if leg.role is TargetRole.VOICEMAIL:
+def person(role: TargetRole, user: str | None, target: str) -> str:
+    """Who a branch rings, as the history names them: the shared mailbox as
+    ``voicemail`` (its target names the delegator whose mailbox it is, who was not
+    rung), a user by id, anyone else by the URI rung."""
+    if role is TargetRole.VOICEMAIL:
         return "voicemail"
-    return leg.user or leg.target
+    return user or target
+
+
+def _answered_by(leg: Leg | None) -> str | None:
+    return None if leg is None else person(leg.role, leg.user, leg.target)
 
 
 def _terminated_event(end: LegEnd | None, line_side: Side) -> str | None:

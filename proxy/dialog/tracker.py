@@ -25,7 +25,7 @@ from proxy.core.events import (
     RequestRefused,
 )
 from proxy.defaults import DIALOG_MAX_DURATION_SECONDS, LINE_MAX_CALLS
-from proxy.dialog.calls import Appearance, Call, Leg, LegEnd, Side
+from proxy.dialog.calls import Appearance, Call, Leg, LegEnd, Side, person
 from proxy.dialog.machine import LegInput
 from proxy.dialog.records import CallRecord
 from proxy.dialog.sdp import holds_media, is_sdp
@@ -191,9 +191,9 @@ class DialogTracker:
             return NO_UPDATE
         call.legs[event.branch_id] = Leg(event.branch_id, event.target, event.user, event.role,
                                           event.at)
-        person = event.user or event.target
-        if person not in call.rung:
-            call.rung.append(person)
+        rung = person(event.role, event.user, event.target)
+        if rung not in call.rung:
+            call.rung.append(rung)
         return self._changes(call, [])
 
     # --- responses ------------------------------------------------------------------

@@ -211,6 +211,16 @@ class Directory:
             return None
         return self._vip_numbers.get(delegator, {}).get(number)
 
+    def history_shared_with(self, user_id: str) -> tuple[str, ...]:
+        """Whose lines' calls ``user_id`` sees in the shared call history: their own,
+        and those of every delegator who has them as an accepted delegate (whatever
+        their privileges: an assistant who only places calls still sees them)."""
+        delegators = tuple(
+            delegator for delegator, delegation in self.delegations.items()
+            if any(delegate.user == user_id and delegate.status is DelegationStatus.ACCEPTED
+                   for delegate in delegation.delegates))
+        return (user_id, *delegators)
+
     def is_trusted_peer(self, address: str) -> bool:
         """True when ``address`` lies in a trusted peer network (RFC 3325 §2 trust domain).
 

@@ -33,14 +33,16 @@ from proxy.registrar.contacts import (
     read_contacts,
     same_uri,
 )
+from proxy.registrar.outbound import OPTION_TAG as OUTBOUND
+from proxy.registrar.outbound import Outbound, outbound_of
 from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.message import Header, Request
 from proxy.sip.uri import SipUri, TelUri, parse_uri, sip_uri_or_none, uri_scheme
 
 # Option tags a REGISTER may Require (RFC 3261 §8.2.2.3): Path is stored and
-# returned (RFC 3327 §5.3). RFC 5626 outbound flows are not offered.
-SUPPORTED_OPTIONS = frozenset({"path"})
+# returned (RFC 3327 §5.3); outbound flows are kept and confirmed (RFC 5626 §6).
+SUPPORTED_OPTIONS = frozenset({"path", OUTBOUND})
 # RFC 3261 §10.3 step 7 note: 423 only for an interval shorter than an hour.
 _ONE_HOUR = 3600
 
@@ -125,12 +127,15 @@ class Registrar:
         requested = read_contacts(request, self._settings.default_expires)
         if isinstance(requested, Refusal):
             return RegistrarResult(_reply(requested))
+        outbound = outbound_of(request, requested, received)
+        if isinstance(outbound, Refusal):
+            return RegistrarResult(_reply(outbound))
         stale = tuple(self._drop_expired(aor, now))
         changes = self._changes(aor, requested, request, received, now)
         if isinstance(changes, Refusal):
             return RegistrarResult(_reply(changes), removed=stale)
         saved, removed = self._apply(aor, changes)
-        return RegistrarResult(self._ok(aor, request, now), saved, stale + removed)
+        return RegistrarResult(self._ok(aor, request, now, outbound), saved, stale + removed)
 
     def _address_of_record(self, request: Request, user: str) -> str | Refusal:
         """Steps 1-5: the request is ours to process, and its To names an AOR the
@@ -266,13 +271,16 @@ class Registrar:
             del self._table[aor]
         return tuple(saved), tuple(removed)
 
-    def _ok(self, aor: str, request: Request, now: float) -> Reply:
+    def _ok(self, aor: str, request: Request, now: float, outbound: Outbound | None) -> Reply:
         """Step 8: 200 listing every current binding with its remaining interval,
-        the Path of the request (RFC 3327 §5.3) and a Date (§20.17)."""
+        the Path of the request (RFC 3327 §5.3), a Date (§20.17) and, for outbound,
+        Require and Flow-Timer (RFC 5626 §5.4, §6)."""
         headers: list[Header] = [("Contact", binding.contact_header(now))
                                  for binding in self.bindings_for(aor, now)]
         headers += [("Path", line) for line in request.header_lines("path")]
         headers.append(("Date", sip_date(now)))
+        if outbound is not None:
+            headers += outbound.headers()
         return Reply(200, "OK", tuple(headers))
 
     # --- the location table ----------------------------------------------------

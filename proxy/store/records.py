@@ -40,3 +40,42 @@ class Registration:
     def key(self) -> tuple[str, str]:
         """The binding's identity: ``(aor, contact)``."""
         return (self.aor, self.contact)
+
+
+@dataclass(frozen=True, slots=True)
+class CallHistory:
+    """One call on one line, as the shared call history keeps it: flat values, named
+    as the ``call.ended`` log line names them, so a row read back prints the same.
+
+    Times are wall-clock Unix seconds; ``duration`` is the seconds talked. A call is
+    identified by ``(call_id, line, started)``: a call between two users' lines
+    leaves one row per line, and a Call-ID reused by a new INVITE starts later.
+    """
+
+    call_id: str
+    line: str  # the line's number, normalised
+    delegator: str  # who owns the line (user id)
+    direction: str  # incoming, outgoing
+    caller: str | None
+    caller_source: str  # where the caller's identity came from
+    callee: str | None
+    vip: str | None  # the VIP contact matched
+    policy: str | None
+    stages: str | None  # the stages the routing decision planned
+    reason: str | None  # why that policy
+    rung: str | None  # everybody rung, in order, comma separated
+    answered_by: str | None
+    answered_phone: str | None
+    made_by: str | None
+    outcome: str  # answered, missed, voicemail, busy, cancelled, failed
+    status: int  # the final response the caller got
+    started: float
+    answered: float | None
+    ended: float
+    duration: float
+    hung_up_by: str | None
+    end_reason: str
+
+    def key(self) -> tuple[str, str, float]:
+        """The row's identity: ``(call_id, line, started)``."""
+        return (self.call_id, self.line, self.started)

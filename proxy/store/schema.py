@@ -55,3 +55,40 @@ registrations = Table(
     PrimaryKeyConstraint("aor", "contact", name="registrations_pkey"),
     Index("registrations_expires_at", "expires_at"),
 )
+
+# One row per call per line (the dialog tracker's record). Written once, never
+# updated: the natural key makes a batch written twice (its commit lost on the way
+# back, then retried) insert nothing the second time. Reads are "a line's calls"
+# and "a delegator's lines' calls" from a time on, newest last; the purge deletes
+# by start time, which the started index serves (as it serves --since alone).
+call_history = Table(
+    "call_history",
+    metadata,
+    Column("call_id", Text, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("delegator", Text, nullable=False),
+    Column("direction", Text, nullable=False),
+    Column("caller", Text, nullable=True),
+    Column("caller_source", Text, nullable=False),
+    Column("callee", Text, nullable=True),
+    Column("vip", Text, nullable=True),
+    Column("policy", Text, nullable=True),
+    Column("stages", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("rung", Text, nullable=True),
+    Column("answered_by", Text, nullable=True),
+    Column("answered_phone", Text, nullable=True),
+    Column("made_by", Text, nullable=True),
+    Column("outcome", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("started", Double, nullable=False),
+    Column("answered", Double, nullable=True),
+    Column("ended", Double, nullable=False),
+    Column("duration", Double, nullable=False),
+    Column("hung_up_by", Text, nullable=True),
+    Column("end_reason", Text, nullable=False),
+    PrimaryKeyConstraint("call_id", "line", "started", name="call_history_pkey"),
+    Index("call_history_line_started", "line", "started"),
+    Index("call_history_delegator_started", "delegator", "started"),
+    Index("call_history_started", "started"),
+)

@@ -1,9 +1,10 @@
 """The store: what must survive a restart, in SQLite or PostgreSQL.
 
-Reads happen at start (``secret``, ``load_registrations``); afterwards the services
-keep their state in memory and only hand changes to the store. Those changes are
-write-behind: ``save_registration`` and ``delete_registration`` put the operation in
-a bounded buffer and return at once; a background task writes what is waiting in
+Reads happen at start (``secret``, ``load_registrations``), or outside the proxy
+(``call_history`` for ``vipproxy history``); afterwards the services keep their state
+in memory and only hand changes to the store. Those changes are write-behind:
+``save_registration``, ``delete_registration`` and ``add_call`` put the operation in
+one bounded buffer and return at once; a background task writes what is waiting in
 one transaction, ``flush_interval`` after the first of it was queued. Nothing on the
 per-message path awaits the database.
 """
@@ -12,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, assert_never
 
 from alembic.util.exc import CommandError
-from sqlalchemy import Insert, and_, bindparam, delete, insert, select
+from sqlalchemy import Insert, RowMapping, Select, Table, and_, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.typing import FilteringBoundLogger
@@ -27,13 +28,16 @@ from proxy.store.database import create_engine, parse_url, shown
 from proxy.store.errors import StoreError
 from proxy.store.migrate import upgrade_to_head
 from proxy.store.pending import Delete, Operation, PendingWrites
-from proxy.store.records import Received, Registration
-from proxy.store.schema import registrations, secrets
+from proxy.store.records import CallHistory, Received, Registration
+from proxy.store.schema import call_history, registrations, secrets
 
 # What a database or its driver raises when it cannot be reached or refuses.
 _DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError, CommandError)
 # Longest wait between two tries to write while the database is unreachable.
 _MAX_RETRY_DELAY = 5.0
+# A full buffer is logged when it starts dropping, then at most this often while it
+# goes on: an unreachable database under load must not flood the log.
+_DROPS_REPORT_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -42,6 +46,7 @@ class StoreStats:
 
     queued: int = 0  # operations accepted by save/delete
     dropped: int = 0  # operations refused because the buffer was full
+    calls_dropped: int = 0  # of which call history records: those calls are not kept
     written: int = 0  # operations written to the database
     batches: int = 0  # transactions that wrote them
     failed_batches: int = 0  # transactions that failed (their operations were kept)
@@ -86,11 +91,14 @@ class Store:
         self._log = log
         self._pending = PendingWrites(queue_limit)
         self._upsert = _upsert_registrations(engine.dialect.name)
+        self._add_calls: Insert = _insert(engine.dialect.name, call_history).on_conflict_do_nothing(
+            index_elements=list(call_history.primary_key.columns))
         self._writing = asyncio.Lock()  # one transaction at a time keeps writes in order
         self._wake = asyncio.Event()  # set when something is waiting, or on close
         self._closing = asyncio.Event()
         self._closed = False
         self._dropped_unreported = 0
+        self._drops_reported_at = -_DROPS_REPORT_SECONDS
         self._flusher = asyncio.create_task(self._flush_in_background(), name="store-flusher")
 
     # -- reads and the secret: awaited at start, never per message ------------------
@@ -130,13 +138,44 @@ class Store:
         written are not included: call it at start, before any save."""
         query = (select(registrations).where(registrations.c.expires_at > now)
                  .order_by(registrations.c.aor, registrations.c.contact))
+        return [_registration(row) for row in await self._rows(query, "registrations")]
+
+    async def call_history(self, *, lines: Collection[str] | None = None,
+                           delegators: Collection[str] | None = None,
+                           since: float | None = None) -> list[CallHistory]:
+        """The calls written so far, oldest first: only those on ``lines``, only those
+        on the lines of ``delegators``, only those started at ``since`` (Unix
+        seconds) or later, as far as each is given."""
+        columns = call_history.c
+        query = select(call_history).order_by(columns.started, columns.call_id, columns.line)
+        if lines is not None:
+            query = query.where(columns.line.in_(list(lines)))
+        if delegators is not None:
+            query = query.where(columns.delegator.in_(list(delegators)))
+        if since is not None:
+            query = query.where(columns.started >= since)
+        return [CallHistory(**row) for row in await self._rows(query, "the call history")]
+
+    async def _rows(self, query: Select[Any], what: str) -> Sequence[RowMapping]:
+        """What ``query`` selects; a :class:`StoreError` saying ``what`` could not be read."""
         try:
             async with self._engine.connect() as connection:
-                rows = (await connection.execute(query)).mappings().all()
+                rows: Sequence[RowMapping] = (await connection.execute(query)).mappings().all()
         except _DATABASE_ERRORS as error:
-            raise StoreError(self.url, f"cannot read registrations: {_describe(error)}"
+            raise StoreError(self.url, f"cannot read {what}: {_describe(error)}") from error
+        return rows
+
+    async def purge_calls(self, started_before: float) -> int:
+        """Delete the calls started before ``started_before`` (Unix seconds): the
+        history's retention. Returns how many were deleted."""
+        try:
+            async with self._engine.begin() as connection:
+                result = await connection.execute(
+                    delete(call_history).where(call_history.c.started < started_before))
+        except _DATABASE_ERRORS as error:
+            raise StoreError(self.url, f"cannot purge the call history: {_describe(error)}"
                              ) from error
-        return [_registration(row) for row in rows]
+        return int(result.rowcount)
 
     # -- write-behind: called on the per-message path, never waits -------------------
 
@@ -150,12 +189,17 @@ class Store:
         """Queue the removal of the binding ``(aor, contact)``; False when dropped."""
         return self._queue(Delete(aor, contact))
 
+    def add_call(self, record: CallHistory) -> bool:
+        """Queue a finished call's record to be added to the history. False when it
+        was dropped: the buffer is full or the store is closed (counted in
+        ``stats.dropped`` and ``stats.calls_dropped``, and logged)."""
+        return self._queue(record)
+
     def _queue(self, operation: Operation) -> bool:
         if self._closed or not self._pending.add(operation):
-            # The service keeps the binding in memory and the phone refreshes it; what
-            # is lost is only that a restart before the next refresh forgets it.
-            self.stats.dropped += 1
-            self._dropped_unreported += 1
+            # The registrar keeps a binding in memory and the phone refreshes it: a
+            # restart before the refresh forgets it. A dropped call record is lost.
+            self._count_dropped([operation])
             self._wake.set()
             return False
         self.stats.queued += 1
@@ -188,6 +232,7 @@ class Store:
             raise StoreError(self.url, f"{error.problem}; {self.waiting} queued writes lost"
                              ) from error
         finally:
+            self._log_dropped()  # whatever the last minute dropped, before the end
             await self._engine.dispose()
 
     async def _flush_in_background(self) -> None:
@@ -223,9 +268,7 @@ class Store:
                 await self._write(batch)
             except _DATABASE_ERRORS as error:
                 self.stats.failed_batches += 1
-                lost = self._pending.put_back(batch)
-                self.stats.dropped += lost
-                self._dropped_unreported += lost
+                self._count_dropped(self._pending.put_back(batch))
                 self._wake.set()
                 raise StoreError(self.url, f"cannot write {len(batch)} operations: "
                                            f"{_describe(error)}") from error
@@ -236,20 +279,47 @@ class Store:
             self.stats.max_batch_seconds = max(self.stats.max_batch_seconds, elapsed)
 
     async def _write(self, batch: Sequence[Operation]) -> None:
-        removed = [{"old_aor": op.aor, "old_contact": op.contact}
-                   for op in batch if isinstance(op, Delete)]
-        saved = [_row(op) for op in batch if isinstance(op, Registration)]
+        removed: list[dict[str, Any]] = []
+        saved: list[dict[str, Any]] = []
+        calls: list[dict[str, Any]] = []
+        for operation in batch:
+            match operation:
+                case Delete():
+                    removed.append({"old_aor": operation.aor, "old_contact": operation.contact})
+                case Registration():
+                    saved.append(_row(operation))
+                case CallHistory():
+                    calls.append(asdict(operation))  # the columns are named as its fields
+                case _:
+                    assert_never(operation)
         async with self._engine.begin() as connection:
             if removed:
                 await connection.execute(_DELETE_REGISTRATION, removed)
             if saved:
                 await connection.execute(self._upsert, saved)
+            if calls:
+                await connection.execute(self._add_calls, calls)
+
+    def _count_dropped(self, operations: Sequence[Operation]) -> None:
+        self.stats.dropped += len(operations)
+        self.stats.calls_dropped += sum(isinstance(op, CallHistory) for op in operations)
+        self._dropped_unreported += len(operations)
 
     def _report_dropped(self) -> None:
-        if self._dropped_unreported and self._log is not None:
+        """Log the drops when they start, then at most once a minute while they go on."""
+        if time.monotonic() - self._drops_reported_at >= _DROPS_REPORT_SECONDS:
+            self._log_dropped()
+
+    def _log_dropped(self) -> None:
+        if not self._dropped_unreported:
+            return
+        if self._log is not None:
             self._log.warning("store.queue_full", dropped=self._dropped_unreported,
-                              dropped_total=self.stats.dropped, limit=self._pending.limit)
+                              dropped_total=self.stats.dropped,
+                              calls_dropped_total=self.stats.calls_dropped,
+                              limit=self._pending.limit)
         self._dropped_unreported = 0
+        self._drops_reported_at = time.monotonic()
 
 
 _DELETE_REGISTRATION = delete(registrations).where(and_(
@@ -257,22 +327,27 @@ _DELETE_REGISTRATION = delete(registrations).where(and_(
     registrations.c.contact == bindparam("old_contact")))
 
 
-def _upsert_registrations(dialect: str) -> Insert:
-    """INSERT ... ON CONFLICT (aor, contact) DO UPDATE, in the database's dialect:
-    atomic when two proxies write the same binding (a delete-then-insert is not)."""
+def _insert(dialect: str, table: Table) -> Any:
+    """The database's own INSERT into ``table``, the one that knows ON CONFLICT
+    (PostgreSQL and SQLite spell it alike)."""
     # Imported here: a SQLite proxy does not pay for loading the PostgreSQL dialect.
-    keys = [registrations.c.aor, registrations.c.contact]
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        on_postgresql = postgresql.insert(registrations)
-        return on_postgresql.on_conflict_do_update(
-            index_elements=keys, set_=_replaced_by(on_postgresql.excluded))
+        return postgresql.insert(table)
     from sqlalchemy.dialects import sqlite
 
-    on_sqlite = sqlite.insert(registrations)
-    return on_sqlite.on_conflict_do_update(index_elements=keys,
-                                           set_=_replaced_by(on_sqlite.excluded))
+    return sqlite.insert(table)
+
+
+def _upsert_registrations(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT (aor, contact) DO UPDATE, in the database's dialect:
+    atomic when two proxies write the same binding (a delete-then-insert is not)."""
+    inserting = _insert(dialect, registrations)
+    upsert: Insert = inserting.on_conflict_do_update(
+        index_elements=[registrations.c.aor, registrations.c.contact],
+        set_=_replaced_by(inserting.excluded))
+    return upsert
 
 
 def _replaced_by(excluded: Any) -> dict[str, Any]:

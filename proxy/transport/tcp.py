@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, cast
 
+from proxy.defaults import TCP_IDLE_SECONDS
 from proxy.sip.errors import SipParseError
 from proxy.sip.framing import StreamFramer
 from proxy.sip.hop import Hop
@@ -14,9 +15,6 @@ from proxy.sip.hop import Hop
 Receiver = Callable[[bytes, Hop], None]
 FailureHandler = Callable[[Hop, str], None]
 
-# A connection nobody has used for this long is closed, so that file descriptors
-# do not pile up (RFC 5626 keep-alive pings count as use).
-IDLE_TIMEOUT = 300.0
 CONNECT_TIMEOUT = 5.0
 
 
@@ -89,7 +87,7 @@ class _Connection(asyncio.Protocol):
     def _touch(self) -> None:
         if self._idle is not None:
             self._idle.cancel()
-        self._idle = asyncio.get_running_loop().call_later(IDLE_TIMEOUT, self.close)
+        self._idle = asyncio.get_running_loop().call_later(TCP_IDLE_SECONDS, self.close)
 
 
 class TcpTransport:

@@ -8,6 +8,7 @@ import struct
 from collections.abc import Callable
 from typing import Any, cast
 
+from proxy import stun
 from proxy.sip.hop import Hop
 
 Receiver = Callable[[bytes, Hop], None]
@@ -27,6 +28,7 @@ RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 # the host and cost 105 µs even with a single one (measured on the bench machine).
 _SO_MEMINFO = 55
 _MEMINFO = struct.Struct("9I")
+_FIRST_SIP_BYTE = b"A"
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):
@@ -55,9 +57,21 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             return 0
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        if data.strip(b"\r\n") == b"":
-            return  # keep-alive (RFC 5626 §3.5.1 over UDP is STUN; bare CRLF is common)
-        self._receive(data, Hop("UDP", addr[0], addr[1]))
+        hop = Hop("UDP", addr[0], addr[1])
+        # Every SIP message starts with a method or "SIP/2.0": a first byte from "A"
+        # on is SIP, and the per-message path costs one comparison.
+        if data[:1] < _FIRST_SIP_BYTE and self._keep_alive(data, hop):
+            return
+        self._receive(data, hop)
+
+    def _keep_alive(self, data: bytes, hop: Hop) -> bool:
+        """Answer a keep-alive; whether ``data`` was one."""
+        if stun.is_stun(data):  # RFC 5626 §4.4.2, §8: the keep-alive of UDP flows
+            response = stun.answer(data, hop.host, hop.port)
+            if response is not None:
+                self.send(response, hop)
+            return True
+        return data.strip(b"\r\n") == b""  # a bare CRLF: common, though not RFC 5626's
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors surface here without the address on most platforms; the

@@ -257,6 +257,7 @@ class SippLauncher:
         local: Endpoint | None = None,
         credentials: tuple[str, str] | None = None,
         auth_uri: str | None = None,
+        call_id: str | None = None,
     ) -> SippProcess:
         """Start a caller that places one call to ``service`` via ``remote``.
 
@@ -265,11 +266,13 @@ class SippLauncher:
         (username, password) answer digest challenges where the scenario writes
         a bare ``[authentication]``; SIPp digests the URI ``sip:REMOTE`` unless
         ``auth_uri`` names the Request-URI the scenario sends (without ``sip:``,
-        which SIPp puts in front).
+        which SIPp puts in front). ``call_id`` is the call's Call-ID (``-cid_str``)
+        when the test must know it.
         """
         endpoint = local or self._allocator.endpoint()
-        digest = ["-au", credentials[0], "-ap", credentials[1]] if credentials else []
-        digest += ["-auth_uri", auth_uri] if auth_uri else []
+        options = ["-au", credentials[0], "-ap", credentials[1]] if credentials else []
+        options += ["-auth_uri", auth_uri] if auth_uri else []
+        options += ["-cid_str", call_id] if call_id is not None else []
         return self._start(
             name,
             SCENARIOS / scenario,
@@ -279,7 +282,7 @@ class SippLauncher:
             variables or {},
             pause_ms,
             timeout,
-            [*digest, "-s", service, str(remote)],
+            [*options, "-s", service, str(remote)],
         )
 
     def _start(

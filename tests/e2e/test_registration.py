@@ -21,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from postgres_server import postgres_url, wipe_postgres
+
+from proxy.defaults import FLOW_TIMER_TCP_SECONDS
 
 from .baresip import Registration
 from .conftest import OpenProbe, StartPhone, StartProxy
@@ -63,6 +66,11 @@ pytestmark = pytest.mark.e2e
 SHARED_RELOAD = 3.0
 # Slack on a loaded machine for a phone's first REGISTER exchange.
 PHONE_REGISTERS_WITHIN = 10.0
+# A call whose only phone's connection has closed reaches the mailbox within
+# PROMPTLY seconds: far less than the ring timeout of a phone rung in vain, or
+# Timer B (32 s with the tests' T1).
+FLOW_RING_TIMEOUT = "10s"
+PROMPTLY = 4.0
 # RFC 8760: SHA-512-256 is offered where Python has the real FIPS 180-4 hash.
 _SHA512_256_OF_ABC = "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23"
 # The proxy's failure throttle: this many wrong answers from one address in 60 s.
@@ -210,6 +218,76 @@ def test_call_rings_the_registered_contact_until_it_unregisters_then_voicemail(
     assert_all_passed(second_caller, mailbox_result)
     assert second_caller.final_status() == 200
     assert len(mailbox_result.received("INVITE")) == 1, mailbox_result.flow()
+
+
+def took_a_connection(listener: socket.socket) -> bool:
+    """Whether a connection waits on ``listener`` (closed at once if so)."""
+    listener.setblocking(False)
+    try:
+        connection, _ = listener.accept()
+    except BlockingIOError:
+        return False
+    connection.close()
+    return True
+
+
+def test_a_phone_on_tcp_is_rung_over_its_connection_and_skipped_once_it_closed(
+    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator,
+    udp_probe: OpenProbe,
+) -> None:
+    """RFC 5626 §5.3: a phone that registered over its own TCP connection (with
+    outbound, §6) is rung over that connection; once the connection has closed its
+    contact is not tried until it registers again, and the call goes on to the
+    mailbox at once."""
+    spot = loopback.endpoint()
+    mailbox = sipp.uas("vm", "uas_answer.xml")
+    delegation = {"vip_delegation": {"enabled": True, "vip_callers": "ring_me_only",
+                                     "other_callers": "ring_me_only"},
+                  "ring_timeout": FLOW_RING_TIMEOUT, "voicemail": mailbox.uri("vm-alice")}
+    proxy = vipproxy({}, registration_directory(algorithms=SIPP_ALGORITHMS,
+                                                delegations={ALICE: delegation}))
+    contact = f"sip:{ALICE}@{spot};transport=TCP"
+    # SIPp hands the phone only the INVITE of the Call-ID it registered with.
+    call_id = f"flow-{spot.host}"
+
+    phone = sipp.uac("phone", "uac_register_then_answer.xml", remote=proxy.endpoint,
+                     service=ALICE, transport="tcp", local=spot, timeout=30, call_id=call_id,
+                     keys={"domain": DOMAIN, "expires": str(REGISTER_EXPIRES)})
+    Registrant(udp_probe(), proxy).wait_for(lambda found: contact in found,
+                                            PHONE_REGISTERS_WITHIN)
+    first_caller, phone_result = sipp.finish(
+        sipp.uac("first-call", "uac_call.xml", remote=proxy.endpoint, service=LINE,
+                 call_id=call_id), phone)
+    assert_all_passed(first_caller, phone_result)
+    assert not mailbox.received_so_far("INVITE"), "the mailbox rang while Alice's phone was there"
+    registered = phone_result.final_responses("REGISTER")[-1]
+    rport = re.search(r"rport=(\d+)", registered.header("Via"))
+    assert rport, registered.text  # the port of the phone's end of the connection
+    # SIPp has exited and its connection is closed. Something listening where it was
+    # would take a connection the proxy opened to the dead contact, and the call would
+    # ring there for the ring timeout instead of going on at once.
+    with socket.socket() as where_the_phone_was:
+        where_the_phone_was.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        where_the_phone_was.bind((spot.host, int(rport[1])))
+        where_the_phone_was.listen()
+        second_caller, mailbox_result = sipp.finish(
+            sipp.uac("second-call", "uac_call.xml", remote=proxy.endpoint, service=LINE),
+            mailbox)
+        dialled_the_dead_contact = took_a_connection(where_the_phone_was)
+
+    assert (registered.status, registered.header("Require"),
+            registered.header("Flow-Timer")) == (200, "outbound", str(FLOW_TIMER_TCP_SECONDS)), (
+        registered.text)
+    invite = only(phone_result.received("INVITE"), "INVITE at Alice's phone")
+    assert (invite.transport, rung_contact(phone_result)) == ("TCP", contact)
+    assert not dialled_the_dead_contact, "the proxy opened a connection to the closed flow"
+    assert_all_passed(second_caller, mailbox_result)
+    assert second_caller.final_status() == 200
+    assert len(mailbox_result.received("INVITE")) == 1, mailbox_result.flow()
+    took = second_caller.final_responses()[-1].time - second_caller.sent("INVITE")[0].time
+    assert took < PROMPTLY, f"the call reached the mailbox after {took:.1f} s"
+    [skipped] = proxy.events("route.unregistered")
+    assert skipped["users"] == [f"{ALICE}: no registered phone"], skipped
 
 
 # --- 4. a real phone ------------------------------------------------------------------------

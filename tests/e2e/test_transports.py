@@ -3,7 +3,10 @@ the size limit, against the real vipproxy process over real sockets (RFC 3261 §
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import socket
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +23,7 @@ from .proxy_process import ProxyProcess, proxy_config
 pytestmark = pytest.mark.e2e
 
 _DEADLINE = 5.0
+_STUN_COOKIE = 0x2112A442  # RFC 5389 §6
 
 
 def _options(target: str, via: str, branch: str) -> bytes:
@@ -188,10 +192,65 @@ def test_tcp_framing_several_messages_per_read_and_one_split_across_reads(
 
 
 def test_tcp_double_crlf_ping_gets_a_crlf_pong(tcp_proxy: tuple[Endpoint, Endpoint]) -> None:
+    """RFC 5626 §3.5.1, §5.4: each CRLF CRLF gets one CRLF back, on a connection that
+    goes on carrying SIP (a ping is never a framing error)."""
     proxy, _ = tcp_proxy
     with socket.create_connection((proxy.host, proxy.port), timeout=_DEADLINE) as stream:
-        stream.sendall(b"\r\n\r\n")  # RFC 5626 §3.5.1
+        sent_by = f"TCP {stream.getsockname()[0]}:{stream.getsockname()[1]}"
+        stream.sendall(b"\r\n\r\n")
         assert stream.recv(16) == b"\r\n"
+        stream.sendall(_options(str(proxy), sent_by, "z9hG4bKafterping"))
+        assert _status(_read_messages(stream, 1)[0]) == 200
+        stream.sendall(b"\r\n\r\n")
+        assert stream.recv(16) == b"\r\n"
+
+
+def _binding_request(transaction: bytes) -> bytes:
+    """The 20-byte STUN Binding request of RFC 5626 §8 (RFC 5389 §6), written here
+    by hand so the proxy's STUN code is checked against RFC 5389, not itself."""
+    return struct.pack("!HHI12s", 0x0001, 0, _STUN_COOKIE, transaction)
+
+
+def _xor_mapped_address(response: bytes, transaction: bytes) -> tuple[str, int]:
+    """The address in a Binding success response (RFC 5389 §15.2), decoded by hand."""
+    kind, length, cookie, echoed = struct.unpack_from("!HHI12s", response)
+    assert (kind, cookie, echoed, len(response)) == (0x0101, _STUN_COOKIE, transaction,
+                                                    20 + length), response.hex()
+    offset = 20
+    while offset < len(response):
+        attribute, size = struct.unpack_from("!HH", response, offset)
+        value = response[offset + 4:offset + 4 + size]
+        if attribute == 0x0020:
+            port = struct.unpack_from("!H", value, 2)[0] ^ (_STUN_COOKIE >> 16)
+            mask = struct.pack("!I", _STUN_COOKIE) + transaction
+            address = bytes(byte ^ key for byte, key in zip(value[4:], mask, strict=False))
+            return str(ipaddress.ip_address(address)), port
+        offset += 4 + (size + 3) // 4 * 4
+    raise AssertionError(f"no XOR-MAPPED-ADDRESS in {response.hex()}")
+
+
+def _stun_keep_alive(family: int, host: str, proxy: tuple[str, int]) -> None:
+    """A Binding request to the SIP port is answered with the address it came from."""
+    with socket.socket(family, socket.SOCK_DGRAM) as phone:
+        phone.bind((host, 0))
+        phone.settimeout(_DEADLINE)
+        transaction = os.urandom(12)
+        phone.sendto(_binding_request(transaction), proxy)
+        assert _xor_mapped_address(phone.recv(2048), transaction) == phone.getsockname()[:2]
+
+
+def test_udp_stun_binding_request_gets_its_xor_mapped_address(
+    tcp_proxy: tuple[Endpoint, Endpoint],
+) -> None:
+    proxy, _ = tcp_proxy
+    _stun_keep_alive(socket.AF_INET, "127.0.0.1", (proxy.host, proxy.port))
+
+
+def test_udp_stun_binding_request_over_ipv6_gets_its_xor_mapped_address(
+    ipv6_proxy: tuple[ProxyProcess, int, int],
+) -> None:
+    _, port, _ = ipv6_proxy
+    _stun_keep_alive(socket.AF_INET6, "::1", ("::1", port))
 
 
 def test_tcp_connection_to_a_callee_is_reused_for_the_next_call(

@@ -65,6 +65,12 @@ def test_defaults() -> None:
     assert config.database_url == f"sqlite+aiosqlite:///{config.state_dir / 'vipproxy.db'}"
 
 
+def test_history_retention_defaults_to_90_days_and_is_written_in_days() -> None:
+    assert load(LISTEN).history_retention == 90 * 86400.0
+    assert load(LISTEN + "history: {retention: 30d}").history_retention == 30 * 86400.0
+    assert load(LISTEN + "history:\n").history_retention == 90 * 86400.0
+
+
 def test_durations_and_ipv6() -> None:
     config = load("listen: [{transport: tcp, host: '::1', port: 5070}]\n"
                   "timers: {t1: 200ms, t2: 2s, timer_c: 3.5m}\nshutdown_grace: 0\n")
@@ -94,7 +100,12 @@ def test_durations_and_ipv6() -> None:
         (LISTEN + "untrusted_calls: everyone", "untrusted_calls",
          "allowed: refuse, local_lines"),
         (LISTEN + "colour: red", "colour",
-         "unknown key; allowed: auth, delegations, dialogs, domain,"),
+         "unknown key; allowed: auth, delegations, dialogs, domain, history,"),
+        (LISTEN + "history: {retention: 12h}", "history.retention",
+         "43200s is out of range; allowed: 1d to 3650d"),
+        (LISTEN + "history: {retention: forever}", "history.retention",
+         "must be a duration such as 20s"),
+        (LISTEN + "history: {keep: 30d}", "history.keep", "unknown key; allowed: retention"),
         ("- listen", "", "must be a mapping, got a list"),
     ],
 )

@@ -228,6 +228,8 @@ def test_nobody_answering_ends_in_the_voicemail() -> None:
     proxy.respond(_forwarded(proxy), 200, "OK", VOICEMAIL_HOP, "vm")
     [record] = proxy.records
     assert record.outcome is Outcome.VOICEMAIL and record.answered_by == "voicemail"
+    # The mailbox is alice's, but alice was rung only once, before it.
+    assert record.rung == ("alice", "bob", "voicemail")
 
 
 def test_a_lost_bye_ends_the_call_at_the_longest_duration() -> None:

@@ -440,3 +440,12 @@ def test_explanation_when_vip_delegation_is_disabled() -> None:
     decision = decide(call(caller="4155550199"), make_directory(), 0.0)
     assert "VIP: not checked (VIP delegation disabled)" in decision.explain()
     assert decision.reason.startswith("VIP delegation disabled")
+
+
+def test_the_history_is_shared_with_accepted_delegates_only() -> None:
+    directory = make_directory()
+    assert directory.history_shared_with("alice") == ("alice",)
+    # Accepted, with or without answer_calls (erin only lacks it): they see alice's calls.
+    for delegate in ("bob", "dan", "erin"):
+        assert directory.history_shared_with(delegate) == (delegate, "alice")
+    assert directory.history_shared_with("carl") == ("carl",)  # pending: not yet

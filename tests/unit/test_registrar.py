@@ -327,6 +327,80 @@ def test_two_contacts_with_the_same_instance_and_reg_id_are_400() -> None:
     assert result.reply.status == 400
 
 
+# --- RFC 5626 outbound -------------------------------------------------------------------
+
+OUTBOUND_CONTACT = f"<{PHONE};transport=tcp>;+sip.instance={INSTANCE};reg-id=1"
+FROM_PHONE_TCP = Received("TCP", "192.0.2.10", 49152)
+EDGE_VIA = ("Via", "SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK-edge")  # relayed by an edge proxy
+
+
+def outbound_headers(result: RegistrarResult) -> list[tuple[str, str]]:
+    return [(name, value) for name, value in result.reply.headers
+            if name in ("Require", "Flow-Timer")]
+
+
+@pytest.mark.parametrize(("received", "flow_timer"), [(FROM_PHONE, "25"),
+                                                      (FROM_PHONE_TCP, "120")])
+def test_a_register_that_uses_outbound_gets_require_and_the_flow_timer_of_its_transport(
+    received: Received, flow_timer: str
+) -> None:
+    # §6: an instance, a reg-id and the option tag; the proxy is the first hop, so it
+    # also says how often to send keep-alives (§5.4: 80-100 % of the Flow-Timer).
+    result = ok(registrar().register(
+        register(OUTBOUND_CONTACT, extra=[("Supported", "path, outbound")]), received,
+        "alice", T0))
+    assert outbound_headers(result) == [("Require", "outbound"), ("Flow-Timer", flow_timer)]
+    (binding,) = result.saved
+    assert (binding.received, binding.reg_id) == (received, 1)  # the flow, kept
+
+
+def test_outbound_may_be_required_and_the_option_tag_may_be_compact() -> None:
+    for extra in (("Require", "outbound"), ("k", "outbound")):
+        result = ok(registrar().register(register(OUTBOUND_CONTACT, extra=[extra]),
+                                         FROM_PHONE_TCP, "alice", T0))
+        assert outbound_headers(result) == [("Require", "outbound"), ("Flow-Timer", "120")]
+
+
+@pytest.mark.parametrize(("contact", "extra"), [
+    (OUTBOUND_CONTACT, []),  # reg-id without the option tag
+    (f"<{PHONE}>;+sip.instance={INSTANCE}", [("Supported", "outbound")]),  # no reg-id
+    (f"<{PHONE}>;reg-id=1", [("Supported", "outbound")]),  # a reg-id alone is ignored
+], ids=["no option tag", "no reg-id", "no instance"])
+def test_without_instance_reg_id_and_the_option_tag_outbound_is_not_used(
+    contact: str, extra: list[tuple[str, str]]
+) -> None:
+    result = ok(registrar().register(register(contact, extra=extra), FROM_PHONE, "alice", T0))
+    assert outbound_headers(result) == []
+
+
+def test_a_query_with_the_option_tag_does_not_use_outbound() -> None:
+    result = ok(registrar().register(register(extra=[("Supported", "outbound")]), FROM_PHONE,
+                                     "alice", T0))
+    assert outbound_headers(result) == []
+
+
+def test_through_an_edge_proxy_with_ob_on_its_path_the_edge_sends_the_flow_timer() -> None:
+    path = ("Path", "<sip:192.0.2.2;lr;ob>")
+    result = ok(registrar().register(
+        register(OUTBOUND_CONTACT, extra=[EDGE_VIA, path, ("Supported", "outbound")]),
+        Received("UDP", "192.0.2.2", 5060), "alice", T0))
+    assert outbound_headers(result) == [("Require", "outbound")]
+
+
+@pytest.mark.parametrize("path", [[], [("Path", "<sip:192.0.2.2;lr>")]],
+                         ids=["no Path", "Path without ob"])
+def test_through_an_edge_proxy_without_outbound_the_register_is_439(
+    path: list[tuple[str, str]]
+) -> None:
+    table = registrar()
+    result = table.register(
+        register(OUTBOUND_CONTACT, extra=[EDGE_VIA, *path, ("Supported", "outbound")]),
+        Received("UDP", "192.0.2.2", 5060), "alice", T0)
+    assert (result.reply.status, result.reply.reason.split(" (")[0]) == (
+        439, "First Hop Lacks Outbound Support")
+    assert (result.saved, table.bindings_for("alice", T0)) == ((), [])
+
+
 # --- Path (RFC 3327) and Received --------------------------------------------------------
 
 

@@ -132,6 +132,15 @@ def test_ping_split_across_reads_is_one_ping() -> None:
     assert framer.buffered == 0
 
 
+def test_pings_are_never_a_framing_error_however_many_arrive() -> None:
+    # RFC 5626 §3.5.1: a connection kept alive for hours sends pings without end;
+    # they are not a head growing past the size limit.
+    framer = StreamFramer(max_message_size=len(message(1)))
+    assert framer.feed(b"\r\n\r\n" * 100) == []  # twice the limit
+    assert framer.feed(b"\r\n\r\n" + message(1)) == [message(1)]
+    assert (framer.take_pings(), framer.buffered) == (101, 0)
+
+
 def test_single_crlf_before_a_message_is_ignored() -> None:
     # RFC 3261 §7.5; also the CRLF pong a client may send back (RFC 5626 §4.4.1).
     framer = StreamFramer()

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from proxy.config.loader import parse_config
-from proxy.store import Received, Registration, Store, StoreError, open_store
+from proxy.store import CallHistory, Received, Registration, Store, StoreError, open_store
 from proxy.store.database import parse_url
 from proxy.store.pending import Delete, PendingWrites
 from proxy.store.schema import metadata
@@ -28,6 +29,8 @@ NOW = 1_700_000_000.0
 # Long enough that nothing is written in the background during a test that wants
 # to see what flush() and close() do.
 NEVER = 3600.0
+# The newest migration: a restart finds the schema there and migrates nothing.
+HEAD = "0002"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -75,8 +78,8 @@ async def test_migrations_create_the_schema_and_are_idempotent(url: str) -> None
     first = await open_store(url)
     await first.close()
     tables, versions = await _schema(url)
-    assert {"secrets", "registrations", "alembic_version"} <= tables
-    assert versions == ["0001"]
+    assert {"secrets", "registrations", "call_history", "alembic_version"} <= tables
+    assert versions == [HEAD]
 
     again = await open_store(url)  # a restart: nothing to migrate, nothing lost
     await again.close()
@@ -140,7 +143,7 @@ async def test_two_proxies_starting_at_once_get_the_same_secret(url: str) -> Non
     for store, _ in started:
         await store.close()
     assert len(secrets) == 1
-    assert (await _schema(url))[1] == ["0001"]
+    assert (await _schema(url))[1] == [HEAD]
 
 
 # -- registrations -------------------------------------------------------------------------
@@ -245,6 +248,117 @@ async def test_expired_registrations_are_not_loaded(store: Store) -> None:
     assert [r.contact for r in await store.load_registrations(NOW)] == ["sip:live@192.0.2.3"]
 
 
+# -- the call history ------------------------------------------------------------------------
+
+
+def call(call_id: str = "call-1", *, line: str = "+14155550100", delegator: str = "alice",
+         started: float = NOW, **fields: Any) -> CallHistory:
+    """A call bob answered on alice's line, talked for 30 s, hung up by the caller."""
+    values: dict[str, Any] = {
+        "direction": "incoming", "caller": "+14155550123", "caller_source": "from",
+        "callee": line, "vip": None, "policy": "ring_me_then_delegates",
+        "stages": "alice (20s) > bob (20s)", "reason": "other caller", "rung": "alice, bob",
+        "answered_by": "bob", "answered_phone": "sip:bob@192.0.2.20:5060", "made_by": None,
+        "outcome": "answered", "status": 200, "answered": started + 25.0,
+        "ended": started + 55.0, "duration": 30.0, "hung_up_by": "+14155550123",
+        "end_reason": "bye", **fields}
+    return CallHistory(call_id=call_id, line=line, delegator=delegator, started=started,
+                       **values)
+
+
+class RecordingLog:
+    """Stands in for the structlog logger: keeps each warning as (event, fields)."""
+
+    def __init__(self) -> None:
+        self.warnings: list[tuple[str, dict[str, Any]]] = []
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.warnings.append((event, fields))
+
+
+async def test_calls_survive_a_restart_with_every_field(url: str) -> None:
+    full = call(vip="Carol Ng (Acme) <carol@acme.example>", caller_source="p-asserted-identity")
+    missed = call("call-2", started=NOW + 60, caller=None, callee=None, policy=None,
+                  stages=None, reason=None, rung=None, answered_by=None, answered_phone=None,
+                  outcome="missed", status=408, answered=None, duration=0.0, hung_up_by=None,
+                  end_reason="rejected")
+    placed = call("call-3", line="1001", delegator="bob", started=NOW + 120,
+                  direction="outgoing", made_by="bob", answered_by=None)
+    store = await open_store(url, flush_interval=NEVER)
+    assert all(store.add_call(record) for record in (placed, full, missed))
+    assert await store.call_history() == []  # only queued: write-behind
+    await store.close()
+
+    reopened = await open_store(url)
+    assert await reopened.call_history() == [full, missed, placed]  # oldest first
+    await reopened.close()
+
+
+async def test_call_history_by_line_by_delegator_and_since(store: Store) -> None:
+    on_alice = [call("a1", started=NOW), call("a2", line="1000", started=NOW + 10)]
+    on_bob = [call("b1", line="1001", delegator="bob", started=NOW + 5)]
+    for record in (*on_alice, *on_bob):
+        store.add_call(record)
+    await store.flush()
+
+    assert await store.call_history(lines=["1000"]) == [on_alice[1]]
+    assert await store.call_history(delegators=["alice"]) == on_alice
+    assert await store.call_history(delegators=["alice", "bob"]) == [on_alice[0], on_bob[0],
+                                                                     on_alice[1]]
+    assert await store.call_history(since=NOW + 5) == [on_bob[0], on_alice[1]]
+    assert await store.call_history(lines=["1001"], delegators=["alice"]) == []
+    assert await store.call_history(delegators=[]) == []
+
+
+async def test_a_call_between_two_lines_is_one_row_per_line_and_written_once(
+    store: Store,
+) -> None:
+    received = call()
+    placed = replace(received, line="1001", delegator="bob", direction="outgoing",
+                     made_by="bob")
+    store.add_call(received)
+    store.add_call(placed)
+    await store.flush()
+    # The same record again (a batch whose commit was lost on the way back and is
+    # retried) adds nothing: the history keeps each call on each line once.
+    store.add_call(received)
+    await store.flush()
+    assert await store.call_history() == [received, placed]
+
+
+async def test_the_purge_deletes_the_calls_started_before_the_retention(store: Store) -> None:
+    old, kept = call("old", started=NOW - 91 * 86400), call("kept", started=NOW - 89 * 86400)
+    store.add_call(old)
+    store.add_call(kept)
+    await store.flush()
+    assert await store.purge_calls(NOW - 90 * 86400) == 1
+    assert await store.call_history() == [kept]
+    assert await store.purge_calls(NOW - 90 * 86400) == 0
+
+
+async def test_a_full_queue_drops_call_records_counts_them_and_logs_once_a_minute(
+    url: str,
+) -> None:
+    log = RecordingLog()
+    store = await open_store(url, flush_interval=0.02, queue_limit=1, log=cast(Any, log))
+    try:
+        for n in range(1, 6):  # each round: one record waits, the next finds the queue full
+            assert store.add_call(call(f"kept-{n}"))
+            assert not store.add_call(call(f"dropped-{n}"))
+            for _ in range(250):  # bounded: 5 s at most on a loaded machine
+                if store.stats.written == n:
+                    break
+                await asyncio.sleep(0.02)
+            assert store.stats.written == n
+    finally:
+        await store.close()
+    assert (store.stats.dropped, store.stats.calls_dropped) == (5, 5)
+    # Logged when it started dropping; the drops of the same minute at the close.
+    assert [(event, fields["dropped"], fields["calls_dropped_total"])
+            for event, fields in log.warnings] == [("store.queue_full", 1, 1),
+                                                    ("store.queue_full", 4, 5)]
+
+
 # -- errors -----------------------------------------------------------------------------------
 
 
@@ -299,7 +413,8 @@ def test_a_batch_that_failed_goes_back_under_newer_operations() -> None:
     pending.add(Delete("sip:alice@example.com", "sip:a@192.0.2.1"))  # newer than the batch
     pending.add(registration("sip:c@192.0.2.3"))
     pending.add(registration("sip:d@192.0.2.4"))
-    assert pending.put_back(batch) == 1  # four bindings, room for three
+    # Four bindings, room for three: the newest one queued is the one dropped.
+    assert pending.put_back(batch) == [registration("sip:d@192.0.2.4")]
     assert pending.take() == [Delete("sip:alice@example.com", "sip:a@192.0.2.1"),
                               registration("sip:b@192.0.2.2"),
                               registration("sip:c@192.0.2.3")]

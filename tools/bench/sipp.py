@@ -132,14 +132,17 @@ def register_command(name: str, endpoint: Endpoint, proxy: tuple[str, int], user
     `proxy`, starting `rate` a second, each binding for `expires` seconds, then exits.
 
     Its outcomes ("ok USER") go to NAME.outcomes.log, its response times (the
-    `challenge` and `register` trackers) to register_PID_rtt.csv in `workdir`.
+    `challenge` and `register` trackers, each started as the user's first REGISTER
+    is sent) to register_PID_rtt.csv in `workdir`.
     """
     return [
         *_common_arguments(name, endpoint, workdir, recv_timeout_ms, trace_messages),
         "-sf", str(REGISTER_SCENARIO), "-inf", str(users_file),
         "-key", "domain", domain, "-key", "expires", str(expires),
         "-r", str(rate), "-m", str(users), "-l", str(users),
-        "-trace_rtt", "-rtt_freq", str(math.gcd(users, 100)),
+        # Every user's times are written as they come: SIPp drops a last batch that
+        # is not full, which would hide the last answers when some users fail.
+        "-trace_rtt", "-rtt_freq", "1",
         "-trace_logs", "-log_file", str(workdir / f"{name}.outcomes.log"),
         f"{proxy[0]}:{proxy[1]}",
     ]
@@ -200,24 +203,43 @@ def read_outcomes(workdir: Path) -> Outcomes:
     return Outcomes(frozenset(completed), frozenset(shed))
 
 
-def read_response_times(workdir: Path, window_ms: tuple[float, float] | None = None,
-                        scenario: str = "caller") -> dict[str, list[float]]:
-    """Response times in ms per tracker name, from the -trace_rtt CSV of the SIPp
-    playing `scenario` (caller.xml unless said); with `window_ms`, only those
-    measured in that span of its clock.
+@dataclass(frozen=True)
+class Measurement:
+    """One response time of a -trace_rtt tracker, on the clock of the SIPp that took
+    it (ms since that SIPp started)."""
+
+    ended_ms: float  # when the response arrived (the Date_ms column)
+    took_ms: float  # since the tracker started
+
+    @property
+    def started_ms(self) -> float:
+        """When the tracker started: the request it times was sent."""
+        return self.ended_ms - self.took_ms
+
+
+def read_measurements(workdir: Path, scenario: str = "caller") -> dict[str, list[Measurement]]:
+    """The measurements per tracker name, from the -trace_rtt CSV of the SIPp playing
+    `scenario` (caller.xml unless said).
 
     SIPp names the file <scenario>_<pid>_rtt.csv in its working directory; its
-    Date_ms column counts from that SIPp's start.
+    Date_ms column is the time the tracker stopped, counted from that SIPp's start.
     """
-    times: dict[str, list[float]] = {}
+    measured: dict[str, list[Measurement]] = {}
     for rtt_file in workdir.glob(f"{scenario}_*_rtt.csv"):
         with rtt_file.open(newline="") as handle:
             for row in csv.DictReader(handle, delimiter=";"):
-                if window_ms is not None and not (
-                        window_ms[0] <= float(row["Date_ms"]) < window_ms[1]):
-                    continue
-                times.setdefault(row["rtd_no"], []).append(float(row["response_time_ms"]))
-    return times
+                measured.setdefault(row["rtd_no"], []).append(
+                    Measurement(float(row["Date_ms"]), float(row["response_time_ms"])))
+    return measured
+
+
+def read_response_times(workdir: Path, window_ms: tuple[float, float] | None = None,
+                        scenario: str = "caller") -> dict[str, list[float]]:
+    """Response times in ms per tracker name (see `read_measurements`); with
+    `window_ms`, only those measured in that span of the SIPp's clock."""
+    return {name: [m.took_ms for m in measurements
+                   if window_ms is None or window_ms[0] <= m.ended_ms < window_ms[1]]
+            for name, measurements in read_measurements(workdir, scenario).items()}
 
 
 def percentile(values: list[float], percent: float) -> float | None:
