@@ -77,7 +77,7 @@ class Lines(Section):
     """Users' lines as shared lines."""
 
     max_calls: Annotated[
-        int, Whole(1, 100),
+        int, Whole(1, 100_000),
         Field(description="calls a line carries at once; the next gets 486 Busy Here"),
     ] = LINE_MAX_CALLS
 

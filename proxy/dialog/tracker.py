@@ -305,13 +305,9 @@ class DialogTracker:
         return Update(self._changes(call, ended).changed, records)
 
     def _changes(self, call: Call, ended: list[Leg]) -> Update:
-        changes = []
-        for appearance in call.appearances:
-            view = self.line(appearance.line)
-            if view is not None:
-                changes.append(LineChange(view, tuple(call.view(leg, appearance)
-                                                      for leg in ended)))
-        return Update(tuple(changes))
+        return Update(tuple(
+            LineChange(appearance.line, tuple(call.view(leg, appearance) for leg in ended))
+            for appearance in call.appearances))
 
     def _interval(self, call: Call) -> float:
         return call.session_interval or self._settings.max_duration

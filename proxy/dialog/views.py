@@ -99,10 +99,12 @@ class LineView:
 
 @dataclass(frozen=True, slots=True)
 class LineChange:
-    """A line whose state changed: how it is now, and the dialogs that ended in this
-    change (shown once as terminated, so no lamp stays lit: RFC 4235 §4.1)."""
+    """A line whose state changed, and the dialogs that ended in this change (shown
+    once as terminated, so no lamp stays lit: RFC 4235 §4.1). How the line is now
+    is ``DialogTracker.line(line)``: built only by whoever shows it, because a
+    busy line changes with every message of every call on it."""
 
-    view: LineView
+    line: str  # the number, normalised
     ended: tuple[DialogView, ...] = ()
 
 

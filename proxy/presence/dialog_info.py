@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from proxy.dialog.views import DialogState, DialogView, HeldBy, Party
@@ -27,21 +28,36 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # RFC 4235 §4.1.6.2 / RFC 3840: the feature parameter that says whether a side
 # renders the call's media, which is how a lamp shows a held call.
 _RENDERING = "+sip.rendering"
+# Serialised dialogs kept for reuse: the live dialogs of the busiest lines.
+_DIALOGS_CACHED = 4096
 
 
 def dialog_info(entity: str, version: int, dialogs: Sequence[DialogView],
                 idle_id: str) -> bytes:
     """The document for ``entity`` (the URI watched), numbered ``version`` (§4.1:
     counts up from 0 within a subscription); ``idle_id`` names the placeholder
-    dialog of a line with none."""
+    dialog of a line with none.
+
+    Only the root differs between the watchers of one line (its ``version``), so
+    each dialog is serialised once (``_dialog_xml``) and the documents are joined
+    from those pieces: fifty lamps on a busy line cost fifty joins, not fifty trees.
+    """
     root = Element("dialog-info", {"xmlns": NAMESPACE, "version": str(version),
                                    "state": "full", "entity": _text(entity)})
-    for dialog in dialogs:
-        root.append(_dialog(dialog))
     if not dialogs:
         idle = SubElement(root, "dialog", {"id": _text(idle_id)})
         SubElement(idle, "state").text = DialogState.TERMINATED.value
-    return _DECLARATION + tostring(root, encoding="unicode").encode("utf-8")
+        return _DECLARATION + tostring(root, encoding="unicode").encode("utf-8")
+    opening = tostring(root, encoding="unicode", short_empty_elements=False)
+    body = opening[:-len("</dialog-info>")] + "".join(map(_dialog_xml, dialogs))
+    return _DECLARATION + (body + "</dialog-info>").encode("utf-8")
+
+
+@lru_cache(maxsize=_DIALOGS_CACHED)
+def _dialog_xml(dialog: DialogView) -> str:
+    """One dialog serialised; views are frozen, so a view that did not change is
+    the same key and its text is reused."""
+    return tostring(_dialog(dialog), encoding="unicode")
 
 
 def _dialog(dialog: DialogView) -> Element:

@@ -133,6 +133,9 @@ class Notifier:
         self._subscriptions: dict[DialogKey, Subscription] = {}
         self._by_line: dict[str, dict[DialogKey, None]] = {}  # insertion-ordered sets
         self._changed: dict[DialogKey, None] = {}  # noted since the last flush
+        # Each line's dialogs as last built, until the line changes: every watcher of
+        # a line is notified from one view of it.
+        self._shown: dict[str, tuple[DialogView, ...]] = {}
         self._stopping = False
 
     def __len__(self) -> int:
@@ -307,7 +310,8 @@ class Notifier:
     def note_change(self, change: LineChange, at: float) -> bool:
         """Remember a line change for the next ``flush``; True when anyone watches
         the line (the only cost when nobody does: one dictionary look-up)."""
-        keys = self._by_line.get(change.view.line)
+        self._shown.pop(change.line, None)
+        keys = self._by_line.get(change.line)
         if not keys:
             return False
         for key in keys:
@@ -403,12 +407,18 @@ class Notifier:
     def _dialogs(self, subscription: Subscription) -> list[DialogView]:
         shown: dict[str, DialogView] = {}
         for line in subscription.lines:
-            view = self._lines(line)
-            for dialog in view.dialogs if view is not None else ():
+            for dialog in self._line_dialogs(line):
                 shown.setdefault(dialog.id, dialog)
         for dialog_id, dialog in subscription.ended.items():
             shown.setdefault(dialog_id, dialog)
         return list(shown.values())
+
+    def _line_dialogs(self, line: str) -> tuple[DialogView, ...]:
+        dialogs = self._shown.get(line)
+        if dialogs is None:
+            view = self._lines(line)
+            dialogs = self._shown[line] = view.dialogs if view is not None else ()
+        return dialogs
 
     def _forget(self, subscription: Subscription) -> None:
         key = subscription.key

@@ -144,7 +144,8 @@ def test_a_forked_call_shows_each_branch_early_and_exactly_one_confirmed() -> No
     last = proxy.changes[-1]
     assert [(d.local.user, d.state, d.terminated_by) for d in last.ended] == [
         ("bob", DialogState.TERMINATED, "cancelled")]
-    confirmed = last.view.dialogs[0]
+    assert last.line == "1000"
+    confirmed = proxy.tracker.line("1000").dialogs[0]  # type: ignore[union-attr]
     assert confirmed.local.target == "sip:a@127.0.0.2:5070"  # the phone to pick up from
     assert confirmed.remote.identity == "sip:+14155550199@127.0.0.9"
     assert confirmed.remote.target == "sip:carol@127.0.0.9:5090"
@@ -238,7 +239,8 @@ def test_a_lost_bye_ends_the_call_at_the_longest_duration() -> None:
     now = proxy.loop.time()
     assert proxy.tracker.expire(now + 3599).changed == ()
     update = proxy.tracker.expire(now + 3600)
-    assert update.changed[0].view.state is LineState.IDLE
+    assert update.changed[0].line == "1000"
+    assert proxy.tracker.line("1000").state is LineState.IDLE  # type: ignore[union-attr]
     assert update.changed[0].ended[0].terminated_by == "timeout"
     assert update.finished[0].end_reason == "expired" and update.finished[0].hung_up_by is None
 

@@ -84,7 +84,7 @@ class Lines:
     def show(self, line: str, *dialogs: DialogView, ended: tuple[DialogView, ...] = ()
              ) -> LineChange:
         self.views[line] = LineView(line, "alice", dialogs)
-        return LineChange(self.views[line], ended)
+        return LineChange(line, ended)
 
 
 def make() -> tuple[Notifier, Lines]:

@@ -43,6 +43,9 @@ class Fork:
     # Set: the callees are the registered phones of this user, whose line is
     # `service` (callee_uris then only name where they listen).
     phones: Credentials | None = None
+    # One log line per transaction event at info level would measure the logger;
+    # info shows per call only route.decision and call.ended.
+    log_level: str = "warning"
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,11 @@ def _fork_sections(fork: Fork) -> dict[str, Any]:
         return {"routes": {
             fork.service: {"stages": [{"targets": list(fork.callee_uris), "timeout": "20s"}]},
         }}
-    return registrar_sections(
-        {fork.phones.user: registering_user(fork.phones, [fork.service])})
+    return {
+        **registrar_sections({fork.phones.user: registering_user(fork.phones, [fork.service])}),
+        # The line carries every call of the load at once, as the static route does.
+        "lines": {"max_calls": 100_000},
+    }
 
 
 def vipproxy_config(proxy: ProxyUnderTest, fork: Fork) -> dict[str, Any]:
@@ -99,8 +105,7 @@ def vipproxy_config(proxy: ProxyUnderTest, fork: Fork) -> dict[str, Any]:
         # RFC 3261 §16.6 step 11: Timer C must be greater than 3 minutes.
         "timers": {"t1": "500ms", "t2": "4s", "t4": "5s", "timer_c": "181s"},
         "shutdown_grace": "2s",
-        # One log line per transaction event at info level would measure the logger.
-        "logging": {"level": "warning", "format": "json"},
+        "logging": {"level": fork.log_level, "format": "json"},
         **_fork_sections(fork),
         # The SIPp caller stands for the PBX in front of which the proxy runs.
         "trusted_peers": [f"{fork.caller_host}/32"],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sipp import percentile
 
@@ -37,6 +39,33 @@ class PhaseResult:
 
 
 @dataclass(frozen=True)
+class LampSummary:
+    """What the proxy said of its busy lamps when it stopped (``proxy.stopped``)."""
+
+    notifies: int
+    delay_p50_ms: float | None
+    delay_p99_ms: float | None
+
+
+def read_lamps(log_path: Path) -> LampSummary | None:
+    """The lamp figures of the proxy's ``proxy.stopped`` JSON log line, if any."""
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return None
+    for line in reversed(lines):
+        if '"proxy.stopped"' not in line:
+            continue
+        try:
+            stopped = json.loads(line)
+        except ValueError:
+            return None
+        return LampSummary(int(stopped.get("notify_sent", 0)),
+                           stopped.get("notify_delay_p50_ms"), stopped.get("notify_delay_p99_ms"))
+    return None
+
+
+@dataclass(frozen=True)
 class StepResult:
     """What one step of load measured."""
 
@@ -56,6 +85,8 @@ class StepResult:
     seconds: int = 1  # how long calls were placed
     phases: tuple[PhaseResult, ...] = ()  # with --then-rate: each rate on its own
     callees: str = "static"  # or "registered": the phones of a user who registered them
+    # "watched" steps: the proxy's change-to-NOTIFY delay (p50, p99 ms) and NOTIFYs sent.
+    lamps: LampSummary | None = None
 
     @property
     def failed(self) -> int:
@@ -164,25 +195,31 @@ def ratio_table(results: Sequence[StepResult], numerator: str, denominator: str)
     return "\n".join(lines)
 
 
-def callees_table(results: Sequence[StepResult]) -> str:
-    """CPU per call with registered callees over static ones, per proxy, variant and
-    rate both ran; the difference in percent (the target: within 10%)."""
-    static = {(r.proxy, r.variant, r.rate): r for r in results if r.callees == "static"}
+def callees_table(results: Sequence[StepResult], base: str, other: str) -> str:
+    """CPU per call of the `other` steps over the `base` steps (callee kinds: static,
+    registered, watched), per proxy, variant and rate both ran; the difference in
+    percent (targets: registered within 10% of static, watched within 25% of
+    registered), and for watched steps the proxy's change-to-NOTIFY delay."""
+    bases = {(r.proxy, r.variant, r.rate): r for r in results if r.callees == base}
     lines = [
-        "CPU per call, registered callees / static callees (same run, same load):",
-        f"{'proxy':<9} {'variant':<7} {'rate':>5} {'static ms/call':>15} "
-        f"{'registered ms/call':>19} {'ratio':>6} {'difference':>10}",
+        f"CPU per call, {other} callees / {base} callees (same run, same load):",
+        f"{'proxy':<9} {'variant':<7} {'rate':>5} {base + ' ms/call':>19} "
+        f"{other + ' ms/call':>19} {'ratio':>6} {'difference':>10} {'NOTIFYs':>8} "
+        f"{'change->NOTIFY p50/p99 ms':>26}",
     ]
     for result in results:
-        other = static.get((result.proxy, result.variant, result.rate))
-        if result.callees != "registered" or other is None:
+        reference = bases.get((result.proxy, result.variant, result.rate))
+        if result.callees != other or reference is None:
             continue
-        mine, theirs = result.cpu_ms_per_call, other.cpu_ms_per_call
+        mine, theirs = result.cpu_ms_per_call, reference.cpu_ms_per_call
         ratio = difference = "-"
         if mine is not None and theirs:
             ratio, difference = f"{mine / theirs:.2f}x", f"{100 * (mine / theirs - 1):+.1f}%"
+        lamps = result.lamps
+        notifies = str(lamps.notifies) if lamps else "-"
+        delays = _percentiles((lamps.delay_p50_ms, lamps.delay_p99_ms)) if lamps else "-"
         lines.append(
-            f"{result.proxy:<9} {result.variant:<7} {result.rate:>5} {_cpu(theirs):>15} "
-            f"{_cpu(mine):>19} {ratio:>6} {difference:>10}"
+            f"{result.proxy:<9} {result.variant:<7} {result.rate:>5} {_cpu(theirs):>19} "
+            f"{_cpu(mine):>19} {ratio:>6} {difference:>10} {notifies:>8} {delays:>26}"
         )
     return "\n".join(lines)

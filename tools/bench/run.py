@@ -61,6 +61,18 @@ CPU per call over the static ones' (vipproxy only: kamailio.cfg has no
 registrar, so Kamailio runs the static steps alone). For example:
 
   python tools/bench/run.py --proxies vipproxy --callees static,registered
+
+Busy lamps (--callees registered,watched): a `watched` step is a registered step
+with --watchers busy-lamp subscriptions (RFC 4235) to the service line, made by
+a SIPp playing scenarios/watcher.xml as the line's owner before the calls; each
+watcher gets a NOTIFY for every change of the line (ringing, answered, ended).
+A last table gives the watched steps' CPU per call over the registered ones'
+and the proxy's own change-to-NOTIFY delay (p50/p99, from its `proxy.stopped`
+line). When watched steps run, the registered and watched steps both log at
+info (the proxy reports that delay at info): the same logging in both.
+
+  python tools/bench/run.py --proxies vipproxy --callees registered,watched --watchers 50
+
 All traffic stays on 127.0.0.41-44; every process started is stopped at the
 end, also on Ctrl-C, SIGTERM or an error. The defaults run for about three
 minutes with both proxies; a step with failed calls takes longer (up to
@@ -109,6 +121,7 @@ from report import (
     callees_table,
     phase_lines,
     ratio_table,
+    read_lamps,
     step_row,
     summarise,
 )
@@ -120,11 +133,13 @@ from sipp import (
     callee_command,
     caller_command,
     error_lines,
+    read_answered,
     read_call_counts,
     read_outcomes,
     read_registered,
     read_response_times,
     register_command,
+    watcher_command,
     write_users_file,
 )
 
@@ -136,12 +151,17 @@ STOP_GRACE_SECONDS = 5.0
 CALLEE_LINGER_SECONDS = 3.0
 ERROR_LINES_SHOWN = 5
 # How the callees are reached: a static route to their addresses, or as the
-# registered phones of one user (who registers them before the calls).
-CALLEES = ("static", "registered")
+# registered phones of one user (who registers them before the calls), who may
+# also watch the line with busy lamps.
+CALLEES = ("static", "registered", "watched")
 PHONES = Credentials("bench", "bench-secret")
 # The callees' bindings outlast any step (RFC 3261 §10.3: at most 3600 s here).
 REGISTER_EXPIRES = 3600
 REGISTER_SECONDS = 10.0
+# The watchers subscribe from here, for longer than any step.
+WATCHERS = Endpoint("127.0.0.45", 5090, 28845)
+WATCH_EXPIRES = 3600
+SUBSCRIBE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +181,7 @@ class Settings:
     then_rate: int | None = None
     then_duration: int = 0
     callees: tuple[str, ...] = ("static",)
+    watchers: int = 50
 
 
 def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
@@ -197,9 +218,13 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                              "calls (default: 6)")
     add_call_shape_arguments(parser)
     parser.add_argument("--callees", type=_names(CALLEES), default="static",
-                        help="how the callees are reached: a static route (static) and/or "
-                             "as the registered phones of one user (registered; vipproxy "
-                             "only) (default: static)")
+                        help="how the callees are reached: a static route (static), as "
+                             "the registered phones of one user (registered), and/or so "
+                             "while --watchers lamps watch the line (watched); the last two "
+                             "vipproxy only (default: static)")
+    parser.add_argument("--watchers", type=positive_int, default=50,
+                        help="busy-lamp subscriptions to the line in the watched steps "
+                             "(default: 50)")
     parser.add_argument("--workdir", type=Path,
                         help="keep configs and SIPp logs in a new directory under this one "
                              "(default: a temporary directory, removed unless a call failed)")
@@ -217,6 +242,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         recv_timeout_ms=args.recv_timeout_ms, service=args.service, workdir=args.workdir,
         trace_messages=args.trace_messages, then_rate=args.then_rate,
         then_duration=args.then_duration if args.then_rate else 0, callees=args.callees,
+        watchers=args.watchers,
     )
 
 
@@ -261,8 +287,27 @@ def start_callees(running: ProcessSet, proxy: ProxyUnderTest, fork: Fork, varian
     return callees
 
 
+def start_watchers(running: ProcessSet, proxy: ProxyUnderTest, fork: Fork, watchers: int,
+                   workdir: Path) -> None:
+    """`watchers` lamp subscriptions to the service line as its owner; returns once
+    every one got its 200 (the first NOTIFY follows it at once)."""
+    assert fork.phones is not None
+    check_udp_port_free(WATCHERS.host, WATCHERS.port)
+    users_file = write_users_file(workdir / "watchers.users.csv", [fork.phones])
+    process = running.start(ManagedProcess("watchers", watcher_command(
+        "watchers", WATCHERS, (proxy.host, proxy.port), users_file, watchers, fork.service,
+        DOMAIN, WATCH_EXPIRES, workdir), workdir, workdir / "watchers.out"))
+    deadline = time.monotonic() + SUBSCRIBE_SECONDS
+    while len(read_answered(workdir, "watchers")) < watchers:
+        if time.monotonic() > deadline or process.exit_code() is not None:
+            errors = "\n".join(error_lines(workdir, "watchers", ERROR_LINES_SHOWN))
+            raise ProcessFailed(f"watchers: {len(read_answered(workdir, 'watchers'))} of "
+                                f"{watchers} subscribed:\n{errors}\n{process.log_tail()}")
+        time.sleep(0.1)
+
+
 def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str, rate: int,
-             step_dir: Path) -> StepResult:
+             step_dir: Path, reach: str = "static") -> StepResult:
     """Start a fresh proxy and callees, place rate x duration calls, measure, stop all.
 
     A fresh proxy per step keeps the steps independent: an overloaded step
@@ -278,6 +323,8 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         callees = start_callees(running, proxy, fork, variant, (CALLEE_A, CALLEE_B), calls,
                                 settings.answer_delay_ms, step_dir, timeout,
                                 settings.trace_messages)
+        if reach == "watched":
+            start_watchers(running, proxy, fork, settings.watchers, step_dir)
         check_udp_port_free(CALLER.host, CALLER.port)
         caller = ManagedProcess("caller", caller_command(
             CALLER, (proxy.host, proxy.port), settings.service, rate, calls,
@@ -321,7 +368,7 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         )
     return StepResult(
         proxy=proxy.name, variant=variant, rate=rate, attempted=counts.created,
-        callees="static" if fork.phones is None else "registered",
+        callees=reach,
         # SIPp counts a call stopped after a 503 as successful: the outcomes say.
         completed=len(outcomes.completed),
         callee_failed=sum(read_call_counts(step_dir / f"{callee.name}.stat.csv").unfinished
@@ -331,6 +378,7 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         wall_seconds=wall, shed=len(outcomes.shed),
         setup_ms=summarise(times.get("setup", [])),
         seconds=settings.duration + settings.then_duration, phases=phases,
+        lamps=read_lamps(proxy_process.log_path) if reach == "watched" else None,
     )
 
 
@@ -372,7 +420,10 @@ def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
     registered callees too, the static and the registered step of each variant
     and rate one after the other (a proxy without a registrar runs the static)."""
     results: list[StepResult] = []
-    forks = {"static": fork, "registered": replace(fork, phones=PHONES)}
+    # With lamps in the run both registered kinds log at info (see the docstring).
+    level = "info" if "watched" in settings.callees else fork.log_level
+    registered = replace(fork, phones=PHONES, log_level=level)
+    forks = {"static": fork, "registered": registered, "watched": registered}
     callees = [c for c in settings.callees if c == "static" or proxy.registrar]
     if not callees:
         print(f"{proxy.name}: no registrar, and only registered callees asked for: skipped",
@@ -382,7 +433,8 @@ def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
             for reach in callees:
                 suffix = "" if reach == "static" else f"-{reach}"
                 step_dir = workdir / proxy.name / f"{variant}-{rate}{suffix}"
-                result = run_step(settings, proxy, forks[reach], variant, rate, step_dir)
+                result = run_step(settings, proxy, forks[reach], variant, rate, step_dir,
+                                  reach)
                 print(step_row(result), flush=True)
                 for line in phase_lines(result):
                     print(line, flush=True)
@@ -414,7 +466,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if {"vipproxy", "kamailio"} <= {result.proxy for result in results}:
         print("\n" + ratio_table(results, "vipproxy", "kamailio"))
     if {"static", "registered"} <= {result.callees for result in results}:
-        print("\n" + callees_table(results))
+        print("\n" + callees_table(results, "static", "registered"))
+    if {"registered", "watched"} <= {result.callees for result in results}:
+        print("\n" + callees_table(results, "registered", "watched"))
     all_completed = all(not r.failed and not r.callee_failed for r in results)
     if exit_code == 0 and not all_completed:
         exit_code = 1

@@ -38,6 +38,7 @@ CALLEE_SCENARIOS = {
     "cancelled": SCENARIOS / "callee_cancelled.xml",
 }
 REGISTER_SCENARIO = SCENARIOS / "register.xml"
+WATCHER_SCENARIO = SCENARIOS / "watcher.xml"
 # What callee B does in each variant of the call (a key of CALLEE_SCENARIOS).
 VARIANTS = {"busy": "busy", "cancel": "cancelled"}
 
@@ -148,15 +149,43 @@ def register_command(name: str, endpoint: Endpoint, proxy: tuple[str, int], user
     ]
 
 
-def read_registered(workdir: Path, name: str) -> frozenset[str]:
-    """The users a registrant saw answered 200 (its "ok USER" lines)."""
+def watcher_command(name: str, endpoint: Endpoint, proxy: tuple[str, int], users_file: Path,
+                    watchers: int, service: str, domain: str, expires: int,
+                    workdir: Path) -> list[str]:
+    """`watchers` busy-lamp subscriptions to the line `service`, all from `endpoint`
+    as the first user of `users_file` (scenarios/watcher.xml: SUBSCRIBE, 401,
+    SUBSCRIBE with credentials, 200, then NOTIFYs answered until SIPp is stopped).
+    They start 100 a second; each "ok USER" line in NAME.outcomes.log is one that
+    got its 200. No receive timeout: a quiet line sends no NOTIFY for a while."""
+    return [
+        "sipp", "-nostdin", "-bind_local",
+        "-i", endpoint.host, "-p", str(endpoint.port), "-cp", str(endpoint.control_port),
+        "-trace_err", "-error_file", str(workdir / f"{name}.errors.log"),
+        "-sf", str(WATCHER_SCENARIO), "-inf", str(users_file), "-s", service,
+        "-key", "domain", domain, "-key", "expires", str(expires),
+        # SIPp digests over remote_ip:port unless told the Request-URI (RFC 3261 §22.4).
+        "-auth_uri", f"{service}@{domain}",
+        "-r", "100", "-m", str(watchers), "-l", str(watchers),
+        "-trace_logs", "-log_file", str(workdir / f"{name}.outcomes.log"),
+        f"{proxy[0]}:{proxy[1]}",
+    ]
+
+
+def read_answered(workdir: Path, name: str) -> list[str]:
+    """The users whose REGISTER or SUBSCRIBE a SIPp saw answered 200 (its "ok USER"
+    lines), one entry per request."""
     try:
         text = (workdir / f"{name}.outcomes.log").read_text(errors="replace")
     except FileNotFoundError:
-        return frozenset()
-    return frozenset(user for outcome, _, user in
-                     (line.strip().partition(" ") for line in text.splitlines())
-                     if outcome == "ok" and user)
+        return []
+    return [user for outcome, _, user in
+            (line.strip().partition(" ") for line in text.splitlines())
+            if outcome == "ok" and user]
+
+
+def read_registered(workdir: Path, name: str) -> frozenset[str]:
+    """The users a registrant saw answered 200."""
+    return frozenset(read_answered(workdir, name))
 
 
 def read_call_counts(stat_file: Path) -> CallCounts:
