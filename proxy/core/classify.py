@@ -30,7 +30,7 @@ from proxy.defaults import DRAINING_RETRY_AFTER
 from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
 from proxy.policy.trust import Source, SourceKind, TrustModel, UntrustedCalls
-from proxy.sip.address import address_user, parse_name_addr
+from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.hop import Hop
 from proxy.sip.message import Header, Request
@@ -179,11 +179,12 @@ class Classifier:
                 request_uri):
             # The proxy's own address (an OPTIONS ping): nothing about lines to learn.
             return Serve(PROXY_SERVICE, source)
-        if source.authenticated and not self._claims_own_identity(request, source):
-            # Calling on someone else's behalf is the delegates' privilege, still to come.
-            return Answer(403, f"{FORBIDDEN} (the From is not a line of {source.user})",
-                          refusal="foreign_from")
-        decision = route_request(request, source.hop.host, self.trust.directory, now)
+        decision = route_request(request, source, self.trust.directory, now)
+        if decision.refusal is not None:
+            # An authenticated phone asked for a line it may not call from: not its
+            # own, nor a delegator's with place_calls (``proxy.policy.placing``).
+            return Answer(403, f"{FORBIDDEN} ({decision.refusal.reason})",
+                          refusal=decision.refusal.counter, decision=decision)
         if decision.plan is None:
             return Answer(404, f"Not Found (no line or route for {request.uri[:60]})",
                           decision=decision)
@@ -229,14 +230,6 @@ class Classifier:
         if source.kind is SourceKind.PHONE:
             return source.user in auth.required  # a static phone of a user with no password
         return self.trust.untrusted_calls is UntrustedCalls.REFUSE
-
-    def _claims_own_identity(self, request: Request, source: Source) -> bool:
-        """An authenticated caller's From names the user or one of the user's lines."""
-        caller = address_user(request.header("from"))
-        if caller is None:
-            return False
-        owner = self.trust.directory.line_owner(caller)
-        return caller == source.user or (owner is not None and owner.id == source.user)
 
     def _preloaded(self, request: Request, source: Source) -> Verdict:
         """A Route set the sender chose: only trusted peers may send anywhere; others
