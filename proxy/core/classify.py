@@ -185,6 +185,12 @@ class Classifier:
             # own, nor a delegator's with place_calls (``proxy.policy.placing``).
             return Answer(403, f"{FORBIDDEN} ({decision.refusal.reason})",
                           refusal=decision.refusal.counter, decision=decision)
+        if decision.plan is None and decision.outbound is not None and self.auth is not None:
+            # Only users' phones call out: a phone that sent no credentials yet (under
+            # ``local_lines`` it need not) is asked for them (RFC 3261 §22.3).
+            challenge = self.auth.authority.challenge(PROXY_CHALLENGE, facts.wall_time)
+            return Answer(PROXY_CHALLENGE.status, PROXY_CHALLENGE.reason, challenge,
+                          decision=decision)
         if decision.plan is None:
             return Answer(404, f"Not Found (no line or route for {request.uri[:60]})",
                           decision=decision)

@@ -99,7 +99,7 @@ def _outbound(base: Decision, dialled: str, directory: Directory) -> Decision:
     if rule is None:
         return base
     if base.call.phone_user is None and not base.trust_asserted_identity:
-        return replace(base, reason=(
+        return replace(base, outbound=rule, reason=(
             f"{rule.text} matches, but only users' phones and trusted peers may call out"))
     return replace(base, plan=rule.plan(directory.normalize(dialled)), policy=POLICY_OUTBOUND,
                    reason=f"outbound to {rule.gateway}", outbound=rule)

@@ -60,7 +60,7 @@ class Decision:
     not be passed on as asserted). ``skipped`` lists the
     delegates of the called delegator that are never rung and why. ``placing``
     is the line a user's phone calls from; ``outbound`` the row of the outbound
-    table that sent the call to a gateway.
+    table that matched (with ``plan`` None: the caller may not call out).
     """
 
     call: CallInfo

@@ -256,18 +256,24 @@ class SippLauncher:
         timeout: float = 10.0,
         local: Endpoint | None = None,
         call_id: str | None = None,
+        fill: Mapping[str, str] | None = None,
+        auth_uri: str | None = None,
     ) -> SippProcess:
         """Start a caller that places one call to ``service`` via ``remote``.
 
         ``local`` is the caller's own endpoint when the test must know it in
         advance (a trusted-peer address); a fresh one otherwise. ``call_id`` is
-        the call's Call-ID (``-cid_str``) when the test must know it.
+        the call's Call-ID (``-cid_str``) when the test must know it. ``fill``
+        fills a template scenario's ``{{name}}`` placeholders (digest credentials);
+        ``auth_uri`` is the digest uri without ``sip:`` (SIPp adds it; its default is
+        the remote address, but RFC 3261 §22.4 wants the Request-URI).
         """
         endpoint = local or self._allocator.endpoint()
         call_id_option = ["-cid_str", call_id] if call_id is not None else []
+        call_id_option += ["-auth_uri", auth_uri] if auth_uri is not None else []
         return self._start(
             name,
-            SCENARIOS / scenario,
+            self._scenario_path(name, scenario, fill or {}),
             endpoint,
             transport,
             {**DEFAULT_CALLER_KEYS, **(keys or {})},
