@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from proxy.config.loader import ProxyConfig
-from proxy.core.classify import PROXY_SERVICE, REGISTRAR_SERVICE
+from proxy.core.classify import PRESENCE_SERVICE, PROXY_SERVICE, REGISTRAR_SERVICE
 from proxy.core.driver import CoreSettings, ProxyCore
 from proxy.core.loadwatch import LoadWatch
 from proxy.core.local import Interface, LocalAddresses
@@ -19,10 +19,12 @@ from proxy.core.overload import LoadGuard, OverloadSettings
 from proxy.core.services import ProxyItself, Service
 from proxy.dialog import DialogSettings, DialogTracker
 from proxy.history.recorder import history_writer, keep_history_trimmed
+from proxy.lamps import Lamps
 from proxy.lines import Lines
 from proxy.logs import configure_logging
 from proxy.phones import keep_locations, open_phones
 from proxy.policy.trust import TrustModel
+from proxy.presence import Notifier
 from proxy.store import Store, StoreError, open_store
 from proxy.transport.bind_errors import explain_bind_error
 from proxy.transport.dispatch import Transports
@@ -32,6 +34,8 @@ from proxy.transport.udp import open_udp
 # The store's name for the key route tokens are made with (proxy/core/route_token.py).
 ROUTE_TOKEN_SECRET = "route-token"
 _SECRET_BYTES = 32
+# Our tags in lamp subscriptions: 64 random bits, as they alone let a refresh in.
+_SUBSCRIPTION_TAG_BYTES = 8
 
 
 async def serve(config: ProxyConfig) -> int:
@@ -79,11 +83,17 @@ async def serve(config: ProxyConfig) -> int:
         guard=guard,
         auth=phones.auth,
         registrar_hosts=phones.hosts,
+        presence_hosts=_presence_hosts(config),
         locate=phones.locate,
         wall_clock=time.time,
         line_full=lines.tracker.line_full,
     )
     core.events.subscribe(lines.observe)
+    lamps = Lamps(Notifier(config.directory, lines.tracker.line, local,
+                           lambda: secrets.token_hex(_SUBSCRIPTION_TAG_BYTES)),
+                  core.originate, loop, log)
+    core.add_service(PRESENCE_SERVICE, lamps)
+    lines.on_line_change(lamps.on_line_change)
     watch = LoadWatch(
         guard, loop=loop, log=log,
         in_progress=lambda: core.in_progress,
@@ -109,18 +119,31 @@ async def serve(config: ProxyConfig) -> int:
     locations = asyncio.create_task(keep_locations(
         phones, store, shared=not config.database_url.startswith("sqlite"), log=log))
     expiry = asyncio.create_task(lines.keep_expiring())
+    lamp_expiry = asyncio.create_task(lamps.keep_expiring())
     purge = asyncio.create_task(keep_history_trimmed(store, config.history_retention, log))
     await stop.wait()
-    await _drain(core, config.shutdown_grace, loop, log, quiet=config.timers.t1)
+    await _drain(core, lamps, config.shutdown_grace, loop, log, quiet=config.timers.t1)
     watch.stop()
     locations.cancel()
     expiry.cancel()
+    lamp_expiry.cancel()
     purge.cancel()
     lines.stop()  # the calls still up go to the history before the store closes
     transports.close()
     stored = await _close_store(store, log)  # after the drain: its writes are queued
-    log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats))
+    log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats),
+             **lamps.summary())
     return 0 if stored else 1
+
+
+def _presence_hosts(config: ProxyConfig) -> frozenset[str]:
+    """Where busy lamps are subscribed: the domain and the proxy's own addresses.
+    None without credentials: nobody could be let in, and a SUBSCRIBE to a line
+    is then routed to the line's phones as before."""
+    if not config.credentials:
+        return frozenset()
+    hosts = (config.domain or "", *(item.advertise for item in config.listeners))
+    return frozenset(host.lower() for host in hosts if host)
 
 
 def _store_failed(error: StoreError, log: Any) -> int:
@@ -180,17 +203,22 @@ async def _open_listeners(config: ProxyConfig, core: ProxyCore, transports: Tran
             raise _ListenerFailed(explanation) from error
 
 
-async def _drain(core: ProxyCore, grace: float, loop: asyncio.AbstractEventLoop,
-                 log: Any, quiet: float) -> None:
+async def _drain(core: ProxyCore, lamps: Lamps, grace: float,
+                 loop: asyncio.AbstractEventLoop, log: Any, quiet: float) -> None:
     """Refuse new INVITEs (503) and go on serving everything else until nothing is in
     progress and no message has come for ``quiet`` seconds, or ``grace`` runs out.
     The quiet time lets the ACK and a quick BYE of a call answered during the drain
-    still pass through the Record-Route."""
+    still pass through the Record-Route. Every lamp subscription gets its final
+    NOTIFY (deactivated: the phone subscribes again, to the next proxy) and the
+    drain waits for their answers too."""
     core.start_draining()
-    log.info("proxy.draining", in_progress=core.in_progress, grace=grace)
+    lamps.stop()
+    log.info("proxy.draining", in_progress=core.in_progress, grace=grace,
+             lamps_notifying=lamps.notifying)
     deadline = loop.time() + grace
     while loop.time() < deadline:
-        if not core.in_progress and loop.time() - core.last_received >= quiet:
+        if (not core.in_progress and not lamps.notifying
+                and loop.time() - core.last_received >= quiet):
             return
         await asyncio.sleep(0.05)
     ended = core.end_calls_in_progress("proxy shutting down")

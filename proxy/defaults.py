@@ -49,6 +49,12 @@ DIALOG_MAX_DURATION_SECONDS = 12 * 3600.0
 # Busy Here: two lets an assistant hold one call and take another, as the two line
 # keys of a desk phone's shared line do.
 LINE_MAX_CALLS = 2
+# Busy lamps (proxy.presence, RFC 6665 §4.2.1): a SUBSCRIBE asking for less than
+# the minimum gets 423 with Min-Expires, more than the maximum is shortened, and
+# one without Expires gets the dialog package's default (RFC 4235 §3.4: an hour).
+PRESENCE_MIN_EXPIRES = 60
+PRESENCE_MAX_EXPIRES = 3600
+PRESENCE_DEFAULT_EXPIRES = 3600
 # A TCP connection nobody has used for this long is closed, so that file descriptors
 # do not pile up; RFC 5626 keep-alive pings count as use.
 TCP_IDLE_SECONDS = 300.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import assert_never
+from urllib.parse import unquote
 
 from proxy.auth import (
     PROXY_CHALLENGE,
@@ -30,8 +31,9 @@ from proxy.defaults import DRAINING_RETRY_AFTER
 from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
 from proxy.policy.trust import Source, SourceKind, TrustModel, UntrustedCalls
-from proxy.sip.address import parse_name_addr
+from proxy.sip.address import address_tag
 from proxy.sip.errors import SipParseError
+from proxy.sip.event import DIALOG_PACKAGE, request_event
 from proxy.sip.hop import Hop
 from proxy.sip.message import Header, Request
 from proxy.sip.uri import sip_uri_or_none
@@ -78,6 +80,8 @@ Verdict = Forward | Answer | Serve
 PROXY_SERVICE = "proxy"
 # REGISTER for the domain, when users register (``proxy.registrar``).
 REGISTRAR_SERVICE = "registrar"
+# SUBSCRIBE for the dialog package of a user's line: busy lamps (``proxy.presence``).
+PRESENCE_SERVICE = "presence"
 
 FORBIDDEN = "Forbidden"
 
@@ -111,6 +115,8 @@ class Classifier:
     timer_c: float
     auth: Authentication | None = None
     registrar_hosts: frozenset[str] = frozenset()  # REGISTER for these goes to the registrar
+    # A dialog SUBSCRIBE to a line at these hosts (or at us) goes to the lamps.
+    presence_hosts: frozenset[str] = frozenset()
 
     def classify(self, facts: RequestFacts, now: float) -> Verdict:
         """The verdict for a request (not a CANCEL: that is matched to its INVITE)."""
@@ -135,6 +141,12 @@ class Classifier:
 
     def _in_dialog(self, facts: RequestFacts) -> Verdict:
         request, source = facts.preprocessed.request, facts.source
+        if (request.method == "SUBSCRIBE" and self.presence_hosts and self._names_us(request.uri)
+                and not request.header_values("route")):
+            # A refresh or unsubscribe in a lamp subscription: the Contact we gave in
+            # the 200 (a phone may have put our address as its outbound proxy on
+            # top, popped in preprocessing). Its dialog id names the subscription.
+            return Serve(PRESENCE_SERVICE, source)
         if facts.preprocessed.our_route:
             if not self._token_valid(facts.preprocessed):
                 return Answer(403, f"{FORBIDDEN} (route set not issued by this proxy)",
@@ -154,8 +166,8 @@ class Classifier:
         if not token:
             return False
         request = preprocessed.request
-        return self.tokens.verify(token, request.call_id,
-                                  (_tag(request.header("from")), _tag(request.header("to"))))
+        tags = (address_tag(request.header("from")), address_tag(request.header("to")))
+        return self.tokens.verify(token, request.call_id, tags)
 
     # --- initial requests (§16.5) --------------------------------------------------
 
@@ -175,6 +187,8 @@ class Classifier:
                 and (request_uri.host.lower() in self.registrar_hosts
                      or (self.local.is_local(request_uri) and self.registrar_hosts))):
             return Serve(REGISTRAR_SERVICE, source)
+        if self._watches_line(request):
+            return Serve(PRESENCE_SERVICE, source)
         if request_uri is not None and request_uri.user is None and self.local.is_local(
                 request_uri):
             # The proxy's own address (an OPTIONS ping): nothing about lines to learn.
@@ -200,18 +214,23 @@ class Classifier:
     # --- who sent it (RFC 3261 §22) --------------------------------------------------
 
     def _identify(self, request: Request, source: Source, wall_time: float) -> Source | Answer:
-        """The sender, authenticated when it must be: every REGISTER, a phone of a
-        user with credentials, and (under ``refuse``) anyone untrusted is challenged;
-        a trusted peer's other requests are not. An unknown username gets the very same challenge
-        as a wrong password (the authority sees to it)."""
+        """The sender, authenticated when it must be: every REGISTER and lamp
+        SUBSCRIBE, a phone of a user with credentials, and (under ``refuse``) anyone
+        untrusted is challenged; a trusted peer's other requests are not. An unknown
+        username gets the very same challenge as a wrong password (the authority
+        sees to it)."""
         auth = self.auth
-        if auth is None or (source.trusted and request.method != "REGISTER"):
-            # A trusted peer is not challenged, but a REGISTER it relays (an edge
-            # proxy, RFC 3327) still carries the phone's own credentials.
+        if auth is None:
             return source
-        kind = REGISTRAR_CHALLENGE if request.method == "REGISTER" else PROXY_CHALLENGE
+        served = request.method == "REGISTER" or self._watches_line(request)
+        if source.trusted and not served:
+            # A trusted peer is not challenged, but a REGISTER or SUBSCRIBE it relays
+            # (an edge proxy, RFC 3327) still carries the phone's own credentials.
+            return source
+        # RFC 3261 §22.1: the proxy answering as the UAS challenges with 401.
+        kind = REGISTRAR_CHALLENGE if served else PROXY_CHALLENGE
         credentials = request.header_lines(kind.credentials_header)  # commas are inside
-        if not credentials and not self._must_authenticate(request, source, auth):
+        if not credentials and not served and not self._must_authenticate(source, auth):
             return source
         outcome = auth.authority.check(request.method, request.uri, credentials,
                                        source.hop.host, wall_time)
@@ -229,13 +248,25 @@ class Classifier:
                 assert_never(outcome)
         return Answer(kind.status, kind.reason, challenge)
 
-    def _must_authenticate(self, request: Request, source: Source,
-                           auth: Authentication) -> bool:
-        if request.method == "REGISTER":
-            return True
+    def _must_authenticate(self, source: Source, auth: Authentication) -> bool:
         if source.kind is SourceKind.PHONE:
             return source.user in auth.required  # a static phone of a user with no password
         return self.trust.untrusted_calls is UntrustedCalls.REFUSE
+
+    def _watches_line(self, request: Request) -> bool:
+        """A SUBSCRIBE for the dialog package (RFC 4235) of a user's line or address
+        of record, here: the lamps answer it. Other SUBSCRIBEs are routed as before."""
+        if request.method != "SUBSCRIBE" or not self.presence_hosts:
+            return False
+        event = request_event(request)
+        uri = sip_uri_or_none(request.uri)
+        if event is None or event.package != DIALOG_PACKAGE or uri is None or uri.user is None:
+            return False
+        if uri.host.lower() not in self.presence_hosts and not self.local.is_local(uri):
+            return False
+        directory = self.trust.directory
+        user = unquote(uri.user)
+        return directory.line_owner(user) is not None or user in directory.users
 
     def _preloaded(self, request: Request, source: Source) -> Verdict:
         """A Route set the sender chose: only trusted peers may send anywhere; others
@@ -275,10 +306,3 @@ def _answer_for_unusable(error: SipParseError) -> Answer:
     return Answer(status, f"{_STATUS_PHRASES[status]} ({error.reason})")
 
 
-def _tag(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return parse_name_addr(value).tag
-    except SipParseError:
-        return None

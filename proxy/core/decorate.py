@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from proxy.policy.decision import Decision
 from proxy.policy.plan import Target, TargetRole
-from proxy.sip.address import NameAddr, parse_name_addr
+from proxy.sip.address import NameAddr, address_tag, parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.message import Request, remove_header, set_header
 from proxy.sip.uri import SipUri, parse_uri, sip_uri_or_none, uri_user
@@ -83,10 +83,7 @@ def _on_line(headers: tuple[tuple[str, str], ...], request: Request, target: Tar
     """The From of the line (with the caller's tag, RFC 3261 §8.1.1.3), no
     P-Preferred-Identity (RFC 3325 §9.2: it is a request to this proxy), and for a
     gateway, a trusted peer, the line asserted (RFC 3325 §9.1)."""
-    try:
-        tag = parse_name_addr(request.header("from") or "").tag
-    except SipParseError:
-        tag = None
+    tag = address_tag(request.header("from"))
     headers = remove_header(headers, "P-Preferred-Identity")
     headers = set_header(headers, "From", str(identity.with_param("tag", tag) if tag else identity))
     if target.role is TargetRole.GATEWAY:

@@ -55,7 +55,7 @@ from proxy.defaults import MAX_BREADTH, MAX_MESSAGE_SIZE, TIMER_C_SECONDS
 from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import RoutingPlan
 from proxy.policy.trust import Source, TrustModel
-from proxy.sip.address import parse_name_addr
+from proxy.sip.address import address_tag
 from proxy.sip.errors import SipParseError
 from proxy.sip.hop import Hop, maddr_hop, reconnect_hop, response_hop
 from proxy.sip.message import (
@@ -92,7 +92,8 @@ class ProxyCore:
                  loop: asyncio.AbstractEventLoop, trust: TrustModel, route_secret: bytes,
                  log: Any, services: Mapping[str, Service] | None = None,
                  guard: LoadGuard | None = None, auth: Authentication | None = None,
-                 registrar_hosts: frozenset[str] = frozenset(), locate: Locate | None = None,
+                 registrar_hosts: frozenset[str] = frozenset(),
+                 presence_hosts: frozenset[str] = frozenset(), locate: Locate | None = None,
                  wall_clock: Callable[[], float] | None = None,
                  line_full: Callable[[str], bool] | None = None) -> None:
         self._local = local
@@ -103,7 +104,7 @@ class ProxyCore:
         self._trust = trust
         self._tokens = RouteTokens(route_secret)
         self._classifier = Classifier(local, trust, self._tokens, settings.timer_c, auth,
-                                      registrar_hosts)
+                                      registrar_hosts, presence_hosts)
         self._locate = locate
         self._line_full = line_full  # the dialog state's answer: no room for another call
         # Unix time for what outlives the process (registrations, digest nonces);
@@ -330,7 +331,7 @@ class ProxyCore:
             self._answer(entry, 501, f"Not Implemented (no {name} service)")
             return
         reply = service.handle(entry.received, source, self._wall_clock())
-        self._answer(entry, reply.status, reply.reason, reply.headers)
+        self._answer(entry, reply.status, reply.reason, reply.headers, to_tag=reply.to_tag)
 
     def _with_contacts(self, request: Request, plan: RoutingPlan) -> RoutingPlan:
         """Registered phones in the plan: one target per contact registered now."""
@@ -350,7 +351,8 @@ class ProxyCore:
             self._answer(entry, 440, "Max-Breadth Exceeded")
             return
         if request.method in DIALOG_FORMING and not has_to_tag(request):
-            entry.route_token = self._tokens.mint(request.call_id, _from_tag(request))
+            entry.route_token = self._tokens.mint(request.call_id,
+                                                 address_tag(request.header("from")) or "")
         entry.context = ResponseContext(request, plan, secrets.token_hex(4),
                                         self._context_settings)
         self._forks.decide(entry, entry.context.start())
@@ -483,10 +485,11 @@ class ProxyCore:
     # --- answering and sending ---------------------------------------------------------
 
     def _answer(self, entry: ServerEntry, status: int, reason: str,
-                extra: tuple[Header, ...] = (), *, logged: bool = False) -> None:
+                extra: tuple[Header, ...] = (), *, logged: bool = False,
+                to_tag: str | None = None) -> None:
         received = entry.received
-        response = make_response(received, status, reason, to_tag=secrets.token_hex(4),
-                                 extra=extra)
+        response = make_response(received, status, reason,
+                                 to_tag=to_tag or secrets.token_hex(4), extra=extra)
         if status >= 300:
             if not logged:
                 self._log.info("request.refused", call_id=received.call_id,
@@ -534,11 +537,3 @@ class ProxyCore:
 
 # Refusals with a log event of their own (the rest are ``request.refused``).
 _REFUSAL_EVENTS = {"auth_blocked": "auth.blocked"}
-
-
-def _from_tag(request: Request) -> str:
-    try:
-        return parse_name_addr(request.header("from") or "").tag or ""
-    except SipParseError:
-        return ""
-

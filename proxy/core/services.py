@@ -25,6 +25,9 @@ class Reply:
     status: int
     reason: str
     headers: tuple[Header, ...] = ()
+    # The To tag of a reply that creates a dialog (a SUBSCRIBE's 200, RFC 6665
+    # §4.2.1): the service's, as its later requests carry it; else a random one.
+    to_tag: str | None = None
 
 
 class Service(Protocol):

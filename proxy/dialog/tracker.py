@@ -34,7 +34,7 @@ from proxy.dialog.views import DialogState, Direction, LineChange, LineView, Par
 from proxy.policy.decision import Decision
 from proxy.policy.directory import Directory
 from proxy.policy.placing import Placement, own_line
-from proxy.sip.address import address_user, parse_name_addr
+from proxy.sip.address import address_tag, address_user, parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.message import Request, Response
 
@@ -141,7 +141,7 @@ class DialogTracker:
         caller_identity = _identity(request, decision)
         callee = _party(request.header("to"))
         call = Call(
-            call_id=event.call_id, from_tag=_tag(request.header("from")) or "",
+            call_id=event.call_id, from_tag=address_tag(request.header("from")) or "",
             started=event.at,
             caller=Party(caller_identity.identity, caller_identity.display,
                          _contact(request), source.user),
@@ -204,13 +204,13 @@ class DialogTracker:
         response = event.response
         status = response.status
         if status < 200:
-            to_tag = _tag(response.header("to"))
+            to_tag = address_tag(response.header("to"))
             if to_tag is None or leg.state is not DialogState.TRYING:
                 return NO_UPDATE  # §12.1: no To tag, no early dialog; later 1xx: nothing new
             leg.to_tag, leg.contact = to_tag, _contact(response) or leg.contact
             return self._changes(call, []) if leg.apply(LegInput.PROVISIONAL) else NO_UPDATE
         if status < 300:
-            leg.to_tag = leg.to_tag or _tag(response.header("to"))
+            leg.to_tag = leg.to_tag or address_tag(response.header("to"))
             leg.contact = _contact(response) or leg.contact
             if not leg.apply(LegInput.SUCCESS):
                 return NO_UPDATE
@@ -249,7 +249,8 @@ class DialogTracker:
         call = self._calls.get(request.call_id)
         if call is None:
             return NO_UPDATE
-        found = call.leg_for_tags(_tag(request.header("from")), _tag(request.header("to")))
+        found = call.leg_for_tags(address_tag(request.header("from")),
+                                  address_tag(request.header("to")))
         if found is None:
             return NO_UPDATE
         leg, side = found
@@ -325,13 +326,6 @@ class DialogTracker:
 
 # --- reading the messages ----------------------------------------------------------------
 
-def _tag(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return parse_name_addr(value).tag
-    except SipParseError:
-        return None
 
 
 def _party(value: str | None) -> Party:

@@ -13,13 +13,10 @@ from urllib.parse import unquote
 
 from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
+from proxy.sip.expires import delta_seconds
 from proxy.sip.message import Header, Request
 from proxy.sip.uri import SipUri, parse_uri
 
-# RFC 3261 §20.10: "Malformed values SHOULD be treated as equivalent to 3600."
-MALFORMED_EXPIRES = 3600
-# RFC 3261 §20.19: delta-seconds up to (2**32)-1.
-_MAX_DELTA_SECONDS = 2**32 - 1
 # RFC 3261 §25.1: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
 _QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
 # RFC 5626 §4.2: reg-id = 1*10DIGIT, 1 to 2**31-1.
@@ -83,14 +80,14 @@ def _header_expires(request: Request, default_expires: int) -> int:
     """§10.2.1.1: the Expires header sets the interval of Contacts without a parameter;
     without either the registrar's default applies (§10.3 step 7)."""
     value = request.header("expires")
-    return default_expires if value is None else _delta_seconds(value)
+    return default_expires if value is None else delta_seconds(value)
 
 
 def _wildcard(values: list[str], expires: str | None) -> RemoveAll | Refusal:
     """§10.3 step 6: ``*`` must be the only Contact and come with ``Expires: 0``."""
     if len(values) > 1:
         return Refusal(400, "Bad Request (Contact: * must be the only Contact)")
-    if expires is None or _delta_seconds(expires) != 0:
+    if expires is None or delta_seconds(expires) != 0:
         return Refusal(400, "Bad Request (Contact: * needs Expires: 0)")
     return RemoveAll()
 
@@ -119,7 +116,7 @@ def _contact(value: str, header_expires: int) -> RequestedContact | Refusal:
     return RequestedContact(
         uri=address.uri,
         parsed=uri,
-        expires=header_expires if expires_param is None else _delta_seconds(expires_param),
+        expires=header_expires if expires_param is None else delta_seconds(expires_param),
         q=q,
         instance_id=instance_id,
         # RFC 5626 §6: a reg-id without +sip.instance is ignored.
@@ -139,17 +136,6 @@ def _unique(contacts: tuple[RequestedContact, ...]) -> tuple[RequestedContact, .
                 return Refusal(400, "Bad Request (two Contacts with the same +sip.instance "
                                     "and reg-id)")
     return contacts
-
-
-def _delta_seconds(text: str) -> int:
-    """delta-seconds (§20.19); malformed is 3600 (§20.10), larger than 2**32-1 is capped."""
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()):
-        return MALFORMED_EXPIRES
-    significant = text.lstrip("0")
-    if len(significant) > 10:
-        return _MAX_DELTA_SECONDS
-    return min(int(significant or "0"), _MAX_DELTA_SECONDS)
 
 
 def _q_value(text: str) -> float | None:

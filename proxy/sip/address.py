@@ -150,3 +150,14 @@ def address_user(value: str | None) -> str | None:
         return uri_user(parse_name_addr(value).uri)
     except SipParseError:
         return None
+
+
+def address_tag(value: str | None) -> str | None:
+    """The ``tag`` of a From/To value (RFC 3261 §19.3); None when absent or
+    unreadable. Never raises."""
+    if not value:
+        return None
+    try:
+        return parse_name_addr(value).tag
+    except SipParseError:
+        return None

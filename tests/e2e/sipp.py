@@ -255,32 +255,34 @@ class SippLauncher:
         pause_ms: int = 0,
         timeout: float = 10.0,
         local: Endpoint | None = None,
-        call_id: str | None = None,
-        fill: Mapping[str, str] | None = None,
+        credentials: tuple[str, str] | None = None,
         auth_uri: str | None = None,
+        call_id: str | None = None,
     ) -> SippProcess:
         """Start a caller that places one call to ``service`` via ``remote``.
 
         ``local`` is the caller's own endpoint when the test must know it in
-        advance (a trusted-peer address); a fresh one otherwise. ``call_id`` is
-        the call's Call-ID (``-cid_str``) when the test must know it. ``fill``
-        fills a template scenario's ``{{name}}`` placeholders (digest credentials);
-        ``auth_uri`` is the digest uri without ``sip:`` (SIPp adds it; its default is
-        the remote address, but RFC 3261 §22.4 wants the Request-URI).
+        advance (a trusted-peer address); a fresh one otherwise. ``credentials``
+        (username, password) answer digest challenges where the scenario writes
+        a bare ``[authentication]``; SIPp digests the URI ``sip:REMOTE`` unless
+        ``auth_uri`` names the Request-URI the scenario sends (without ``sip:``,
+        which SIPp puts in front). ``call_id`` is the call's Call-ID (``-cid_str``)
+        when the test must know it.
         """
         endpoint = local or self._allocator.endpoint()
-        call_id_option = ["-cid_str", call_id] if call_id is not None else []
-        call_id_option += ["-auth_uri", auth_uri] if auth_uri is not None else []
+        options = ["-au", credentials[0], "-ap", credentials[1]] if credentials else []
+        options += ["-auth_uri", auth_uri] if auth_uri else []
+        options += ["-cid_str", call_id] if call_id is not None else []
         return self._start(
             name,
-            self._scenario_path(name, scenario, fill or {}),
+            SCENARIOS / scenario,
             endpoint,
             transport,
             {**DEFAULT_CALLER_KEYS, **(keys or {})},
             variables or {},
             pause_ms,
             timeout,
-            [*call_id_option, "-s", service, str(remote)],
+            [*options, "-s", service, str(remote)],
         )
 
     def _start(

@@ -56,7 +56,7 @@ def _call(sipp: SippLauncher, proxy: ProxyProcess, user: str, *, caller: str = A
           extra: str = "Subject: calling out") -> Any:
     return sipp.uac(user, "uac_call_auth.xml", remote=proxy.endpoint, service=DIALLED,
                     keys={"caller": caller, "caller_name": user.title(), "extra_header": extra},
-                    fill={"username": user, "password": PASSWORD + user},
+                    credentials=(user, PASSWORD + user),
                     auth_uri=f"{DIALLED}@{proxy.endpoint}")
 
 

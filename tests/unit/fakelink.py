@@ -1,7 +1,8 @@
 """A fake event loop and link for driving the real ProxyCore without sockets or sleeps.
 
-``FakeLoop`` provides the two things the driver uses, ``time()`` and
-``call_later()``; ``advance(seconds)`` fires due callbacks in deadline order.
+``FakeLoop`` provides what the driver and the wiring use, ``time()``,
+``call_later()`` and ``call_soon()``; ``advance(seconds)`` fires due callbacks in
+deadline order.
 ``Link`` records what the proxy sends, per destination, parsed.
 """
 
@@ -65,6 +66,10 @@ class FakeLoop:
         handle = FakeHandle(callback, args)
         heapq.heappush(self._queue, (self.now + delay, next(self._order), handle))
         return handle
+
+    def call_soon(self, callback: Callable[..., None], *args: Any) -> FakeHandle:
+        """Runs at the next ``advance`` (``advance(0)``: once the current message is done)."""
+        return self.call_later(0.0, callback, *args)
 
     def advance(self, seconds: float) -> None:
         end = self.now + seconds

@@ -1,0 +1,74 @@
+"""One subscription to a line's dialogs: the dialog it lives in (RFC 6665 §4.4.1),
+where its NOTIFYs go, and how each NOTIFY is built (RFC 6665 §4.2.2, RFC 3261
+§12.2.1.1: a request inside a dialog)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from proxy.core.local import Interface
+from proxy.defaults import MAX_FORWARDS
+from proxy.dialog.views import DialogView
+from proxy.presence.dialog_info import CONTENT_TYPE
+from proxy.presence.machine import SubscriptionState
+from proxy.sip.hop import Hop
+from proxy.sip.message import Header, Request
+from proxy.sip.via import MAGIC_COOKIE
+
+# Call-ID, the subscriber's tag, ours: the subscription's dialog id (RFC 3261 §12).
+DialogKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Where the NOTIFYs of a subscription go: the subscriber's Contact as the
+    Request-URI, its route set, the next hop, and our interface towards it."""
+
+    target: str
+    route_set: tuple[str, ...]
+    hop: Hop
+    interface: Interface
+
+
+@dataclass(slots=True)
+class Subscription:
+    """A subscription the notifier keeps; ``state`` moves by ``machine``'s table."""
+
+    key: DialogKey
+    watcher: str  # the user id that subscribed
+    entity: str  # the URI watched: a line or a user's address of record
+    lines: tuple[str, ...]  # the normalised numbers shown
+    event: str  # the Event value every NOTIFY repeats (RFC 6665 §8.2.1: package, id)
+    local: str  # our side: the SUBSCRIBE's To with our tag (the NOTIFY's From)
+    remote: str  # the subscriber: the SUBSCRIBE's From (the NOTIFY's To)
+    contact: str  # our Contact (in the 200 and in every NOTIFY)
+    peer: Peer
+    expires_at: float
+    state: SubscriptionState = SubscriptionState.QUIET
+    cseq: int = 0  # of our last NOTIFY: it only counts up (RFC 3261 §12.2.1.1)
+    version: int = 0  # of the next document (RFC 4235 §4.1)
+    end_reason: str | None = None  # Subscription-State reason once ending
+    # Dialogs that ended since the last NOTIFY: shown once, as terminated.
+    ended: dict[str, DialogView] = field(default_factory=dict)
+    changed_at: float | None = None  # the oldest change no NOTIFY has carried yet
+
+    def notify(self, subscription_state: str, body: bytes) -> Request:
+        """The next NOTIFY: a new CSeq, a branch of its own (tag and CSeq make it
+        unique, RFC 3261 §8.1.1.7), the route set as Route (loose routing)."""
+        self.cseq += 1
+        branch = f"{MAGIC_COOKIE}{self.key[2]}.{self.cseq}"
+        headers: list[Header] = [("Via", self.peer.interface.via(branch)),
+                                 ("Max-Forwards", str(MAX_FORWARDS))]
+        headers += [("Route", route) for route in self.peer.route_set]
+        headers += [
+            ("From", self.local),
+            ("To", self.remote),
+            ("Call-ID", self.key[0]),
+            ("CSeq", f"{self.cseq} NOTIFY"),
+            ("Contact", self.contact),
+            ("Event", self.event),
+            ("Subscription-State", subscription_state),
+            ("Content-Type", CONTENT_TYPE),
+            ("Content-Length", str(len(body))),
+        ]
+        return Request("NOTIFY", self.peer.target, tuple(headers), body)

@@ -1,0 +1,403 @@
+"""The busy-lamp notifier on its own, with a fake clock: who may watch, what each
+SUBSCRIBE gets, the NOTIFYs and their order (one in flight, the newest state next),
+refresh, unsubscribe, expiry, failures, the stop, and the dialog-info document."""
+
+from __future__ import annotations
+
+import itertools
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+
+import pytest
+
+from proxy.config.loader import parse_config
+from proxy.core.local import Interface, LocalAddresses
+from proxy.dialog import DialogState, DialogView, Direction, HeldBy, LineChange, LineView, Party
+from proxy.policy.trust import Source, SourceKind
+from proxy.presence import Notifier, Outcome, SendNotify, SubscriptionEnded, SubscriptionStarted
+from proxy.presence.dialog_info import NAMESPACE, dialog_info
+from proxy.presence.machine import (
+    _TABLE,
+    IMPOSSIBLE,
+    SubscriptionAction,
+    SubscriptionInput,
+    SubscriptionState,
+)
+from proxy.sip.hop import Hop
+from proxy.sip.message import Request, parse_message
+
+CONFIG = """
+listen: [{transport: udp, host: 127.0.0.1, port: 5060}]
+trusted_peers: ["127.0.0.9/32"]
+domain: vipproxy.test
+users:
+  alice: {name: Alice, lines: ["1000", "+14155550100"], endpoints: ["sip:alice@127.0.0.2:5070"]}
+  bob: {name: Bob, lines: ["1001"], endpoints: ["sip:bob@127.0.0.3:5070"]}
+  carl: {name: Carl, lines: ["1002"], endpoints: ["sip:carl@127.0.0.4:5070"]}
+  dana: {name: Dana, lines: ["1003"], endpoints: ["sip:dana@127.0.0.5:5070"]}
+delegations:
+  alice:
+    delegates:
+      bob: {privileges: [answer_calls], status: accepted}
+      carl: {privileges: [answer_calls], status: pending}
+"""
+DIRECTORY = parse_config(CONFIG).directory
+LOCAL = LocalAddresses((Interface("UDP", "127.0.0.1", 5060), Interface("TCP", "127.0.0.1", 5060)))
+PHONE = Hop("UDP", "127.0.0.50", 5062)
+EDGE = Hop("UDP", "127.0.0.9", 5060)
+T0 = 1_700_000_000.0
+NS = {"d": NAMESPACE}
+
+
+def watcher(user: str | None = "bob", hop: Hop = PHONE) -> Source:
+    return Source(hop, SourceKind.PHONE, user, authenticated=user is not None)
+
+
+def subscribe(uri: str = "sip:1000@vipproxy.test", *, expires: int | None = 600,
+              to_tag: str | None = None, cseq: int = 1, event: str = "dialog",
+              extra: str = "", call_id: str = "sub-1@127.0.0.50") -> Request:
+    to = "<sip:1000@vipproxy.test>" + (f";tag={to_tag}" if to_tag else "")
+    message = parse_message((
+        f"SUBSCRIBE {uri} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.50:5062;branch=z9hG4bKs{cseq};rport=5062;"
+        "received=127.0.0.50\r\n"
+        "Max-Forwards: 70\r\n"
+        "From: \"Bob\" <sip:bob@vipproxy.test>;tag=watcher\r\n"
+        f"To: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} SUBSCRIBE\r\n"
+        "Contact: <sip:bob@192.168.1.20:5062>\r\n"
+        f"Event: {event}\r\n"
+        + ("" if expires is None else f"Expires: {expires}\r\n")
+        + f"{extra}Content-Length: 0\r\n\r\n").encode())
+    assert isinstance(message, Request)
+    return message
+
+
+class Lines:
+    """What the dialog tracker would show: idle lines unless a test set a view."""
+
+    def __init__(self) -> None:
+        self.views: dict[str, LineView] = {}
+
+    def __call__(self, number: str) -> LineView | None:
+        return self.views.get(number, LineView(number, "alice", ()))
+
+    def show(self, line: str, *dialogs: DialogView, ended: tuple[DialogView, ...] = ()
+             ) -> LineChange:
+        self.views[line] = LineView(line, "alice", dialogs)
+        return LineChange(self.views[line], ended)
+
+
+def make() -> tuple[Notifier, Lines]:
+    lines = Lines()
+    tags = (f"tag{index}" for index in itertools.count(1))
+    return Notifier(DIRECTORY, lines, LOCAL, lambda: next(tags)), lines
+
+
+def dialog(state: DialogState, *, number: int = 1, held: HeldBy | None = None,
+           ended_by: str | None = None) -> DialogView:
+    return DialogView(
+        id=f"d{number}", call_id="call-1", local_tag=f"callee{number}", remote_tag="caller",
+        direction=Direction.RECIPIENT, state=state,
+        local=Party("sip:1000@vipproxy.test", "Alice", f"sip:alice@127.0.0.{number}:5070",
+                    "alice"),
+        remote=Party("sip:+14155550199@127.0.0.9", "Carol", "sip:carol@127.0.0.9"),
+        held_by=held, terminated_by=ended_by)
+
+
+def notifies(actions: list[object] | tuple[object, ...]) -> list[SendNotify]:
+    return [action for action in actions if isinstance(action, SendNotify)]
+
+
+def only_notify(actions: list[object] | tuple[object, ...]) -> SendNotify:
+    sent = notifies(actions)
+    assert len(sent) == 1, actions
+    return sent[0]
+
+
+def document(notify: SendNotify) -> ET.Element:
+    assert notify.request.header("content-type") == "application/dialog-info+xml"
+    return ET.fromstring(notify.request.body)
+
+
+def states(notify: SendNotify) -> list[tuple[str, str]]:
+    """(dialog id, state) of every dialog in a NOTIFY's body."""
+    root = document(notify)
+    return [(element.get("id") or "", element.findtext("d:state", namespaces=NS) or "")
+            for element in root.findall("d:dialog", NS)]
+
+
+def subscribed(notifier: Notifier, now: float = T0) -> tuple[Outcome, SendNotify]:
+    outcome = notifier.subscribe(subscribe(), watcher(), now)
+    assert outcome.reply.status == 200, outcome.reply
+    return outcome, only_notify(outcome.actions)
+
+
+# --- who may watch -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("user", "uri", "status"), [
+    ("alice", "sip:1000@vipproxy.test", 200),  # the line's owner
+    ("bob", "sip:1000@vipproxy.test", 200),  # an accepted delegate
+    ("bob", "sip:+1%20415%20555%200100@vipproxy.test", 200),  # the other line, any format
+    ("bob", "sip:alice@vipproxy.test", 200),  # the delegator's address of record
+    ("carl", "sip:1000@vipproxy.test", 403),  # a pending delegate
+    ("dana", "sip:1000@vipproxy.test", 403),  # nobody's delegate
+    ("alice", "sip:1001@vipproxy.test", 403),  # bob did not delegate to alice
+    (None, "sip:1000@vipproxy.test", 403),  # not authenticated
+    ("bob", "sip:9999@vipproxy.test", 404),
+])
+def test_the_owner_and_accepted_delegates_may_watch_a_line_and_nobody_else(
+        user: str | None, uri: str, status: int) -> None:
+    notifier, _ = make()
+    outcome = notifier.subscribe(subscribe(uri), watcher(user), T0)
+    assert outcome.reply.status == status, outcome.reply
+    assert bool(outcome.actions) == (status == 200)
+
+
+def test_a_subscription_gets_200_then_one_notify_with_the_full_state() -> None:
+    notifier, _ = make()
+    outcome, notify = subscribed(notifier)
+    reply = outcome.reply
+    assert reply.to_tag == "tag1"
+    assert dict(reply.headers) == {"Expires": "600",
+                                   "Contact": "<sip:1000@127.0.0.1:5060;transport=udp>"}
+    assert isinstance(outcome.actions[0], SubscriptionStarted)
+    request = notify.request
+    assert (request.method, request.uri) == ("NOTIFY", "sip:bob@192.168.1.20:5062")
+    assert notify.hop == PHONE  # where the SUBSCRIBE came from (received/rport)
+    assert request.header("from") == "<sip:1000@vipproxy.test>;tag=tag1"
+    assert request.header("to") == "\"Bob\" <sip:bob@vipproxy.test>;tag=watcher"
+    assert (request.call_id, request.cseq) == ("sub-1@127.0.0.50", (1, "NOTIFY"))
+    assert request.header("event") == "dialog"
+    assert request.header("subscription-state") == "active;expires=600"
+    assert request.header("contact") == "<sip:1000@127.0.0.1:5060;transport=udp>"
+    assert "branch=z9hG4bKtag1.1" in request.top_via
+    root = document(notify)
+    assert root.attrib == {"version": "0", "state": "full", "entity": "sip:1000@vipproxy.test"}
+    # An idle line still has a node (some phones need one).
+    assert states(notify) == [("idle", "terminated")]
+
+
+@pytest.mark.parametrize(("expires", "granted"), [(None, "3600"), (7200, "3600"), (60, "60")])
+def test_the_interval_defaults_to_an_hour_and_is_shortened_to_the_maximum(
+        expires: int | None, granted: str) -> None:
+    notifier, _ = make()
+    outcome = notifier.subscribe(subscribe(expires=expires), watcher(), T0)
+    assert dict(outcome.reply.headers)["Expires"] == granted
+
+
+@pytest.mark.parametrize(("request_", "status", "header"), [
+    (subscribe(expires=30), 423, ("Min-Expires", "60")),
+    (subscribe(event="presence"), 489, ("Allow-Events", "dialog")),
+    (subscribe(extra="Accept: application/pidf+xml\r\n"), 406, None),
+])
+def test_refusals_say_what_would_be_accepted(request_: Request, status: int,
+                                            header: tuple[str, str] | None) -> None:
+    notifier, _ = make()
+    outcome = notifier.subscribe(request_, watcher(), T0)
+    assert outcome.reply.status == status and not outcome.actions
+    if header is not None:
+        assert header in outcome.reply.headers
+    assert len(notifier) == 0
+
+
+def test_expires_zero_fetches_the_state_once() -> None:
+    notifier, _ = make()
+    outcome = notifier.subscribe(subscribe(expires=0), watcher(), T0)
+    notify = only_notify(outcome.actions)
+    assert notify.request.header("subscription-state") == "terminated;reason=timeout"
+    ended = notifier.answered(notify.key, 200, T0)
+    assert [type(action) for action in ended] == [SubscriptionEnded] and len(notifier) == 0
+
+
+# --- NOTIFYs: one in flight, the newest state next ------------------------------------------
+
+
+def test_changes_while_a_notify_is_in_flight_leave_as_one_notify_with_the_newest_state() -> None:
+    notifier, lines = make()
+    _, first = subscribed(notifier)
+    assert notifier.note_change(lines.show("1000", dialog(DialogState.EARLY)), T0 + 1)
+    assert notifier.flush(T0 + 1) == []  # the first NOTIFY is still unanswered
+    notifier.note_change(lines.show("1000", dialog(DialogState.CONFIRMED)), T0 + 2)
+    assert notifier.flush(T0 + 2) == []
+    second = only_notify(notifier.answered(first.key, 200, T0 + 3))
+    assert states(second) == [("d1", "confirmed")]
+    assert second.request.cseq == (2, "NOTIFY")
+    assert document(second).get("version") == "1"
+    assert second.changed_at == T0 + 1  # the oldest change it carries
+    assert second.request.header("subscription-state") == "active;expires=597"
+    assert notifier.answered(second.key, 200, T0 + 3) == []
+    assert notifier.notifying == 0
+
+
+def test_an_ended_dialog_is_shown_once_as_terminated_with_why() -> None:
+    notifier, lines = make()
+    _, first = subscribed(notifier)
+    notifier.answered(first.key, 200, T0)
+    notifier.note_change(lines.show("1000", dialog(DialogState.EARLY, number=1),
+                                    dialog(DialogState.EARLY, number=2)), T0)
+    both = only_notify(notifier.flush(T0))
+    assert states(both) == [("d1", "early"), ("d2", "early")]  # two branches, two dialogs
+    notifier.answered(both.key, 200, T0)
+    cancelled = dialog(DialogState.TERMINATED, number=2, ended_by="cancelled")
+    notifier.note_change(lines.show("1000", dialog(DialogState.CONFIRMED, number=1),
+                                    ended=(cancelled,)), T0)
+    answered = only_notify(notifier.flush(T0))
+    assert states(answered) == [("d1", "confirmed"), ("d2", "terminated")]
+    ended = document(answered).findall("d:dialog", NS)[1]
+    assert ended.find("d:state", NS).get("event") == "cancelled"  # type: ignore[union-attr]
+    notifier.answered(answered.key, 200, T0)
+    notifier.note_change(lines.show("1000", dialog(DialogState.CONFIRMED, number=1,
+                                                   held=HeldBy.LOCAL)), T0)
+    held = only_notify(notifier.flush(T0))
+    assert states(held) == [("d1", "confirmed")]  # the cancelled branch is not shown again
+
+
+def test_a_line_nobody_watches_costs_one_look_up_and_sends_nothing() -> None:
+    notifier, lines = make()
+    subscribed(notifier)
+    assert not notifier.note_change(lines.show("1001", dialog(DialogState.EARLY)), T0)
+    assert notifier.flush(T0) == []
+
+
+def test_the_address_of_record_shows_every_line_of_its_user() -> None:
+    notifier, lines = make()
+    outcome = notifier.subscribe(subscribe("sip:alice@vipproxy.test"), watcher(), T0)
+    notifier.answered(only_notify(outcome.actions).key, 200, T0)
+    other = DIRECTORY.normalize("+14155550100")
+    assert notifier.note_change(lines.show(other, dialog(DialogState.EARLY)), T0)
+    notify = only_notify(notifier.flush(T0))
+    assert states(notify) == [("d1", "early")]
+    assert document(notify).get("entity") == "sip:alice@vipproxy.test"
+
+
+# --- refresh, unsubscribe, expiry, failures, stop --------------------------------------------
+
+
+def _in_dialog(notify: SendNotify, expires: int, cseq: int = 2, **fields: str) -> Request:
+    return subscribe(notify.request.uri.replace("sip:bob@192.168.1.20:5062",
+                                                "sip:1000@127.0.0.1:5060"),
+                     expires=expires, to_tag=notify.key[2], cseq=cseq, **fields)
+
+
+def test_a_refresh_extends_the_subscription_and_sends_the_state_again() -> None:
+    notifier, _ = make()
+    _, first = subscribed(notifier)
+    notifier.answered(first.key, 200, T0)
+    outcome = notifier.subscribe(_in_dialog(first, 900), watcher(), T0 + 300)
+    assert outcome.reply.status == 200 and ("Expires", "900") in outcome.reply.headers
+    again = only_notify(outcome.actions)
+    assert again.request.header("subscription-state") == "active;expires=900"
+    assert notifier.expire(T0 + 1000) == []  # the first interval would have run out
+
+
+def test_a_refresh_of_an_unknown_subscription_gets_481() -> None:
+    notifier, _ = make()
+    _, first = subscribed(notifier)
+    stranger = replace(first, key=(first.key[0], first.key[1], "guessed"))
+    assert notifier.subscribe(_in_dialog(stranger, 600), watcher(), T0).reply.status == 481
+
+
+def test_unsubscribe_waits_for_the_notify_in_flight_then_sends_the_final_one() -> None:
+    notifier, _ = make()
+    _, first = subscribed(notifier)
+    outcome = notifier.subscribe(_in_dialog(first, 0), watcher(), T0 + 1)
+    assert outcome.reply.status == 200 and not outcome.actions
+    final = only_notify(notifier.answered(first.key, 200, T0 + 1))
+    assert final.request.header("subscription-state") == "terminated;reason=timeout"
+    assert final.request.cseq == (2, "NOTIFY")
+    # Too late to refresh: the subscription is ending.
+    refresh = notifier.subscribe(_in_dialog(first, 600, cseq=3), watcher(), T0 + 1)
+    assert refresh.reply.status == 481
+    ended = notifier.answered(final.key, 200, T0 + 1)
+    assert [(type(a), a.reason) for a in ended if isinstance(a, SubscriptionEnded)] == [
+        (SubscriptionEnded, "timeout")]
+    assert len(notifier) == 0
+
+
+def test_a_subscription_expires_on_time_with_a_final_notify() -> None:
+    notifier, _ = make()
+    _, first = subscribed(notifier)
+    notifier.answered(first.key, 200, T0)
+    assert notifier.expire(T0 + 599) == []
+    final = only_notify(notifier.expire(T0 + 600))
+    assert final.request.header("subscription-state") == "terminated;reason=timeout"
+
+
+@pytest.mark.parametrize("status", [481, 408, 503])
+def test_a_notify_answered_481_or_timing_out_ends_the_subscription(status: int) -> None:
+    notifier, lines = make()
+    _, first = subscribed(notifier)
+    ended = notifier.answered(first.key, status, T0)
+    assert [a.reason for a in ended if isinstance(a, SubscriptionEnded)] == [
+        f"NOTIFY answered {status}"]
+    assert not notifier.note_change(lines.show("1000", dialog(DialogState.EARLY)), T0)
+    assert len(notifier) == 0
+
+
+def test_the_stop_deactivates_every_subscription_and_refuses_new_ones() -> None:
+    notifier, _ = make()
+    _, first = subscribed(notifier)
+    notifier.answered(first.key, 200, T0)
+    final = only_notify(notifier.stop(T0))
+    assert final.request.header("subscription-state") == "terminated;reason=deactivated"
+    assert notifier.notifying == 1
+    late = notifier.subscribe(subscribe(call_id="sub-2"), watcher(), T0)
+    assert late.reply.status == 503 and ("Retry-After", "30") in late.reply.headers
+    notifier.answered(final.key, 200, T0)
+    assert notifier.notifying == 0 and len(notifier) == 0
+
+
+def test_an_edge_proxys_record_route_is_followed_anyone_elses_is_not() -> None:
+    record_route = "Record-Route: <sip:127.0.0.9:5060;lr>\r\n"
+    for hop, routes, next_hop in ((EDGE, ["<sip:127.0.0.9:5060;lr>"], EDGE),
+                                  (PHONE, [], PHONE)):
+        notifier, _ = make()
+        outcome = notifier.subscribe(subscribe(extra=record_route), watcher(hop=hop), T0)
+        notify = only_notify(outcome.actions)
+        assert notify.request.header_values("route") == routes
+        assert notify.hop == next_hop
+
+
+# --- the machine and the document -----------------------------------------------------------
+
+
+def test_every_state_and_input_has_a_written_answer_or_cannot_happen() -> None:
+    for state in SubscriptionState:
+        for event in SubscriptionInput:
+            assert ((state, event) in _TABLE) != ((state, event) in IMPOSSIBLE), (state, event)
+
+
+def test_no_input_sends_a_notify_while_one_is_in_flight() -> None:
+    in_flight = {SubscriptionState.SENDING, SubscriptionState.BEHIND,
+                 SubscriptionState.FINAL_DUE, SubscriptionState.FINAL_SENDING}
+    sends = {SubscriptionAction.SEND_STATE, SubscriptionAction.SEND_FINAL}
+    for (state, event), step in _TABLE.items():
+        if step.action in sends:
+            # Only from nothing in flight, or on the answer to the one in flight.
+            assert state not in in_flight or event is SubscriptionInput.ANSWERED
+        ending = state in (SubscriptionState.FINAL_DUE, SubscriptionState.FINAL_SENDING)
+        if ending:  # once ending, never active again
+            assert step.state in (state, SubscriptionState.FINAL_SENDING,
+                                  SubscriptionState.TERMINATED)
+
+
+def test_the_document_escapes_what_came_from_the_network_and_shows_a_hold() -> None:
+    hostile = replace(dialog(DialogState.CONFIRMED, held=HeldBy.LOCAL),
+                      remote=Party("sip:x@127.0.0.9", 'Eve <"&\x01\udcff>', "sip:x@10.0.0.1"))
+    root = ET.fromstring(dialog_info("sip:1000@vipproxy.test", 7, [hostile], "idle"))
+    element = root.find("d:dialog", NS)
+    assert element is not None and root.get("version") == "7"
+    assert element.attrib == {"id": "d1", "call-id": "call-1", "local-tag": "callee1",
+                              "remote-tag": "caller", "direction": "recipient"}
+    identity = element.find("d:remote/d:identity", NS)
+    assert identity is not None and identity.get("display") == 'Eve <"&??>'
+    rendering = {side: element.find(f"d:{side}/d:target/d:param", NS) for side in
+                 ("local", "remote")}
+    assert {side: param.get("pvalue") for side, param in rendering.items()
+            if param is not None} == {"local": "no", "remote": "yes"}
+    # A branch that has not answered has no remote target yet: no <target>.
+    trying = ET.fromstring(dialog_info("sip:1000@vipproxy.test", 0, [
+        replace(dialog(DialogState.TRYING), local=Party("sip:1000@vipproxy.test"))], "idle"))
+    assert trying.find("d:dialog/d:local/d:target", NS) is None
+    assert trying.find("d:dialog/d:remote/d:target", NS) is not None
