@@ -81,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--to", dest="line", required=True, help="called number or line")
     explain.add_argument("--asserted", help="P-Asserted-Identity number, if the call has one")
     explain.add_argument(
+        "--user", help="the call comes from a phone of this user that authenticated (the From "
+        "or --preferred selects the line it calls from; outbound routes need a phone or a "
+        "trusted --peer)")
+    explain.add_argument("--preferred", help="P-Preferred-Identity number (with --user)")
+    explain.add_argument(
         "--peer", default="127.0.0.1",
         help="IP address the call comes from (default 127.0.0.1; --asserted is believed "
         "only if this address is in trusted_peers)",
@@ -128,6 +133,9 @@ def _explain(config: ProxyConfig, args: argparse.Namespace) -> int:
         from_user=args.caller,
         asserted_user=args.asserted,
         source_ip=args.peer,
+        preferred_user=args.preferred,
+        phone_user=args.user,
+        phone_authenticated=args.user is not None,
     )
     decision = decide(call, config.directory, 0.0)
     print(decision.explain())

@@ -18,7 +18,8 @@ from proxy.policy.directory import (
 
 
 def directory_of(document: ConfigDocument) -> Directory:
-    """Users, delegations, routes and trusted peers, with their lookup tables."""
+    """Users, delegations, routes, trusted peers and the outbound table, with their
+    lookup tables."""
     return Directory(
         users={user_id: _user(user_id, user) for user_id, user in document.users.items()},
         delegations={
@@ -26,8 +27,11 @@ def directory_of(document: ConfigDocument) -> Directory:
             for delegator, delegation in document.delegations.items()
         },
         routes={number: route.plan() for number, route in document.routes.items()},
-        trusted_peers=document.trusted_peers,
+        # An outbound gateway is a trusted peer (the PBX, the trunk) without being listed.
+        trusted_peers=document.trusted_peers + tuple(
+            route.network() for route in document.outbound),
         default_country_code=document.numbering.default_country_code,
+        outbound=tuple(route.rule(index) for index, route in enumerate(document.outbound)),
     )
 
 

@@ -1,9 +1,10 @@
 """The configuration file as one pydantic model: the schema every door validates
 through (the YAML file, ``vipproxy schema`` for editors, later the admin API).
 
-The sections are in ``server``, ``users``, ``delegations`` and ``routes``; the
-rules here relate sections to each other. Fields are validated in the order they
-are declared, so a rule on ``routes`` sees the validated ``users``.
+The sections are in ``server``, ``users``, ``delegations``, ``routes`` and
+``outbound``; the rules here relate sections to each other. Fields are validated
+in the order they are declared, so a rule on ``routes`` sees the validated
+``users``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from proxy.config.checks import Loc, OneOf, Seconds, Section, Text, at_least_one
 from proxy.config.checks import problems_at as problems_error
 from proxy.config.context import context_of
 from proxy.config.delegations import Delegation
+from proxy.config.outbound import OutboundRoute
 from proxy.config.routes import Route
 from proxy.config.server import (
     Auth,
@@ -81,6 +83,14 @@ class ConfigDocument(Section):
         dict[Annotated[str, RouteNumber()], Route],
         Field(description="number -> static routing plan", default_factory=dict),
     ]
+
+    outbound: Annotated[
+        tuple[OutboundRoute, ...],
+        Field(description=(
+            "where calls to numbers outside the directory go: a list of {prefix, gateway} or"
+            " {pattern, gateway}, tried in order, first match wins; numbers are normalised"
+            " (+14155550199) before matching; only users' phones and trusted peers call out")),
+    ] = ()
 
     @field_validator("users")
     @classmethod

@@ -9,6 +9,7 @@ from proxy.core.forwarding import forward_request
 from proxy.core.local import Interface, LocalAddresses
 from proxy.core.routing import has_to_tag, route_to_next_hop
 from proxy.policy.plan import Target
+from proxy.sip.address import NameAddr
 from proxy.sip.hop import Hop, hop_for_uri
 from proxy.sip.message import Request, prepend_header
 from proxy.sip.uri import parse_uri
@@ -34,6 +35,7 @@ class BranchSettings:
     strip_asserted_identity: bool  # RFC 3325: the sender is not a trusted peer
     max_breadth: int | None  # RFC 5393 share of each parallel branch
     route_token: str  # carried in our Record-Route (``proxy.core.route_token``)
+    calling_identity: NameAddr | None = None  # the line the caller places the call on
 
 
 def build_branch(
@@ -58,6 +60,7 @@ def build_branch(
         original_uri=settings.original_uri,
         diversion_reason=diversion_reason,
         strip_asserted_identity=settings.strip_asserted_identity,
+        calling_identity=settings.calling_identity,
     )
     routed, hop = route_to_next_hop(decorated, "UDP")
     if target.next_hop is not None and not routed.header_values("route"):

@@ -31,7 +31,7 @@ from proxy.defaults import DRAINING_RETRY_AFTER
 from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
 from proxy.policy.trust import Source, SourceKind, TrustModel, UntrustedCalls
-from proxy.sip.address import address_tag, address_user
+from proxy.sip.address import address_tag
 from proxy.sip.errors import SipParseError
 from proxy.sip.event import DIALOG_PACKAGE, request_event
 from proxy.sip.hop import Hop
@@ -193,11 +193,18 @@ class Classifier:
                 request_uri):
             # The proxy's own address (an OPTIONS ping): nothing about lines to learn.
             return Serve(PROXY_SERVICE, source)
-        if source.authenticated and not self._claims_own_identity(request, source):
-            # Calling on someone else's behalf is the delegates' privilege, still to come.
-            return Answer(403, f"{FORBIDDEN} (the From is not a line of {source.user})",
-                          refusal="foreign_from")
-        decision = route_request(request, source.hop.host, self.trust.directory, now)
+        decision = route_request(request, source, self.trust.directory, now)
+        if decision.refusal is not None:
+            # An authenticated phone asked for a line it may not call from: not its
+            # own, nor a delegator's with place_calls (``proxy.policy.placing``).
+            return Answer(403, f"{FORBIDDEN} ({decision.refusal.reason})",
+                          refusal=decision.refusal.counter, decision=decision)
+        if decision.plan is None and decision.outbound is not None and self.auth is not None:
+            # Only users' phones call out: a phone that sent no credentials yet (under
+            # ``local_lines`` it need not) is asked for them (RFC 3261 §22.3).
+            challenge = self.auth.authority.challenge(PROXY_CHALLENGE, facts.wall_time)
+            return Answer(PROXY_CHALLENGE.status, PROXY_CHALLENGE.reason, challenge,
+                          decision=decision)
         if decision.plan is None:
             return Answer(404, f"Not Found (no line or route for {request.uri[:60]})",
                           decision=decision)
@@ -260,14 +267,6 @@ class Classifier:
         directory = self.trust.directory
         user = unquote(uri.user)
         return directory.line_owner(user) is not None or user in directory.users
-
-    def _claims_own_identity(self, request: Request, source: Source) -> bool:
-        """An authenticated caller's From names the user or one of the user's lines."""
-        caller = address_user(request.header("from"))
-        if caller is None:
-            return False
-        owner = self.trust.directory.line_owner(caller)
-        return caller == source.user or (owner is not None and owner.id == source.user)
 
     def _preloaded(self, request: Request, source: Source) -> Verdict:
         """A Route set the sender chose: only trusted peers may send anywhere; others

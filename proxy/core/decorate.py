@@ -5,6 +5,9 @@
 - Voicemail finds the shared mailbox: History-Info plus Diversion (RFC 5806),
   which Asterisk and FreeSWITCH voicemail dialplans read.
 - An untrusted P-Asserted-Identity is removed (RFC 3325 §5).
+- A call an authenticated phone places on a line shows that line: the From names
+  the line and its owner, P-Preferred-Identity is removed, and a gateway (a
+  trusted peer) gets the line as P-Asserted-Identity (RFC 3325 §9).
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import quote
 
+from proxy.policy.decision import Decision
 from proxy.policy.plan import Target, TargetRole
-from proxy.sip.address import parse_name_addr
+from proxy.sip.address import NameAddr, address_tag, parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.message import Request, remove_header, set_header
-from proxy.sip.uri import SipUri, parse_uri, uri_user
+from proxy.sip.uri import SipUri, parse_uri, sip_uri_or_none, uri_user
 
 # RFC 4458 §2 / RFC 7044 §10: the cause a History-Info entry gives for a retargeting.
 _CAUSE_FOR_DIVERSION = {"user-busy": 486, "no-answer": 408, "unconditional": 302}
@@ -29,14 +33,19 @@ def decorate_for_target(
     original_uri: str,
     diversion_reason: str | None,
     strip_asserted_identity: bool,
+    calling_identity: NameAddr | None = None,
 ) -> Request:
     """Return ``request`` as it should reach ``target`` (before Via/Record-Route).
 
-    ``diversion_reason`` is set when the call is diverted (RFC 5806 reasons).
+    ``diversion_reason`` is set when the call is diverted (RFC 5806 reasons);
+    ``calling_identity`` when the caller placed it on a line (``calling_identity``).
     """
     headers = request.headers
     if strip_asserted_identity and request.has_header("P-Asserted-Identity"):
         headers = remove_header(headers, "P-Asserted-Identity")
+    if calling_identity is not None:
+        request = request.with_headers(_on_line(headers, request, target, calling_identity))
+        headers = request.headers
     if target.display_prefix:
         from_value = request.header("from")
         if from_value is not None:
@@ -50,6 +59,36 @@ def decorate_for_target(
         # A diverted call (voicemail, a fallback): RFC 5806 for the PBXs that read it.
         headers = set_header(headers, "Diversion", _diversion(original_uri, diversion_reason))
     return request.with_headers(headers)
+
+
+def calling_identity(request: Request, decision: Decision | None) -> NameAddr | None:
+    """The line an authenticated phone places the call on, as the callee sees the
+    caller: the owner's name and the From's URI with the line as its user (a tel:
+    URI when the From is not a SIP URI); None when no line was verified."""
+    placing = decision.placing if decision is not None else None
+    if placing is None or not placing.verified:
+        return None
+    try:
+        caller = parse_name_addr(request.header("from") or "")
+    except SipParseError:
+        caller = None
+    uri = sip_uri_or_none(caller.uri) if caller is not None else None
+    line_uri = (f"tel:{placing.line}" if uri is None
+                else str(replace(uri, user=placing.line, password=None, params=(), headers="")))
+    return NameAddr(placing.owner_name, line_uri)
+
+
+def _on_line(headers: tuple[tuple[str, str], ...], request: Request, target: Target,
+             identity: NameAddr) -> tuple[tuple[str, str], ...]:
+    """The From of the line (with the caller's tag, RFC 3261 §8.1.1.3), no
+    P-Preferred-Identity (RFC 3325 §9.2: it is a request to this proxy), and for a
+    gateway, a trusted peer, the line asserted (RFC 3325 §9.1)."""
+    tag = address_tag(request.header("from"))
+    headers = remove_header(headers, "P-Preferred-Identity")
+    headers = set_header(headers, "From", str(identity.with_param("tag", tag) if tag else identity))
+    if target.role is TargetRole.GATEWAY:
+        headers = set_header(headers, "P-Asserted-Identity", str(identity))
+    return headers
 
 
 def _prefixed(from_value: str, prefix: str) -> str:

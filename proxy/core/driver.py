@@ -30,6 +30,7 @@ from proxy.core.classify import (
     Serve,
 )
 from proxy.core.context import ContextSettings, Decision, ResponseContext
+from proxy.core.decorate import calling_identity
 from proxy.core.entries import ClientEntry, FinalCallback, ServerEntry
 from proxy.core.events import CallRouted, EventBus, RequestRefused
 from proxy.core.forks import Forks
@@ -287,6 +288,7 @@ class ProxyCore:
             case Forward(plan, strip_asserted_identity, decision, _, source):
                 self._log_decision(request, decision)
                 entry.strip_asserted_identity = strip_asserted_identity
+                entry.calling_identity = calling_identity(request, decision)
                 full = self._full_line(request, decision)
                 if self.events.listening and not has_to_tag(request):
                     self.events.publish(CallRouted(request.call_id, request.method, decision,

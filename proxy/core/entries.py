@@ -16,6 +16,7 @@ from typing import Any
 from proxy.core.context import ResponseContext
 from proxy.core.local import Interface
 from proxy.policy.trust import Source
+from proxy.sip.address import NameAddr
 from proxy.sip.hop import Hop
 from proxy.sip.message import Request, Response
 from proxy.transaction.client_invite import InviteClientTransaction
@@ -62,6 +63,7 @@ class ServerEntry:
     __slots__ = (
         "branches",
         "breadth",
+        "calling_identity",
         "context",
         "context_timers",
         "fallback_hop",
@@ -91,7 +93,8 @@ class ServerEntry:
         self.branches: dict[int, TransactionKey] = {}  # branch id -> client key
         self.breadth: int | None = None
         self.strip_asserted_identity = False
-        self.from_rewritten = False  # a branch got a display prefix on its From
+        self.from_rewritten = False  # a branch got a display prefix or a line on its From
+        self.calling_identity: NameAddr | None = None  # the line the call is placed on
         self.route_token = ""  # for our Record-Route (``proxy.core.route_token``)
         self.fallback_hop: Hop | None = None  # §18.2.2: if the connection has closed
         self.timers = TimerSet()

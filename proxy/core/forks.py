@@ -83,8 +83,8 @@ class Forks:
     def relay(self, entry: ServerEntry, response: Response, branch_id: int | None = None) -> None:
         """Send ``response`` upstream through the server transaction (§16.7 step 9)."""
         if entry.from_rewritten:
-            # The callee saw a From with a display prefix ("[VIP] "); the caller gets
-            # its own From back (§8.1.3.3), and does not learn how it was labelled.
+            # The callee saw a From with a display prefix ("[VIP] ") or the line the
+            # call was placed on; the caller gets its own From back (§8.1.3.3).
             response = response.with_headers(
                 set_header(response.headers, "From", entry.received.header("from") or ""))
         tx = entry.tx
@@ -133,11 +133,12 @@ class Forks:
     def _start_branch(self, entry: ServerEntry, decision: StartBranch) -> None:
         context = entry.context
         assert context is not None
-        entry.from_rewritten = entry.from_rewritten or bool(decision.target.display_prefix)
+        entry.from_rewritten = (entry.from_rewritten or bool(decision.target.display_prefix)
+                                or entry.calling_identity is not None)
         branch = self._branches.new_branch(entry.received)
         settings = BranchSettings(entry.original_uri, entry.interface,
                                   entry.strip_asserted_identity, entry.breadth,
-                                  entry.route_token)
+                                  entry.route_token, entry.calling_identity)
         try:
             outgoing = build_branch(context.request, decision.target, decision.diversion_reason,
                                     settings, self._local, branch)

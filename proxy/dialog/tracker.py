@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import assert_never
 
+from proxy.core.decorate import calling_identity
 from proxy.core.events import (
     BranchResponded,
     BranchRung,
@@ -30,7 +31,9 @@ from proxy.dialog.machine import LegInput
 from proxy.dialog.records import CallRecord
 from proxy.dialog.sdp import holds_media, is_sdp
 from proxy.dialog.views import DialogState, Direction, LineChange, LineView, Party
+from proxy.policy.decision import Decision
 from proxy.policy.directory import Directory
+from proxy.policy.placing import Placement, own_line
 from proxy.sip.address import address_tag, address_user, parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.message import Request, Response
@@ -135,8 +138,7 @@ class DialogTracker:
             return NO_UPDATE  # no user's line in it: nothing to show or keep
         decision = event.decision
         source = event.source
-        caller_identity = _identity(request, decision is not None and (
-            decision.caller_source == "p-asserted-identity"))
+        caller_identity = _identity(request, decision)
         callee = _party(request.header("to"))
         call = Call(
             call_id=event.call_id, from_tag=address_tag(request.header("from")) or "",
@@ -158,7 +160,7 @@ class DialogTracker:
 
     def _appearances(self, event: CallRouted) -> tuple[Appearance, ...]:
         """The lines the call is on: the called line when it is a user's, and the
-        line of the user whose phone placed it."""
+        line the call was placed on (its owner's, also when a delegate placed it)."""
         directory = self._directory
         appearances = []
         decision = event.decision
@@ -166,24 +168,20 @@ class DialogTracker:
         owner = directory.line_owner(called) if called is not None else None
         if called is not None and owner is not None:
             appearances.append(Appearance(called, owner.id, Direction.RECIPIENT))
-        caller = event.source.user
-        placed = self._line_of(caller, event.request) if caller is not None else None
-        if placed is not None and placed != called:
-            appearances.append(Appearance(placed, caller or "", Direction.INITIATOR))
+        placed = self._placed_on(event)
+        if placed is not None and placed.line != called:
+            appearances.append(Appearance(placed.line, placed.owner, Direction.INITIATOR))
         return tuple(appearances)
 
-    def _line_of(self, user_id: str, request: Request) -> str | None:
-        """The line a user's phone calls from: its From when that is one of the
-        user's lines, else the user's first line."""
-        directory = self._directory
-        claimed = address_user(request.header("from"))
-        owner = directory.line_owner(claimed) if claimed is not None else None
-        if claimed is not None and owner is not None and owner.id == user_id:
-            return directory.normalize(claimed)
-        user = directory.users.get(user_id)
-        if user is None or not user.lines:
+    def _placed_on(self, event: CallRouted) -> Placement | None:
+        """The line the policy placed the call on; for a request that followed its
+        own Route (no decision), the line of the phone's user (``own_line``)."""
+        if event.decision is not None:
+            return event.decision.placing
+        caller = event.source.user
+        if caller is None:
             return None
-        return directory.normalize(user.lines[0])
+        return own_line(self._directory, caller, address_user(event.request.header("from")))
 
     def _rung(self, event: BranchRung) -> Update:
         call = self._calls.get(event.call_id)
@@ -336,10 +334,14 @@ def _party(value: str | None) -> Party:
     return Party(address.uri, address.display_name or None)
 
 
-def _identity(request: Request, asserted: bool) -> Party:
+def _identity(request: Request, decision: Decision | None) -> Party:
     """The caller as the routing decision believed it (RFC 3325: the asserted
-    identity from a trusted peer, else the From)."""
-    if asserted:
+    identity from a trusted peer, the line an authenticated phone placed the call
+    on, else the From)."""
+    identity = calling_identity(request, decision)
+    if identity is not None:
+        return Party(identity.uri, identity.display_name)
+    if decision is not None and decision.caller_source == "p-asserted-identity":
         values = request.header_values("p-asserted-identity")
         if values:
             return _party(values[0])

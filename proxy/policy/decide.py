@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from proxy.policy.decision import (
+    POLICY_FORBIDDEN,
     POLICY_NOT_FOUND,
+    POLICY_OUTBOUND,
     POLICY_ROUTE,
     POLICY_USER_LINE,
     CallerSource,
@@ -20,33 +22,43 @@ from proxy.policy.decision import (
     LineSource,
 )
 from proxy.policy.directory import DEFAULT_RING_TIMEOUT, Delegation, Directory, Policy, User
+from proxy.policy.placing import Placement, Refusal, own_line, select_line
 from proxy.policy.stages import delegated_plan, user_line_plan
 
 __all__ = ["CallInfo", "Decision", "decide"]
 
 
 def decide(call: CallInfo, directory: Directory, now: float) -> Decision:
-    """Route ``call``: a delegated line by its policy, a user's line, a static route, or 404.
+    """Route ``call``: a delegated line by its policy, a user's line, a static route,
+    an outbound gateway (first match wins), or 404; 403 when a phone asks for a
+    line it may not call from.
 
     ``now`` (seconds, the caller's clock) is the moment of the call, kept for
     time-dependent policies; no rule depends on it yet.
     """
     dialled, line_source = _called_user(call)
     caller_user, caller_source, trusted = _caller(call, directory)
+    placed = _placement(call, directory)
+    caller = directory.normalize(caller_user) if caller_user is not None else None
+    if isinstance(placed, Placement) and placed.verified:
+        caller = placed.line  # the line the phone proved it may call from
     base = Decision(
         call=call,
         plan=None,
         line=directory.normalize(dialled) if dialled is not None else None,
         line_source=line_source,
-        caller=directory.normalize(caller_user) if caller_user is not None else None,
+        caller=caller,
         caller_source=caller_source,
         trust_asserted_identity=trusted,
         delegator=None,
         vip_checked=False,
         vip=None,
         policy=POLICY_NOT_FOUND,
-        reason="no user has this line and no static route matches it",
+        reason="no user has this line, no static route and no outbound rule matches it",
     )
+    if isinstance(placed, Refusal):
+        return replace(base, policy=POLICY_FORBIDDEN, reason=placed.reason, refusal=placed)
+    base = replace(base, placing=placed)
     if dialled is None:
         return replace(base, reason="the request names no called user")
     owner = directory.line_owner(dialled)
@@ -63,7 +75,34 @@ def decide(call: CallInfo, directory: Directory, now: float) -> Decision:
     route = directory.route(dialled)
     if route is not None:
         return replace(base, plan=route, policy=POLICY_ROUTE, reason="static route")
-    return base
+    return _outbound(base, dialled, directory)
+
+
+def _placement(call: CallInfo, directory: Directory) -> Placement | Refusal | None:
+    """The line a user's phone calls from (``proxy.policy.placing``); None for a call
+    from anyone else."""
+    user = call.phone_user
+    if user is None:
+        return None
+    if not call.phone_authenticated:
+        return own_line(directory, user, call.from_user)
+    if call.preferred_user is not None:
+        # RFC 3325 §9.2: the identity the user prefers, among those it may use.
+        return select_line(directory, user, call.preferred_user, "p-preferred-identity")
+    return select_line(directory, user, call.from_user, "from")
+
+
+def _outbound(base: Decision, dialled: str, directory: Directory) -> Decision:
+    """A number outside the directory: the first outbound row that takes it, for
+    users' phones and trusted peers only (anyone else would use the trunk for free)."""
+    rule = directory.outbound_rule(dialled)
+    if rule is None:
+        return base
+    if base.call.phone_user is None and not base.trust_asserted_identity:
+        return replace(base, outbound=rule, reason=(
+            f"{rule.text} matches, but only users' phones and trusted peers may call out"))
+    return replace(base, plan=rule.plan(directory.normalize(dialled)), policy=POLICY_OUTBOUND,
+                   reason=f"outbound to {rule.gateway}", outbound=rule)
 
 
 def _called_user(call: CallInfo) -> tuple[str | None, LineSource | None]:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from proxy.policy.directory import VipContact
+from proxy.policy.outbound import OutboundRule
+from proxy.policy.placing import Placement, Refusal
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
 
 CallerSource = Literal["p-asserted-identity", "from"]
@@ -20,6 +22,8 @@ LogValue = str | int | bool | None
 POLICY_USER_LINE = "user-line"
 POLICY_ROUTE = "route"
 POLICY_NOT_FOUND = "not-found"
+POLICY_OUTBOUND = "outbound"  # a number outside the directory, to a gateway
+POLICY_FORBIDDEN = "forbidden"  # a phone asked for a line it may not call from
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,9 @@ class CallInfo:
     User parts are taken from the URIs as they arrived (not normalised);
     ``asserted_user`` is the user of the first P-Asserted-Identity, if any
     (RFC 3325 §9.1); ``source_ip`` is the address the request came from.
+    ``phone_user`` is the user whose phone sent it (authenticated when
+    ``phone_authenticated``, else known by a static endpoint's address), and
+    ``preferred_user`` the user of its P-Preferred-Identity (RFC 3325 §9.2).
     """
 
     request_uri_user: str | None
@@ -36,17 +43,24 @@ class CallInfo:
     from_user: str | None
     asserted_user: str | None
     source_ip: str
+    preferred_user: str | None = None
+    phone_user: str | None = None
+    phone_authenticated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The routing decision for one INVITE, with everything needed to explain it.
 
-    ``plan`` None means 404: the called number is neither a user's line nor a
-    static route. ``trust_asserted_identity`` False tells the core to remove
-    P-Asserted-Identity before forwarding (RFC 3325 §5: an identity from outside
-    the trust domain must not be passed on as asserted). ``skipped`` lists the
-    delegates of the called delegator that are never rung and why.
+    ``plan`` None means 404 (the called number is no user's line, no static route
+    and no outbound number this caller may call), or 403 when ``refusal`` says
+    why the phone may not call from the line it asked for.
+    ``trust_asserted_identity`` False tells the core to remove P-Asserted-Identity
+    before forwarding (RFC 3325 §5: an identity from outside the trust domain must
+    not be passed on as asserted). ``skipped`` lists the
+    delegates of the called delegator that are never rung and why. ``placing``
+    is the line a user's phone calls from; ``outbound`` the row of the outbound
+    table that matched (with ``plan`` None: the caller may not call out).
     """
 
     call: CallInfo
@@ -62,6 +76,9 @@ class Decision:
     policy: str  # a Policy value, or POLICY_USER_LINE, POLICY_ROUTE, POLICY_NOT_FOUND
     reason: str  # why this policy, in words
     skipped: tuple[tuple[str, str], ...] = ()  # (delegate user id, reason)
+    placing: Placement | None = None
+    refusal: Refusal | None = None
+    outbound: OutboundRule | None = None
 
     @property
     def asserted_identity_ignored(self) -> bool:
@@ -77,10 +94,18 @@ class Decision:
     def explain(self) -> str:
         """The decision as lines of text for ``vipproxy explain``."""
         lines = [self._called_line(), self._caller_line()]
+        if self.placing is not None:
+            lines.append(f"calling line: {_placing_text(self.placing)}")
         if self.delegator is not None:
             lines.append(f"delegator: {self.delegator}")
             lines.append(f"VIP: {self._vip_text()}")
         lines.append(f"policy: {self.policy} ({self.reason})")
+        if self.outbound is not None:
+            lines.append(f"outbound rule: {self.outbound.text}, the first that matches;"
+                         f" gateway {self.outbound.gateway}")
+        if self.refusal is not None:
+            lines.append(f"result: 403 Forbidden ({self.refusal.reason})")
+            return "\n".join(lines)
         if self.plan is None:
             lines.append("result: 404 Not Found")
             return "\n".join(lines)
@@ -114,6 +139,9 @@ class Decision:
             "stages": self.planned_stages,
             "fallback": _stage_log(plan.fallback) if plan and plan.fallback else None,
             "skipped": ", ".join(f"{user}: {why}" for user, why in self.skipped) or None,
+            "calling_line": self.placing.line if self.placing is not None else None,
+            "placed_by": self.placing.made_by if self.placing is not None else None,
+            "outbound_rule": self.outbound.text if self.outbound is not None else None,
         }
 
     def _called_line(self) -> str:
@@ -148,6 +176,16 @@ class Decision:
         return f"yes, {self.vip.label}"
 
 
+def _placing_text(placing: Placement) -> str:
+    """``+14155550100 of alice (From), placed by bob for alice, asserted``."""
+    who = (f"placed by {placing.made_by}" if placing.made_by == placing.owner
+           else f"placed by {placing.made_by} for {placing.owner} (place_calls)")
+    shown = ("asserted as P-Asserted-Identity and From" if placing.verified
+             else "not asserted (the phone did not authenticate)")
+    return (f"{placing.line} of {placing.owner} (chosen by {placing.selected_by}), {who};"
+            f" {shown}")
+
+
 def _stage_text(stage: Stage) -> str:
     targets = ", ".join(_target_text(target) for target in stage.targets)
     return f"{targets}; rings {stage.timeout:g}s"
@@ -158,6 +196,7 @@ _ROLE_TEXT = {
     TargetRole.DELEGATOR: "line owner",
     TargetRole.DELEGATE: "delegate",
     TargetRole.VOICEMAIL: "voicemail of",
+    TargetRole.GATEWAY: "gateway",
 }
 
 

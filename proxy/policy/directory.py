@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from proxy.policy.numbers import normalize_number, normalize_user
+from proxy.policy.outbound import OutboundRule, first_match
 from proxy.policy.plan import RoutingPlan
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -91,10 +92,16 @@ class Delegate:
     @property
     def skip_reason(self) -> str | None:
         """Why this delegate is not rung (``pending``, ``declined``, ``no answer_calls``)."""
+        return self.lacks(Privilege.ANSWER_CALLS)
+
+    def lacks(self, privilege: Privilege) -> str | None:
+        """What keeps this delegate from using ``privilege``: the status when the
+        delegation is not accepted (``pending``, ``declined``), else ``no <privilege>``
+        when it is not granted; None when nothing does."""
         if self.status is not DelegationStatus.ACCEPTED:
             return self.status.value
-        if Privilege.ANSWER_CALLS not in self.privileges:
-            return f"no {Privilege.ANSWER_CALLS.value}"
+        if privilege not in self.privileges:
+            return f"no {privilege.value}"
         return None
 
 
@@ -163,6 +170,8 @@ class Directory:
     routes: Mapping[str, RoutingPlan]
     trusted_peers: tuple[IpNetwork, ...] = ()
     default_country_code: str = DEFAULT_COUNTRY_CODE
+    # Where numbers outside the directory go, first match wins (``proxy.policy.outbound``).
+    outbound: tuple[OutboundRule, ...] = ()
     _line_owners: dict[str, User] = field(init=False, repr=False, compare=False)
     _route_numbers: dict[str, RoutingPlan] = field(init=False, repr=False, compare=False)
     _vip_numbers: dict[str, dict[str, VipContact]] = field(init=False, repr=False, compare=False)
@@ -200,6 +209,17 @@ class Directory:
         """The static route for ``number``, looked up as written, then normalised."""
         plan = self._route_numbers.get(number)
         return plan if plan is not None else self._route_numbers.get(self.normalize(number))
+
+    def outbound_rule(self, number: str) -> OutboundRule | None:
+        """The first outbound row that takes ``number`` (any formatting), or None."""
+        return first_match(self.outbound, self.normalize(number))
+
+    def delegate(self, delegator: str, user_id: str) -> Delegate | None:
+        """``user_id`` as a delegate of ``delegator``, or None when not one."""
+        delegation = self.delegations.get(delegator)
+        if delegation is None:
+            return None
+        return next((d for d in delegation.delegates if d.user == user_id), None)
 
     def vip_contact(self, delegator: str, caller: str) -> VipContact | None:
         """The delegator's VIP contact with the number ``caller``, or None.

@@ -17,6 +17,7 @@ class TargetRole(enum.Enum):
     DELEGATOR = "delegator"  # the owner of the called line
     DELEGATE = "delegate"  # rung on the delegator's behalf: History-Info, display prefix
     VOICEMAIL = "voicemail"  # the mailbox: History-Info and Diversion (RFC 7044, RFC 5806)
+    GATEWAY = "gateway"  # an outbound PBX or trunk, a trusted peer: gets P-Asserted-Identity
 
 
 @dataclass(frozen=True, slots=True)

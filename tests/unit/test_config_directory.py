@@ -653,3 +653,54 @@ def test_every_problem_is_collected() -> None:
         "delegations.zed",
         "routes.2000.stages",
     ]
+
+
+# --- outbound ----------------------------------------------------------------------
+
+
+OUTBOUND = """
+outbound:
+  - {pattern: '^\\+44\\d{10}$', gateway: "sip:127.0.0.6:5060;transport=tcp"}
+  - {prefix: "+1 ", gateway: "sip:127.0.0.5:5060"}
+  - {prefix: 9, gateway: "sip:[::1]:5070"}
+"""
+
+
+def test_the_outbound_table_keeps_its_order_and_trusts_its_gateways() -> None:
+    directory, problems = load(USERS + OUTBOUND)
+    assert directory is not None, problems
+    assert [(r.index, r.prefix, r.pattern.pattern if r.pattern else None, r.gateway)
+            for r in directory.outbound] == [
+        (0, None, r"^\+44\d{10}$", "sip:127.0.0.6:5060;transport=tcp"),
+        (1, "+1", None, "sip:127.0.0.5:5060"),
+        (2, "9", None, "sip:[::1]:5070"),
+    ]
+    assert all(directory.is_trusted_peer(peer) for peer in ("127.0.0.5", "127.0.0.6", "::1"))
+    assert not directory.is_trusted_peer("127.0.0.7")
+    rule = directory.outbound_rule("+1 (212) 555-0147")
+    assert rule is not None and rule.index == 1
+
+
+@pytest.mark.parametrize(
+    ("rows", "path", "fragment"),
+    [
+        ("[{gateway: 'sip:127.0.0.5'}]", "outbound[0]",
+         "write either a prefix or a pattern (first match wins), not both"),
+        ("[{prefix: '+1', pattern: '^1', gateway: 'sip:127.0.0.5'}]", "outbound[0]",
+         "not both"),
+        ("[{prefix: '+1x', gateway: 'sip:127.0.0.5'}]", "outbound[0].prefix",
+         "'+1x' is not a number prefix; allowed: + and digits"),
+        ("[{pattern: '^(+1', gateway: 'sip:127.0.0.5'}]", "outbound[0].pattern",
+         "'^(+1' is not a regular expression"),
+        ("[{prefix: '+1'}]", "outbound[0].gateway", "is required"),
+        ("[{prefix: '+1', gateway: 'sip:trunk@127.0.0.5'}]", "outbound[0].gateway",
+         "no user, such as sip:10.0.0.5:5060; the called number becomes the user"),
+        ("[{prefix: '+1', gateway: 'sip:trunk.example.net'}]", "outbound[0].gateway",
+         "must be a sip: URI with an IP address and no user"),
+        ("[{prefix: '+1', gateway: 'sip:127.0.0.5', weight: 2}]", "outbound[0].weight",
+         "allowed: gateway, pattern, prefix"),
+        ("{prefix: '+1', gateway: 'sip:127.0.0.5'}", "outbound", "must be a list"),
+    ],
+)
+def test_outbound_rows(rows: str, path: str, fragment: str) -> None:
+    expect_problem(USERS + f"outbound: {rows}\n", path, fragment)

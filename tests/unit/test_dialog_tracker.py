@@ -7,7 +7,10 @@ from __future__ import annotations
 import pytest
 from fakelink import CALLER, TOKENS, FakeLoop, Link, answer, cancel_for, invite, make_core
 
+from proxy.config.loader import parse_config
 from proxy.core.driver import ProxyCore
+from proxy.core.events import BranchRung, CallRouted
+from proxy.core.router import route_request
 from proxy.dialog import (
     CallRecord,
     DialogSettings,
@@ -20,8 +23,10 @@ from proxy.dialog import (
     Outcome,
 )
 from proxy.dialog.machine import _TABLE, LegInput
+from proxy.policy.plan import TargetRole
+from proxy.policy.trust import Source, SourceKind
 from proxy.sip.hop import Hop
-from proxy.sip.message import Request
+from proxy.sip.message import Request, parse_message
 
 ALICE_HOP = Hop("UDP", "127.0.0.2", 5070)
 BOB_HOP = Hop("UDP", "127.0.0.3", 5070)
@@ -295,3 +300,44 @@ def test_every_state_has_an_answer_for_every_input_and_terminated_is_final(
     assert (state, event) in _TABLE
     if state is DialogState.TERMINATED:
         assert _TABLE[(state, event)] is DialogState.TERMINATED
+
+
+OUTBOUND_CONFIG = """
+listen: [{transport: udp, host: 127.0.0.1, port: 5060}]
+users:
+  alice: {name: Alice Chen, lines: ["+14155550100"], endpoints: ["sip:alice@127.0.0.2:5070"]}
+  bob: {name: Bob, lines: ["1001"], endpoints: [registered], auth: {password: bob-secret}}
+delegations:
+  alice:
+    delegates: {bob: {privileges: [place_calls], status: accepted}}
+outbound: [{prefix: "+1", gateway: "sip:127.0.0.5:5060"}]
+"""
+
+
+def test_a_delegate_calling_out_on_the_delegators_line_shows_and_counts_there() -> None:
+    directory = parse_config(OUTBOUND_CONFIG).directory
+    tracker = DialogTracker(directory, DialogSettings(max_calls=1))
+    request = parse_message(invite("sip:+12125550147@127.0.0.1:5060").replace(
+        b"sip:+14155550199@127.0.0.9", b"sip:1001@127.0.0.9").replace(
+        b"Contact: <sip:carol@", b"P-Preferred-Identity: <sip:+14155550100@x>\r\n"
+        b"Contact: <sip:carol@"))
+    assert isinstance(request, Request)
+    phone = Source(Hop("UDP", "127.0.0.9", 5090), SourceKind.PHONE, "bob", authenticated=True)
+    decision = route_request(request, phone, directory, 0.0)
+    tracker.observe(CallRouted(request.call_id, "INVITE", decision, 10.0, request, phone))
+    gateway = "sip:+12125550147@127.0.0.5:5060"
+    tracker.observe(BranchRung(request.call_id, 0, gateway, None, 10.0, TargetRole.GATEWAY))
+    view = tracker.line("+1 415 555 0100")
+    assert view is not None and view.owner == "alice"
+    [dialog] = view.dialogs
+    assert dialog.direction is Direction.INITIATOR
+    assert (dialog.local.identity, dialog.local.display, dialog.local.user) == (
+        "sip:+14155550100@127.0.0.9", "Alice Chen", "bob")
+    assert tracker.line_full("+14155550100")  # lines.max_calls counts it
+    bobs_line = tracker.line("1001")
+    assert bobs_line is not None and bobs_line.dialogs == ()  # not on the delegate's own line
+    [record] = tracker.stop(20.0).finished
+    assert (record.line, record.delegator, record.made_by, record.direction.value,
+            record.caller, record.caller_source, record.callee, record.policy) == (
+        "+14155550100", "alice", "bob", "outgoing", "+14155550100", "authenticated",
+        "+12125550147", "outbound")

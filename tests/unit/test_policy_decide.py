@@ -433,6 +433,9 @@ def test_explanation_and_log_fields_tell_the_whole_story() -> None:
         " > sip:bob@127.0.0.11:5060,sip:dan@127.0.0.14:5060,sip:dan2@127.0.0.14:5062/15s",
         "fallback": f"{VOICEMAIL}/15s",
         "skipped": "carl: pending, erin: no answer_calls",
+        "calling_line": None,
+        "placed_by": None,
+        "outbound_rule": None,
     }
 
 
