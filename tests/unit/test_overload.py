@@ -62,6 +62,25 @@ def offer(guard: LoadGuard, clock: Clock, rate: float, sample: LoadSample,
     return admitted, refused, changes
 
 
+def shedding_guard(offered: float, settings: OverloadSettings | None = None,
+                   ) -> tuple[LoadGuard, Clock, float]:
+    """A guard that admitted ``offered`` calls/s for a second, then saw the queue
+    grow: shedding, at the returned rate."""
+    guard, clock = LoadGuard(settings or OverloadSettings()), Clock()
+    offer(guard, clock, offered, CALM, 1.0)
+    offer(guard, clock, offered, QUEUED, 2 * TICK)
+    assert guard.admission_rate is not None
+    return guard, clock, guard.admission_rate
+
+
+def served_guard(offered: float) -> tuple[LoadGuard, Clock]:
+    """A guard that admitted ``offered`` calls/s without overload for longer than
+    ``sustained_window``: a rate it knows the proxy serves."""
+    guard, clock = LoadGuard(OverloadSettings()), Clock()
+    offer(guard, clock, offered, CALM, OverloadSettings().sustained_window + 1.0)
+    return guard, clock
+
+
 def test_admits_everything_while_the_load_is_normal() -> None:
     guard, clock = LoadGuard(OverloadSettings()), Clock()
     admitted, refused, changes = offer(guard, clock, 800, CALM, 5.0)
@@ -139,12 +158,7 @@ def test_each_signal_names_itself_in_the_reason() -> None:
 
 
 def test_while_shedding_admissions_follow_the_rate_and_the_rest_are_refused() -> None:
-    guard, clock = LoadGuard(OverloadSettings(increase_per_second=0.0)), Clock()
-    offer(guard, clock, 1000, CALM, 1.0)
-    offer(guard, clock, 1000, QUEUED, 2 * TICK)
-    assert guard.shedding
-    rate = guard.admission_rate
-    assert rate is not None
+    guard, clock, rate = shedding_guard(1000, OverloadSettings(increase_per_second=0.0))
     admitted, refused, _ = offer(guard, clock, 2000, CALM, 1.0)
     assert abs(admitted - rate) <= rate * 0.05 + 2
     assert refused == 2000 - admitted
@@ -152,11 +166,7 @@ def test_while_shedding_admissions_follow_the_rate_and_the_rest_are_refused() ->
 
 def test_overload_cuts_the_rate_at_most_once_per_interval() -> None:
     settings = OverloadSettings()
-    guard, clock = LoadGuard(settings), Clock()
-    offer(guard, clock, 1000, CALM, 1.0)
-    offer(guard, clock, 1000, QUEUED, 2 * TICK)
-    start = guard.admission_rate
-    assert start is not None
+    guard, clock, start = shedding_guard(1000, settings)
     # Eleven overloaded samples in 0.55 s: one cut (the start counts as the last one).
     offer(guard, clock, 1000, QUEUED, settings.decision_interval + TICK)
     assert guard.admission_rate == pytest.approx(start * settings.decrease_factor, rel=0.02)
@@ -166,9 +176,7 @@ def test_a_cut_starts_from_what_was_admitted_when_fewer_calls_come() -> None:
     # A rate above the offered one refuses nothing; cutting it alone would not
     # lower the load (measured: two cuts in a row changed nothing).
     settings = OverloadSettings()
-    guard, clock = LoadGuard(settings), Clock()
-    offer(guard, clock, 1000, CALM, 1.0)
-    offer(guard, clock, 1000, QUEUED, 2 * TICK)
+    guard, clock, _ = shedding_guard(1000, settings)
     offer(guard, clock, 300, CALM, 1.0)
     offer(guard, clock, 300, QUEUED, settings.decision_interval)
     assert guard.admission_rate == pytest.approx(300 * settings.decrease_factor, rel=0.05)
@@ -190,10 +198,8 @@ def test_a_queue_lower_than_at_the_last_decision_holds_the_rate() -> None:
 
 def test_the_rate_grows_to_a_margin_over_what_is_admitted() -> None:
     settings = OverloadSettings()
-    guard, clock = LoadGuard(settings), Clock()
-    offer(guard, clock, 200, CALM, 1.0)
-    offer(guard, clock, 200, QUEUED, 2 * TICK)
-    assert guard.admission_rate == pytest.approx(100, rel=0.05)
+    guard, clock, start = shedding_guard(200, settings)
+    assert start == pytest.approx(100, rel=0.05)
     # 120 offered, between the marks: the rate grows past 120, then stops at the
     # margin over the 120 admitted instead of growing on for nothing.
     between = LoadSample(loop_lag=0.0, in_progress=10, receive_backlog=512 * 1024)
@@ -203,11 +209,7 @@ def test_the_rate_grows_to_a_margin_over_what_is_admitted() -> None:
 
 def test_refusals_between_the_marks_grow_the_rate() -> None:
     settings = OverloadSettings()
-    guard, clock = LoadGuard(settings), Clock()
-    offer(guard, clock, 1000, CALM, 1.0)
-    offer(guard, clock, 1000, QUEUED, 2 * TICK)
-    before = guard.admission_rate
-    assert before is not None
+    guard, clock, before = shedding_guard(1000, settings)
     between = LoadSample(loop_lag=0.0, in_progress=10, receive_backlog=512 * 1024)
     offer(guard, clock, 1000, between, 1.0)
     after = guard.admission_rate
@@ -215,10 +217,7 @@ def test_refusals_between_the_marks_grow_the_rate() -> None:
 
 
 def test_a_draining_queue_holds_the_rate() -> None:
-    guard, clock = LoadGuard(OverloadSettings()), Clock()
-    offer(guard, clock, 1000, CALM, 1.0)
-    offer(guard, clock, 1000, QUEUED, 2 * TICK)
-    before = guard.admission_rate
+    guard, clock, before = shedding_guard(1000)
     for kib in (1900, 1700, 1500, 1300):
         guard.observe(LoadSample(0.0, 10, kib * 1024), clock.advance(TICK))
     assert guard.admission_rate == before
@@ -228,17 +227,13 @@ def test_shedding_starts_no_lower_than_a_rate_served_before() -> None:
     # Served 400 calls/s for longer than sustained_window: when the queue then
     # grows at 400 calls/s (a slower moment of the machine), shedding admits 400,
     # not half of it, and cuts only if the overload goes on.
-    settings = OverloadSettings()
-    guard, clock = LoadGuard(settings), Clock()
-    offer(guard, clock, 400, CALM, settings.sustained_window + 1.0)
+    guard, clock = served_guard(400)
     offer(guard, clock, 400, QUEUED, 2 * TICK)
     assert guard.admission_rate == pytest.approx(400, rel=0.05)
 
 
 def test_a_step_above_the_served_rate_starts_at_the_served_rate() -> None:
-    settings = OverloadSettings()
-    guard, clock = LoadGuard(settings), Clock()
-    offer(guard, clock, 300, CALM, settings.sustained_window + 1.0)
+    guard, clock = served_guard(300)
     offer(guard, clock, 500, CALM, 0.5)
     offer(guard, clock, 500, QUEUED, 2 * TICK)
     # Half the ~400 calls/s of the last second would be 200; the last 3 s served
@@ -248,12 +243,11 @@ def test_a_step_above_the_served_rate_starts_at_the_served_rate() -> None:
 
 
 def test_a_step_far_above_the_served_rate_starts_at_half_the_admitted_rate() -> None:
-    settings = OverloadSettings()
-    guard, clock = LoadGuard(settings), Clock()
-    offer(guard, clock, 300, CALM, settings.sustained_window + 1.0)
+    guard, clock = served_guard(300)
     offer(guard, clock, 2000, CALM, 1.0)
     offer(guard, clock, 2000, QUEUED, 2 * TICK)
-    assert guard.admission_rate == pytest.approx(settings.start_factor * 2000, rel=0.05)
+    assert guard.admission_rate == pytest.approx(OverloadSettings().start_factor * 2000,
+                                                 rel=0.05)
 
 
 def test_the_rate_never_drops_below_the_minimum() -> None:
@@ -296,9 +290,7 @@ def test_shedding_stops_once_calm_and_nothing_was_refused() -> None:
 
 
 def test_refusals_keep_shedding_on_even_when_calm() -> None:
-    guard, clock = LoadGuard(OverloadSettings()), Clock()
-    offer(guard, clock, 1000, CALM, 1.0)
-    offer(guard, clock, 1000, QUEUED, 2 * TICK)
+    guard, clock, _ = shedding_guard(1000)
     # Offered far above what the rate can grow to in 2 s: refusals go on.
     _, refused, changes = offer(guard, clock, 5000, CALM, 2.0)
     assert refused > 0 and changes == [] and guard.shedding
