@@ -15,9 +15,11 @@ queue behind the burst (UDP receive queue), so their setup time grows by
 seconds and their retransmissions add load (RFC 6357 §4 describes this
 collapse). Instead the guard runs a token bucket whose rate follows AIMD
 (as in TCP congestion control, RFC 5681 §3.1): it starts near the admission
-rate measured before the overload, is cut by a factor while the load signals
-stay high, and grows back slowly while they are low. Calls in progress
-(CANCEL, ACK, BYE, responses, retransmissions) never pass through the guard.
+rate measured before the overload (not below a rate served without one), is
+cut by a factor while the overload lasts and grows, and grows back slowly while
+it is gone. Only an overload that lasts counts (``SustainedOverload``): a
+moment's pause leaves a queue that drains by itself. Calls in progress (CANCEL,
+ACK, BYE, responses, retransmissions) never pass through the guard.
 """
 
 from __future__ import annotations
@@ -64,9 +66,24 @@ class OverloadSettings:
     - Cuts of 0.8, at most every 0.5 s and only while the queue still grows: an
       admitted call brings its ACK and BYE 0.5-1 s later, so faster or repeated
       cuts overshot (344 -> 58 calls/s while the queue was already draining).
-    - Growth 30%/s when healthy: after the offered rate falls back to capacity
-      the rate passes it within about 2 s (the bench's recovery target is 5 s);
-      20%/s measured recoveries of 0.3 and 8.5 s, 30%/s 3.9 s.
+    - Growth 30%/s when not overloaded: after the offered rate falls back to
+      capacity the rate passes it within about 2 s (the bench's recovery target
+      is 5 s); 20%/s measured recoveries of 0.3 and 8.5 s, 30%/s 3.9 s.
+    What the cancel variant (callee B rings and is cancelled: about 10 datagrams
+    in per call instead of 7) added, from timelines of every sample:
+    - A queue over the mark is not yet an overload: near capacity a GC pass
+      (gen1 40-140 ms, gen2 170-700 ms at 300-400 calls/s) or another process
+      on the core leaves a queue that then drains (``SustainedOverload``).
+    - The loop is late mostly during those pauses: two late samples in a row
+      happened a few times a minute; ``lag_sustain`` 4 (0.2 s late at least
+      four times in a row) is not a pause.
+    - Shedding that starts while the proxy serves what is offered starts at the
+      rate served (``sustained_window``), not at half of it; a cut starts from
+      what was admitted, not from a rate above the offered one (two cuts in a row
+      refused nothing), and holds if the queue shrank since the last decision.
+    - The rate grows whenever nothing is over a high mark, up to ``rate_margin``
+      x the admitted rate: held between the marks, it stayed at 372-385 calls/s
+      while 400 were offered and the queue was already under 1 MiB.
     """
 
     lag_high: float = 0.080  # s: overloaded when the loop is this late...
@@ -74,13 +91,16 @@ class OverloadSettings:
     backlog_high: int = 1024 * 1024  # bytes queued in the kernel: overloaded
     backlog_low: int = 256 * 1024  # bytes: healthy
     in_progress_budget: int = 3000  # server transactions unanswered: overloaded
-    sustain: int = 2  # consecutive overloaded samples before shedding starts
+    sustain: int = 2  # consecutive samples over a mark (the queue not shrinking) to act
+    lag_sustain: int = 4  # consecutive late samples before lateness alone counts
     start_factor: float = 0.5  # first rate = this x the admission rate measured before
-    decrease_factor: float = 0.8  # rate x this on an overloaded sample while shedding...
-    decrease_interval: float = 0.5  # s: ...at most this often (admitted calls load later)
-    increase_per_second: float = 0.30  # rate grows this fraction per healthy second
+    decrease_factor: float = 0.8  # rate x this when the overload grew...
+    decision_interval: float = 0.5  # s: ...since the last decision this long ago
+    increase_per_second: float = 0.30  # rate grows this fraction per second not overloaded
     calm_time: float = 1.0  # s healthy with nothing refused before shedding stops
     rate_window: float = 1.0  # s: admission rate before shedding is measured over this
+    sustained_window: float = 3.0  # s without a sustained overload: its rate was served
+    rate_margin: float = 1.5  # the rate grows to at most this x the rate admitted
     min_rate: float = 5.0  # calls/s always admitted while shedding
     burst_time: float = 0.05  # s of the current rate the bucket may admit at once
     retry_after: int = 5  # s: Retry-After of the 503 (RFC 3261 §20.33)
@@ -135,25 +155,74 @@ def answers_shed_call(to_value: str) -> bool:
         return False
 
 
+class SustainedOverload:
+    """Which overloads last long enough to act on; one sample at a time.
+
+    A pause of the process (a garbage-collector pass, another process on the
+    core) makes one sample late and leaves datagrams queued behind it; at a
+    rate the proxy can serve, the queue then drains. Refusing calls for that
+    turns a pause into seconds of 503s (measured, bench cancel variant 800 then
+    400 calls/s: two late samples, 136 and 114 ms, 14 s after the drop to 400
+    restarted shedding at 167 calls/s, and 503s went on until 17.6 s after the
+    drop). So the receive queue counts when it stays over its mark without
+    shrinking for ``sustain`` samples, lateness when it lasts ``lag_sustain``
+    samples, and transactions in progress when they stay over the budget for
+    ``sustain`` samples.
+    """
+
+    def __init__(self, settings: OverloadSettings) -> None:
+        self._settings = settings
+        self._late = 0  # consecutive samples with the loop late
+        self._busy = 0  # consecutive samples over the transaction budget
+        self._queued: deque[int] = deque(maxlen=settings.sustain)  # backlogs over the mark
+
+    def observe(self, sample: LoadSample) -> str | None:
+        """The reason the load has been too high for a while, or None."""
+        settings = self._settings
+        self._late = self._late + 1 if sample.loop_lag >= settings.lag_high else 0
+        self._busy = self._busy + 1 if sample.in_progress >= settings.in_progress_budget else 0
+        if sample.receive_backlog >= settings.backlog_high:
+            self._queued.append(sample.receive_backlog)
+        else:
+            self._queued.clear()
+        reasons = []
+        if self._late >= settings.lag_sustain:
+            reasons.append(f"event loop {sample.loop_lag * 1000:.0f} ms late "
+                           f"{self._late} samples in a row")
+        if len(self._queued) == settings.sustain and self._queued[-1] >= self._queued[0]:
+            reasons.append(f"{sample.receive_backlog // 1024} KiB waiting in the receive "
+                           f"queue and not shrinking")
+        if self._busy >= settings.sustain:
+            reasons.append(f"{sample.in_progress} transactions in progress "
+                           f"(budget {settings.in_progress_budget})")
+        return ", ".join(reasons) or None
+
+
 class LoadGuard:
     """Admission control for new calls; see the module docstring for the why."""
 
     def __init__(self, settings: OverloadSettings) -> None:
         self._settings = settings
+        self._sustained = SustainedOverload(settings)
         self._shedding = False
         self._rate = 0.0  # admissions per second while shedding
         self._tokens = 0.0
         self._refilled_at: float | None = None
-        self._overloaded_samples = 0
-        self._last_decrease = float("-inf")
-        self._last_backlog = 0
+        self._last_decision = float("-inf")
+        self._backlog_at_decision = 0  # the receive queue at the start or the last cut
         self._calm_since: float | None = None
-        # Admissions and refusals since the last sample; admissions per sample
-        # over the last rate_window seconds, as (sample time, admitted).
+        self._started_at = 0.0
+        self._refused_in_period = 0  # calls refused since shedding started
+        # The rate admitted over the last sustained_window seconds without a
+        # sustained overload: one the proxy has shown it can serve.
+        self._served_rate = 0.0
+        self._overloaded_at = float("-inf")  # the last sample with a sustained overload
+        # Admissions and refusals since the last sample; admissions per sample as
+        # (previous sample time, sample time, admitted) over the longest window.
         self._admitted = 0
         self._refused = 0
-        self._history: deque[tuple[float, int]] = deque()
-        self._window_start = 0.0  # the samples in _history cover (_window_start, now]
+        self._history: deque[tuple[float, float, int]] = deque()
+        self._first_sample_at: float | None = None
         self._last_sample_at: float | None = None
 
     @property
@@ -177,26 +246,26 @@ class LoadGuard:
         elapsed = self._measure_admissions(now)
         refused = self._refused
         self._refused = 0
-        reason = overload_reason(sample, settings)
-        worsening = self._worsening(sample)
-        self._last_backlog = sample.receive_backlog
-        self._overloaded_samples = self._overloaded_samples + 1 if reason else 0
+        self._refused_in_period += refused
+        sustained = self._sustained.observe(sample)
+        if sample.receive_backlog < settings.backlog_high:
+            self._backlog_at_decision = 0  # the queue came down: a new overload is new
+        self._remember_served_rate(sustained, now)
         if not self._shedding:
-            if reason is None or self._overloaded_samples < settings.sustain:
-                return None
-            return self._start(reason, now)
-        if reason is not None:
+            return None if sustained is None else self._start(sustained, sample, now)
+        if sustained is not None:
             self._calm_since = None
-            if worsening and (
-                    now - self._last_decrease >= settings.decrease_interval):
-                self._rate = max(settings.min_rate, self._rate * settings.decrease_factor)
-                self._last_decrease = now
+            if now - self._last_decision >= settings.decision_interval:
+                self._decide(sample, now)
             return None
+        if overload_reason(sample, settings) is not None:
+            # Over a mark for a moment (a pause whose queue drains): hold the rate.
+            self._calm_since = None
+            return None
+        self._grow(now, elapsed)
         if not is_healthy(sample, settings):
             self._calm_since = None
             return None
-        # Healthy: probe for more capacity (additive-style growth per second).
-        self._rate += self._rate * settings.increase_per_second * elapsed
         if refused:
             self._calm_since = None
             return None
@@ -221,56 +290,101 @@ class LoadGuard:
 
     # --- internals ----------------------------------------------------------------
 
-    def _worsening(self, sample: LoadSample) -> bool:
-        """Whether an overloaded sample calls for a lower rate. A receive queue that
-        shrinks since the last sample is already draining at the current rate:
-        cutting again before that shows would overshoot (measured: four cuts in a
-        row while a queue drained took the rate from 344 to 58 calls/s, and 15%/s
-        growth needed 12 s to come back)."""
-        return (sample.loop_lag >= self._settings.lag_high
-                or sample.in_progress >= self._settings.in_progress_budget
-                or sample.receive_backlog >= self._last_backlog)
+    def _decide(self, sample: LoadSample, now: float) -> None:
+        """Once per ``decision_interval`` of sustained overload: cut the rate if the
+        load grew since the last decision, else hold it. A queue smaller than
+        then is draining at the current rate, and cutting again before that shows
+        overshoots (measured: cuts on a queue that grew from one sample to the
+        next, but not over the interval, took the rate from 418 to 119 calls/s
+        while 300 were offered and the queue went down)."""
+        settings = self._settings
+        if (sample.loop_lag >= settings.lag_high
+                or sample.in_progress >= settings.in_progress_budget
+                or sample.receive_backlog >= self._backlog_at_decision):
+            # Below what was really admitted: while fewer calls are offered than
+            # the rate allows, a cut of the rate alone would refuse nothing.
+            admitted = min(self._rate, self._admitted_rate(now, settings.rate_window))
+            self._rate = max(settings.min_rate, admitted * settings.decrease_factor)
+        self._last_decision = now
+        self._backlog_at_decision = sample.receive_backlog
+
+    def _grow(self, now: float, elapsed: float) -> None:
+        """Not overloaded: probe for more capacity (multiplicative growth per
+        second), up to a margin over what is really admitted. Below the high marks
+        counts, not only below the low ones: a rate held between them while calls
+        are refused kept refusing them for seconds at a rate the proxy served."""
+        settings = self._settings
+        ceiling = settings.rate_margin * self._admitted_rate(now, settings.rate_window)
+        grown = self._rate * (1 + settings.increase_per_second * elapsed)
+        self._rate = max(self._rate, min(ceiling, grown))
+
+    def _remember_served_rate(self, sustained: str | None, now: float) -> None:
+        if sustained is not None:
+            self._overloaded_at = now
+            return
+        window = self._settings.sustained_window
+        first = self._first_sample_at if self._first_sample_at is not None else now
+        if now - max(self._overloaded_at, first) >= window:
+            self._served_rate = self._admitted_rate(now, window)
 
     def _measure_admissions(self, now: float) -> float:
         """Record the admissions since the last sample; the seconds since it."""
         last, self._last_sample_at = self._last_sample_at, now
         if last is None:
             # Admissions before the first sample have no known interval: dropped.
-            self._window_start = now
+            self._first_sample_at = now
             self._admitted = 0
             return 0.0
-        self._history.append((now, self._admitted))
+        self._history.append((last, now, self._admitted))
         self._admitted = 0
-        while self._history and self._history[0][0] <= now - self._settings.rate_window:
-            self._window_start = self._history.popleft()[0]
+        longest = max(self._settings.rate_window, self._settings.sustained_window)
+        while self._history and self._history[0][1] <= now - longest:
+            self._history.popleft()
         return max(0.0, now - last)
 
-    def _admitted_rate(self, now: float) -> float:
-        """Admissions per second over the last ``rate_window`` seconds of samples."""
-        span = now - self._window_start
-        total = sum(count for _, count in self._history)
+    def _admitted_rate(self, now: float, window: float) -> float:
+        """Admissions per second over the samples of the last ``window`` seconds."""
+        total = 0
+        start = now
+        for since, at, admitted in reversed(self._history):
+            if at <= now - window:
+                break
+            total += admitted
+            start = since
+        span = now - start
         return total / span if span > 0 else 0.0
 
-    def _start(self, reason: str, now: float) -> ShedChange:
+    def _start(self, reason: str, sample: LoadSample, now: float) -> ShedChange:
+        """Start at ``start_factor`` of the rate admitted before, but not below a
+        rate served without overload (``_served_rate``), unless more were
+        admitted just now: the overload is then a step, the served rate a floor."""
         settings = self._settings
+        admitted = self._admitted_rate(now, settings.rate_window)
         self._shedding = True
-        self._rate = max(settings.min_rate, self._admitted_rate(now) * settings.start_factor)
-        self._tokens = 0.0
+        self._rate = max(settings.min_rate, admitted * settings.start_factor,
+                         min(admitted, self._served_rate))
+        self._tokens = self._burst()
         self._refilled_at = now
-        self._last_decrease = now
+        self._last_decision = now
         self._calm_since = None
+        self._started_at = now
+        self._refused_in_period = 0
+        self._backlog_at_decision = sample.receive_backlog
         return ShedChange(True, f"{reason}; admitting {self._rate:.0f} new calls/s")
 
     def _stop(self, now: float) -> ShedChange:
         calm_for = now - (self._calm_since if self._calm_since is not None else now)
         self._shedding = False
         self._calm_since = None
-        self._overloaded_samples = 0
         return ShedChange(False, f"load normal for {calm_for:.1f} s, nothing refused; "
-                                 f"admission rate had reached {self._rate:.0f} calls/s")
+                                 f"{self._refused_in_period} calls refused in "
+                                 f"{now - self._started_at:.1f} s of shedding; admission "
+                                 f"rate had reached {self._rate:.0f} calls/s")
 
     def _refill(self, now: float) -> None:
         last = self._refilled_at if self._refilled_at is not None else now
         self._refilled_at = now
-        burst = max(1.0, self._rate * self._settings.burst_time)
-        self._tokens = min(burst, self._tokens + self._rate * max(0.0, now - last))
+        self._tokens = min(self._burst(), self._tokens + self._rate * max(0.0, now - last))
+
+    def _burst(self) -> float:
+        return max(1.0, self._rate * self._settings.burst_time)
