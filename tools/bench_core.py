@@ -16,21 +16,25 @@ plain string work that does not touch the checkout's code, so every checkout
 pays the same for them.
 
 Prints, per checkout and variant, the core's wall-clock microseconds per call
-(the message making excluded; noisy on a shared machine), or with --callgrind
-its instructions per call, which do not depend on what else runs: valgrind's
-callgrind counts the whole process at two call counts, the difference over the
-difference in calls is one call, and the same difference for the message
-making alone (one recorded call replayed, no proxy) is taken off.
+(noisy on a shared machine), or with --callgrind its instructions per call,
+which do not depend on what else runs: every message goes into
+``ProxyCore.receive`` (and every clock step into the fake loop, which runs the
+core's timers) through ``itertools.starmap``, and valgrind's callgrind counts
+only inside that C function (--toggle-collect=starmap_next), so neither the
+start-up nor the message making is counted. --by-message splits the count by
+the message handed in (INVITE, 180, ..., and "timers").
 
 Usage (from the repository root; checkouts default to this one):
 
   python3 tools/bench_core.py                            # wall clock, busy and cancel
   python3 tools/bench_core.py --callgrind . ../base      # instructions, two checkouts
+  python3 tools/bench_core.py --callgrind --by-message --variants busy . ../base
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import re
@@ -39,6 +43,8 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import starmap
 from pathlib import Path
 from typing import Any
 
@@ -139,103 +145,121 @@ def run_call(call: Call, variant: str, deliver: Callable[[bytes, tuple[str, int]
     """One call of the bench flow; ``deliver`` hands a message to the proxy from an
     address and returns what the proxy sent."""
     a_contact = f"sip:a@{CALLEE_A[0]}:{CALLEE_A[1]}"
+    a_tag, b_tag = f"a{call.number}", f"b{call.number}"  # SIPp's tags differ per call too
     sent = deliver(call.invite(), CALLER)
     _to(sent, CALLER, "SIP/2.0 100")
     invite_a, invite_b = _to(sent, CALLEE_A, "INVITE"), _to(sent, CALLEE_B, "INVITE")
     if variant == "busy":
-        _to(deliver(response_to(invite_b, "486 Busy Here", to_tag="b"), CALLEE_B),
+        _to(deliver(response_to(invite_b, "486 Busy Here", to_tag=b_tag), CALLEE_B),
             CALLEE_B, "ACK")
     else:
-        deliver(response_to(invite_b, "180 Ringing", to_tag="b"), CALLEE_B)
-    _to(deliver(response_to(invite_a, "180 Ringing", to_tag="a", contact=a_contact), CALLEE_A),
+        deliver(response_to(invite_b, "180 Ringing", to_tag=b_tag), CALLEE_B)
+    _to(deliver(response_to(invite_a, "180 Ringing", to_tag=a_tag, contact=a_contact), CALLEE_A),
         CALLER, "SIP/2.0 180")
-    sent = deliver(response_to(invite_a, "200 OK", to_tag="a", contact=a_contact), CALLEE_A)
+    sent = deliver(response_to(invite_a, "200 OK", to_tag=a_tag, contact=a_contact), CALLEE_A)
     answer = _to(sent, CALLER, "SIP/2.0 200")
     if variant == "cancel":
         cancel = _to(sent, CALLEE_B, "CANCEL")
-        deliver(response_to(cancel, "200 OK", to_tag="b"), CALLEE_B)
-        _to(deliver(response_to(invite_b, "487 Request Terminated", to_tag="b"), CALLEE_B),
+        deliver(response_to(cancel, "200 OK", to_tag=b_tag), CALLEE_B)
+        _to(deliver(response_to(invite_b, "487 Request Terminated", to_tag=b_tag), CALLEE_B),
             CALLEE_B, "ACK")
     _to(deliver(call.in_dialog("ACK", 1, answer), CALLER), CALLEE_A, "ACK")
     bye = _to(deliver(call.in_dialog("BYE", 2, answer), CALLER), CALLEE_A, "BYE")
     _to(deliver(response_to(bye, "200 OK"), CALLEE_A), CALLER, "SIP/2.0 200")
 
 
-def _core(checkout: Path) -> tuple[Callable[[bytes, tuple[str, int]], Sent], Any]:
-    """The checkout's core on a fake loop, and ``deliver`` for it."""
-    sys.path[:0] = [str(checkout / "tests" / "unit"), str(checkout)]
-    import structlog
-
-    # As the bench runs it (logging.level: warning): debug and info cost a lookup.
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-                        cache_logger_on_first_use=True)
-    import fakelink
-
-    from proxy.sip.hop import Hop
-
-    core, loop, _ = fakelink.make_core(CONFIG)
-    sent: Sent = []
-    core._send_bytes = lambda data, hop, fallback=None: sent.append((data, hop))
-    hops = {address: Hop("UDP", *address) for address in (CALLER, CALLEE_A, CALLEE_B)}
-
-    def deliver(data: bytes, source: tuple[str, int]) -> Sent:
-        sent.clear()
-        core.receive(data, hops[source])
-        return list(sent)
-
-    return deliver, loop
+def message_kind(data: bytes) -> str:
+    """``INVITE``, ``ACK``, ... for a request; ``180``, ``200``, ... for a response."""
+    first, second = data.split(b" ", 2)[:2]
+    return (second if first == b"SIP/2.0" else first).decode()
 
 
-def run_calls(checkout: Path, variant: str, calls: int, step: float) -> float:
+@dataclass
+class Core:
+    """The checkout's core on a fake loop. ``counted`` says which deliveries go
+    through ``starmap`` (what callgrind counts): a message kind, ``timers``, or
+    ``all``."""
+
+    checkout: Path
+    counted: str = "all"
+
+    def __post_init__(self) -> None:
+        sys.path[:0] = [str(self.checkout / "tests" / "unit"), str(self.checkout)]
+        import structlog
+
+        # As the bench runs it (logging.level: warning): debug and info cost a lookup.
+        structlog.configure(
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            cache_logger_on_first_use=True)
+        import fakelink
+
+        from proxy.sip.hop import Hop
+
+        self.core, self.loop, _ = fakelink.make_core(CONFIG)
+        self.sent: Sent = []
+        self.core._send_bytes = lambda data, hop, fallback=None: self.sent.append((data, hop))
+        self.hops = {address: Hop("UDP", *address) for address in (CALLER, CALLEE_A, CALLEE_B)}
+        # The collector as proxy/app.py sets it up for serving.
+        gc.freeze()
+        gc.set_threshold(5_000, 10, 1_000)
+
+    def deliver(self, data: bytes, source: tuple[str, int]) -> Sent:
+        self.sent.clear()
+        arguments = (data, self.hops[source])
+        if self.counted in ("all", message_kind(data)):
+            list(starmap(self.core.receive, (arguments,)))
+        else:
+            self.core.receive(*arguments)
+        return list(self.sent)
+
+    def advance(self, seconds: float) -> None:
+        if self.counted in ("all", "timers"):
+            list(starmap(self.loop.advance, ((seconds,),)))
+        else:
+            self.loop.advance(seconds)
+
+
+def run_calls(checkout: Path, variant: str, calls: int, step: float,
+              counted: str = "all") -> float:
     """Place ``calls`` calls through the checkout's core; the core's seconds per call."""
     os.chdir(checkout)
-    deliver, loop = _core(checkout)
+    core = Core(checkout, counted)
     spent = 0.0
 
     def timed(data: bytes, source: tuple[str, int]) -> Sent:
         nonlocal spent
         started = time.perf_counter()
-        result = deliver(data, source)
+        result = core.deliver(data, source)
         spent += time.perf_counter() - started
         return result
 
     for number in range(calls):
         run_call(Call(number), variant, timed)
-        loop.advance(step)
+        started = time.perf_counter()
+        core.advance(step)
+        spent += time.perf_counter() - started
     return spent / calls
-
-
-def replay_messages(checkout: Path, variant: str, calls: int) -> None:
-    """Make the messages of ``calls`` calls from one call's recorded traffic, without a
-    proxy: what the harness itself costs."""
-    os.chdir(checkout)
-    deliver, _ = _core(checkout)
-    recorded: dict[bytes, Sent] = {}
-
-    def record(data: bytes, source: tuple[str, int]) -> Sent:
-        recorded[data] = result = deliver(data, source)
-        return result
-
-    run_call(Call(0), variant, record)
-    for _ in range(calls):
-        run_call(Call(0), variant, lambda data, _: recorded[data])
 
 
 # --- the driver: one process per measurement -------------------------------------------
 
-CALLGRIND_CALLS = (50, 250)
+CALLGRIND_CALLS = 200
+KINDS = {"busy": ("INVITE", "486", "180", "200", "ACK", "BYE", "timers"),
+         "cancel": ("INVITE", "180", "200", "487", "ACK", "BYE", "timers")}
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def _child(checkout: Path, variant: str, calls: int, *extra: str) -> list[str]:
+def _child(checkout: Path, variant: str, calls: int, step: float,
+           counted: str = "all") -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--child", "--variant", variant,
-            "--calls", str(calls), *extra, str(checkout)]
+            "--calls", str(calls), "--step", str(step), "--counted", counted, str(checkout)]
 
 
 def _instructions(command: list[str]) -> int:
-    """Instructions the whole process ran, counted by callgrind."""
+    """Instructions run inside ``starmap`` by ``command``, counted by callgrind."""
     result = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+         "--toggle-collect=starmap_next", *command],
         capture_output=True, text=True, check=True,
         env={**os.environ, "PYTHONHASHSEED": "0"})
     found = _COLLECTED.search(result.stderr)
@@ -244,34 +268,27 @@ def _instructions(command: list[str]) -> int:
     return int(found[1])
 
 
-def _per_call(counts: list[int]) -> float:
-    low, high = CALLGRIND_CALLS
-    return (counts[1] - counts[0]) / (high - low)
-
-
-def callgrind_table(checkouts: list[Path], variants: list[str], step: float,
-                    jobs: int) -> None:
-    """Instructions per call of every checkout's core, the message making taken off."""
-    runs: dict[tuple[str, str], list[list[str]]] = {}
-    for variant in variants:
-        runs[("messages", variant)] = [_child(checkouts[0], variant, calls, "--only-messages")
-                                       for calls in CALLGRIND_CALLS]
-        for checkout in checkouts:
-            runs[(str(checkout), variant)] = [
-                _child(checkout, variant, calls, "--step", str(step))
-                for calls in CALLGRIND_CALLS]
+def callgrind_table(checkouts: list[Path], variants: list[str], step: float, jobs: int,
+                    by_message: bool) -> None:
+    """Instructions per call of every checkout's core (and per message kind)."""
+    runs = {(checkout, variant, counted): _child(checkout, variant, CALLGRIND_CALLS, step,
+                                                 counted)
+            for variant in variants for checkout in checkouts
+            for counted in (KINDS[variant] if by_message else ("all",))}
     with ThreadPoolExecutor(jobs) as pool:
-        counts = {key: list(pool.map(_instructions, commands))
-                  for key, commands in runs.items()}
-    print(f"{'checkout':40} {'variant':8} {'M instructions per call (core)':>32}")
+        counts = dict(zip(runs, pool.map(_instructions, runs.values()), strict=True))
+    print(f"{CALLGRIND_CALLS} calls each; thousands of instructions per call")
     for variant in variants:
-        harness = _per_call(counts[("messages", variant)])
+        kinds = KINDS[variant] if by_message else ()
+        print(f"\n{variant:8} {'checkout':40} {'total':>8}"
+              + "".join(f" {kind:>7}" for kind in kinds))
         for checkout in checkouts:
-            core = _per_call(counts[(str(checkout), variant)]) - harness
-            print(f"{checkout!s:40} {variant:8} {core / 1e6:32.3f}")
-    print(f"(calls {CALLGRIND_CALLS[0]} and {CALLGRIND_CALLS[1]}; the message making, "
-          + ", ".join(f"{variant} {_per_call(counts[('messages', variant)]) / 1e6:.3f} M"
-                      for variant in variants) + ", taken off)")
+            per_kind = [counts[(checkout, variant, kind)] / CALLGRIND_CALLS / 1e3
+                        for kind in kinds]
+            total = (sum(per_kind) if by_message
+                     else counts[(checkout, variant, "all")] / CALLGRIND_CALLS / 1e3)
+            print(f"{'':8} {checkout!s:40} {total:8.0f}"
+                  + "".join(f" {value:7.0f}" for value in per_kind))
 
 
 def wall_clock_table(checkouts: list[Path], variants: list[str], calls: int,
@@ -280,7 +297,7 @@ def wall_clock_table(checkouts: list[Path], variants: list[str], calls: int,
     print(f"{'checkout':40} {'variant':8} {'us per call (core)':>20}")
     for variant in variants:
         for checkout in checkouts:
-            result = subprocess.run(_child(checkout, variant, calls, "--step", str(step)),
+            result = subprocess.run(_child(checkout, variant, calls, step),
                                     capture_output=True, text=True, check=True)
             print(f"{checkout!s:40} {variant:8} {float(result.stdout) * 1e6:20.1f}")
 
@@ -297,26 +314,26 @@ def main() -> None:
     parser.add_argument("--step", type=float, default=0.2,
                         help="seconds the fake clock moves after each call (default: 0.2)")
     parser.add_argument("--callgrind", action="store_true",
-                        help="count instructions with valgrind instead of timing")
+                        help=f"count instructions with valgrind over {CALLGRIND_CALLS} calls "
+                             "instead of timing")
+    parser.add_argument("--by-message", action="store_true",
+                        help="with --callgrind: per message kind too (one run per kind)")
     parser.add_argument("--jobs", type=int, default=2,
                         help="callgrind processes at once (default: 2)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variant", default="busy", help=argparse.SUPPRESS)
-    parser.add_argument("--only-messages", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--counted", default="all", help=argparse.SUPPRESS)
     settings = parser.parse_args()
     checkouts = [checkout.resolve() for checkout in settings.checkouts]
     if settings.child:
-        if settings.only_messages:
-            replay_messages(checkouts[0], settings.variant, settings.calls)
-        else:
-            print(run_calls(checkouts[0], settings.variant, settings.calls, settings.step))
+        print(run_calls(checkouts[0], settings.variant, settings.calls, settings.step,
+                        settings.counted))
         return
     variants = [variant for variant in settings.variants.split(",") if variant]
-    unknown = set(variants) - {"busy", "cancel"}
-    if unknown or not variants:
+    if not variants or set(variants) - set(KINDS):
         parser.error(f"--variants: busy and/or cancel, not {settings.variants!r}")
     if settings.callgrind:
-        callgrind_table(checkouts, variants, settings.step, settings.jobs)
+        callgrind_table(checkouts, variants, settings.step, settings.jobs, settings.by_message)
     else:
         wall_clock_table(checkouts, variants, settings.calls, settings.step)
 

@@ -152,8 +152,10 @@ class Classifier:
         if not token:
             return False
         request = preprocessed.request
-        return self.tokens.verify(token, request.call_id,
-                                  (_tag(request.header("from")), _tag(request.header("to"))))
+        # The From tag first: the caller's side (ACK, BYE) is checked without reading
+        # the To; the callee's side carries the caller's tag in its To.
+        tags = (_tag(request.header(name)) for name in ("from", "to"))
+        return self.tokens.verify(token, request.call_id, tags)
 
     # --- initial requests (§16.5) --------------------------------------------------
 

@@ -13,6 +13,7 @@ checked.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 
 # The URI parameter of our Record-Route entries that carries the token.
 TOKEN_PARAM = "vpt"
@@ -53,8 +54,9 @@ class RouteTokens:
             recent[(call_id, from_tag)] = token
         return token
 
-    def verify(self, token: str, call_id: str, tags: tuple[str | None, ...]) -> bool:
-        """True when ``token`` was minted for ``call_id`` and one of ``tags``."""
+    def verify(self, token: str, call_id: str, tags: Iterable[str | None]) -> bool:
+        """True when ``token`` was minted for ``call_id`` and one of ``tags`` (taken in
+        order, up to the first that matches)."""
         return any(
             tag is not None and hmac.compare_digest(token, self.mint(call_id, tag))
             for tag in tags
