@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from proxy.sip.errors import SipParseError
 from proxy.sip.params import Params, find_param, format_params, parse_params, with_param
@@ -62,12 +63,17 @@ class NameAddr:
         return f"{display}<{self.uri}>{format_params(self.params)}"
 
 
+@lru_cache(maxsize=4096)
 def parse_name_addr(value: str) -> NameAddr:
     """Parse a name-addr (``"Bob" <sip:bob@b>;tag=1``) or an addr-spec (``sip:bob@b;tag=1``).
 
     In the addr-spec form every ``;param`` belongs to the header, not the URI, and
     a URI holding ";", "," or "?" must be written as a name-addr (RFC 3261 §20.10).
     Raises :class:`SipParseError` (400) when the value is neither form.
+
+    Results are cached, as ``parse_uri``'s are: name-addrs are frozen values, and
+    a dialog's From, To and Route come back in each of its requests (the From of
+    an ACK and a BYE was read when the INVITE was routed).
     """
     plain = PLAIN_NAME_ADDR.fullmatch(value)
     if plain is None:
