@@ -166,7 +166,9 @@ class Classifier:
         if not token:
             return False
         request = preprocessed.request
-        tags = (address_tag(request.header("from")), address_tag(request.header("to")))
+        # The From tag first: the caller's side (ACK, BYE) is checked without reading
+        # the To; the callee's side carries the caller's tag in its To.
+        tags = (address_tag(request.header(name)) for name in ("from", "to"))
         return self.tokens.verify(token, request.call_id, tags)
 
     # --- initial requests (§16.5) --------------------------------------------------

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from proxy.sip.errors import SipParseError
 from proxy.sip.params import Params, find_param, format_params, parse_params, with_param
 from proxy.sip.uri import uri_scheme, uri_user
 
+# RFC 3261 §25.1 token, and the scheme of an absolute URI (RFC 3986 §3.1).
+_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
+_SCHEME = r"[A-Za-z][A-Za-z0-9+\-.]*"
 # display-name = *(token LWS) / quoted-string (RFC 3261 §25.1). An unquoted name is
 # one or more tokens separated by whitespace.
-_TOKENS = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`'~]+)*")
+_TOKENS = re.compile(rf"{_TOKEN}(?:[ \t]+{_TOKEN})*")
+# Header parameters in their plain form: no quotes, whitespace or angle brackets.
+PLAIN_HEADER_PARAMS = rf"(?:;{_TOKEN}(?:=[^;\"\s<>]*)?)*"
+# The plain form of a name-addr or addr-spec: a quoted display name without
+# escapes or a token display name, a URI without whitespace or quotes, plain
+# header parameters. A strict subset of what parse_name_addr accepts, which it
+# reads with this one regular expression (most From, To, Route and Contact
+# values are written so); check_name_addr uses it too.
+PLAIN_NAME_ADDR = re.compile(
+    rf"(?:(?:\"(?P<quoted>[^\"\\\r\n]*)\" *|(?P<tokens>{_TOKEN}(?: {_TOKEN})*) *)?"
+    rf"<(?P<uri>{_SCHEME}:[^<>\"\s]+)>"
+    rf"|(?P<spec>{_SCHEME}:[^<>\";?,\s]+))(?P<params>{PLAIN_HEADER_PARAMS})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +63,38 @@ class NameAddr:
         return f"{display}<{self.uri}>{format_params(self.params)}"
 
 
+@lru_cache(maxsize=4096)
 def parse_name_addr(value: str) -> NameAddr:
     """Parse a name-addr (``"Bob" <sip:bob@b>;tag=1``) or an addr-spec (``sip:bob@b;tag=1``).
 
     In the addr-spec form every ``;param`` belongs to the header, not the URI, and
     a URI holding ";", "," or "?" must be written as a name-addr (RFC 3261 §20.10).
     Raises :class:`SipParseError` (400) when the value is neither form.
+
+    Results are cached, as ``parse_uri``'s are: name-addrs are frozen values, and
+    a dialog's From, To and Route come back in each of its requests (the From of
+    an ACK and a BYE was read when the INVITE was routed).
     """
+    plain = PLAIN_NAME_ADDR.fullmatch(value)
+    if plain is None:
+        return _read_name_addr(value)
+    # What _read_name_addr gives for the plain form, without its steps: no escapes
+    # to undo, nothing to strip, the parameters split at each ";".
+    quoted, param_text = plain["quoted"], plain["params"]
+    return NameAddr(
+        quoted if quoted is not None else plain["tokens"],
+        plain["uri"] or plain["spec"],
+        tuple([_plain_param(text) for text in param_text[1:].split(";")]) if param_text else (),
+    )
+
+
+def _plain_param(text: str) -> tuple[str, str | None]:
+    name, equals, value = text.partition("=")
+    return name, value if equals else None
+
+
+def _read_name_addr(value: str) -> NameAddr:
+    """:func:`parse_name_addr` for every form, step by step."""
     text = value.strip()
     if text.startswith('"'):
         end = _closing_quote(text)

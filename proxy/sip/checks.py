@@ -13,23 +13,16 @@ from __future__ import annotations
 
 import re
 
-from proxy.sip.address import parse_name_addr
+from proxy.sip.address import PLAIN_HEADER_PARAMS, PLAIN_NAME_ADDR, parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.uri import SipUri, parse_uri
 from proxy.sip.via import parse_via
 
-_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
-_SCHEME = r"[A-Za-z][A-Za-z0-9+\-.]*"
 _HOST = r"(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])"
 _PORT = r"(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}))"  # 1-59999; other ports take the slow path
-_HEADER_PARAMS = rf"(?:;{_TOKEN}(?:=[^;\"\s<>]*)?)*"
 _URI_CHARS = r"[A-Za-z0-9\-_.!~*'()%\[\]/:&+$]"
 
-_PLAIN_VIA = re.compile(rf"SIP/2\.0/[A-Za-z]+ {_HOST}{_PORT}?{_HEADER_PARAMS}")
-_PLAIN_NAME_ADDR = re.compile(
-    rf"(?:(?:\"[^\"\\\r\n]*\" *|{_TOKEN}(?: {_TOKEN})* *)?<{_SCHEME}:[^<>\"\s]+>"
-    rf"|{_SCHEME}:[^<>\";?,\s]+){_HEADER_PARAMS}"
-)
+_PLAIN_VIA = re.compile(rf"SIP/2\.0/[A-Za-z]+ {_HOST}{_PORT}?{PLAIN_HEADER_PARAMS}")
 _PLAIN_SIP_URI = re.compile(
     rf"sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+@)?{_HOST}{_PORT}?"
     rf"(?:;{_URI_CHARS}+(?:={_URI_CHARS}*)?)*"
@@ -44,7 +37,7 @@ def check_via(value: str) -> None:
 
 def check_name_addr(value: str) -> None:
     """Raise :class:`SipParseError` unless ``value`` is a name-addr or addr-spec."""
-    if _PLAIN_NAME_ADDR.fullmatch(value) is None:
+    if PLAIN_NAME_ADDR.fullmatch(value) is None:
         parse_name_addr(value)
 
 
