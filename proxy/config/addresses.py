@@ -16,11 +16,12 @@ from proxy.config.context import ConfigContext
 from proxy.policy.directory import IpNetwork
 from proxy.policy.numbers import MAX_EXTENSION_DIGITS, is_country_code, normalize_number
 from proxy.sip.errors import SipParseError
-from proxy.sip.hop import hop_for_uri
+from proxy.sip.hop import host_name, sendable_transport
 from proxy.sip.uri import SipUri, parse_uri
 
 REGISTERED = "registered"  # an endpoint: wherever the user's phones register
-_SIP_HINT = "must be a sip: URI with an IP address, such as sip:alice@127.0.0.10:5060"
+_SIP_HINT = ("must be a sip: URI with an IP address or a host name, such as"
+             " sip:alice@127.0.0.10:5060 or sip:pbx.example.com")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")  # RFC 1123 §2.1
 _ROUTE_USER = re.compile(r'^[^\s@;:<>"]+$')  # a non-number route: a plain SIP user part
@@ -36,11 +37,20 @@ def sip_target(text: str) -> str:
     if not isinstance(uri, SipUri):
         raise fail(f"{_SIP_HINT}; a tel: URI names a number, not where to send the call")
     try:
-        # The same check the proxy makes when it sends: IP literal, UDP or TCP, no TLS.
-        hop_for_uri(uri)
+        # The same check the proxy makes when it sends: UDP or TCP, no TLS.
+        sendable_transport(uri)
     except SipParseError as error:
         raise fail(f"{_SIP_HINT}; {error.reason}") from None
+    name = host_name(uri)
+    if name is not None and not is_host_name(name.host):
+        raise fail(f"{_SIP_HINT}; {name.host!r} is neither an IP address nor a host name")
     return text.strip()
+
+
+def is_host_name(text: str) -> bool:
+    """RFC 1123 §2.1: dot-separated labels of letters, digits and inner hyphens."""
+    labels = text.removesuffix(".").split(".")
+    return len(text) <= 253 and all(_HOST_LABEL.match(label) for label in labels)
 
 
 class SipTarget(Check):
@@ -125,6 +135,30 @@ class IpHost(Check):
         return host
 
 
+class DnsServer(Check):
+    """A DNS server: an IP address and an optional port (53), ``127.0.0.1:5353`` or
+    ``[::1]:5353``; read as (host, port)."""
+
+    schema: ClassVar[JsonSchemaValue] = TEXT_SCHEMA
+
+    def check(self, value: object, context: ConfigContext) -> tuple[str, int]:
+        text = text_of(value).strip()
+        host, port = text, "53"
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            port = rest.removeprefix(":") or port
+        elif text.count(":") == 1:
+            host, port = text.split(":")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise fail(f"{text!r} is not a DNS server; allowed: an IP address with an"
+                       " optional port, such as 127.0.0.1:5353 or [::1]:53") from None
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise fail(f"{port!r} is not a port; allowed: 1 to 65535")
+        return host, int(port)
+
+
 class Domain(Check):
     """A host name (RFC 1123) or an IP address: the proxy's SIP domain."""
 
@@ -135,8 +169,7 @@ class Domain(Check):
             return text
         except ValueError:
             pass
-        labels = text.removesuffix(".").split(".")
-        if len(text) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        if not is_host_name(text):
             raise fail(
                 f"{text!r} is not a host name or IP address; allowed: such as"
                 " example.com or 192.0.2.7"

@@ -28,8 +28,9 @@ def directory_of(document: ConfigDocument) -> Directory:
         },
         routes={number: route.plan() for number, route in document.routes.items()},
         # An outbound gateway is a trusted peer (the PBX, the trunk) without being listed.
+        # One named by a host name is trusted by the addresses it resolves to (trust.py).
         trusted_peers=document.trusted_peers + tuple(
-            route.network() for route in document.outbound),
+            network for route in document.outbound if (network := route.network()) is not None),
         default_country_code=document.numbering.default_country_code,
         outbound=tuple(route.rule(index) for index, route in enumerate(document.outbound)),
     )

@@ -23,6 +23,7 @@ from proxy.config.routes import Route
 from proxy.config.server import (
     Auth,
     Dialogs,
+    Dns,
     History,
     Limits,
     Lines,
@@ -59,6 +60,7 @@ class ConfigDocument(Section):
     dialogs: Annotated[Dialogs, Field(default_factory=Dialogs)]
     history: Annotated[History, Field(default_factory=History)]
     logging: Annotated[Logging, Field(default_factory=Logging)]
+    dns: Annotated[Dns, Field(default_factory=Dns)]
     shutdown_grace: Annotated[float, Seconds(0.0, 3600.0)] = SHUTDOWN_GRACE_SECONDS
     untrusted_calls: Annotated[UntrustedCalls, OneOf(UntrustedCalls)] = UntrustedCalls.REFUSE
     state_dir: Annotated[

@@ -73,6 +73,7 @@ class ProxyConfig:
     line_max_calls: int = LINE_MAX_CALLS  # calls a line carries before 486
     dialog_max_duration: float = DIALOG_MAX_DURATION_SECONDS  # a quiet call ends after it
     history_retention: float = HISTORY_RETENTION_SECONDS  # seconds a call stays in the history
+    dns_servers: tuple[tuple[str, int], ...] = ()  # (IP, port); () for the system's
 
     @property
     def database_url(self) -> str:
@@ -152,6 +153,7 @@ def _proxy_config(document: ConfigDocument) -> ProxyConfig:
         history_retention=document.history.retention,
         log_level=document.logging.level,
         log_format=document.logging.format,
+        dns_servers=document.dns.servers,
         directory=directory_of(document),
         untrusted_calls=document.untrusted_calls,
         state_dir=Path(document.state_dir).expanduser(),

@@ -11,8 +11,10 @@ A row has a ``prefix`` or a ``pattern`` (a regular expression searched in the
 number: anchor it with ^ and $), never both. Both see the called number
 normalised as everywhere else (``+14155550199``; a short extension as its
 digits), so a prefix for the US is ``+1``, not ``1``. A gateway is a ``sip:``
-URI with an IP address and no user part; it is a trusted peer (RFC 3325 §2)
-without being listed under ``trusted_peers``.
+URI with an IP address or a host name (resolved as RFC 3263 says) and no user
+part; it is a trusted peer (RFC 3325 §2) without being listed under
+``trusted_peers``: by its IP here, by the addresses its name resolves to in
+``proxy.policy.trust``.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from proxy.config.checks import Check, Section, fail, text_of
 from proxy.config.context import ConfigContext
 from proxy.policy.directory import IpNetwork
 from proxy.policy.outbound import OutboundRule
+from proxy.sip.hop import host_name
 from proxy.sip.uri import SipUri, parse_uri
 
 _PREFIX = re.compile(r"^\+?[0-9]*$")
 _SEPARATORS = re.compile(r"[\s\-.()]")  # RFC 3966 §5.1.1 visual separators, as in numbers
-_GATEWAY_HINT = "must be a sip: URI with an IP address and no user, such as sip:10.0.0.5:5060"
+_GATEWAY_HINT = ("must be a sip: URI with an IP address or a host name and no user, such as"
+                 " sip:10.0.0.5:5060 or sip:pbx.example.com")
 
 
 class Prefix(Check):
@@ -93,7 +97,8 @@ class OutboundRoute(Section):
     ] = None
     gateway: Annotated[
         str, Gateway(),
-        Field(description="sip:IP[:PORT] of the PBX or trunk (a trusted peer), no user part"),
+        Field(description="sip:HOST[:PORT] of the PBX or trunk (a trusted peer), no user part;"
+                          " HOST an IP or a name resolved by NAPTR, SRV, A/AAAA"),
     ]
 
     @model_validator(mode="after")
@@ -106,8 +111,11 @@ class OutboundRoute(Section):
         pattern = re.compile(self.pattern) if self.pattern is not None else None
         return OutboundRule(index, self.gateway, self.prefix, pattern)
 
-    def network(self) -> IpNetwork:
-        """The gateway's address as a trusted peer network (one address)."""
+    def network(self) -> IpNetwork | None:
+        """The gateway's address as a trusted peer network (one address); None for a
+        host name, whose addresses the trust model learns from the resolver."""
         uri = parse_uri(self.gateway)
         assert isinstance(uri, SipUri)  # checked by Gateway
+        if host_name(uri) is not None:
+            return None
         return ipaddress.ip_network(uri.host.removeprefix("[").removesuffix("]"))

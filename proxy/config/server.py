@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from proxy.auth import supported_algorithms
-from proxy.config.addresses import CountryCode, IpHost, Realm, StoreUrl
+from proxy.config.addresses import CountryCode, DnsServer, IpHost, Realm, StoreUrl
 from proxy.config.checks import OneOf, Seconds, Section, Text, Whole, fail
 from proxy.defaults import (
     DIALOG_MAX_DURATION_SECONDS,
@@ -111,6 +111,16 @@ class Numbering(Section):
     default_country_code: Annotated[
         str, CountryCode(), Field(description="for numbers written without one, such as 1")
     ] = DEFAULT_COUNTRY_CODE
+
+
+class Dns(Section):
+    """Where host names of targets and gateways are resolved (RFC 3263)."""
+
+    servers: Annotated[
+        tuple[Annotated[tuple[str, int], DnsServer()], ...],
+        Field(description="DNS servers asked, such as 127.0.0.1:5353; the system's"
+                          " (/etc/resolv.conf) when empty"),
+    ] = ()
 
 
 class Store(Section):

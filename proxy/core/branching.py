@@ -10,7 +10,7 @@ from proxy.core.local import Interface, LocalAddresses
 from proxy.core.routing import has_to_tag, route_to_next_hop
 from proxy.policy.plan import Target
 from proxy.sip.address import NameAddr
-from proxy.sip.hop import Hop, hop_for_uri
+from proxy.sip.hop import Hop, ResolvedNames, hop_for_uri
 from proxy.sip.message import Request, prepend_header
 from proxy.sip.uri import parse_uri
 
@@ -20,10 +20,12 @@ DIALOG_FORMING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
 
 @dataclass(frozen=True, slots=True)
 class BranchRequest:
-    """A branch ready to go: the request as sent (our Via on top) and its next hop."""
+    """A branch ready to go: the request as sent (our Via on top), its next hop, and
+    the target's other hops, to try in turn if that one fails (RFC 3263 §4.3)."""
 
     request: Request
     hop: Hop
+    next_hops: tuple[Hop, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +47,13 @@ def build_branch(
     settings: BranchSettings,
     local: LocalAddresses,
     branch: str,
+    names: ResolvedNames,
+    hops: tuple[Hop, ...] = (),
 ) -> BranchRequest:
     """§16.6 steps 1-8 for one target: retarget, decorate, route, Record-Route, Via.
 
+    The request goes to the first of ``hops`` (the ones left after a failover),
+    else to the first hop of the target (its host name's hops from ``names``).
     Raises :class:`SipParseError` or :class:`LookupError` when the target cannot be
     reached from any of our interfaces; the core counts that as a 503 (§16.9).
     """
@@ -62,9 +68,10 @@ def build_branch(
         strip_asserted_identity=settings.strip_asserted_identity,
         calling_identity=settings.calling_identity,
     )
-    routed, hop = route_to_next_hop(decorated, "UDP")
+    routed, found = route_to_next_hop(decorated, "UDP", names)
     if target.next_hop is not None and not routed.header_values("route"):
-        hop = hop_for_uri(parse_uri(target.next_hop))  # a registered phone's own address
+        found = (hop_for_uri(parse_uri(target.next_hop)),)  # a registered phone's address
+    hop, *rest = hops or found
     outbound = local.interface_for(hop.transport, hop.host)
     record_routes: tuple[str, ...] = ()
     if routed.method in DIALOG_FORMING and not has_to_tag(routed):
@@ -78,4 +85,4 @@ def build_branch(
         )
     forwarded = forward_request(routed, uri=routed.uri, via=outbound.via(branch),
                                 record_routes=record_routes, max_breadth=settings.max_breadth)
-    return BranchRequest(forwarded, hop)
+    return BranchRequest(forwarded, hop, tuple(rest))

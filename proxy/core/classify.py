@@ -34,7 +34,7 @@ from proxy.policy.trust import Source, SourceKind, TrustModel, UntrustedCalls
 from proxy.sip.address import address_tag
 from proxy.sip.errors import SipParseError
 from proxy.sip.event import DIALOG_PACKAGE, request_event
-from proxy.sip.hop import Hop
+from proxy.sip.hop import NO_NAMES, Hop
 from proxy.sip.message import Header, Request
 from proxy.sip.uri import sip_uri_or_none
 
@@ -284,7 +284,10 @@ class Classifier:
         """Forward along the request's own Route set or Request-URI (§16.5: one target),
         once it is clear that the next hop can be used."""
         try:
-            routed = route_to_next_hop(request, "UDP")
+            # A Route set the sender chose is followed to IP addresses only: the
+            # resolver looks up the names the configuration lists, no others.
+            sent, hops = route_to_next_hop(request, "UDP", NO_NAMES)
+            routed = (sent, hops[0])
         except SipParseError as error:
             return _answer_for_unusable(error)
         plan = RoutingPlan((Stage((Target(request.uri, TargetRole.ROUTE),), self.timer_c),))

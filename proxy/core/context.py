@@ -156,6 +156,12 @@ class ResponseContext:
         self.branches[branch_id].unreachable = True
         return self.on_response(branch_id, self._synthetic(503, f"Service Unavailable ({why})"))
 
+    def awaits(self, branch_id: int) -> bool:
+        """The fork still waits for this branch: no final response, no CANCEL decided
+        (so a failed hop may be replaced by the target's next, RFC 3263 §4.3)."""
+        branch = self.branches[branch_id]
+        return branch.pending and branch.cancel is CancelState.NONE
+
     def on_timer(self, name: str, generation: int, branch_id: int | None) -> list[Decision]:
         if name == "stage":
             return self._on_stage_timeout(generation)

@@ -16,7 +16,7 @@ import asyncio
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
 
 from proxy.core.branch import BranchFactory
@@ -33,6 +33,7 @@ from proxy.core.context import ContextSettings, Decision, ResponseContext
 from proxy.core.decorate import calling_identity
 from proxy.core.entries import ClientEntry, FinalCallback, ServerEntry
 from proxy.core.events import CallRouted, EventBus, RequestRefused
+from proxy.core.failover import HopFailure, hop_failure
 from proxy.core.forks import Forks
 from proxy.core.forwarding import forward_request
 from proxy.core.local import LocalAddresses
@@ -57,7 +58,7 @@ from proxy.policy.plan import RoutingPlan
 from proxy.policy.trust import Source, TrustModel
 from proxy.sip.address import address_tag
 from proxy.sip.errors import SipParseError
-from proxy.sip.hop import Hop, maddr_hop, reconnect_hop, response_hop
+from proxy.sip.hop import Hop, ResolvedNames, maddr_hop, reconnect_hop, response_hop
 from proxy.sip.message import (
     Header,
     Message,
@@ -153,6 +154,13 @@ class ProxyCore:
     def in_progress(self) -> int:
         """Server transactions not yet answered with a final response (for draining)."""
         return self._table.unanswered_count
+
+    def use_names(self, names: ResolvedNames) -> None:
+        """The configured host names resolved anew (``proxy.names``): new branches go
+        to their hops, and the trust model counts their addresses."""
+        self._trust = TrustModel(self._trust.directory, self._trust.untrusted_calls, names)
+        self._classifier = replace(self._classifier, trust=self._trust)
+        self._forks.names = names
 
     def add_service(self, name: str, service: Service) -> None:
         self._services[name] = service
@@ -452,6 +460,8 @@ class ProxyCore:
         server = entry.server
         if server is None or server.context is None:
             return
+        if response.status >= 200 and self._forks.fail_over(entry, hop_failure(response.status)):
+            return
         # Our Via comes off before the context sees it: every response it holds is
         # ready to go upstream (§16.7 step 9).
         upstream = response.with_headers(drop_first_value(response.headers, "via"))
@@ -459,11 +469,16 @@ class ProxyCore:
         self._forks.decide(server, server.context.on_response(entry.branch_id, upstream))
 
     def on_branch_timeout(self, entry: ClientEntry) -> None:
-        """Timer B or F: a synthetic 408 (principle 4)."""
+        """Timer B or F: the target's next hop (RFC 3263 §4.3), else a synthetic 408
+        (principle 4)."""
+        if self._forks.fail_over(entry, HopFailure.TIMEOUT):
+            return
         self._branch_failed(entry, 408, "Request Timeout", ResponseContext.on_branch_timeout)
 
     def on_branch_unreachable(self, entry: ClientEntry) -> None:
-        """§16.9: a transport error counts as a 503."""
+        """§16.9: a transport error counts as a 503, once no next hop is left."""
+        if self._forks.fail_over(entry, HopFailure.TRANSPORT_ERROR):
+            return
         self._branch_failed(entry, 503, "Service Unavailable",
                             ResponseContext.on_branch_transport_error)
 

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from proxy.core.context import ResponseContext
+from proxy.core.context import ResponseContext, StartBranch
 from proxy.core.local import Interface
 from proxy.policy.trust import Source
 from proxy.sip.address import NameAddr
@@ -104,8 +104,8 @@ class ServerEntry:
 class ClientEntry:
     """A client transaction: a branch of a fork, a CANCEL, or a request we originated."""
 
-    __slots__ = ("branch_id", "fallback_hop", "hop", "key", "on_final", "server", "timers",
-                 "tx")
+    __slots__ = ("branch_id", "fallback_hop", "hop", "key", "next_hops", "on_final", "server",
+                 "start", "timers", "tx")
 
     def __init__(self, tx: ClientTransaction, key: TransactionKey, hop: Hop,
                  server: ServerEntry | None, branch_id: int,
@@ -117,4 +117,7 @@ class ClientEntry:
         self.branch_id = branch_id
         self.on_final = on_final  # an originated request's sender
         self.fallback_hop: Hop | None = None  # requests go where they go, or fail
+        # A fork's branch: what started it, and the target's hops not yet tried.
+        self.start: StartBranch | None = None
+        self.next_hops: tuple[Hop, ...] = ()
         self.timers = TimerSet()

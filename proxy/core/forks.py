@@ -29,11 +29,13 @@ from proxy.core.events import (
     EventBus,
     InDialogAnswered,
 )
+from proxy.core.failover import HopFailure, fails_over
 from proxy.core.forwarding import build_cancel
 from proxy.core.local import LocalAddresses
 from proxy.core.routing import has_to_tag
 from proxy.core.transactions import UNANSWERED, MessageSender, TransactionTable
 from proxy.sip.errors import SipParseError
+from proxy.sip.hop import NO_NAMES, Hop
 from proxy.sip.message import Response, set_header
 from proxy.transaction.keys import TransactionKey, client_key_for, client_key_of
 from proxy.transaction.states import TransactionState
@@ -60,6 +62,7 @@ class Forks:
         self._log = log
         self._on_error = on_error
         self._branches = BranchFactory()
+        self.names = NO_NAMES  # the configured host names' hops, set as they resolve
 
     def decide(self, entry: ServerEntry, decisions: list[Decision]) -> None:
         for decision in decisions:
@@ -130,7 +133,27 @@ class Forks:
 
     # --- branches ------------------------------------------------------------------
 
-    def _start_branch(self, entry: ServerEntry, decision: StartBranch) -> None:
+    def fail_over(self, client: ClientEntry, failure: HopFailure | None) -> bool:
+        """RFC 3263 §4.3: a branch whose hop timed out, failed or answered 503 goes to
+        its target's next hop as a new transaction; False when the failure stands."""
+        server, decision = client.server, client.start
+        if server is None or server.context is None or decision is None:
+            return False
+        waiting = (server.context.awaits(client.branch_id)
+                   and server.branches.get(client.branch_id) == client.key)
+        if not fails_over(failure, len(client.next_hops), waiting):
+            return False
+        assert failure is not None  # fails_over says so
+        self._stats["branch_failovers"] += 1
+        self._log.info("branch.failover", call_id=client.tx.request.call_id,
+                       target=decision.target.uri, failed=f"{client.hop.host}:{client.hop.port}",
+                       failure=failure.value, next=f"{client.next_hops[0].host}:"
+                       f"{client.next_hops[0].port}")
+        self._start_branch(server, decision, client.next_hops)
+        return True
+
+    def _start_branch(self, entry: ServerEntry, decision: StartBranch,
+                      hops: tuple[Hop, ...] = ()) -> None:
         context = entry.context
         assert context is not None
         entry.from_rewritten = (entry.from_rewritten or bool(decision.target.display_prefix)
@@ -141,7 +164,7 @@ class Forks:
                                   entry.route_token, entry.calling_identity)
         try:
             outgoing = build_branch(context.request, decision.target, decision.diversion_reason,
-                                    settings, self._local, branch)
+                                    settings, self._local, branch, self.names, hops)
         except (SipParseError, LookupError) as error:
             self._log.warning("branch.unroutable", call_id=context.request.call_id,
                               target=decision.target.uri, reason=str(error))
@@ -151,10 +174,11 @@ class Forks:
         key = client_key_of(branch, forwarded.method)
         client = ClientEntry(self._table.new_client_transaction(forwarded, hop), key, hop,
                              entry, decision.branch_id)
+        client.start, client.next_hops = decision, outgoing.next_hops
         entry.branches[decision.branch_id] = key
         self._log.debug("tx.client.created", call_id=forwarded.call_id, branch=branch,
                         target=decision.target.uri, role=decision.target.role.value)
-        if self._events.listening and not has_to_tag(entry.received):
+        if self._events.listening and not has_to_tag(entry.received) and not hops:
             self._events.publish(BranchRung(forwarded.call_id, decision.branch_id,
                                             decision.target.uri, decision.target.user,
                                             self._loop.time(), decision.target.role))

@@ -8,7 +8,7 @@ from proxy.core.local import LocalAddresses
 from proxy.core.route_token import TOKEN_PARAM
 from proxy.sip.address import has_tag, parse_name_addr
 from proxy.sip.errors import SipParseError
-from proxy.sip.hop import Hop, hop_for_uri
+from proxy.sip.hop import Hop, ResolvedNames, hops_for_uri
 from proxy.sip.message import Request, drop_first_value, insert_header_before, set_header
 from proxy.sip.uri import SipUri, parse_uri
 
@@ -69,8 +69,10 @@ def _without_last_route(request: Request, routes: list[str]) -> tuple[tuple[str,
     return headers
 
 
-def route_to_next_hop(request: Request, default_transport: str) -> tuple[Request, Hop]:
-    """§16.6 steps 6-7: the request as it must be sent, and where to send it.
+def route_to_next_hop(request: Request, default_transport: str,
+                      names: ResolvedNames) -> tuple[Request, tuple[Hop, ...]]:
+    """§16.6 steps 6-7: the request as it must be sent, and where to send it (the
+    hops of a host name in ``names`` in the order to try them, RFC 3263 §4.3).
 
     With a loose router (``lr``) first in the Route set, the request goes to that
     router unchanged. With a strict router first, the Request-URI moves to the end
@@ -80,14 +82,14 @@ def route_to_next_hop(request: Request, default_transport: str) -> tuple[Request
     """
     routes = request.header_values("route")
     if not routes:
-        return request, hop_for_uri(parse_uri(request.uri), default_transport)
+        return request, hops_for_uri(parse_uri(request.uri), names, default_transport)
     first = parse_uri(parse_name_addr(routes[0]).uri)
     if isinstance(first, SipUri) and not first.is_loose_router:
         rest = [*routes[1:], f"<{request.uri}>"]
         rewritten = request.with_uri(str(first), set_header(request.headers, "Route",
                                                             ", ".join(rest)))
-        return rewritten, hop_for_uri(first, default_transport)
-    return request, hop_for_uri(first, default_transport)
+        return rewritten, hops_for_uri(first, names, default_transport)
+    return request, hops_for_uri(first, names, default_transport)
 
 
 def has_to_tag(request: Request) -> bool:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from proxy.sip.errors import SipParseError
@@ -38,13 +39,63 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
-def hop_for_uri(uri: Uri, default_transport: str = "UDP") -> Hop:
-    """The next hop for a Route or Request-URI (RFC 3263 §4 without DNS: hosts are IPs).
+@dataclass(frozen=True, slots=True)
+class HostName:
+    """A target's host name and what its lookup depends on (RFC 3263 §4.1, §4.2): an
+    explicit port means A/AAAA only; an explicit transport means SRV for it only."""
+
+    host: str  # lower case, without a trailing dot
+    port: int | None
+    transport: str | None  # "UDP" or "TCP" when the URI names one
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedNames:
+    """Host names the background resolver looked up: for each, its hops in the
+    order to try them (RFC 3263 §4.3), or why it did not resolve."""
+
+    hops: Mapping[HostName, tuple[Hop, ...]] = field(default_factory=dict)
+    failures: Mapping[HostName, str] = field(default_factory=dict)
+
+
+NO_NAMES = ResolvedNames()
+
+
+def host_name(uri: SipUri) -> HostName | None:
+    """The host name ``uri`` is sent to (``maddr`` first, §19.1.1); None for an IP."""
+    host = uri.param("maddr") or uri.host
+    if is_ip_literal(host):
+        return None
+    transport = uri.param("transport")
+    return HostName(host.lower().removesuffix("."), uri.port,
+                    transport.upper() if transport else None)
+
+
+def hops_for_uri(uri: Uri, names: ResolvedNames, default_transport: str = "UDP",
+                 ) -> tuple[Hop, ...]:
+    """The next hops for a Route or Request-URI, in the order to try them (RFC 3263 §4).
 
     ``maddr`` overrides the host (§19.1.1); ``transport`` picks the protocol; a
     sips URI would need TLS, which this proxy does not offer. A host name is
-    refused rather than resolved: a blocking DNS lookup would stall every call.
+    looked up in ``names`` (resolved in the background, never here: a DNS query
+    on the per-message path would stall every call); one it lacks gets a 503.
     """
+    transport = sendable_transport(uri, default_transport)
+    assert isinstance(uri, SipUri)  # checked by sendable_transport
+    name = host_name(uri)
+    if name is None:
+        host = uri.param("maddr") or uri.host
+        return (Hop(transport, unbracket(host), uri.port or DEFAULT_PORTS[transport]),)
+    hops = names.hops.get(name)
+    if not hops:
+        why = names.failures.get(name, "not a host name the configuration names")
+        raise SipParseError(f"Cannot route to {name.host[:60]!r}: {why}", status_hint=503)
+    return hops
+
+
+def sendable_transport(uri: Uri, default_transport: str = "UDP") -> str:
+    """The transport ``uri`` is sent over; raises :class:`SipParseError` for a URI
+    this proxy cannot send to: a non-SIP URI or sips (416), another transport (503)."""
     if not isinstance(uri, SipUri):
         raise SipParseError("Cannot route to a non-SIP URI", status_hint=416)
     if uri.scheme == "sips":
@@ -52,11 +103,12 @@ def hop_for_uri(uri: Uri, default_transport: str = "UDP") -> Hop:
     transport = (uri.param("transport") or default_transport).upper()
     if transport not in ("UDP", "TCP"):
         raise SipParseError(f"Unsupported transport {transport[:10]!r}", status_hint=503)
-    host = uri.param("maddr") or uri.host
-    if not is_ip_literal(host):
-        raise SipParseError(f"Cannot route to {host[:60]!r}: not an IP address "
-                            "(DNS, RFC 3263, is not supported)", status_hint=503)
-    return Hop(transport, unbracket(host), uri.port or DEFAULT_PORTS[transport])
+    return transport
+
+
+def hop_for_uri(uri: Uri, default_transport: str = "UDP") -> Hop:
+    """The next hop for a URI with an IP address (a host name gets a 503)."""
+    return hops_for_uri(uri, NO_NAMES, default_transport)[0]
 
 
 def maddr_hop(via: Via, source: Hop) -> Hop | None:

@@ -523,7 +523,7 @@ def test_delegation_fields(body: str, path: str, fragment: str) -> None:
         (
             "alice: {endpoints: ['sip:a@127.0.0.10', 'alice@127.0.0.10']}",
             "users.alice.endpoints[1]",
-            "must be a sip: URI with an IP address, such as sip:alice@127.0.0.10:5060",
+            "must be a sip: URI with an IP address or a host name, such as sip:alice@127.0.0.10:5060",
         ),
         (
             "alice: {endpoints: ['http://127.0.0.10/']}",
@@ -694,9 +694,9 @@ def test_the_outbound_table_keeps_its_order_and_trusts_its_gateways() -> None:
          "'^(+1' is not a regular expression"),
         ("[{prefix: '+1'}]", "outbound[0].gateway", "is required"),
         ("[{prefix: '+1', gateway: 'sip:trunk@127.0.0.5'}]", "outbound[0].gateway",
-         "no user, such as sip:10.0.0.5:5060; the called number becomes the user"),
-        ("[{prefix: '+1', gateway: 'sip:trunk.example.net'}]", "outbound[0].gateway",
-         "must be a sip: URI with an IP address and no user"),
+         "no user, such as sip:10.0.0.5:5060 or sip:pbx.example.com; the called number"),
+        ("[{prefix: '+1', gateway: 'sip:trunk_1.example.net'}]", "outbound[0].gateway",
+         "'trunk_1.example.net' is neither an IP address nor a host name"),
         ("[{prefix: '+1', gateway: 'sip:127.0.0.5', weight: 2}]", "outbound[0].weight",
          "allowed: gateway, pattern, prefix"),
         ("{prefix: '+1', gateway: 'sip:127.0.0.5'}", "outbound", "must be a list"),

@@ -100,7 +100,7 @@ def test_durations_and_ipv6() -> None:
         (LISTEN + "untrusted_calls: everyone", "untrusted_calls",
          "allowed: refuse, local_lines"),
         (LISTEN + "colour: red", "colour",
-         "unknown key; allowed: auth, delegations, dialogs, domain, history,"),
+         "unknown key; allowed: auth, delegations, dialogs, dns, domain, history,"),
         (LISTEN + "history: {retention: 12h}", "history.retention",
          "43200s is out of range; allowed: 1d to 3650d"),
         (LISTEN + "history: {retention: forever}", "history.retention",
@@ -195,7 +195,7 @@ def test_a_bad_endpoint_names_both_kinds() -> None:
     expect_problem(
         LISTEN + "users:\n  alice: {endpoints: [registred]}\n",
         "users.alice.endpoints[0]",
-        "must be a sip: URI with an IP address, such as sip:alice@127.0.0.10:5060",
+        "must be a sip: URI with an IP address or a host name, such as sip:alice@127.0.0.10:5060",
     )
     with pytest.raises(ConfigError, match="or registered"):
         load(LISTEN + "users:\n  alice: {endpoints: [registred]}\n")

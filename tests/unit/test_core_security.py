@@ -186,7 +186,7 @@ def test_a_target_the_proxy_cannot_reach_gets_a_503_that_says_why_never_a_500() 
                         extra="Route: <sip:pbx.example.com;lr>\r\n"), CALLER)
     finals = _finals(link.take())
     assert [status for _, status, _ in finals] == [503]
-    assert "not an IP address" in finals[0][2]
+    assert "not a host name the configuration names" in finals[0][2]
 
 
 def test_a_malformed_route_gets_400_naming_it() -> None:

@@ -46,7 +46,7 @@ def test_tcp_responses_use_the_connection_else_received_and_sent_by_port() -> No
 
 @pytest.mark.parametrize(
     ("uri", "reason"),
-    [("sip:a@pbx.example", "not an IP address"), ("sips:a@127.0.0.1", "TLS"),
+    [("sip:a@pbx.example", "not a host name the configuration names"), ("sips:a@127.0.0.1", "TLS"),
      ("sip:a@127.0.0.1;transport=sctp", "Unsupported transport")],
 )
 def test_targets_the_proxy_cannot_reach_are_refused(uri: str, reason: str) -> None:
