@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import random
 import secrets
 import signal
 import sys
@@ -22,8 +23,10 @@ from proxy.history.recorder import history_writer, keep_history_trimmed
 from proxy.lamps import Lamps
 from proxy.lines import Lines
 from proxy.logs import configure_logging
+from proxy.names.cache import NameCache
+from proxy.names.resolver import DnsLookups, keep_resolved, refresh_due
 from proxy.phones import keep_locations, open_phones
-from proxy.policy.trust import TrustModel
+from proxy.policy.trust import TrustModel, configured_host_names
 from proxy.presence import Notifier
 from proxy.store import Store, StoreError, open_store
 from proxy.transport.bind_errors import explain_bind_error
@@ -103,6 +106,7 @@ async def serve(config: ProxyConfig) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    names = await _resolve_names(config, core, loop, log)
     try:
         await _open_listeners(config, core, transports, log)
     except _ListenerFailed as failure:
@@ -128,12 +132,28 @@ async def serve(config: ProxyConfig) -> int:
     expiry.cancel()
     lamp_expiry.cancel()
     purge.cancel()
+    if names is not None:
+        names.cancel()
     lines.stop()  # the calls still up go to the history before the store closes
     transports.close()
     stored = await _close_store(store, log)  # after the drain: its writes are queued
     log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats),
              **lamps.summary())
     return 0 if stored else 1
+
+
+async def _resolve_names(config: ProxyConfig, core: ProxyCore,
+                         loop: asyncio.AbstractEventLoop, log: Any) -> asyncio.Task[None] | None:
+    """Resolve the host names of configured targets and gateways (RFC 3263) before
+    the proxy listens, then keep them fresh for their TTL in the background; None
+    when the configuration names only IP addresses."""
+    cache = NameCache(configured_host_names(config.directory))
+    if not cache.names:
+        return None
+    lookups = DnsLookups(config.dns_servers, random.Random())
+    await refresh_due(cache, lookups, loop, log)
+    core.use_names(cache.resolved())
+    return asyncio.create_task(keep_resolved(cache, lookups, loop, core.use_names, log))
 
 
 def _presence_hosts(config: ProxyConfig) -> frozenset[str]:
