@@ -89,7 +89,7 @@ async def serve(config: ProxyConfig) -> int:
         line_full=lines.tracker.line_full,
     )
     core.events.subscribe(lines.observe)
-    lamps = Lamps(Notifier(config.directory, lines.tracker.line, local,
+    lamps = Lamps(Notifier(config.directory, lines.tracker, local,
                            lambda: secrets.token_hex(_SUBSCRIPTION_TAG_BYTES)),
                   core.originate, loop, log)
     core.add_service(PRESENCE_SERVICE, lamps)

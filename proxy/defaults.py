@@ -67,3 +67,8 @@ TCP_IDLE_SECONDS = 300.0
 # fail, so this value serves the phone's NAT alone.
 FLOW_TIMER_TCP_SECONDS = 120
 FLOW_TIMER_UDP_SECONDS = 25
+# Busy lamps (proxy.presence): a line with up to this many calls gets full-state
+# NOTIFYs (a few dialogs, what every phone understands); on a busier line each
+# NOTIFY after the first carries only the calls that changed (RFC 4235 §4.1,
+# partial state), so its size and cost do not grow with the line.
+LAMP_FULL_STATE_MAX_CALLS = 4

@@ -10,7 +10,7 @@ after ``max_duration`` when none was negotiated, so no line stays busy for ever.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -30,7 +30,14 @@ from proxy.dialog.calls import Appearance, Call, Leg, LegEnd, Side, person
 from proxy.dialog.machine import LegInput
 from proxy.dialog.records import CallRecord
 from proxy.dialog.sdp import holds_media, is_sdp
-from proxy.dialog.views import DialogState, Direction, LineChange, LineView, Party
+from proxy.dialog.views import (
+    DialogState,
+    DialogView,
+    Direction,
+    LineChange,
+    LineView,
+    Party,
+)
 from proxy.policy.decision import Decision
 from proxy.policy.directory import Directory
 from proxy.policy.placing import Placement, own_line
@@ -81,12 +88,18 @@ class DialogTracker:
             return None
         line = self._directory.normalize(number)
         calls = self._lines.get(line, {})
-        dialogs = tuple(
-            call.view(leg, appearance)
-            for call in calls.values()
-            for appearance in call.appearances if appearance.line == line
-            for leg in call.legs.values() if leg.state is not DialogState.TERMINATED)
+        dialogs = tuple(view for call in calls.values() for view in _live_views(call, line))
         return LineView(line, owner.id, dialogs)
+
+    def calls_on(self, number: str) -> int:
+        """How many calls the line carries now."""
+        return len(self._lines.get(self._directory.normalize(number), ()))
+
+    def call_dialogs(self, number: str, call_id: str) -> tuple[DialogView, ...]:
+        """The live dialogs of one call on the line (what changed when it changed)."""
+        line = self._directory.normalize(number)
+        call = self._lines.get(line, {}).get(call_id)
+        return () if call is None else tuple(_live_views(call, line))
 
     def line_full(self, number: str) -> bool:
         """Whether a new call to ``number`` would go past ``max_calls`` (486)."""
@@ -304,7 +317,8 @@ class DialogTracker:
 
     def _changes(self, call: Call, ended: list[Leg]) -> Update:
         return Update(tuple(
-            LineChange(appearance.line, tuple(call.view(leg, appearance) for leg in ended))
+            LineChange(appearance.line, tuple(call.view(leg, appearance) for leg in ended),
+                       call.call_id)
             for appearance in call.appearances))
 
     def _interval(self, call: Call) -> float:
@@ -318,6 +332,15 @@ class DialogTracker:
             changed.extend(update.changed)
             finished.extend(update.finished)
         return Update(tuple(changed), tuple(finished))
+
+
+def _live_views(call: Call, line: str) -> Iterator[DialogView]:
+    """The call's dialogs not yet over, as the watchers of ``line`` see them."""
+    for appearance in call.appearances:
+        if appearance.line == line:
+            for leg in call.legs.values():
+                if leg.state is not DialogState.TERMINATED:
+                    yield call.view(leg, appearance)
 
 
 # --- reading the messages ----------------------------------------------------------------

@@ -106,6 +106,7 @@ class LineChange:
 
     line: str  # the number, normalised
     ended: tuple[DialogView, ...] = ()
+    call_id: str = ""  # the call that changed: its dialogs are the ones to show again
 
 
 _BUSIEST = [LineState.IDLE, LineState.RINGING, LineState.HELD, LineState.IN_USE]

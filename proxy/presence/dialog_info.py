@@ -1,7 +1,8 @@
 """The dialog event package's body: ``application/dialog-info+xml`` (RFC 4235 §4).
 
-Every document is full state (§4.1: ``state="full"``): the line's live dialogs
-and those that just ended, each with what a phone needs to show a lamp and to
+A document is full state (§4.1: ``state="full"``: the line's live dialogs and
+those that just ended) or, on a busy line, partial (only the dialogs that
+changed), each with what a phone needs to show a lamp and to
 pick the call up (§4.1.6: the ``call-id`` and both tags for a Replaces or a
 directed pick-up, the ``<target>`` of each side). A line with nothing to show
 still gets one dialog in state terminated, as some phones need a node.
@@ -17,12 +18,13 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from xml.etree.ElementTree import Element, SubElement, tostring
+from xml.sax.saxutils import quoteattr
 
 from proxy.dialog.views import DialogState, DialogView, HeldBy, Party
 
 CONTENT_TYPE = "application/dialog-info+xml"
 NAMESPACE = "urn:ietf:params:xml:ns:dialog-info"
-_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 # XML 1.0 §2.2 Char; lone surrogates (undecodable bytes kept by the parser) included.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # RFC 4235 §4.1.6.2 / RFC 3840: the feature parameter that says whether a side
@@ -32,25 +34,31 @@ _RENDERING = "+sip.rendering"
 _DIALOGS_CACHED = 4096
 
 
-def dialog_info(entity: str, version: int, dialogs: Sequence[DialogView],
-                idle_id: str) -> bytes:
-    """The document for ``entity`` (the URI watched), numbered ``version`` (§4.1:
-    counts up from 0 within a subscription); ``idle_id`` names the placeholder
-    dialog of a line with none.
-
-    Only the root differs between the watchers of one line (its ``version``), so
-    each dialog is serialised once (``_dialog_xml``) and the documents are joined
-    from those pieces: fifty lamps on a busy line cost fifty joins, not fifty trees.
-    """
-    root = Element("dialog-info", {"xmlns": NAMESPACE, "version": str(version),
-                                   "state": "full", "entity": _text(entity)})
+def full_state(entity: str, version: int, dialogs: Sequence[DialogView],
+               idle_id: str) -> bytes:
+    """The document for ``entity`` (the URI watched) with every dialog shown,
+    numbered ``version`` (§4.1: counts up from 0 within a subscription);
+    ``idle_id`` names the placeholder dialog of a line with none."""
     if not dialogs:
-        idle = SubElement(root, "dialog", {"id": _text(idle_id)})
-        SubElement(idle, "state").text = DialogState.TERMINATED.value
-        return _DECLARATION + tostring(root, encoding="unicode").encode("utf-8")
-    opening = tostring(root, encoding="unicode", short_empty_elements=False)
-    body = opening[:-len("</dialog-info>")] + "".join(map(_dialog_xml, dialogs))
-    return _DECLARATION + (body + "</dialog-info>").encode("utf-8")
+        idle = (f"<dialog id={quoteattr(_text(idle_id))}>"
+                f"<state>{DialogState.TERMINATED.value}</state></dialog>")
+        return _document(entity, version, "full", idle)
+    return _document(entity, version, "full", "".join(map(_dialog_xml, dialogs)))
+
+
+def partial_state(entity: str, version: int, dialogs: Sequence[DialogView]) -> bytes:
+    """§4.1 ``state="partial"``: only the dialogs that changed since the document
+    numbered ``version - 1``; the watcher keeps the others as they were."""
+    return _document(entity, version, "partial", "".join(map(_dialog_xml, dialogs)))
+
+
+def _document(entity: str, version: int, state: str, dialogs: str) -> bytes:
+    """Only the root differs between the watchers of one line (its ``version``), so
+    the root is written as text and each dialog is serialised once
+    (``_dialog_xml``): fifty lamps on a busy line cost fifty joins, not fifty trees."""
+    return (f'{_DECLARATION}<dialog-info xmlns="{NAMESPACE}" version="{version}" '
+            f'state="{state}" entity={quoteattr(_text(entity))}>{dialogs}</dialog-info>'
+            ).encode()
 
 
 @lru_cache(maxsize=_DIALOGS_CACHED)

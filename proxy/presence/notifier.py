@@ -9,9 +9,12 @@ answers. Time is wall-clock seconds, passed in.
 Who may watch: the user who owns the line and the delegates who accepted that
 user's delegation, authenticated. Everyone else gets 403.
 
-Every NOTIFY carries the full state at the moment it is built, plus the dialogs
-that ended since the one before; each subscription has at most one NOTIFY in
-flight (``machine``). Line changes are noted as they come and turned into
+A NOTIFY carries the full state at the moment it is built, plus the dialogs that
+ended since the one before. On a busy line (more than ``LAMP_FULL_STATE_MAX_CALLS``
+calls) every NOTIFY after the first carries only the calls that changed since
+the one before (RFC 4235 §4.1, partial state), so its size does not grow with the
+line. Each subscription has at most one NOTIFY in flight (``machine``), so the
+documents arrive in the order of their versions. Line changes are noted as they come and turned into
 NOTIFYs by ``flush``, so all the changes one message makes leave as one NOTIFY.
 """
 
@@ -19,16 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import unquote
 
 from proxy.core.local import LocalAddresses
 from proxy.core.routing import has_to_tag
 from proxy.core.services import Reply
-from proxy.defaults import DRAINING_RETRY_AFTER
+from proxy.defaults import DRAINING_RETRY_AFTER, LAMP_FULL_STATE_MAX_CALLS
 from proxy.dialog.views import DialogView, LineChange, LineView
 from proxy.policy.directory import DelegationStatus, Directory, User
 from proxy.policy.trust import Source
-from proxy.presence.dialog_info import dialog_info
+from proxy.presence.dialog_info import full_state, partial_state
 from proxy.presence.machine import (
     Step,
     SubscriptionAction,
@@ -57,6 +61,18 @@ TIMEOUT = "timeout"  # expired, or ended by the subscriber (Expires: 0)
 DEACTIVATED = "deactivated"  # the proxy stops: subscribe again at once
 # The placeholder of a line with no dialog to show.
 IDLE_DIALOG_ID = "idle"
+
+
+
+class Lines(Protocol):
+    """What the notifier reads of the lines (the dialog tracker)."""
+
+    def line(self, number: str) -> LineView | None: ...
+
+    def call_dialogs(self, number: str, call_id: str) -> tuple[DialogView, ...]: ...
+
+    def calls_on(self, number: str) -> int: ...
+
 
 NO_SUBSCRIPTION = Reply(481, "Call/Transaction Does Not Exist (no such subscription)")
 
@@ -122,7 +138,7 @@ class _Admitted:
 class Notifier:
     """Every subscription, by dialog and by line."""
 
-    def __init__(self, directory: Directory, lines: Callable[[str], LineView | None],
+    def __init__(self, directory: Directory, lines: Lines,
                  local: LocalAddresses, new_tag: Callable[[], str],
                  settings: PresenceSettings | None = None) -> None:
         self._directory = directory
@@ -318,6 +334,7 @@ class Notifier:
             subscription = self._subscriptions[key]
             for dialog in change.ended:
                 subscription.ended.setdefault(dialog.id, dialog)
+            subscription.touched[change.call_id] = None
             if subscription.changed_at is None:
                 subscription.changed_at = at
             self._changed[key] = None
@@ -396,10 +413,15 @@ class Notifier:
     def _notify(self, subscription: Subscription, subscription_state: str) -> SendNotify:
         """RFC 6665 §4.2.2: the full state now, plus the dialogs that ended since the
         last NOTIFY, shown this once as terminated."""
-        body = dialog_info(subscription.entity, subscription.version, self._dialogs(subscription),
-                           IDLE_DIALOG_ID)
+        if subscription.version and self._busy(subscription):
+            body = partial_state(subscription.entity, subscription.version,
+                                 self._changed_dialogs(subscription))
+        else:
+            body = full_state(subscription.entity, subscription.version,
+                              self._dialogs(subscription), IDLE_DIALOG_ID)
         subscription.version += 1
         subscription.ended = {}
+        subscription.touched = {}
         changed_at, subscription.changed_at = subscription.changed_at, None
         return SendNotify(subscription.key, subscription.notify(subscription_state, body),
                           subscription.peer.hop, changed_at)
@@ -413,10 +435,25 @@ class Notifier:
             shown.setdefault(dialog_id, dialog)
         return list(shown.values())
 
+    def _busy(self, subscription: Subscription) -> bool:
+        return sum(map(self._lines.calls_on, subscription.lines)) > LAMP_FULL_STATE_MAX_CALLS
+
+    def _changed_dialogs(self, subscription: Subscription) -> list[DialogView]:
+        """The dialogs of the calls that changed since the last NOTIFY, and the
+        dialogs that ended meanwhile (as terminated)."""
+        shown: dict[str, DialogView] = {}
+        for call_id in subscription.touched:
+            for line in subscription.lines:
+                for dialog in self._lines.call_dialogs(line, call_id):
+                    shown.setdefault(dialog.id, dialog)
+        for dialog_id, dialog in subscription.ended.items():
+            shown.setdefault(dialog_id, dialog)
+        return list(shown.values())
+
     def _line_dialogs(self, line: str) -> tuple[DialogView, ...]:
         dialogs = self._shown.get(line)
         if dialogs is None:
-            view = self._lines(line)
+            view = self._lines.line(line)
             dialogs = self._shown[line] = view.dialogs if view is not None else ()
         return dialogs
 

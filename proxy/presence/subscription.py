@@ -50,6 +50,8 @@ class Subscription:
     end_reason: str | None = None  # Subscription-State reason once ending
     # Dialogs that ended since the last NOTIFY: shown once, as terminated.
     ended: dict[str, DialogView] = field(default_factory=dict)
+    # Calls whose dialogs changed since the last NOTIFY (for partial state).
+    touched: dict[str, None] = field(default_factory=dict)
     changed_at: float | None = None  # the oldest change no NOTIFY has carried yet
 
     def notify(self, subscription_state: str, body: bytes) -> Request:

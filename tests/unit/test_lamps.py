@@ -78,7 +78,7 @@ class Office:
         lines = Lines(tracker, self.loop, log)  # type: ignore[arg-type]
         self.core.events.subscribe(lines.observe)
         tags = (f"t{index}" for index in itertools.count(1))
-        notifier = Notifier(config.directory, tracker.line,
+        notifier = Notifier(config.directory, tracker,
                             self.core._local, lambda: next(tags))  # type: ignore[attr-defined]
         self.lamps = Lamps(notifier, self.core.originate, self.loop,  # type: ignore[arg-type]
                            log, clock=self.loop.time)

@@ -15,7 +15,7 @@ from proxy.core.local import Interface, LocalAddresses
 from proxy.dialog import DialogState, DialogView, Direction, HeldBy, LineChange, LineView, Party
 from proxy.policy.trust import Source, SourceKind
 from proxy.presence import Notifier, Outcome, SendNotify, SubscriptionEnded, SubscriptionStarted
-from proxy.presence.dialog_info import NAMESPACE, dialog_info
+from proxy.presence.dialog_info import NAMESPACE, full_state
 from proxy.presence.machine import (
     _TABLE,
     IMPOSSIBLE,
@@ -78,13 +78,22 @@ class Lines:
     def __init__(self) -> None:
         self.views: dict[str, LineView] = {}
 
-    def __call__(self, number: str) -> LineView | None:
+    def line(self, number: str) -> LineView | None:
         return self.views.get(number, LineView(number, "alice", ()))
+
+    def call_dialogs(self, number: str, call_id: str) -> tuple[DialogView, ...]:
+        view = self.line(number)
+        return tuple(d for d in view.dialogs if d.call_id == call_id) if view else ()
+
+    def calls_on(self, number: str) -> int:
+        view = self.line(number)
+        return len({d.call_id for d in view.dialogs}) if view else 0
 
     def show(self, line: str, *dialogs: DialogView, ended: tuple[DialogView, ...] = ()
              ) -> LineChange:
         self.views[line] = LineView(line, "alice", dialogs)
-        return LineChange(line, ended)
+        changed = (*dialogs, *ended)
+        return LineChange(line, ended, changed[0].call_id if changed else "")
 
 
 def make() -> tuple[Notifier, Lines]:
@@ -94,9 +103,9 @@ def make() -> tuple[Notifier, Lines]:
 
 
 def dialog(state: DialogState, *, number: int = 1, held: HeldBy | None = None,
-           ended_by: str | None = None) -> DialogView:
+           ended_by: str | None = None, call: str = "call-1") -> DialogView:
     return DialogView(
-        id=f"d{number}", call_id="call-1", local_tag=f"callee{number}", remote_tag="caller",
+        id=f"d{number}", call_id=call, local_tag=f"callee{number}", remote_tag="caller",
         direction=Direction.RECIPIENT, state=state,
         local=Party("sip:1000@vipproxy.test", "Alice", f"sip:alice@127.0.0.{number}:5070",
                     "alice"),
@@ -385,7 +394,7 @@ def test_no_input_sends_a_notify_while_one_is_in_flight() -> None:
 def test_the_document_escapes_what_came_from_the_network_and_shows_a_hold() -> None:
     hostile = replace(dialog(DialogState.CONFIRMED, held=HeldBy.LOCAL),
                       remote=Party("sip:x@127.0.0.9", 'Eve <"&\x01\udcff>', "sip:x@10.0.0.1"))
-    root = ET.fromstring(dialog_info("sip:1000@vipproxy.test", 7, [hostile], "idle"))
+    root = ET.fromstring(full_state("sip:1000@vipproxy.test", 7, [hostile], "idle"))
     element = root.find("d:dialog", NS)
     assert element is not None and root.get("version") == "7"
     assert element.attrib == {"id": "d1", "call-id": "call-1", "local-tag": "callee1",
@@ -397,7 +406,33 @@ def test_the_document_escapes_what_came_from_the_network_and_shows_a_hold() -> N
     assert {side: param.get("pvalue") for side, param in rendering.items()
             if param is not None} == {"local": "no", "remote": "yes"}
     # A branch that has not answered has no remote target yet: no <target>.
-    trying = ET.fromstring(dialog_info("sip:1000@vipproxy.test", 0, [
+    trying = ET.fromstring(full_state("sip:1000@vipproxy.test", 0, [
         replace(dialog(DialogState.TRYING), local=Party("sip:1000@vipproxy.test"))], "idle"))
     assert trying.find("d:dialog/d:local/d:target", NS) is None
     assert trying.find("d:dialog/d:remote/d:target", NS) is not None
+
+
+def test_a_busy_line_gets_only_the_calls_that_changed_after_the_first_notify() -> None:
+    notifier, lines = make()
+    busy = [dialog(DialogState.CONFIRMED, number=n, call=f"call-{n}") for n in range(1, 6)]
+    lines.show("1000", *busy)
+    first = subscribed(notifier)[1]
+    assert document(first).get("state") == "full" and len(states(first)) == 5
+    notifier.answered(first.key, 200, T0)
+    held = dialog(DialogState.CONFIRMED, number=3, call="call-3", held=HeldBy.LOCAL)
+    lines.show("1000", *busy[:2], held, *busy[3:])
+    notifier.note_change(LineChange("1000", (), "call-3"), T0 + 1)
+    [second] = notifies(notifier.flush(T0 + 1))
+    root = document(second)
+    assert (root.get("state"), root.get("version")) == ("partial", "1")
+    assert [d.get("id") for d in root] == ["d3"]  # RFC 4235 §4.1: only what changed
+
+
+def test_a_quiet_line_always_gets_the_full_state() -> None:
+    notifier, lines = make()
+    first = subscribed(notifier)[1]
+    notifier.answered(first.key, 200, T0)
+    notifier.note_change(lines.show("1000", dialog(DialogState.EARLY, number=1),
+                                    dialog(DialogState.EARLY, number=2)), T0 + 1)
+    [second] = notifies(notifier.flush(T0 + 1))
+    assert document(second).get("state") == "full" and len(states(second)) == 2
