@@ -20,6 +20,7 @@ from typing import Any
 from proxy.auth import AuthSettings, DigestAuthority, UserSecret
 from proxy.config.loader import ProxyConfig
 from proxy.core.classify import Authentication
+from proxy.core.flows import flow_uri
 from proxy.core.locations import Contact
 from proxy.registrar import Binding, Received, Registrar, RegistrarResult, RegistrarSettings
 from proxy.registrar.service import RegistrarService
@@ -63,8 +64,9 @@ class Phones:
             if binding.path and self.path_trusted(received.host):
                 contacts.append(Contact(binding.contact, None, binding.path))
                 continue
-            if self.flow_open(Hop(received.transport, received.host, received.port)):
-                contacts.append(Contact(binding.contact, _flow_uri(received)))
+            flow = Hop(received.transport, received.host, received.port)
+            if self.flow_open(flow):
+                contacts.append(Contact(binding.contact, flow_uri(flow)))
         return contacts
 
 
@@ -148,8 +150,3 @@ def _binding(row: Registration) -> Binding:
 
 def _as_dict(received: Received | StoredReceived) -> dict[str, Any]:
     return {item.name: getattr(received, item.name) for item in fields(received)}
-
-
-def _flow_uri(received: Received) -> str:
-    host = f"[{received.host}]" if ":" in received.host else received.host
-    return f"sip:{host}:{received.port};transport={received.transport.lower()}"

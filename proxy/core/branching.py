@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.core.decorate import decorate_for_target
+from proxy.core.flows import flow_value
 from proxy.core.forwarding import forward_request
 from proxy.core.local import Interface, LocalAddresses
-from proxy.core.routing import has_to_tag, route_to_next_hop
+from proxy.core.routing import route_to_next_hop
 from proxy.policy.plan import Target
 from proxy.sip.address import NameAddr
 from proxy.sip.hop import Hop, ResolvedNames, hop_for_uri
@@ -36,7 +38,9 @@ class BranchSettings:
     inbound: Interface  # where the request came in: the caller's side Record-Route
     strip_asserted_identity: bool  # RFC 3325: the sender is not a trusted peer
     max_breadth: int | None  # RFC 5393 share of each parallel branch
-    route_token: str  # carried in our Record-Route (``proxy.core.route_token``)
+    # The token of our Record-Route for a branch's flow ('' for none), when the
+    # request forms a dialog (``proxy.core.route_token``); None: no Record-Route.
+    route_token: Callable[[str], str] | None
     calling_identity: NameAddr | None = None  # the line the caller places the call on
 
 
@@ -69,16 +73,22 @@ def build_branch(
         calling_identity=settings.calling_identity,
     )
     routed, found = route_to_next_hop(decorated, "UDP", names)
+    flow = ""
     if target.next_hop is not None and not routed.header_values("route"):
-        found = (hop_for_uri(parse_uri(target.next_hop)),)  # a registered phone's address
+        registered = hop_for_uri(parse_uri(target.next_hop))  # a registered phone's own address
+        found = (registered,)
+        # RFC 5626 §5.3: the requests that follow in the dialog go down this flow too.
+        flow = flow_value(registered)
     hop, *rest = hops or found
     outbound = local.interface_for(hop.transport, hop.host)
     record_routes: tuple[str, ...] = ()
-    if routed.method in DIALOG_FORMING and not has_to_tag(routed):
+    if settings.route_token is not None:
+        token = settings.route_token(flow)
         # RFC 5658: record-route twice when the call changes transport or address
-        # family, so that each side gets an address it can reach.
-        inbound_entry = settings.inbound.record_route(settings.route_token)
-        outbound_entry = outbound.record_route(settings.route_token)
+        # family, so that each side gets an address it can reach. Both entries name
+        # the flow: either one can end up first in a Route set.
+        inbound_entry = settings.inbound.record_route(token, flow)
+        outbound_entry = outbound.record_route(token, flow)
         record_routes = (
             (inbound_entry,) if inbound_entry == outbound_entry else
             (inbound_entry, outbound_entry)

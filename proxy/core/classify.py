@@ -9,6 +9,7 @@ sent it decides what it may do, and only then is anything looked up.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import assert_never
@@ -22,6 +23,7 @@ from proxy.auth import (
     Challenge,
     DigestAuthority,
 )
+from proxy.core.flows import flow_hop, flow_uri
 from proxy.core.local import LocalAddresses
 from proxy.core.route_token import RouteTokens
 from proxy.core.router import route_request
@@ -86,6 +88,15 @@ PRESENCE_SERVICE = "presence"
 FORBIDDEN = "Forbidden"
 
 
+class _Side(enum.Enum):
+    """Who sent an in-dialog request, as its route token tells (RFC 3261 §12.2.1.1:
+    the caller's tag is the From tag of the caller's requests, the To tag of the
+    callee's)."""
+
+    CALLER = "caller"
+    CALLEE = "callee"
+
+
 @dataclass(frozen=True, slots=True)
 class RequestFacts:
     """What is known about a request before anything is decided."""
@@ -148,9 +159,16 @@ class Classifier:
             # top, popped in preprocessing). Its dialog id names the subscription.
             return Serve(PRESENCE_SERVICE, source)
         if facts.preprocessed.our_route:
-            if not self._token_valid(facts.preprocessed):
+            side = self._token_side(facts.preprocessed)
+            if side is None:
                 return Answer(403, f"{FORBIDDEN} (route set not issued by this proxy)",
                               refusal="route_token")
+            flow = (flow_hop(facts.preprocessed.flow)
+                    if side is _Side.CALLER and facts.preprocessed.flow else None)
+            if flow is not None and not request.header_values("route"):
+                # RFC 5626 §5.3, RFC 3261 §16.6 step 7: the caller's request goes down
+                # the flow the callee registered from, not to its Contact as written.
+                return self._down_flow(request, source, flow)
             return self._as_is(request, source)
         if self._names_us(request.uri) and not request.header_values("route"):
             # §12.2: a mid-dialog request for us without a Route of ours belongs to no
@@ -161,15 +179,19 @@ class Classifier:
         return Answer(403, f"{FORBIDDEN} (in-dialog request without this proxy's route)",
                       refusal="no_route_token")
 
-    def _token_valid(self, preprocessed: Preprocessed) -> bool:
+    def _token_side(self, preprocessed: Preprocessed) -> _Side | None:
+        """Whose request it is when its route token is ours, else None."""
         token = preprocessed.token
         if not token:
-            return False
-        request = preprocessed.request
+            return None
+        request, flow = preprocessed.request, preprocessed.flow
         # The From tag first: the caller's side (ACK, BYE) is checked without reading
         # the To; the callee's side carries the caller's tag in its To.
-        tags = (address_tag(request.header(name)) for name in ("from", "to"))
-        return self.tokens.verify(token, request.call_id, tags)
+        if self.tokens.verify(token, request.call_id, address_tag(request.header("from")), flow):
+            return _Side.CALLER
+        if self.tokens.verify(token, request.call_id, address_tag(request.header("to")), flow):
+            return _Side.CALLEE
+        return None
 
     # --- initial requests (§16.5) --------------------------------------------------
 
@@ -290,7 +312,16 @@ class Classifier:
             routed = (sent, hops[0])
         except SipParseError as error:
             return _answer_for_unusable(error)
-        plan = RoutingPlan((Stage((Target(request.uri, TargetRole.ROUTE),), self.timer_c),))
+        return self._forward_as_is(Target(request.uri, TargetRole.ROUTE), routed, source)
+
+    def _down_flow(self, request: Request, source: Source, flow: Hop) -> Forward:
+        """Forward to the Request-URI, sent down a registered phone's flow."""
+        target = Target(request.uri, TargetRole.ROUTE, next_hop=flow_uri(flow))
+        return self._forward_as_is(target, (request, flow), source)
+
+    def _forward_as_is(self, target: Target, routed: tuple[Request, Hop],
+                       source: Source) -> Forward:
+        plan = RoutingPlan((Stage((target,), self.timer_c),))
         # RFC 3325 §5: a P-Asserted-Identity goes on only from a trusted peer.
         return Forward(plan, strip_asserted_identity=not source.trusted, routed=routed,
                        source=source)

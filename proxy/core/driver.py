@@ -17,6 +17,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, assert_never
 
 from proxy.core.branch import BranchFactory
@@ -359,8 +360,8 @@ class ProxyCore:
             self._answer(entry, 440, "Max-Breadth Exceeded")
             return
         if request.method in DIALOG_FORMING and not has_to_tag(request):
-            entry.route_token = self._tokens.mint(request.call_id,
-                                                 address_tag(request.header("from")) or "")
+            entry.route_token = partial(self._tokens.mint, request.call_id,
+                                        address_tag(request.header("from")) or "")
         entry.context = ResponseContext(request, plan, secrets.token_hex(4),
                                         self._context_settings)
         self._forks.decide(entry, entry.context.start())

@@ -95,7 +95,9 @@ class ServerEntry:
         self.strip_asserted_identity = False
         self.from_rewritten = False  # a branch got a display prefix or a line on its From
         self.calling_identity: NameAddr | None = None  # the line the call is placed on
-        self.route_token = ""  # for our Record-Route (``proxy.core.route_token``)
+        # For our Record-Route, given a branch's flow (``proxy.core.route_token``);
+        # None when the request forms no dialog.
+        self.route_token: Callable[[str], str] | None = None
         self.fallback_hop: Hop | None = None  # §18.2.2: if the connection has closed
         self.timers = TimerSet()
         self.context_timers = TimerSet()

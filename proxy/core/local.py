@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from proxy.core.flows import FLOW_PARAM
 from proxy.core.route_token import TOKEN_PARAM
 from proxy.sip.uri import SipUri, Uri
 
@@ -23,11 +24,13 @@ class Interface:
         """
         return f"SIP/2.0/{self.transport} {self.host}:{self.port};branch={branch};rport"
 
-    def record_route(self, token: str) -> str:
+    def record_route(self, token: str, flow: str = "") -> str:
         """Our Record-Route entry for this interface (§16.6 step 4), a loose router,
-        carrying the dialog's route token (``proxy.core.route_token``)."""
+        carrying the dialog's route token (``proxy.core.route_token``) and, for a
+        branch sent down a registered phone's flow, that flow (``proxy.core.flows``)."""
+        flow_param = f"{FLOW_PARAM}={flow};" if flow else ""
         return (f"<sip:{self.host}:{self.port};transport={self.transport.lower()};lr;"
-                f"{TOKEN_PARAM}={token}>")
+                f"{flow_param}{TOKEN_PARAM}={token}>")
 
 
 @dataclass(frozen=True, slots=True)

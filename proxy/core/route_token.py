@@ -7,13 +7,14 @@ hands it back in the Route). The token is an HMAC over the Call-ID and the
 caller's From tag, so it needs no state, survives a restart of the proxy (the
 secret is kept in the store) and cannot be made up by anyone else. Requests
 from the callee's side carry the caller's tag as their To tag; either tag is
-checked.
+checked. When the Record-Route also names the flow of a registered phone
+(``proxy.core.flows``), the token covers the flow too, so that nobody can aim the
+requests of a dialog at an address of their choosing.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
 
 # The URI parameter of our Record-Route entries that carries the token.
 TOKEN_PARAM = "vpt"
@@ -40,24 +41,25 @@ class RouteTokens:
     def __init__(self, secret: bytes, remembered: int = REMEMBERED_TOKENS) -> None:
         self._secret = secret
         self._remembered = remembered
-        self._recent: dict[tuple[str, str], str] = {}
+        self._recent: dict[tuple[str, str, str], str] = {}
 
-    def mint(self, call_id: str, from_tag: str) -> str:
-        """The token for the dialog of ``call_id`` started by ``from_tag``."""
+    def mint(self, call_id: str, from_tag: str, flow: str = "") -> str:
+        """The token for the dialog of ``call_id`` started by ``from_tag``, with the
+        flow its Record-Route names (empty for none)."""
         recent = self._recent
-        token = recent.get((call_id, from_tag))
+        key = (call_id, from_tag, flow)
+        token = recent.get(key)
         if token is None:
-            material = f"{call_id}\n{from_tag}".encode("utf-8", "surrogateescape")
+            # A dialog without a flow keeps the material of tokens minted before flows
+            # were carried: dialogs set up before an upgrade still route.
+            text = f"{call_id}\n{from_tag}\n{flow}" if flow else f"{call_id}\n{from_tag}"
+            material = text.encode("utf-8", "surrogateescape")
             token = hmac.digest(self._secret, material, "sha256")[:_TOKEN_BYTES].hex()
             if len(recent) >= self._remembered:
                 del recent[next(iter(recent))]  # the oldest: dicts keep insertion order
-            recent[(call_id, from_tag)] = token
+            recent[key] = token
         return token
 
-    def verify(self, token: str, call_id: str, tags: Iterable[str | None]) -> bool:
-        """True when ``token`` was minted for ``call_id`` and one of ``tags`` (taken in
-        order, up to the first that matches)."""
-        return any(
-            tag is not None and hmac.compare_digest(token, self.mint(call_id, tag))
-            for tag in tags
-        )
+    def verify(self, token: str, call_id: str, tag: str | None, flow: str = "") -> bool:
+        """True when ``token`` was minted for ``call_id``, ``tag`` and ``flow``."""
+        return tag is not None and hmac.compare_digest(token, self.mint(call_id, tag, flow))

@@ -75,6 +75,8 @@ PROMPTLY = 4.0
 _SHA512_256_OF_ABC = "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23"
 # The proxy's failure throttle: this many wrong answers from one address in 60 s.
 MAX_FAILURES = 20
+# A phone's Contact as written behind a NAT: an address where nothing listens.
+UNREACHABLE_CONTACT = "127.0.0.200:9"
 
 
 def default_algorithms() -> set[str]:
@@ -252,7 +254,8 @@ def test_a_phone_on_tcp_is_rung_over_its_connection_and_skipped_once_it_closed(
 
     phone = sipp.uac("phone", "uac_register_then_answer.xml", remote=proxy.endpoint,
                      service=ALICE, transport="tcp", local=spot, timeout=30, call_id=call_id,
-                     keys={"domain": DOMAIN, "expires": str(REGISTER_EXPIRES)})
+                     keys={"domain": DOMAIN, "expires": str(REGISTER_EXPIRES),
+                           "contact": str(spot)})
     Registrant(udp_probe(), proxy).wait_for(lambda found: contact in found,
                                             PHONE_REGISTERS_WITHIN)
     first_caller, phone_result = sipp.finish(
@@ -288,6 +291,38 @@ def test_a_phone_on_tcp_is_rung_over_its_connection_and_skipped_once_it_closed(
     assert took < PROMPTLY, f"the call reached the mailbox after {took:.1f} s"
     [skipped] = proxy.events("route.unregistered")
     assert skipped["users"] == [f"{ALICE}: no registered phone"], skipped
+
+
+def test_a_phone_behind_a_nat_gets_the_callers_ack_and_bye_where_it_registered_from(
+    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator,
+    udp_probe: OpenProbe,
+) -> None:
+    """RFC 5626 §5.3: a phone whose Contact names an address where nothing listens
+    (its private address behind a NAT) is rung where its REGISTER came from, and so
+    are the caller's ACK and BYE: the proxy's Record-Route names that flow."""
+    spot = loopback.endpoint()
+    proxy = vipproxy({}, registration_directory(algorithms=SIPP_ALGORITHMS))
+    contact = f"sip:{ALICE}@{UNREACHABLE_CONTACT};transport=UDP"
+    call_id = f"nat-{spot.host}"  # SIPp hands the phone only its REGISTER's Call-ID
+
+    phone = sipp.uac("phone", "uac_register_then_answer.xml", remote=proxy.endpoint,
+                     service=ALICE, local=spot, timeout=30, call_id=call_id,
+                     keys={"domain": DOMAIN, "expires": str(REGISTER_EXPIRES),
+                           "contact": UNREACHABLE_CONTACT})
+    Registrant(udp_probe(), proxy).wait_for(lambda found: contact in found,
+                                            PHONE_REGISTERS_WITHIN)
+    caller, phone_result = sipp.finish(
+        sipp.uac("caller", "uac_call.xml", remote=proxy.endpoint, service=LINE,
+                 call_id=call_id), phone)
+
+    assert_all_passed(caller, phone_result)  # the phone got the ACK and the BYE
+    for method in ("INVITE", "ACK", "BYE"):
+        request = only(phone_result.received(method), f"{method} at Alice's phone")
+        assert request.start_line.split()[1] == contact, request.text
+    # The caller routed its ACK and BYE by the Record-Route the phone copied into its
+    # 200, unchanged: the flow under the route token.
+    route = only(caller.sent("BYE"), "the caller's BYE").header("Route")
+    assert f";vpf=udp-{spot.host}-{spot.port};vpt=" in route, route
 
 
 # --- 4. a real phone ------------------------------------------------------------------------

@@ -8,18 +8,20 @@ import hashlib
 from dataclasses import replace
 
 import pytest
-from fakelink import CALLER, FakeLoop, Link, invite, make_core
+from fakelink import CALLER, TOKENS, FakeLoop, Link, answer, invite, make_core
 
 from proxy.auth import AuthSettings, DigestAuthority, UserSecret
 from proxy.auth.header import parse_digest_params
 from proxy.config.loader import parse_config
 from proxy.core.classify import REGISTRAR_SERVICE, Authentication
 from proxy.core.driver import ProxyCore
+from proxy.core.flows import flow_hop, flow_uri, flow_value
 from proxy.phones import Phones
 from proxy.policy.decide import CallInfo, decide
 from proxy.registrar import Registrar, RegistrarResult, RegistrarService, RegistrarSettings
-from proxy.sip.hop import Hop
+from proxy.sip.hop import Hop, hop_for_uri
 from proxy.sip.message import Request, Response
+from proxy.sip.uri import parse_uri
 
 CONFIG = """
 listen: [{transport: udp, host: 127.0.0.1, port: 5060}]
@@ -61,13 +63,13 @@ def proxy() -> Proxy:
 
 
 def _register(branch: str, cseq: int, authorization: str = "", expires: int = 600,
-              via: str = "127.0.0.50:5070") -> bytes:
+              via: str = "127.0.0.50:5070", contact: str = "127.0.0.50:5070") -> bytes:
     return (
         "REGISTER sip:vipproxy.test SIP/2.0\r\n"
         f"Via: SIP/2.0/UDP {via};branch={branch};rport\r\n"
         "Max-Forwards: 70\r\nFrom: <sip:alice@vipproxy.test>;tag=r1\r\n"
         "To: <sip:alice@vipproxy.test>\r\nCall-ID: reg-1@127.0.0.50\r\n"
-        f"CSeq: {cseq} REGISTER\r\nContact: <sip:alice@127.0.0.50:5070>\r\n"
+        f"CSeq: {cseq} REGISTER\r\nContact: <sip:alice@{contact}>\r\n"
         f"Expires: {expires}\r\n{authorization}Content-Length: 0\r\n\r\n"
     ).encode()
 
@@ -96,14 +98,17 @@ def _md5_challenge(response: Response, header: str) -> str:
     return next(v for v in response.header_lines(header) if "algorithm=MD5" in v)
 
 
-def _registered(proxy: Proxy) -> Response:
+def _registered(proxy: Proxy, contact: str = "127.0.0.50:5070", phone: Hop = PHONE) -> Response:
     core, _, link, _ = proxy
-    core.receive(_register("z9hG4bKr1", 1), PHONE)
+    over = f"SIP/2.0/{phone.transport}".encode()
+    core.receive(_register("z9hG4bKr1", 1, contact=contact).replace(b"SIP/2.0/UDP", over),
+                 phone)
     challenge = _final(link)
     assert challenge.status == 401
     answer = _answer_challenge(_md5_challenge(challenge, "www-authenticate"), "alice",
                                "alice-secret", "REGISTER", "sip:vipproxy.test", "Authorization")
-    core.receive(_register("z9hG4bKr2", 2, answer), PHONE)
+    core.receive(_register("z9hG4bKr2", 2, answer, contact=contact).replace(
+        b"SIP/2.0/UDP", over), phone)
     return _final(link)
 
 
@@ -246,3 +251,114 @@ def test_explain_names_the_registered_phones_a_call_will_look_up() -> None:
     decision = decide(call, directory, 0.0)
     assert "registered phones of alice [line owner alice]" in decision.explain()
     assert decision.log_fields()["stages"] == "registered phones of alice/20s"
+
+
+# --- the dialog that follows goes down the phone's flow (RFC 5626 §5.3) ----------------
+
+BEHIND_NAT = "127.0.0.200:9"  # the phone's Contact as written: nobody listens there
+FLOW = "udp-127.0.0.50-5070"  # where its REGISTER came from
+FLOW_TOKEN = TOKENS.mint("call-1@127.0.0.9", "caller-tag", FLOW)
+
+
+def _in_dialog(method: str, uri: str, routes: list[str], *, branch: str, from_: str, to: str,
+               via: str = "127.0.0.9:5090", cseq: int = 2) -> bytes:
+    """A request inside the call of ``fakelink.invite``, along ``routes``."""
+    route = "".join(f"Route: {value}\r\n" for value in routes)
+    return (f"{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch={branch};rport\r\n"
+            f"{route}Max-Forwards: 70\r\nFrom: {from_}\r\nTo: {to}\r\n"
+            f"Call-ID: call-1@127.0.0.9\r\nCSeq: {cseq} {method}\r\n"
+            "Content-Length: 0\r\n\r\n").encode()
+
+
+def _caller(method: str, routes: list[str], branch: str) -> bytes:
+    return _in_dialog(method, f"sip:alice@{BEHIND_NAT}", routes, branch=branch,
+                      from_="<sip:+14155550199@127.0.0.9>;tag=caller-tag",
+                      to="<sip:1000@127.0.0.1>;tag=a")
+
+
+def _answered_behind_nat(proxy: Proxy, phone: Hop = PHONE) -> list[str]:
+    """A call to the phone registered as ``BEHIND_NAT`` from ``phone``, answered; the
+    caller's route set (the 2xx's Record-Route, reversed: §12.1.2)."""
+    core, _, link, _ = proxy
+    _registered(proxy, contact=BEHIND_NAT, phone=phone)
+    core.receive(invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKnat"), CALLER)
+    forwarded = [(hop, m) for hop, m in link.take() if isinstance(m, Request)]
+    assert [(hop, m.uri) for hop, m in forwarded] == [(phone, f"sip:alice@{BEHIND_NAT}")]
+    core.receive(answer(forwarded[0][1], 200, "OK", to_tag="a"), phone)
+    ok = _final(link)
+    return list(reversed(ok.header_values("record-route")))
+
+
+def test_the_record_route_of_a_branch_down_a_flow_names_the_flow_under_the_token(
+        proxy: Proxy) -> None:
+    routes = _answered_behind_nat(proxy)
+    # The phone's 2xx carries the Record-Route it got in the INVITE: no rewriting.
+    assert routes == [f"<sip:127.0.0.1:5060;transport=udp;lr;vpf={FLOW};vpt={FLOW_TOKEN}>"]
+
+
+def test_the_callers_ack_and_bye_go_down_the_flow_not_to_the_contact(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    routes = _answered_behind_nat(proxy)
+    core.receive(_caller("ACK", routes, "z9hG4bKnatack"), CALLER)
+    core.receive(_caller("BYE", routes, "z9hG4bKnatbye"), CALLER)
+    sent = [(hop, m) for hop, m in link.take() if isinstance(m, Request)]
+    assert [(hop, m.method, m.uri) for hop, m in sent] == [
+        (PHONE, "ACK", f"sip:alice@{BEHIND_NAT}"), (PHONE, "BYE", f"sip:alice@{BEHIND_NAT}")]
+    assert all(m.header("route") is None for _, m in sent)
+
+
+def test_a_phone_registered_over_tcp_gets_the_callers_bye_over_its_own_connection(
+        proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    phone = Hop("TCP", "127.0.0.50", 40312)  # its connection's port, not its Contact's
+    routes = _answered_behind_nat(proxy, phone)
+    # RFC 5658: UDP towards the caller, TCP towards the phone; both entries name the flow.
+    token = TOKENS.mint("call-1@127.0.0.9", "caller-tag", "tcp-127.0.0.50-40312")
+    assert routes == [
+        f"<sip:127.0.0.1:5060;transport=udp;lr;vpf=tcp-127.0.0.50-40312;vpt={token}>",
+        f"<sip:127.0.0.1:5060;transport=tcp;lr;vpf=tcp-127.0.0.50-40312;vpt={token}>"]
+    core.receive(_caller("BYE", routes, "z9hG4bKtcpbye"), CALLER)
+    assert [(hop, m.method) for hop, m in link.take() if isinstance(m, Request)] == [
+        (phone, "BYE")]
+
+
+@pytest.mark.parametrize("hop", [Hop("UDP", "127.0.0.50", 5070), Hop("TCP", "::1", 40312),
+                                 Hop("UDP", "2001:db8::7", 5060)])
+def test_a_flow_value_names_the_transport_address_and_nothing_else(hop: Hop) -> None:
+    value = flow_value(hop)
+    assert value.replace("-", "").replace("_", "").replace(".", "").isalnum()  # §25.1
+    assert flow_hop(value) == hop
+    assert hop_for_uri(parse_uri(flow_uri(hop))) == hop
+
+
+@pytest.mark.parametrize("value", ["", "udp-127.0.0.50", "sctp-127.0.0.50-5070",
+                                   "udp-example.com-5070", "udp-127.0.0.50-0",
+                                   "udp-127.0.0.50-70000", "udp-127.0.0.50-5070-1"])
+def test_a_malformed_flow_value_names_no_address(value: str) -> None:
+    assert flow_hop(value) is None
+
+
+def test_a_flow_the_token_does_not_cover_is_refused(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    routes = _answered_behind_nat(proxy)
+    elsewhere = [routes[0].replace(FLOW, "udp-127.0.0.66-5090")]
+    added = [f"<sip:127.0.0.1:5060;transport=udp;lr;vpf=udp-127.0.0.66-5090;"
+             f"vpt={TOKENS.mint('call-1@127.0.0.9', 'caller-tag')}>"]
+    for index, forged in enumerate((elsewhere, added)):
+        core.receive(_caller("BYE", forged, f"z9hG4bKforged{index}"), CALLER)
+        sent = link.take()
+        assert not [m for _, m in sent if isinstance(m, Request)]
+        assert [(m.status, m.reason) for _, m in sent if isinstance(m, Response)] == [
+            (403, "Forbidden (route set not issued by this proxy)")]
+    assert core.stats["refused_route_token"] == 2
+
+
+def test_requests_from_the_phone_follow_the_callers_contact_as_before(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    routes = list(reversed(_answered_behind_nat(proxy)))  # the phone's route set: §12.1.1
+    bye = _in_dialog("BYE", "sip:carol@127.0.0.9:5090", routes, branch="z9hG4bKphonebye",
+                     from_="<sip:1000@127.0.0.1>;tag=a", via="127.0.0.200:9",
+                     to="<sip:+14155550199@127.0.0.9>;tag=caller-tag", cseq=1)
+    core.receive(bye, PHONE)
+    assert [(hop, m.method) for hop, m in link.take() if isinstance(m, Request)] == [
+        (CALLER, "BYE")]

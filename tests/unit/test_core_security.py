@@ -266,9 +266,15 @@ class _Recorder:
         return lambda event, **fields: self._into.append((event, fields))
 
 
-def test_route_tokens_verify_for_either_tag_and_nothing_else() -> None:
+def test_route_tokens_verify_for_their_call_tag_and_flow_and_nothing_else() -> None:
     token = TOKENS.mint("call", "from-tag")
-    assert TOKENS.verify(token, "call", ("from-tag", None))
-    assert TOKENS.verify(token, "call", ("other", "from-tag"))
-    assert not TOKENS.verify(token, "other-call", ("from-tag",))
-    assert not TOKENS.verify("0" * len(token), "call", ("from-tag",))
+    assert TOKENS.verify(token, "call", "from-tag")
+    assert not TOKENS.verify(token, "call", None)
+    assert not TOKENS.verify(token, "call", "other")
+    assert not TOKENS.verify(token, "other-call", "from-tag")
+    assert not TOKENS.verify("0" * len(token), "call", "from-tag")
+    flow_token = TOKENS.mint("call", "from-tag", "udp-127.0.0.50-5070")
+    assert flow_token != token
+    assert TOKENS.verify(flow_token, "call", "from-tag", "udp-127.0.0.50-5070")
+    assert not TOKENS.verify(flow_token, "call", "from-tag", "udp-127.0.0.66-5070")
+    assert not TOKENS.verify(token, "call", "from-tag", "udp-127.0.0.50-5070")
