@@ -7,12 +7,14 @@
 - ``sipp``: a :class:`SippLauncher` (``sipp.uas(...)``, then ``sipp.uac(...)``).
 - ``baresip``: ``baresip(user)`` starts an auto-answering phone;
   ``baresip(user, registration)`` one that registers through the proxy.
+- ``linphone``: ``linphone(user, proxy, ...)`` starts a linphonec that registers
+  through the proxy (Debian's linphone-cli: SHA-256 digest).
 - ``udp_probe``: ``udp_probe()`` opens a :class:`UdpProbe` on a fresh endpoint
   (or ``udp_probe(endpoint)``), a hand-written caller, callee or listener.
 
 Every process is stopped when the test ends.  When a test fails, the proxy's
 configuration and log, each SIPp process's message flow and unexpected
-messages, and baresip's output are attached to the failure report.
+messages, and baresip's and linphonec's output are attached to the failure report.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Protocol
 import pytest
 
 from .baresip import BaresipPhone, Registration
+from .linphone import LinphonePhone
 from .loopback import Endpoint, LoopbackAllocator
 from .proxy_process import ProxyProcess, proxy_config
 from .sipp import SippLauncher
@@ -138,6 +141,26 @@ def baresip(
                              registration=registration)
         phones.append(phone)
         _attach(request, f"baresip {user}", phone.report)
+        phone.wait_listening()
+        return phone
+
+    yield start
+    for phone in phones:
+        phone.stop()
+
+
+@pytest.fixture
+def linphone(
+    request: pytest.FixtureRequest, tmp_path: Path, loopback: LoopbackAllocator
+) -> Generator[Callable[..., LinphonePhone], None, None]:
+    """Start registering linphonec phones; each quits (or is killed) at the end."""
+    phones: list[LinphonePhone] = []
+
+    def start(user: str, **registration: Any) -> LinphonePhone:
+        phone = LinphonePhone(user, loopback.endpoint(), tmp_path / f"linphone-{user}",
+                              **registration)
+        phones.append(phone)
+        _attach(request, f"linphonec {user}", phone.report)
         phone.wait_listening()
         return phone
 

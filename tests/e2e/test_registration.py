@@ -13,7 +13,8 @@ one string and reads realm, nonce, qop and algorithm from the first, answering
 only MD5; baresip 1.0.0 (libre 1.1.0) gives up on any challenge that is not MD5
 and on a second challenge for the same realm. The SIPp tests therefore ask for
 ``auth.algorithms: [MD5, SHA-256]`` and the baresip tests for ``[MD5]``; the
-hand-written clients take the proxy's default.
+hand-written clients take the proxy's default. linphonec (liblinphone 5.1) answers
+SHA-256: ``test_linphone.py`` offers it alone.
 """
 
 from __future__ import annotations
