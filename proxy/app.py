@@ -24,7 +24,7 @@ from proxy.lamps import Lamps
 from proxy.lines import Lines
 from proxy.logs import configure_logging
 from proxy.names.cache import NameCache
-from proxy.names.resolver import DnsLookups, keep_resolved, refresh_due
+from proxy.names.resolver import DnsLookups, NoResolvers, keep_resolved, refresh_due
 from proxy.phones import keep_locations, open_phones
 from proxy.policy.trust import TrustModel, configured_host_names
 from proxy.presence import Notifier
@@ -106,10 +106,10 @@ async def serve(config: ProxyConfig) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    names = await _resolve_names(config, core, loop, log)
     try:
+        names = await _resolve_names(config, core, loop, log)
         await _open_listeners(config, core, transports, log)
-    except _ListenerFailed as failure:
+    except (_ListenerFailed, NoResolvers) as failure:
         # The log may be JSON for a collector; whoever ran `vipproxy run` reads a line.
         log.error("proxy.listen_failed", error=str(failure))
         print(f"vipproxy: {failure}", file=sys.stderr)

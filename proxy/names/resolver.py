@@ -25,12 +25,22 @@ from proxy.sip.hop import Hop, HostName, ResolvedNames
 LOOKUP_SECONDS = 5.0
 
 
+class NoResolvers(Exception):
+    """Host names are configured, but there is nobody to ask: the system has no
+    resolver configuration and ``dns.servers`` names none."""
+
+
 class DnsLookups:
     """Resolves one host name into hops (RFC 3263 §4), asking ``servers`` (host,
     port), or the system's resolvers (/etc/resolv.conf) when there are none."""
 
     def __init__(self, servers: tuple[tuple[str, int], ...], dice: random.Random) -> None:
-        self._resolver = dns.asyncresolver.Resolver(configure=not servers)
+        try:
+            self._resolver = dns.asyncresolver.Resolver(configure=not servers)
+        except dns.resolver.NoResolverConfiguration as error:
+            raise NoResolvers("the configuration names host names, but this system has no "
+                              "DNS resolver configured (/etc/resolv.conf) and dns.servers "
+                              "names none") from error
         if servers:
             self._resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port)
                                           for host, port in servers]

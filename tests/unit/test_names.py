@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import dns.asyncresolver
+import dns.resolver
 import pytest
 
 from proxy.core.failover import HopFailure, fails_over, hop_failure
@@ -18,6 +20,7 @@ from proxy.names.order import (
     srv_hops,
     srv_queries,
 )
+from proxy.names.resolver import DnsLookups, NoResolvers
 from proxy.sip.errors import SipParseError
 from proxy.sip.hop import Hop, HostName, ResolvedNames, hops_for_uri
 from proxy.sip.uri import parse_uri
@@ -136,3 +139,13 @@ def test_when_a_branch_fails_over(failure: HopFailure | None, hops_left: int, wa
 def test_only_a_503_among_responses_moves_to_the_next_hop() -> None:
     assert hop_failure(503) is HopFailure.UNAVAILABLE
     assert [hop_failure(status) for status in (408, 480, 486, 500, 600)] == [None] * 5
+
+
+def test_host_names_without_any_resolver_to_ask_are_a_readable_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def unconfigured(configure: bool = True) -> None:
+        raise dns.resolver.NoResolverConfiguration("no nameservers")
+
+    monkeypatch.setattr(dns.asyncresolver, "Resolver", unconfigured)
+    with pytest.raises(NoResolvers, match=r"dns\.servers names none"):
+        DnsLookups((), random.Random(1))
