@@ -382,9 +382,9 @@ def _from_phone(branch: str, extra: str = "", contact: str = BEHIND_NAT) -> byte
 
 
 def _placed_behind_nat(proxy: Proxy, phone: Hop = PHONE, contact: str = BEHIND_NAT,
-                       ) -> tuple[Request, list[str]]:
+                       ) -> list[str]:
     """Alice's phone (registered, Contact ``contact``) calls bob from ``phone``; bob
-    answers. The INVITE bob got, and bob's route set (the Record-Route as is: §12.1.1)."""
+    answers. Bob's route set (the INVITE's Record-Route as is: §12.1.1)."""
     core, _, link, _ = proxy
     _registered(proxy, contact=contact, phone=phone)
     over = f"SIP/2.0/{phone.transport}".encode()
@@ -399,7 +399,7 @@ def _placed_behind_nat(proxy: Proxy, phone: Hop = PHONE, contact: str = BEHIND_N
     assert [(hop, m.method) for hop, m in forwarded] == [(BOB, "INVITE")]
     core.receive(answer(forwarded[0][1], 200, "OK", to_tag="b"), BOB)
     assert _final(link).status == 200
-    return forwarded[0][1], forwarded[0][1].header_values("record-route")
+    return forwarded[0][1].header_values("record-route")
 
 
 def _from_bob(method: str, routes: list[str], branch: str) -> bytes:
@@ -410,14 +410,14 @@ def _from_bob(method: str, routes: list[str], branch: str) -> bytes:
 
 def test_a_call_placed_from_behind_a_nat_names_the_callers_flow_under_the_token(
         proxy: Proxy) -> None:
-    _, routes = _placed_behind_nat(proxy)
+    routes = _placed_behind_nat(proxy)
     assert routes == [f"<sip:127.0.0.1:5060;transport=udp;lr;vpc={FLOW};"
                       f"vpt={CALLER_FLOW_TOKEN}>"]
 
 
 def test_the_callees_bye_and_reinvite_go_down_the_callers_flow(proxy: Proxy) -> None:
     core, _, link, _ = proxy
-    _, routes = _placed_behind_nat(proxy)
+    routes = _placed_behind_nat(proxy)
     core.receive(_from_bob("BYE", routes, "z9hG4bKbobbye"), BOB)
     core.receive(_from_bob("INVITE", routes, "z9hG4bKbobreinvite"), BOB)
     sent = [(hop, m) for hop, m in link.take() if isinstance(m, Request)]
@@ -430,7 +430,7 @@ def test_a_phone_calling_over_tcp_gets_the_callees_bye_over_its_own_connection(
         proxy: Proxy) -> None:
     core, _, link, _ = proxy
     phone = Hop("TCP", "127.0.0.50", 40312)
-    _, routes = _placed_behind_nat(proxy, phone)
+    routes = _placed_behind_nat(proxy, phone)
     # RFC 5658: TCP towards the phone, UDP towards bob; both entries name the flow.
     flow = "tcp-127.0.0.50-40312"
     token = TOKENS.mint("call-1@127.0.0.9", "caller-tag", "", flow)
@@ -443,14 +443,14 @@ def test_a_phone_calling_over_tcp_gets_the_callees_bye_over_its_own_connection(
 
 def test_a_phone_whose_contact_is_where_it_calls_from_gets_the_record_route_as_before(
         proxy: Proxy) -> None:
-    _, routes = _placed_behind_nat(proxy, contact="127.0.0.50:5070")
+    routes = _placed_behind_nat(proxy, contact="127.0.0.50:5070")
     token = TOKENS.mint("call-1@127.0.0.9", "caller-tag")
     assert routes == [f"<sip:127.0.0.1:5060;transport=udp;lr;vpt={token}>"]
 
 
 def test_a_caller_flow_the_token_does_not_cover_is_refused(proxy: Proxy) -> None:
     core, _, link, _ = proxy
-    _, routes = _placed_behind_nat(proxy)
+    routes = _placed_behind_nat(proxy)
     elsewhere = [routes[0].replace(FLOW, "udp-127.0.0.66-5090")]
     added = [f"<sip:127.0.0.1:5060;transport=udp;lr;vpc=udp-127.0.0.66-5090;"
              f"vpt={TOKENS.mint('call-1@127.0.0.9', 'caller-tag')}>"]
@@ -467,7 +467,7 @@ def test_a_caller_flow_the_token_does_not_cover_is_refused(proxy: Proxy) -> None
 def test_requests_from_the_calling_phone_follow_the_callees_contact_as_before(
         proxy: Proxy) -> None:
     core, _, link, _ = proxy
-    _, routes = _placed_behind_nat(proxy)
+    routes = _placed_behind_nat(proxy)
     bye = _in_dialog("BYE", "sip:b@127.0.0.2:5070", list(reversed(routes)),
                      branch="z9hG4bKalicebye", from_="<sip:1000@vipproxy.test>;tag=caller-tag",
                      to="<sip:2000@127.0.0.1>;tag=b", via=BEHIND_NAT)
