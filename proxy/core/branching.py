@@ -42,6 +42,7 @@ class BranchSettings:
     # request forms a dialog (``proxy.core.route_token``); None: no Record-Route.
     route_token: Callable[[str], str] | None
     calling_identity: NameAddr | None = None  # the line the caller places the call on
+    caller_flow: str = ""  # the calling phone's flow, for our Record-Route (``flows``)
 
 
 def build_branch(
@@ -87,8 +88,8 @@ def build_branch(
         # RFC 5658: record-route twice when the call changes transport or address
         # family, so that each side gets an address it can reach. Both entries name
         # the flow: either one can end up first in a Route set.
-        inbound_entry = settings.inbound.record_route(token, flow)
-        outbound_entry = outbound.record_route(token, flow)
+        inbound_entry = settings.inbound.record_route(token, flow, settings.caller_flow)
+        outbound_entry = outbound.record_route(token, flow, settings.caller_flow)
         record_routes = (
             (inbound_entry,) if inbound_entry == outbound_entry else
             (inbound_entry, outbound_entry)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import assert_never
 from urllib.parse import unquote
 
@@ -23,7 +23,7 @@ from proxy.auth import (
     Challenge,
     DigestAuthority,
 )
-from proxy.core.flows import flow_hop, flow_uri
+from proxy.core.flows import caller_flow, flow_hop, flow_uri
 from proxy.core.local import LocalAddresses
 from proxy.core.route_token import RouteTokens
 from proxy.core.router import route_request
@@ -53,6 +53,9 @@ class Forward:
     routed: tuple[Request, Hop] | None = None
     # The sender as identified (an authenticated user), when it had to be.
     source: Source | None = None
+    # The flow of a registered phone that places a call from behind a NAT, for our
+    # Record-Route when the request forms a dialog (``proxy.core.flows``); '' for none.
+    caller_flow: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +166,13 @@ class Classifier:
             if side is None:
                 return Answer(403, f"{FORBIDDEN} (route set not issued by this proxy)",
                               refusal="route_token")
-            flow = (flow_hop(facts.preprocessed.flow)
-                    if side is _Side.CALLER and facts.preprocessed.flow else None)
+            # RFC 5626 §5.3, RFC 3261 §16.6 step 7: the caller's request goes down the
+            # flow the callee registered from, the callee's down the flow the calling
+            # phone sent its request from; not to the Contact as written.
+            preprocessed = facts.preprocessed
+            value = preprocessed.flow if side is _Side.CALLER else preprocessed.caller_flow
+            flow = flow_hop(value) if value else None
             if flow is not None and not request.header_values("route"):
-                # RFC 5626 §5.3, RFC 3261 §16.6 step 7: the caller's request goes down
-                # the flow the callee registered from, not to its Contact as written.
                 return self._down_flow(request, source, flow)
             return self._as_is(request, source)
         if self._names_us(request.uri) and not request.header_values("route"):
@@ -184,12 +189,14 @@ class Classifier:
         token = preprocessed.token
         if not token:
             return None
-        request, flow = preprocessed.request, preprocessed.flow
+        request, flows = preprocessed.request, (preprocessed.flow, preprocessed.caller_flow)
         # The From tag first: the caller's side (ACK, BYE) is checked without reading
         # the To; the callee's side carries the caller's tag in its To.
-        if self.tokens.verify(token, request.call_id, address_tag(request.header("from")), flow):
+        if self.tokens.verify(token, request.call_id, address_tag(request.header("from")),
+                              *flows):
             return _Side.CALLER
-        if self.tokens.verify(token, request.call_id, address_tag(request.header("to")), flow):
+        if self.tokens.verify(token, request.call_id, address_tag(request.header("to")),
+                              *flows):
             return _Side.CALLEE
         return None
 
@@ -200,6 +207,15 @@ class Classifier:
         source = self._identify(request, facts.source, facts.wall_time)
         if isinstance(source, Answer):
             return source
+        verdict = self._initial_from(request, source, facts.wall_time, now)
+        if isinstance(verdict, Forward) and source.authenticated:
+            # A user's phone behind a NAT (or on its own TCP connection) places the
+            # call: the callee's requests must find it where it sent this one from.
+            verdict = replace(verdict, caller_flow=caller_flow(request, source.hop))
+        return verdict
+
+    def _initial_from(self, request: Request, source: Source, wall_time: float,
+                      now: float) -> Verdict:
         untrusted = source.kind is SourceKind.UNTRUSTED
         if untrusted and self.trust.untrusted_calls is UntrustedCalls.REFUSE:
             # The same answer for every number: lines cannot be enumerated.
@@ -226,7 +242,7 @@ class Classifier:
         if decision.plan is None and decision.outbound is not None and self.auth is not None:
             # Only users' phones call out: a phone that sent no credentials yet (under
             # ``local_lines`` it need not) is asked for them (RFC 3261 §22.3).
-            challenge = self.auth.authority.challenge(PROXY_CHALLENGE, facts.wall_time)
+            challenge = self.auth.authority.challenge(PROXY_CHALLENGE, wall_time)
             return Answer(PROXY_CHALLENGE.status, PROXY_CHALLENGE.reason, challenge,
                           decision=decision)
         if decision.plan is None:

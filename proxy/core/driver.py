@@ -294,7 +294,7 @@ class ProxyCore:
                              self._draining, self._wall_clock())
         verdict = self._classifier.classify(facts, self._loop.time())
         match verdict:
-            case Forward(plan, strip_asserted_identity, decision, _, source):
+            case Forward(plan, strip_asserted_identity, decision, _, source, caller_flow):
                 self._log_decision(request, decision)
                 entry.strip_asserted_identity = strip_asserted_identity
                 entry.calling_identity = calling_identity(request, decision)
@@ -310,7 +310,7 @@ class ProxyCore:
                 if rings_nobody(plan):
                     self._answer(entry, 480, "Temporarily Unavailable (no registered phone)")
                     return
-                self._fork(entry, facts.preprocessed.request, plan)
+                self._fork(entry, facts.preprocessed.request, plan, caller_flow)
             case Answer(status, reason, headers, refusal, decision):
                 self._log_decision(request, decision)
                 if refusal is not None:
@@ -352,7 +352,8 @@ class ProxyCore:
                            users=[f"{user}: no registered phone" for user in unregistered])
         return plan
 
-    def _fork(self, entry: ServerEntry, request: Request, plan: RoutingPlan) -> None:
+    def _fork(self, entry: ServerEntry, request: Request, plan: RoutingPlan,
+              caller_flow: str = "") -> None:
         widest = max((len(stage.targets) for stage in plan.stages), default=1)
         entry.breadth = split_breadth(request, widest, self._settings.max_breadth)
         if entry.breadth is None:
@@ -361,7 +362,9 @@ class ProxyCore:
             return
         if request.method in DIALOG_FORMING and not has_to_tag(request):
             entry.route_token = partial(self._tokens.mint, request.call_id,
-                                        address_tag(request.header("from")) or "")
+                                        address_tag(request.header("from")) or "",
+                                        caller_flow=caller_flow)
+            entry.caller_flow = caller_flow
         entry.context = ResponseContext(request, plan, secrets.token_hex(4),
                                         self._context_settings)
         self._forks.decide(entry, entry.context.start())

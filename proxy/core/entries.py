@@ -63,6 +63,7 @@ class ServerEntry:
     __slots__ = (
         "branches",
         "breadth",
+        "caller_flow",
         "calling_identity",
         "context",
         "context_timers",
@@ -98,6 +99,7 @@ class ServerEntry:
         # For our Record-Route, given a branch's flow (``proxy.core.route_token``);
         # None when the request forms no dialog.
         self.route_token: Callable[[str], str] | None = None
+        self.caller_flow = ""  # the calling phone's flow, when it forms a dialog (``flows``)
         self.fallback_hop: Hop | None = None  # §18.2.2: if the connection has closed
         self.timers = TimerSet()
         self.context_timers = TimerSet()

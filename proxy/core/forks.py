@@ -161,7 +161,8 @@ class Forks:
         branch = self._branches.new_branch(entry.received)
         settings = BranchSettings(entry.original_uri, entry.interface,
                                   entry.strip_asserted_identity, entry.breadth,
-                                  entry.route_token, entry.calling_identity)
+                                  entry.route_token, entry.calling_identity,
+                                  entry.caller_flow)
         try:
             outgoing = build_branch(context.request, decision.target, decision.diversion_reason,
                                     settings, self._local, branch, self.names, hops)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from proxy.core.flows import FLOW_PARAM
+from proxy.core.flows import CALLER_FLOW_PARAM, FLOW_PARAM
 from proxy.core.route_token import TOKEN_PARAM
 from proxy.sip.uri import SipUri, Uri
 
@@ -24,13 +24,15 @@ class Interface:
         """
         return f"SIP/2.0/{self.transport} {self.host}:{self.port};branch={branch};rport"
 
-    def record_route(self, token: str, flow: str = "") -> str:
+    def record_route(self, token: str, flow: str = "", caller_flow: str = "") -> str:
         """Our Record-Route entry for this interface (§16.6 step 4), a loose router,
         carrying the dialog's route token (``proxy.core.route_token``) and, for a
-        branch sent down a registered phone's flow, that flow (``proxy.core.flows``)."""
+        branch sent down a registered phone's flow or a call placed by a phone
+        behind a NAT, those flows (``proxy.core.flows``)."""
         flow_param = f"{FLOW_PARAM}={flow};" if flow else ""
+        caller_param = f"{CALLER_FLOW_PARAM}={caller_flow};" if caller_flow else ""
         return (f"<sip:{self.host}:{self.port};transport={self.transport.lower()};lr;"
-                f"{flow_param}{TOKEN_PARAM}={token}>")
+                f"{flow_param}{caller_param}{TOKEN_PARAM}={token}>")
 
 
 @dataclass(frozen=True, slots=True)

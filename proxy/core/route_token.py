@@ -9,7 +9,8 @@ secret is kept in the store) and cannot be made up by anyone else. Requests
 from the callee's side carry the caller's tag as their To tag; either tag is
 checked. When the Record-Route also names the flow of a registered phone
 (``proxy.core.flows``), the token covers the flow too, so that nobody can aim the
-requests of a dialog at an address of their choosing.
+requests of a dialog at an address of their choosing; so does it cover the flow
+of a registered phone that placed the call (the caller's flow).
 """
 
 from __future__ import annotations
@@ -41,18 +42,25 @@ class RouteTokens:
     def __init__(self, secret: bytes, remembered: int = REMEMBERED_TOKENS) -> None:
         self._secret = secret
         self._remembered = remembered
-        self._recent: dict[tuple[str, str, str], str] = {}
+        self._recent: dict[tuple[str, str, str, str], str] = {}
 
-    def mint(self, call_id: str, from_tag: str, flow: str = "") -> str:
+    def mint(self, call_id: str, from_tag: str, flow: str = "", caller_flow: str = "") -> str:
         """The token for the dialog of ``call_id`` started by ``from_tag``, with the
-        flow its Record-Route names (empty for none)."""
+        callee's and the caller's flows its Record-Route names (empty for none)."""
         recent = self._recent
-        key = (call_id, from_tag, flow)
+        key = (call_id, from_tag, flow, caller_flow)
         token = recent.get(key)
         if token is None:
             # A dialog without a flow keeps the material of tokens minted before flows
-            # were carried: dialogs set up before an upgrade still route.
-            text = f"{call_id}\n{from_tag}\n{flow}" if flow else f"{call_id}\n{from_tag}"
+            # were carried: dialogs set up before an upgrade still route. Likewise a
+            # dialog without a caller's flow keeps the material of the callee's flow.
+            # No value holds a line break, so the materials cannot be confused.
+            if caller_flow:
+                text = f"{call_id}\n{from_tag}\n{flow}\n{caller_flow}"
+            elif flow:
+                text = f"{call_id}\n{from_tag}\n{flow}"
+            else:
+                text = f"{call_id}\n{from_tag}"
             material = text.encode("utf-8", "surrogateescape")
             token = hmac.digest(self._secret, material, "sha256")[:_TOKEN_BYTES].hex()
             if len(recent) >= self._remembered:
@@ -60,6 +68,8 @@ class RouteTokens:
             recent[key] = token
         return token
 
-    def verify(self, token: str, call_id: str, tag: str | None, flow: str = "") -> bool:
-        """True when ``token`` was minted for ``call_id``, ``tag`` and ``flow``."""
-        return tag is not None and hmac.compare_digest(token, self.mint(call_id, tag, flow))
+    def verify(self, token: str, call_id: str, tag: str | None, flow: str = "",
+               caller_flow: str = "") -> bool:
+        """True when ``token`` was minted for ``call_id``, ``tag`` and both flows."""
+        return tag is not None and hmac.compare_digest(
+            token, self.mint(call_id, tag, flow, caller_flow))

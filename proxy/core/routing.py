@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.core.flows import FLOW_PARAM
+from proxy.core.flows import CALLER_FLOW_PARAM, FLOW_PARAM
 from proxy.core.local import LocalAddresses
 from proxy.core.route_token import TOKEN_PARAM
 from proxy.sip.address import has_tag, parse_name_addr
@@ -22,6 +22,7 @@ class Preprocessed:
     our_route: bool  # a Route of ours was popped (or a strict router used our URI)
     token: str | None  # the route token of the first such entry (``route_token``)
     flow: str = ""  # the registered phone's flow that entry names (``flows``), if any
+    caller_flow: str = ""  # the flow of the phone that placed the call, if any
 
 
 def preprocess_routes(request: Request, local: LocalAddresses) -> Preprocessed:
@@ -37,23 +38,24 @@ def preprocess_routes(request: Request, local: LocalAddresses) -> Preprocessed:
         request_uri = parse_uri(request.uri)
     except SipParseError:
         return Preprocessed(request, our_route=False, token=None)
-    our_route, token, flow = False, None, None
+    named: SipUri | None = None  # the first entry of ours: it carries the token
     if isinstance(request_uri, SipUri) and request_uri.user is None and local.is_local(
         request_uri
     ):
         # The previous hop was a strict router: it put our Record-Route value in the
         # Request-URI and the real target at the end of the Route set (§16.4).
-        our_route, token = True, request_uri.param(TOKEN_PARAM)
-        flow = request_uri.param(FLOW_PARAM)
+        named = request_uri
         last = parse_name_addr(routes[-1]).uri
         request = request.with_uri(last, _without_last_route(request, routes))
         routes = routes[:-1]
     while routes and (ours := _our_route(routes[0], local)) is not None:
-        if not our_route:
-            our_route, token, flow = True, ours.param(TOKEN_PARAM), ours.param(FLOW_PARAM)
+        named = named or ours
         request = request.with_headers(drop_first_value(request.headers, "route"))
         routes = routes[1:]
-    return Preprocessed(request, our_route, token, flow or "")
+    if named is None:
+        return Preprocessed(request, our_route=False, token=None)
+    return Preprocessed(request, True, named.param(TOKEN_PARAM), named.param(FLOW_PARAM) or "",
+                        named.param(CALLER_FLOW_PARAM) or "")
 
 
 def _our_route(route_value: str, local: LocalAddresses) -> SipUri | None:

@@ -326,6 +326,37 @@ def test_a_phone_behind_a_nat_gets_the_callers_ack_and_bye_where_it_registered_f
     assert f";vpf=udp-{spot.host}-{spot.port};vpt=" in route, route
 
 
+def test_a_phone_behind_a_nat_that_places_a_call_gets_the_callees_requests_where_it_called_from(
+    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator,
+) -> None:
+    """RFC 3581, RFC 5626 §5.3: a phone whose Contact names an address where nothing
+    listens places a call; the callee's re-INVITEs and BYE reach the socket the
+    INVITE came from: the proxy's Record-Route names that flow."""
+    spot = loopback.endpoint()
+    callee = sipp.uas("bob", "uas_answer_hold.xml", pause_ms=200, timeout=20.0)
+    bob = {"name": "Bob", "lines": ["1001"], "endpoints": [callee.uri("bob")]}
+    proxy = vipproxy({}, registration_directory({ALICE: registering_user(), "bob": bob},
+                                                algorithms=SIPP_ALGORITHMS,
+                                                untrusted_calls="refuse"))
+    phone = sipp.uac("phone", "uac_call_auth_until_bye.xml", remote=proxy.endpoint,
+                     service="1001", local=spot, timeout=20.0,
+                     keys={"caller": LINE, "caller_name": "Alice",
+                           "contact": UNREACHABLE_CONTACT},
+                     credentials=(ALICE, ALICE_PASSWORD), auth_uri=f"1001@{proxy.endpoint}")
+    phone_result, callee_result = sipp.finish(phone, callee)
+
+    assert_all_passed(phone_result, callee_result)  # hold, resume and BYE reached the phone
+    requests = [*phone_result.received("INVITE"), *phone_result.received("BYE")]
+    assert len(requests) == 3, phone_result.flow()
+    for request in requests:
+        assert request.start_line.split()[1].startswith(
+            f"sip:{LINE}@{UNREACHABLE_CONTACT}"), request.text
+    # The callee routed them by the Record-Route of the INVITE: the phone's flow under
+    # the route token.
+    route = only(callee_result.sent("BYE"), "the callee's BYE").header("Route")
+    assert f";vpc=udp-{spot.host}-{spot.port};vpt=" in route, route
+
+
 # --- 4. a real phone ------------------------------------------------------------------------
 
 

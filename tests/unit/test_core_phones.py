@@ -34,6 +34,10 @@ users:
     lines: ["1000"]
     endpoints: [registered]
     auth: {username: alice, password: alice-secret}
+  bob:
+    name: Bob
+    lines: ["2000"]
+    endpoints: ["sip:bob@127.0.0.77:5080"]
 """
 PHONE = Hop("UDP", "127.0.0.50", 5070)
 STRANGER = Hop("UDP", "127.0.0.66", 5090)
@@ -362,3 +366,123 @@ def test_requests_from_the_phone_follow_the_callers_contact_as_before(proxy: Pro
     core.receive(bye, PHONE)
     assert [(hop, m.method) for hop, m in link.take() if isinstance(m, Request)] == [
         (CALLER, "BYE")]
+
+
+# --- a phone behind a NAT places the call: the callee's requests go down its flow ------
+
+BOB = Hop("UDP", "127.0.0.77", 5080)
+CALLER_FLOW_TOKEN = TOKENS.mint("call-1@127.0.0.9", "caller-tag", "", FLOW)
+
+
+def _from_phone(branch: str, extra: str = "", contact: str = BEHIND_NAT) -> bytes:
+    """Alice's INVITE to bob's line 2000, its Via and Contact as the phone wrote them."""
+    return invite("sip:2000@127.0.0.1:5060", branch=branch, extra=extra).replace(
+        b"sip:+14155550199@127.0.0.9", b"sip:1000@vipproxy.test").replace(
+        b"127.0.0.9:5090", contact.encode())
+
+
+def _placed_behind_nat(proxy: Proxy, phone: Hop = PHONE, contact: str = BEHIND_NAT,
+                       ) -> list[str]:
+    """Alice's phone (registered, Contact ``contact``) calls bob from ``phone``; bob
+    answers. Bob's route set (the INVITE's Record-Route as is: §12.1.1)."""
+    core, _, link, _ = proxy
+    _registered(proxy, contact=contact, phone=phone)
+    over = f"SIP/2.0/{phone.transport}".encode()
+    core.receive(_from_phone("z9hG4bKout1", contact=contact).replace(b"SIP/2.0/UDP", over),
+                 phone)
+    challenge = _md5_challenge(_final(link), "proxy-authenticate")
+    credentials = _answer_challenge(challenge, "alice", "alice-secret", "INVITE",
+                                    "sip:2000@127.0.0.1:5060", "Proxy-Authorization")
+    core.receive(_from_phone("z9hG4bKout2", credentials, contact).replace(
+        b"SIP/2.0/UDP", over), phone)
+    forwarded = [(hop, m) for hop, m in link.take() if isinstance(m, Request)]
+    assert [(hop, m.method) for hop, m in forwarded] == [(BOB, "INVITE")]
+    core.receive(answer(forwarded[0][1], 200, "OK", to_tag="b"), BOB)
+    assert _final(link).status == 200
+    return forwarded[0][1].header_values("record-route")
+
+
+def _from_bob(method: str, routes: list[str], branch: str) -> bytes:
+    return _in_dialog(method, f"sip:alice@{BEHIND_NAT}", routes, branch=branch,
+                      from_="<sip:2000@127.0.0.1>;tag=b", via="127.0.0.77:5080",
+                      to="<sip:1000@vipproxy.test>;tag=caller-tag", cseq=1)
+
+
+def test_a_call_placed_from_behind_a_nat_names_the_callers_flow_under_the_token(
+        proxy: Proxy) -> None:
+    routes = _placed_behind_nat(proxy)
+    assert routes == [f"<sip:127.0.0.1:5060;transport=udp;lr;vpc={FLOW};"
+                      f"vpt={CALLER_FLOW_TOKEN}>"]
+
+
+def test_the_callees_bye_and_reinvite_go_down_the_callers_flow(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    routes = _placed_behind_nat(proxy)
+    core.receive(_from_bob("BYE", routes, "z9hG4bKbobbye"), BOB)
+    core.receive(_from_bob("INVITE", routes, "z9hG4bKbobreinvite"), BOB)
+    sent = [(hop, m) for hop, m in link.take() if isinstance(m, Request)]
+    assert [(hop, m.method, m.uri) for hop, m in sent] == [
+        (PHONE, "BYE", f"sip:alice@{BEHIND_NAT}"), (PHONE, "INVITE", f"sip:alice@{BEHIND_NAT}")]
+    assert all(m.header("route") is None for _, m in sent)
+
+
+def test_a_phone_calling_over_tcp_gets_the_callees_bye_over_its_own_connection(
+        proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    phone = Hop("TCP", "127.0.0.50", 40312)
+    routes = _placed_behind_nat(proxy, phone)
+    # RFC 5658: TCP towards the phone, UDP towards bob; both entries name the flow.
+    flow = "tcp-127.0.0.50-40312"
+    token = TOKENS.mint("call-1@127.0.0.9", "caller-tag", "", flow)
+    assert routes == [f"<sip:127.0.0.1:5060;transport=udp;lr;vpc={flow};vpt={token}>",
+                      f"<sip:127.0.0.1:5060;transport=tcp;lr;vpc={flow};vpt={token}>"]
+    core.receive(_from_bob("BYE", routes, "z9hG4bKbobtcpbye"), BOB)
+    assert [(hop, m.method) for hop, m in link.take() if isinstance(m, Request)] == [
+        (phone, "BYE")]
+
+
+def test_a_phone_whose_contact_is_where_it_calls_from_gets_the_record_route_as_before(
+        proxy: Proxy) -> None:
+    routes = _placed_behind_nat(proxy, contact="127.0.0.50:5070")
+    token = TOKENS.mint("call-1@127.0.0.9", "caller-tag")
+    assert routes == [f"<sip:127.0.0.1:5060;transport=udp;lr;vpt={token}>"]
+
+
+def test_a_caller_flow_the_token_does_not_cover_is_refused(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    routes = _placed_behind_nat(proxy)
+    elsewhere = [routes[0].replace(FLOW, "udp-127.0.0.66-5090")]
+    added = [f"<sip:127.0.0.1:5060;transport=udp;lr;vpc=udp-127.0.0.66-5090;"
+             f"vpt={TOKENS.mint('call-1@127.0.0.9', 'caller-tag')}>"]
+    swapped = [routes[0].replace("vpc=", "vpf=")]  # the caller's flow claimed as the callee's
+    for index, forged in enumerate((elsewhere, added, swapped)):
+        core.receive(_from_bob("BYE", forged, f"z9hG4bKforgedc{index}"), BOB)
+        sent = link.take()
+        assert not [m for _, m in sent if isinstance(m, Request)]
+        assert [(m.status, m.reason) for _, m in sent if isinstance(m, Response)] == [
+            (403, "Forbidden (route set not issued by this proxy)")]
+    assert core.stats["refused_route_token"] == 3
+
+
+def test_requests_from_the_calling_phone_follow_the_callees_contact_as_before(
+        proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    routes = _placed_behind_nat(proxy)
+    bye = _in_dialog("BYE", "sip:b@127.0.0.2:5070", list(reversed(routes)),
+                     branch="z9hG4bKalicebye", from_="<sip:1000@vipproxy.test>;tag=caller-tag",
+                     to="<sip:2000@127.0.0.1>;tag=b", via=BEHIND_NAT)
+    core.receive(bye, PHONE)
+    assert [(hop, m.method, m.uri) for hop, m in link.take() if isinstance(m, Request)] == [
+        (Hop("UDP", "127.0.0.2", 5070), "BYE", "sip:b@127.0.0.2:5070")]
+
+
+def test_an_unauthenticated_caller_gets_no_callers_flow(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    # A trusted peer whose Contact is elsewhere: nothing says it is a phone behind a NAT.
+    core.receive(invite(branch="z9hG4bKpeer").replace(b"Contact: <sip:carol@127.0.0.9:5090>",
+                                                       b"Contact: <sip:carol@127.0.0.8:5090>"),
+                 CALLER)
+    forwarded = [m for _, m in link.take() if isinstance(m, Request)]
+    token = TOKENS.mint("call-1@127.0.0.9", "caller-tag")
+    assert forwarded[0].header_values("record-route") == [
+        f"<sip:127.0.0.1:5060;transport=udp;lr;vpt={token}>"]
