@@ -4,8 +4,11 @@ A call to the bench's service number rings both callees at once: vipproxy
 through a one-stage `routes:` entry in a generated config, Kamailio through
 kamailio.cfg next to this file (tm + rr, two UDP workers, no database).
 
-With registered callees (vipproxy only) the service number is instead the line
-of one user, `endpoints: [registered]`, whose two phones are the two callees,
+With `endpoints` callees (vipproxy only) the service number is the line of one
+user whose two static endpoints are the callees: the same fork, plus what a
+user's line costs (dialog state, history). With registered callees (vipproxy
+only) the service number is the line of one user, `endpoints: [registered]`,
+whose two phones are the two callees,
 each registered with digest before the calls: the user's plan is one stage
 with one target per registered contact, the same two-branch parallel fork as
 the static route. (Two users would need a delegation to ring both, which adds
@@ -31,6 +34,8 @@ KAMAILIO_CONFIG = BENCH_DIR / "kamailio.cfg"
 # The domain of the bench's users: the host part of their addresses of record.
 DOMAIN = "bench.vipproxy.test"
 REGISTERED = "registered"
+# A user's line carries every call of the load at once, as the static route does.
+LINE_CARRIES_ALL = 100_000
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class Fork:
     # Set: the callees are the registered phones of this user, whose line is
     # `service` (callee_uris then only name where they listen).
     phones: Credentials | None = None
+    # Set: the service number is the line of a user whose static endpoints are the
+    # two callees (what a registered user's line is, without the registrar).
+    static_user: bool = False
     # One log line per transaction event at info level would measure the logger;
     # info shows per call only route.decision and call.ended.
     log_level: str = "warning"
@@ -87,14 +95,19 @@ def registrar_sections(users: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
 
 def _fork_sections(fork: Fork) -> dict[str, Any]:
     """What makes a call to the service number ring both callees."""
+    if fork.static_user:
+        return {
+            "users": {"bench": {"name": "bench", "lines": [fork.service],
+                                "endpoints": list(fork.callee_uris)}},
+            "lines": {"max_calls": LINE_CARRIES_ALL},
+        }
     if fork.phones is None:
         return {"routes": {
             fork.service: {"stages": [{"targets": list(fork.callee_uris), "timeout": "20s"}]},
         }}
     return {
         **registrar_sections({fork.phones.user: registering_user(fork.phones, [fork.service])}),
-        # The line carries every call of the load at once, as the static route does.
-        "lines": {"max_calls": 100_000},
+        "lines": {"max_calls": LINE_CARRIES_ALL},
     }
 
 

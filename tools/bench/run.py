@@ -49,18 +49,24 @@ highest rate without failures, then that rate:
 With Kamailio installed both proxies run by default, one after the other on the
 same load, and a last table gives vipproxy's CPU per call over Kamailio's.
 
-Registered callees (--callees static,registered): in the `registered` steps
+A user's line (--callees endpoints): the service number is the line of one user
+whose static endpoints are the two callees, so the step costs what any user's
+line does (dialog state, call history) on top of the static route's fork.
+
+Registered callees (--callees endpoints,registered): in the `registered` steps
 the service number is the line of one user with `endpoints: [registered]` and
 digest credentials, and before the calls each callee registers as that user
 from its own address and port (a SIPp playing scenarios/register.xml: 401,
 then 200 with MD5 credentials); the proxy rings every registered contact at
 once, sent to the address the REGISTER came from: the same two-branch fork as
-the static route. For each variant and rate the static and the registered
-step run one after the other, and a last table gives the registered callees'
-CPU per call over the static ones' (vipproxy only: kamailio.cfg has no
-registrar, so Kamailio runs the static steps alone). For example:
+the static route. For each variant and rate the steps of each kind run one
+after the other, and last tables give the CPU per call of one kind over
+another's: endpoints over static (what a user's line costs), registered over
+endpoints (what registration costs: both are a user's line) (vipproxy only:
+kamailio.cfg has no registrar, so Kamailio runs the static steps alone). For
+example:
 
-  python tools/bench/run.py --proxies vipproxy --callees static,registered
+  python tools/bench/run.py --proxies vipproxy --callees endpoints,registered
 
 Busy lamps (--callees registered,watched): a `watched` step is a registered step
 with --watchers busy-lamp subscriptions (RFC 4235) to the service line, made by
@@ -153,7 +159,7 @@ ERROR_LINES_SHOWN = 5
 # How the callees are reached: a static route to their addresses, or as the
 # registered phones of one user (who registers them before the calls), who may
 # also watch the line with busy lamps.
-CALLEES = ("static", "registered", "watched")
+CALLEES = ("static", "endpoints", "registered", "watched")
 PHONES = Credentials("bench", "bench-secret")
 # The callees' bindings outlast any step (RFC 3261 §10.3: at most 3600 s here).
 REGISTER_EXPIRES = 3600
@@ -219,8 +225,9 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     add_call_shape_arguments(parser)
     parser.add_argument("--callees", type=_names(CALLEES), default="static",
                         help="how the callees are reached: a static route (static), as "
-                             "the registered phones of one user (registered), and/or so "
-                             "while --watchers lamps watch the line (watched); the last two "
+                             "the static endpoints of one user (endpoints), as the "
+                             "registered phones of one user (registered), and/or so while "
+                             "--watchers lamps watch the line (watched); all but static "
                              "vipproxy only (default: static)")
     parser.add_argument("--watchers", type=positive_int, default=50,
                         help="busy-lamp subscriptions to the line in the watched steps "
@@ -423,7 +430,8 @@ def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
     # With lamps in the run both registered kinds log at info (see the docstring).
     level = "info" if "watched" in settings.callees else fork.log_level
     registered = replace(fork, phones=PHONES, log_level=level)
-    forks = {"static": fork, "registered": registered, "watched": registered}
+    forks = {"static": fork, "endpoints": replace(fork, static_user=True), "registered": registered,
+             "watched": registered}
     callees = [c for c in settings.callees if c == "static" or proxy.registrar]
     if not callees:
         print(f"{proxy.name}: no registrar, and only registered callees asked for: skipped",
@@ -465,10 +473,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         exit_code = 130
     if {"vipproxy", "kamailio"} <= {result.proxy for result in results}:
         print("\n" + ratio_table(results, "vipproxy", "kamailio"))
-    if {"static", "registered"} <= {result.callees for result in results}:
-        print("\n" + callees_table(results, "static", "registered"))
-    if {"registered", "watched"} <= {result.callees for result in results}:
-        print("\n" + callees_table(results, "registered", "watched"))
+    kinds = {result.callees for result in results}
+    for base, other in (("static", "endpoints"), ("endpoints", "registered"),
+                        ("registered", "watched")):
+        if {base, other} <= kinds:
+            print("\n" + callees_table(results, base, other))
     all_completed = all(not r.failed and not r.callee_failed for r in results)
     if exit_code == 0 and not all_completed:
         exit_code = 1
