@@ -70,6 +70,8 @@ class RouteTokens:
 
     def verify(self, token: str, call_id: str, tag: str | None, flow: str = "",
                caller_flow: str = "") -> bool:
-        """True when ``token`` was minted for ``call_id``, ``tag`` and both flows."""
-        return tag is not None and hmac.compare_digest(
+        """True when ``token`` was minted for ``call_id``, ``tag`` and both flows.
+        A token that is not even ASCII (ours are hex) is simply not ours: it must
+        get the 403 of any wrong token, not an error from ``compare_digest``."""
+        return tag is not None and token.isascii() and hmac.compare_digest(
             token, self.mint(call_id, tag, flow, caller_flow))

@@ -98,7 +98,8 @@ def test_a_phone_may_route_only_to_configured_targets() -> None:
 
 @pytest.mark.parametrize(
     ("token", "forwarded"),
-    [(CALL_TOKEN, True), ("0" * 20, False), ("", False)],
+    # A token that is not even ASCII is as wrong as any other (not a 500).
+    [(CALL_TOKEN, True), ("0" * 20, False), ("", False), ("\u00e9" * 20, False)],
 )
 def test_in_dialog_requests_need_the_route_token_we_minted(token: str, forwarded: bool) -> None:
     core, _, link = make_core(BASE)
