@@ -64,7 +64,7 @@ IDLE_DIALOG_ID = "idle"
 
 
 
-class Lines(Protocol):
+class LineSource(Protocol):
     """What the notifier reads of the lines (the dialog tracker)."""
 
     def line(self, number: str) -> LineView | None: ...
@@ -138,7 +138,7 @@ class _Admitted:
 class Notifier:
     """Every subscription, by dialog and by line."""
 
-    def __init__(self, directory: Directory, lines: Lines,
+    def __init__(self, directory: Directory, lines: LineSource,
                  local: LocalAddresses, new_tag: Callable[[], str],
                  settings: PresenceSettings | None = None) -> None:
         self._directory = directory
