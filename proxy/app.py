@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from proxy.config.loader import ProxyConfig
@@ -25,9 +26,10 @@ from proxy.lines import Lines
 from proxy.logs import configure_logging
 from proxy.names.cache import NameCache
 from proxy.names.resolver import DnsLookups, NoResolvers, keep_resolved, refresh_due
-from proxy.phones import keep_locations, open_phones
+from proxy.phones import Phones, keep_locations, open_phones, reloaded_authentication
 from proxy.policy.trust import TrustModel, configured_host_names
 from proxy.presence import Notifier
+from proxy.reloading import LiveConfig, remove_pid_file, write_pid_file
 from proxy.store import Store, StoreError, open_store
 from proxy.transport.bind_errors import explain_bind_error
 from proxy.transport.dispatch import Transports
@@ -41,10 +43,12 @@ _SECRET_BYTES = 32
 _SUBSCRIPTION_TAG_BYTES = 8
 
 
-async def serve(config: ProxyConfig) -> int:
-    """Run the proxy until SIGTERM/SIGINT, then drain for the grace period; exit code."""
+async def serve(config: ProxyConfig, path: Path) -> int:
+    """Run the proxy until SIGTERM/SIGINT, then drain for the grace period; exit code.
+    SIGHUP reloads ``path``, the file ``config`` was read from."""
     log = configure_logging(config.log_level, config.log_format)
     loop = asyncio.get_running_loop()
+    live = LiveConfig(path, config, log)
     transports = Transports()
     local = LocalAddresses(
         tuple(Interface(item.transport, item.advertise, item.port) for item in config.listeners)
@@ -61,7 +65,8 @@ async def serve(config: ProxyConfig) -> int:
         return _store_failed(error, log)
     try:
         phones = await open_phones(config, store, [item.advertise for item in config.listeners],
-                                   time.time(), transports.flow_open)
+                                   time.time(), transports.flow_open,
+                                   lambda host: live.config.directory.is_trusted_peer(host))
     except StoreError as error:
         await _close_store(store, log)
         return _store_failed(error, log)
@@ -96,6 +101,7 @@ async def serve(config: ProxyConfig) -> int:
                            lambda: secrets.token_hex(_SUBSCRIPTION_TAG_BYTES)),
                   core.originate, loop, log)
     core.add_service(PRESENCE_SERVICE, lamps)
+    _follow_reloads(live, core, phones, lines, lamps)
     lines.on_line_change(lamps.on_line_change)
     watch = LoadWatch(
         guard, loop=loop, log=log,
@@ -106,6 +112,7 @@ async def serve(config: ProxyConfig) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, live.reload)
     try:
         names = await _resolve_names(config, core, loop, log)
         await _open_listeners(config, core, transports, log)
@@ -119,6 +126,7 @@ async def serve(config: ProxyConfig) -> int:
     log.info("proxy.listening", listeners=[
         f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners])
     _tune_garbage_collector()
+    pid_file = write_pid_file(config.state_dir, log)
     watch.start()
     locations = asyncio.create_task(keep_locations(
         phones, store, shared=not config.database_url.startswith("sqlite"), log=log))
@@ -137,6 +145,7 @@ async def serve(config: ProxyConfig) -> int:
     lines.stop()  # the calls still up go to the history before the store closes
     transports.close()
     stored = await _close_store(store, log)  # after the drain: its writes are queued
+    remove_pid_file(pid_file)
     log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats),
              **lamps.summary())
     return 0 if stored else 1
@@ -154,6 +163,22 @@ async def _resolve_names(config: ProxyConfig, core: ProxyCore,
     await refresh_due(cache, lookups, loop, log)
     core.use_names(cache.resolved())
     return asyncio.create_task(keep_resolved(cache, lookups, loop, core.use_names, log))
+
+
+def _follow_reloads(live: LiveConfig, core: ProxyCore, phones: Phones, lines: Lines,
+                    lamps: Lamps) -> None:
+    """Every part that reads the directory or the credentials takes a reloaded
+    configuration's; all of them before the loop handles another message."""
+    def apply(config: ProxyConfig) -> None:
+        auth = phones.auth
+        core.use_directory(TrustModel(config.directory, config.untrusted_calls),
+                           None if auth is None else reloaded_authentication(auth, config))
+        lines.tracker.use_directory(config.directory)
+        lamps.notifier.use_directory(config.directory)
+        if phones.registrar is not None:
+            phones.registrar.use_directory(config.directory)
+
+    live.on_reload(apply)
 
 
 def _presence_hosts(config: ProxyConfig) -> frozenset[str]:

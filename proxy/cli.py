@@ -1,5 +1,5 @@
-"""The ``vipproxy`` command: run, check, explain, registrations, history, schema and
-passwd."""
+"""The ``vipproxy`` command: run, check, reload, explain, registrations, history,
+schema and passwd."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from proxy.app import serve
 from proxy.auth import ha1_values
@@ -17,7 +18,11 @@ from proxy.config.errors import ConfigError
 from proxy.config.loader import ProxyConfig, config_schema, load_config
 from proxy.history.view import SINCE_FORMS, history_table, json_lines, since_time
 from proxy.policy.decide import CallInfo, decide
+from proxy.reloading import ReloadUnreachable, request_reload
 from proxy.store import CallHistory, StoreError, open_store
+
+# How long ``vipproxy reload`` waits for the running proxy's answer.
+RELOAD_ANSWER_SECONDS = 10.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,13 +40,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         print(f"{args.config}: OK ({len(config.listeners)} listeners)")
         return 0
+    if args.command == "reload":
+        return _reload(config, args.config)
     if args.command == "explain":
         return _explain(config, args)
     if args.command == "registrations":
         return asyncio.run(_registrations(config))
     if args.command == "history":
         return _history(config, args)
-    return _run(config)
+    return _run(config, Path(args.config))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the proxy")
     check = commands.add_parser("check", help="validate a configuration file and exit")
+    reload = commands.add_parser(
+        "reload", help="make the running proxy read its configuration file again",
+        description="Validate the file, then signal the proxy whose pid file is in the file's "
+        "state_dir (SIGHUP) and print what it did: exit 0 when the file was applied (sections "
+        "that need a restart are listed), 2 when it was invalid (nothing changed), 1 when no "
+        "proxy answered.")
     explain = commands.add_parser("explain", help="show how a call would be routed")
     registrations = commands.add_parser(
         "registrations", help="print the location table: every unexpired registration")
@@ -63,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "passwd",
         help="print the ha1 block of a user's auth section for a password read from stdin",
     )
-    for command in (run, check, explain, registrations, history):
+    for command in (run, check, reload, explain, registrations, history):
         command.add_argument("--config", required=True, help="YAML configuration file")
     passwd.add_argument("username", help="the digest username (auth.username, else the user id)")
     realm = passwd.add_mutually_exclusive_group(required=True)
@@ -98,6 +111,25 @@ def _invalid(path: str, error: ConfigError) -> int:
     for problem in error.problems:
         print(f"  {problem}", file=sys.stderr)
     return 2
+
+
+def _reload(config: ProxyConfig, path: str) -> int:
+    """``vipproxy reload``: the running proxy's own verdict on its file."""
+    try:
+        outcome = request_reload(config.state_dir, RELOAD_ANSWER_SECONDS)
+    except ReloadUnreachable as error:
+        print(f"vipproxy reload: {error}", file=sys.stderr)
+        return 1
+    if not outcome.applied:
+        print(f"{path}: invalid configuration; the running proxy changed nothing:",
+              file=sys.stderr)
+        for problem in outcome.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    print(f"{path}: reloaded")
+    for reason in outcome.restart_needed:
+        print(f"  {reason}")
+    return 0
 
 
 def _passwd(args: argparse.Namespace) -> int:
@@ -205,10 +237,10 @@ async def _read_history(config: ProxyConfig, lines: Sequence[str] | None,
         await store.close()
 
 
-def _run(config: ProxyConfig) -> int:
+def _run(config: ProxyConfig, path: Path) -> int:
     try:
         import uvloop
     except ImportError:  # uvloop is optional: the default loop works, only slower
-        return asyncio.run(serve(config))
+        return asyncio.run(serve(config, path))
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(serve(config))
+        return runner.run(serve(config, path))

@@ -192,6 +192,11 @@ class DigestAuthority:
             limit=settings.max_tracked_sources,
         )
 
+    def use_users(self, users: Mapping[str, UserSecret]) -> None:
+        """The users' secrets from a reloaded configuration. Nonces, their counts and
+        the failure throttle carry on: a phone mid-exchange is not challenged anew."""
+        self._ha1 = _ha1_table(self.realm, users, self._offered)
+
     def challenge(
         self, kind: ChallengeKind, now: float, *, stale: bool = False
     ) -> tuple[Header, ...]:

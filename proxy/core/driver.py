@@ -163,6 +163,12 @@ class ProxyCore:
         self._classifier = replace(self._classifier, trust=self._trust)
         self._forks.names = names
 
+    def use_directory(self, trust: TrustModel, auth: Authentication | None) -> None:
+        """A reloaded configuration: the next request is classified with it. Calls
+        in progress keep the plan they were given; the resolved names stay."""
+        self._trust = replace(trust, names=self._trust.names)
+        self._classifier = replace(self._classifier, trust=self._trust, auth=auth)
+
     def add_service(self, name: str, service: Service) -> None:
         self._services[name] = service
 

@@ -76,6 +76,11 @@ class DialogTracker:
         self._calls: dict[str, Call] = {}
         self._lines: dict[str, dict[str, Call]] = {}  # line -> call id -> call
 
+    def use_directory(self, directory: Directory) -> None:
+        """A reloaded directory: lines are found and normalised by it from now on;
+        the calls already followed keep their records."""
+        self._directory = directory
+
     # --- questions ------------------------------------------------------------------
 
     def __len__(self) -> int:

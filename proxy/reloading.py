@@ -1,0 +1,155 @@
+"""Reloading the configuration file in the running proxy (SIGHUP, ``vipproxy reload``).
+
+A valid file is swapped in for the next request in one step on the event loop:
+every part that reads the directory gets the new value before another message is
+handled, and calls in progress keep the plan they were given. An invalid file
+changes nothing; every problem is reported with its path. What only a restart can
+change is reported too (``proxy.config.reload``).
+
+``vipproxy reload`` finds the process by the pid file in ``state_dir`` and reads
+the outcome of its reload from the outcome file beside it, so the command's exit
+status says what the process did with the file it runs from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from proxy.config.errors import ConfigError
+from proxy.config.loader import ProxyConfig, load_config
+from proxy.config.reload import live_config, restart_needed
+
+PID_FILE = "vipproxy.pid"
+OUTCOME_FILE = "vipproxy.reload.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadOutcome:
+    """What one reload did."""
+
+    sequence: int  # reloads this process has done, this one included
+    applied: bool
+    problems: tuple[str, ...] = ()  # the file's errors, each with its path: nothing changed
+    restart_needed: tuple[str, ...] = ()  # applied except these sections
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class LiveConfig:
+    """The configuration in force, and the parts of the proxy that follow it."""
+
+    def __init__(self, path: Path, config: ProxyConfig, log: Any) -> None:
+        self.path = path
+        self.config = config
+        self._log = log
+        self._followers: list[Callable[[ProxyConfig], None]] = []
+        self._sequence = 0
+
+    def on_reload(self, follower: Callable[[ProxyConfig], None]) -> None:
+        """Call ``follower`` with the configuration in force after each valid reload."""
+        self._followers.append(follower)
+
+    def reload(self) -> ReloadOutcome:
+        """Read the file again and apply it, or change nothing when it is invalid."""
+        self._sequence += 1
+        try:
+            new = load_config(self.path)
+        except ConfigError as error:
+            problems = tuple(str(problem) for problem in error.problems)
+            self._log.error("config.reload_failed", path=str(self.path), problems=list(problems))
+            return self._reported(ReloadOutcome(self._sequence, False, problems))
+        waiting = restart_needed(self.config, new)
+        self.config = live_config(self.config, new)
+        for follower in self._followers:
+            follower(self.config)
+        self._log.info("config.reloaded", path=str(self.path), restart_needed=list(waiting),
+                       users=len(new.directory.users),
+                       delegations=len(new.directory.delegations))
+        return self._reported(ReloadOutcome(self._sequence, True, (), waiting))
+
+    def _reported(self, outcome: ReloadOutcome) -> ReloadOutcome:
+        outcome_path = self.config.state_dir / OUTCOME_FILE
+        try:
+            _write_atomically(outcome_path, json.dumps({"pid": os.getpid(),
+                                                        **outcome.as_json()}))
+        except OSError as error:  # the log has it; the reload itself is done
+            self._log.warning("config.outcome_unwritten", path=str(outcome_path),
+                              error=error.strerror)
+        return outcome
+
+
+def write_pid_file(state_dir: Path, log: Any) -> Path | None:
+    """Say where ``vipproxy reload`` finds this process; None (logged) when it cannot."""
+    path = state_dir / PID_FILE
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, f"{os.getpid()}\n")
+    except OSError as error:
+        log.warning("proxy.pid_file_unwritten", path=str(path), error=error.strerror)
+        return None
+    return path
+
+
+def remove_pid_file(path: Path | None) -> None:
+    """Remove our pid file, unless another process has written its own since."""
+    if path is None:
+        return
+    try:
+        if path.read_text().strip() == str(os.getpid()):
+            path.unlink()
+    except OSError:
+        pass  # already gone: nothing points at this process any more
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of it."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+class ReloadUnreachable(Exception):
+    """No running proxy took the reload; the message says why."""
+
+
+def request_reload(state_dir: Path, timeout: float) -> ReloadOutcome:
+    """Send SIGHUP to the proxy whose pid file is in ``state_dir`` and wait up to
+    ``timeout`` seconds for the outcome it writes (``vipproxy reload``)."""
+    pid_path = state_dir / PID_FILE
+    try:
+        pid = int(pid_path.read_text().strip())
+    except (OSError, ValueError) as error:
+        raise ReloadUnreachable(f"no running vipproxy: cannot read {pid_path} ({error})") from None
+    before = _read_outcome(state_dir, pid)
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        raise ReloadUnreachable(f"no running vipproxy: {pid_path} names pid {pid}, "
+                                "which is gone") from None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        outcome = _read_outcome(state_dir, pid)
+        if outcome is not None and (before is None or outcome.sequence > before.sequence):
+            return outcome
+    raise ReloadUnreachable(f"vipproxy (pid {pid}) did not report a reload within {timeout:g} s")
+
+
+def _read_outcome(state_dir: Path, pid: int) -> ReloadOutcome | None:
+    """The last reload process ``pid`` reported, if any."""
+    try:
+        data = json.loads((state_dir / OUTCOME_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if data.get("pid") != pid:
+        return None  # an earlier process's
+    return ReloadOutcome(data["sequence"], data["applied"], tuple(data["problems"]),
+                         tuple(data["restart_needed"]))
