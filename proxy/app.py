@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proxy.config.loader import ProxyConfig
 from proxy.core.classify import PRESENCE_SERVICE, PROXY_SERVICE, REGISTRAR_SERVICE
@@ -35,6 +35,9 @@ from proxy.transport.bind_errors import explain_bind_error
 from proxy.transport.dispatch import Transports
 from proxy.transport.tcp import TcpTransport
 from proxy.transport.udp import open_udp
+
+if TYPE_CHECKING:
+    from proxy.admin.server import ApiServer
 
 # The store's name for the key route tokens are made with (proxy/core/route_token.py).
 ROUTE_TOKEN_SECRET = "route-token"
@@ -113,18 +116,24 @@ async def serve(config: ProxyConfig, path: Path) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, live.reload)
+    api: ApiServer | None = None
     try:
         names = await _resolve_names(config, core, loop, log)
+        # The API first: once the SIP sockets are bound, everything answers.
+        api = await _open_api(live, core, transports, phones, lines, lamps, watch, store)
         await _open_listeners(config, core, transports, log)
     except (_ListenerFailed, NoResolvers) as failure:
         # The log may be JSON for a collector; whoever ran `vipproxy run` reads a line.
         log.error("proxy.listen_failed", error=str(failure))
         print(f"vipproxy: {failure}", file=sys.stderr)
+        if api is not None:
+            await api.stop()
         transports.close()
         await _close_store(store, log)
         return 1
     log.info("proxy.listening", listeners=[
-        f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners])
+        f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners],
+        api=api.url if api is not None else None)
     _tune_garbage_collector()
     pid_file = write_pid_file(config.state_dir, log)
     watch.start()
@@ -136,6 +145,8 @@ async def serve(config: ProxyConfig, path: Path) -> int:
     await stop.wait()
     await _drain(core, lamps, config.shutdown_grace, loop, log, quiet=config.timers.t1)
     watch.stop()
+    if api is not None:
+        await api.stop()
     locations.cancel()
     expiry.cancel()
     lamp_expiry.cancel()
@@ -246,6 +257,24 @@ async def _open_listeners(config: ProxyConfig, core: ProxyCore, transports: Tran
         except OSError as error:
             explanation = explain_bind_error(error, item.transport, item.host, item.port)
             raise _ListenerFailed(explanation) from error
+
+
+async def _open_api(live: LiveConfig, core: ProxyCore, transports: Transports,
+                    phones: Phones, lines: Lines, lamps: Lamps, watch: LoadWatch,
+                    store: Store) -> ApiServer | None:
+    """The management API when the file has an ``api`` section."""
+    settings = live.config.api
+    if settings is None:
+        return None
+    # Imported here: FastAPI, uvicorn and pydantic's models for them add about a
+    # second to start-up, paid only by a proxy that serves the API.
+    from proxy.admin.wiring import start_management_api
+    try:
+        return await start_management_api(live, core, transports, phones, lines, lamps,
+                                          watch, store)
+    except OSError as error:
+        explanation = explain_bind_error(error, "TCP", settings.host, settings.port)
+        raise _ListenerFailed(f"management API: {explanation}") from error
 
 
 async def _drain(core: ProxyCore, lamps: Lamps, grace: float,

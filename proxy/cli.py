@@ -159,16 +159,8 @@ def _passwd(args: argparse.Namespace) -> int:
 
 
 def _explain(config: ProxyConfig, args: argparse.Namespace) -> int:
-    call = CallInfo(
-        request_uri_user=args.line,
-        to_user=args.line,
-        from_user=args.caller,
-        asserted_user=args.asserted,
-        source_ip=args.peer,
-        preferred_user=args.preferred,
-        phone_user=args.user,
-        phone_authenticated=args.user is not None,
-    )
+    call = CallInfo.described(args.caller, args.line, peer=args.peer, asserted=args.asserted,
+                              user=args.user, preferred=args.preferred)
     decision = decide(call, config.directory, 0.0)
     print(decision.explain())
     return 0 if decision.plan is not None else 1

@@ -72,3 +72,10 @@ FLOW_TIMER_UDP_SECONDS = 25
 # NOTIFY after the first carries only the calls that changed (RFC 4235 §4.1,
 # partial state), so its size and cost do not grow with the line.
 LAMP_FULL_STATE_MAX_CALLS = 4
+# The management API (proxy.admin), when the file has an ``api`` section: the
+# loopback address unless the operator chooses another, so that nothing outside the
+# host reaches it by default. The admin token is a bearer secret: long enough that
+# guessing it under the failed-login throttle is hopeless.
+API_HOST = "127.0.0.1"
+API_PORT = 8080
+ADMIN_TOKEN_MIN_LENGTH = 16

@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ class LiveConfig:
         self._log = log
         self._followers: list[Callable[[ProxyConfig], None]] = []
         self._sequence = 0
+        self.results: Counter[str] = Counter()  # applied, refused: for the metrics
 
     def on_reload(self, follower: Callable[[ProxyConfig], None]) -> None:
         """Call ``follower`` with the configuration in force after each valid reload."""
@@ -65,6 +67,7 @@ class LiveConfig:
         except ConfigError as error:
             problems = tuple(str(problem) for problem in error.problems)
             self._log.error("config.reload_failed", path=str(self.path), problems=list(problems))
+            self.results["refused"] += 1
             return self._reported(ReloadOutcome(self._sequence, False, problems))
         waiting = restart_needed(self.config, new)
         self.config = live_config(self.config, new)
@@ -73,6 +76,7 @@ class LiveConfig:
         self._log.info("config.reloaded", path=str(self.path), restart_needed=list(waiting),
                        users=len(new.directory.users),
                        delegations=len(new.directory.delegations))
+        self.results["applied"] += 1
         return self._reported(ReloadOutcome(self._sequence, True, (), waiting))
 
     def _reported(self, outcome: ReloadOutcome) -> ReloadOutcome:

@@ -53,6 +53,16 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """Where the management API listens, and the administrator's token (kept out of
+    ``repr`` so logs never show it)."""
+
+    host: str
+    port: int
+    admin_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ProxyConfig:
     listeners: tuple[Listener, ...]
     timers: TimerSettings
@@ -74,6 +84,7 @@ class ProxyConfig:
     dialog_max_duration: float = DIALOG_MAX_DURATION_SECONDS  # a quiet call ends after it
     history_retention: float = HISTORY_RETENTION_SECONDS  # seconds a call stays in the history
     dns_servers: tuple[tuple[str, int], ...] = ()  # (IP, port); () for the system's
+    api: ApiSettings | None = None  # None: no management API
 
     @property
     def database_url(self) -> str:
@@ -161,6 +172,8 @@ def _proxy_config(document: ConfigDocument) -> ProxyConfig:
         store_url=document.store.url if document.store is not None else None,
         auth_realm=document.auth.realm if document.auth is not None else None,
         auth_algorithms=document.auth.algorithms if document.auth is not None else (),
+        api=ApiSettings(*document.api.listen, document.api.admin_token)
+        if document.api is not None else None,
         credentials={
             user_id: Credentials(
                 username=user.auth.username or user_id,

@@ -32,6 +32,7 @@ _START_UP_SECTIONS: tuple[tuple[str, Callable[[ProxyConfig], object]], ...] = (
     ("dialogs", lambda config: config.dialog_max_duration),
     ("history", lambda config: config.history_retention),
     ("dns", lambda config: config.dns_servers),
+    ("api", lambda config: config.api),
 )
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from proxy.auth import supported_algorithms
-from proxy.config.addresses import CountryCode, DnsServer, IpHost, Realm, StoreUrl
-from proxy.config.checks import OneOf, Seconds, Section, Text, Whole, fail
+from proxy.config.addresses import CountryCode, IpHost, Realm, SocketAddress, StoreUrl
+from proxy.config.checks import EnvText, OneOf, Seconds, Section, Text, Whole, fail
 from proxy.defaults import (
+    ADMIN_TOKEN_MIN_LENGTH,
+    API_HOST,
+    API_PORT,
     DIALOG_MAX_DURATION_SECONDS,
     HISTORY_RETENTION_SECONDS,
     LINE_MAX_CALLS,
@@ -117,7 +120,7 @@ class Dns(Section):
     """Where host names of targets and gateways are resolved (RFC 3263)."""
 
     servers: Annotated[
-        tuple[Annotated[tuple[str, int], DnsServer()], ...],
+        tuple[Annotated[tuple[str, int], SocketAddress("a DNS server", 53)], ...],
         Field(description="DNS servers asked, such as 127.0.0.1:5353; the system's"
                           " (/etc/resolv.conf) when empty"),
     ] = ()
@@ -152,3 +155,26 @@ class Auth(Section):
         if len(set(self.algorithms)) != len(self.algorithms):
             raise fail("each algorithm may be listed once")
         return self
+
+
+class Api(Section):
+    """The HTTP management API, served on the proxy's own event loop."""
+
+    listen: Annotated[
+        tuple[str, int], SocketAddress("an API address", API_PORT),
+        Field(description=f"address and port of the API, such as {API_HOST}:{API_PORT}"),
+    ] = (API_HOST, API_PORT)
+    admin_token: Annotated[
+        str | None, EnvText(),
+        Field(description="the administrator's bearer token (at least"
+                          f" {ADMIN_TOKEN_MIN_LENGTH} characters), such as"
+                          " ${VIPPROXY_ADMIN_TOKEN}; no administrator without it"),
+    ] = None
+
+    @field_validator("admin_token")
+    @classmethod
+    def _token_long_enough(cls, token: str | None) -> str | None:
+        if token is not None and len(token) < ADMIN_TOKEN_MIN_LENGTH:
+            raise fail(f"{len(token)} characters is too short; allowed: at least"
+                       f" {ADMIN_TOKEN_MIN_LENGTH}")
+        return token

@@ -121,6 +121,10 @@ class ProxyCore:
         self.events = EventBus()
         self.last_received = loop.time()  # for a drain that waits for quiet
         self.stats: Counter[str] = Counter()
+        # Traffic by method and by status, for the metrics. A method nobody defined
+        # counts as OTHER: a label per made-up method would let anyone grow the table.
+        self.requests_received: Counter[str] = Counter()
+        self.responses_sent: Counter[int] = Counter()
         self._table = TransactionTable(loop=loop, timers=settings.timers, send=self._send,
                                        user=self, log=log)
         self._forks = Forks(table=self._table, local=local, loop=loop, timers=settings.timers,
@@ -210,6 +214,8 @@ class ProxyCore:
     # --- requests ------------------------------------------------------------------
 
     def _on_request(self, request: Request, hop: Hop) -> None:
+        method = request.method
+        self.requests_received[method if method in COUNTED_METHODS else "OTHER"] += 1
         if request.method == "ACK" and answers_shed_call(request.header("to") or ""):
             # §17.1.1.3: the caller ACKs our stateless 503 (see ``_shed``); it ends
             # here, before any Via or transaction work, as the refusal did.
@@ -555,10 +561,18 @@ class ProxyCore:
             # RFC 3261 §18.3 / §20.14: mandatory on streams, optional over UDP.
             message = message.with_headers(
                 (*message.headers, ("Content-Length", str(len(message.body)))))
+        if isinstance(message, Response):
+            self.responses_sent[message.status] += 1
         self._send_bytes(message.serialize(), hop, fallback)
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+# The methods counted by name (RFC 3261 §27.4, the extensions the proxy serves or
+# relays: RFC 3262, 3265/6665, 3311, 3428, 3515, 3903, 6086).
+COUNTED_METHODS = frozenset({
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
+    "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"})
 
 # Refusals with a log event of their own (the rest are ``request.refused``).
 _REFUSAL_EVENTS = {"auth_blocked": "auth.blocked"}

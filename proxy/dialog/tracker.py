@@ -96,6 +96,10 @@ class DialogTracker:
         dialogs = tuple(view for call in calls.values() for view in _live_views(call, line))
         return LineView(line, owner.id, dialogs)
 
+    def busy_lines(self) -> list[LineView]:
+        """Every line with a call on it now (the idle ones are not listed)."""
+        return [view for number in self._lines if (view := self.line(number)) is not None]
+
     def calls_on(self, number: str) -> int:
         """How many calls the line carries now."""
         return len(self._lines.get(self._directory.normalize(number), ()))

@@ -1,0 +1,193 @@
+"""The management API: FastAPI routes over the running proxy (README, "Management API").
+
+Every route and dependency is ``async``: FastAPI runs plain functions in a thread
+pool, and the state they read (directory, lines, counters) belongs to the loop.
+
+Every route names who may call it; the rules live in ``proxy.admin.views`` and
+``proxy.admin.access``. A refusal is a 4xx with a ``detail`` a person can act on.
+The OpenAPI document is served at ``/openapi.json`` (and ``/docs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from proxy.admin.access import CHALLENGE, Access, Caller, Credentials, Refused
+from proxy.admin.views import line_json, may_see_line, page, shared_delegators, user_json
+from proxy.auth import DigestAuthority
+from proxy.dialog.views import LineView
+from proxy.history.view import SINCE_FORMS, since_time
+from proxy.policy.decide import CallInfo, decide
+from proxy.reloading import LiveConfig
+from proxy.store import CallHistory, Registration
+
+HISTORY_PAGE = 50
+HISTORY_PAGE_MAX = 500
+# The address an explained call comes from when none is given (as `vipproxy explain`).
+EXPLAIN_PEER = "127.0.0.1"
+
+HistoryReader = Callable[[Collection[str] | None, Collection[str] | None, float | None],
+                         Awaitable[list[CallHistory]]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunningProxy:
+    """What the API reads and asks of the running proxy (wired by ``proxy.app``)."""
+
+    live: LiveConfig
+    authority: DigestAuthority | None  # None: no user has SIP credentials
+    access: Access
+    line: Callable[[str], LineView | None]
+    history: HistoryReader  # lines, delegators, since -> rows, oldest first
+    registrations: Callable[[float], Awaitable[list[Registration]]]
+    metrics: CollectorRegistry
+    clock: Callable[[], float]  # Unix seconds
+
+    def credentials(self) -> Credentials:
+        config = self.live.config
+        return Credentials(
+            admin_token=config.api.admin_token if config.api is not None else None,
+            authority=self.authority,
+            users={item.username: user for user, item in config.credentials.items()},
+        )
+
+
+async def _caller(request: Request) -> Caller:
+    """Who sent ``request``; 401 or 429 when nobody we know."""
+    proxy: RunningProxy = request.app.state.proxy
+    source = request.client.host if request.client is not None else ""
+    outcome = proxy.access.identify(request.headers.get("authorization"),
+                                    proxy.credentials(), source, proxy.clock())
+    if isinstance(outcome, Refused):
+        raise _refusal(outcome)
+    return outcome
+
+
+async def _admin(who: Annotated[Caller, Depends(_caller)]) -> Caller:
+    if not who.admin:
+        raise HTTPException(403, "only the administrator may do this")
+    return who
+
+
+Who = Annotated[Caller, Depends(_caller)]
+Admin = Annotated[Caller, Depends(_admin)]
+
+
+def build_api(proxy: RunningProxy) -> FastAPI:
+    """The ASGI application."""
+    api = FastAPI(title="vipproxy management API", version="1")
+    api.state.proxy = proxy
+
+    @api.post("/login", summary="a bearer token for a user (log in with HTTP Basic)")
+    async def login(who: Who) -> dict[str, Any]:
+        if who.admin:
+            raise HTTPException(400, "the administrator uses the admin token as bearer token")
+        token, lifetime = proxy.access.open_session(who, proxy.clock())
+        return {"token": token, "token_type": "bearer", "expires_in": int(lifetime),
+                "user": who.user}
+
+    @api.get("/users", summary="every user: id, name, lines (endpoints for the admin)")
+    async def users(who: Who) -> list[dict[str, Any]]:
+        directory = proxy.live.config.directory
+        return [user_json(user, who) for user in directory.users.values()]
+
+    @api.get("/users/{user_id}", summary="one user")
+    async def user(user_id: str, who: Who) -> dict[str, Any]:
+        found = proxy.live.config.directory.users.get(user_id)
+        if found is None:
+            raise HTTPException(404, f"no user {user_id!r}")
+        return user_json(found, who)
+
+    @api.get("/lines/{number}", summary="a line now: state and live dialogs")
+    async def line(number: str, who: Who) -> dict[str, Any]:
+        directory = proxy.live.config.directory
+        if directory.line_owner(number) is None:
+            raise HTTPException(404, f"{number!r} is nobody's line")
+        if not may_see_line(directory, who, number):
+            raise HTTPException(403, f"line {number} is not yours nor a delegator's who has"
+                                " you as an accepted delegate")
+        view = proxy.line(number)
+        assert view is not None, "the tracker knows every line of the directory"
+        return line_json(view)
+
+    @api.get("/history", summary="the shared call history, oldest first, one page")
+    async def history(
+        who: Who,
+        line: Annotated[str | None, Query(description="only calls on this line")] = None,
+        since: Annotated[str | None, Query(description=f"only calls started since: "
+                                                       f"{SINCE_FORMS}")] = None,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=HISTORY_PAGE_MAX)] = HISTORY_PAGE,
+    ) -> dict[str, Any]:
+        directory = proxy.live.config.directory
+        lines = None
+        if line is not None:
+            if not may_see_line(directory, who, line):
+                raise HTTPException(403, f"line {line} is not yours nor a delegator's who has"
+                                    " you as an accepted delegate")
+            lines = [directory.normalize(line)]
+        started = None
+        if since is not None:
+            try:
+                started = since_time(since, proxy.clock())
+            except ValueError as error:
+                raise HTTPException(422, f"since: {error}") from None
+        rows = await proxy.history(lines, shared_delegators(directory, who), started)
+        return page([asdict(row) for row in rows], offset, limit)
+
+    @api.get("/explain", summary="how a call would be routed now, and why (as vipproxy "
+                                 "explain)")
+    async def explain(
+        who: Who,
+        caller: Annotated[str, Query(alias="from", description="caller number (From)")],
+        to: Annotated[str, Query(description="called number or line")],
+        asserted: Annotated[str | None, Query(description="P-Asserted-Identity number")] = None,
+        peer: Annotated[str, Query(description="IP address the call comes from")] = EXPLAIN_PEER,
+        user: Annotated[str | None, Query(description="placed from this user's phone")] = None,
+        preferred: Annotated[str | None, Query(description="P-Preferred-Identity")] = None,
+    ) -> dict[str, Any]:
+        directory = proxy.live.config.directory
+        if not who.admin and not may_see_line(directory, who, to):
+            raise HTTPException(403, f"{to} is not your line nor a delegator's who has you as"
+                                " an accepted delegate")
+        call = CallInfo.described(caller, to, peer=peer, asserted=asserted, user=user,
+                                  preferred=preferred)
+        decision = decide(call, directory, proxy.clock())
+        return {"routed": decision.plan is not None, "policy": decision.policy,
+                "reason": decision.reason, "stages": decision.planned_stages,
+                "explanation": decision.explain()}
+
+    @api.get("/registrations", summary="every unexpired registration (admin)")
+    async def registrations(who: Admin) -> list[dict[str, Any]]:
+        now = proxy.clock()
+        rows = await proxy.registrations(now)
+        return [{**asdict(row), "expires_in": int(row.expires_at - now)} for row in rows]
+
+    @api.post("/admin/reload", summary="read the configuration file again (admin)",
+              responses={422: {"description": "the file is invalid; nothing changed"}})
+    async def reload(who: Admin) -> JSONResponse:
+        outcome = proxy.live.reload()
+        return JSONResponse(outcome.as_json(), status_code=200 if outcome.applied else 422)
+
+    @api.get("/metrics", summary="Prometheus metrics (text format)",
+             response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(proxy.metrics), media_type=CONTENT_TYPE_LATEST)
+
+    return api
+
+
+def _refusal(refused: Refused) -> HTTPException:
+    headers = {}
+    if refused.status == 401:
+        headers["WWW-Authenticate"] = CHALLENGE
+    if refused.retry_after is not None:
+        headers["Retry-After"] = str(int(refused.retry_after + 0.5))
+    return HTTPException(refused.status, refused.reason, headers=headers or None)

@@ -1,0 +1,78 @@
+"""The management API wired to the running proxy: its metrics sources, its view of
+the lines, the store and the configuration, served on the proxy's event loop."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from prometheus_client import ProcessCollector
+from prometheus_client.registry import CollectorRegistry
+
+from proxy.admin.access import Access
+from proxy.admin.api import RunningProxy, build_api
+from proxy.admin.metrics import CallCounts, ProxyCollector, Sources
+from proxy.admin.server import ApiServer, start_api
+from proxy.core.driver import ProxyCore
+from proxy.core.loadwatch import LoadWatch
+from proxy.lamps import Lamps
+from proxy.lines import Lines
+from proxy.phones import Phones
+from proxy.reloading import LiveConfig
+from proxy.store import Store
+from proxy.transport.dispatch import Transports
+
+_SESSION_TOKEN_BYTES = 32
+
+
+async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Transports,
+                               phones: Phones, lines: Lines, lamps: Lamps, watch: LoadWatch,
+                               store: Store) -> ApiServer:
+    """Count what only events tell from now on and serve the API where the
+    configuration says; raises OSError when its address cannot be bound."""
+    settings = live.config.api
+    assert settings is not None, "only called when the file has an api section"
+    counts = CallCounts()
+    core.events.subscribe(counts.observe)
+    lines.on_call_finished(counts.call_finished)
+    access = Access(lambda: secrets.token_urlsafe(_SESSION_TOKEN_BYTES))
+    authority = phones.auth.authority if phones.auth is not None else None
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)  # CPU seconds, memory, open files
+    registry.register(ProxyCollector(Sources(
+        core_stats=lambda: core.stats,
+        requests_received=lambda: core.requests_received,
+        responses_sent=lambda: core.responses_sent,
+        transactions=lambda: {"client": core.live_client_transactions,
+                              "server": core.live_server_transactions},
+        registrations=lambda: len(phones.registrar) if phones.registrar is not None else 0,
+        active_calls=lambda: len(lines.tracker),
+        busy_lines=lines.tracker.busy_lines,
+        lamp_subscriptions=lambda: len(lamps.notifier),
+        auth_sources=lambda: _auth_sources(phones),
+        api_logins=lambda: (access.failures, access.blocks),
+        udp_receive=lambda: (transports.udp_receive_drops(), transports.udp_receive_backlog()),
+        loop_lag=lambda: watch.loop_lag,
+        store_queue=lambda: store.waiting,
+        store_writes=lambda: {"written": store.stats.written, "dropped": store.stats.dropped},
+        reloads=lambda: live.results,
+    ), counts))
+    api = build_api(RunningProxy(
+        live=live,
+        authority=authority,
+        access=access,
+        line=lines.tracker.line,
+        history=lambda lines_, delegators, since: store.call_history(
+            lines=lines_, delegators=delegators, since=since),
+        registrations=store.load_registrations,
+        metrics=registry,
+        clock=time.time,
+    ))
+    return await start_api(api, settings.host, settings.port)
+
+
+def _auth_sources(phones: Phones) -> tuple[int, int]:
+    if phones.auth is None:
+        return 0, 0
+    memory = phones.auth.authority.memory()
+    return memory.failing_sources, memory.blocked_sources
