@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from proxy.config.errors import ConfigError
 from proxy.config.loader import ProxyConfig
 from proxy.core.classify import PRESENCE_SERVICE, PROXY_SERVICE, REGISTRAR_SERVICE
 from proxy.core.driver import CoreSettings, ProxyCore
@@ -63,9 +64,14 @@ async def serve(config: ProxyConfig, path: Path) -> int:
     try:
         route_secret = await store.secret(ROUTE_TOKEN_SECRET,
                                           lambda: secrets.token_bytes(_SECRET_BYTES))
+        await live.open_settings(store.delegation_settings, store.save_delegation_settings)
     except StoreError as error:
         await _close_store(store, log)
         return _store_failed(error, log)
+    except ConfigError as error:
+        await _close_store(store, log)
+        return _settings_invalid(path, error, log)
+    config = live.config  # the file with the delegators' own settings from the store
     try:
         phones = await open_phones(config, store, [item.advertise for item in config.listeners],
                                    time.time(), transports.flow_open,
@@ -200,6 +206,18 @@ def _presence_hosts(config: ProxyConfig) -> frozenset[str]:
         return frozenset()
     hosts = (config.domain or "", *(item.advertise for item in config.listeners))
     return frozenset(host.lower() for host in hosts if host)
+
+
+def _settings_invalid(path: Path, error: ConfigError, log: Any) -> int:
+    """The delegators' settings in the store do not fit the file (a policy needs a
+    mailbox the administrator removed, ...): ``locked: true`` makes the file win."""
+    problems = [str(problem) for problem in error.problems]
+    log.error("config.invalid_with_store", path=str(path), problems=problems)
+    print(f"vipproxy: {path} with the delegations users changed in the store is invalid "
+          "(set locked: true on a delegation to use the file's):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 2
 
 
 def _store_failed(error: StoreError, log: Any) -> int:

@@ -13,21 +13,27 @@ status says what the process did with the file it runs from.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
 import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from proxy.config.errors import ConfigError
-from proxy.config.loader import ProxyConfig, load_config
+from proxy.config.loader import ProxyConfig, read_document, validate_document
 from proxy.config.reload import live_config, restart_needed
+from proxy.config.user_settings import is_locked, user_settings, with_user_settings
+from proxy.store import StoreError
 
 PID_FILE = "vipproxy.pid"
+LoadSettings = Callable[[], Awaitable[dict[str, dict[str, Any]]]]
+SaveSettings = Callable[[str, Mapping[str, Any]], Awaitable[None]]
 OUTCOME_FILE = "vipproxy.reload.json"
 
 
@@ -45,7 +51,13 @@ class ReloadOutcome:
 
 
 class LiveConfig:
-    """The configuration in force, and the parts of the proxy that follow it."""
+    """The configuration in force, and the parts of the proxy that follow it.
+
+    It is the file (the administrator's) with the delegators' own settings from the
+    store laid over it (``proxy.config.user_settings``); a reload reads the file
+    again, a user's change replaces their settings, and both are validated whole
+    by the same models before anything changes.
+    """
 
     def __init__(self, path: Path, config: ProxyConfig, log: Any) -> None:
         self.path = path
@@ -54,30 +66,80 @@ class LiveConfig:
         self._followers: list[Callable[[ProxyConfig], None]] = []
         self._sequence = 0
         self.results: Counter[str] = Counter()  # applied, refused: for the metrics
+        self._document: object = None  # the file as last applied, parsed
+        self._stored: dict[str, dict[str, Any]] = {}  # delegator -> their own settings
+        self._save: SaveSettings | None = None
+        self._changing = asyncio.Lock()  # users' changes are saved in the order made
+
+    async def open_settings(self, load: LoadSettings, save: SaveSettings) -> None:
+        """Lay the users' settings from the store over the file; raises ConfigError
+        (every problem by its path) when the two together are invalid, StoreError
+        when the store cannot be read."""
+        stored = await load()
+        document = read_document(self.path)
+        self.config = live_config(self.config, self._validated(document, stored))
+        self._document, self._stored, self._save = document, stored, save
 
     def on_reload(self, follower: Callable[[ProxyConfig], None]) -> None:
-        """Call ``follower`` with the configuration in force after each valid reload."""
+        """Call ``follower`` with the configuration in force after each change."""
         self._followers.append(follower)
 
     def reload(self) -> ReloadOutcome:
         """Read the file again and apply it, or change nothing when it is invalid."""
         self._sequence += 1
         try:
-            new = load_config(self.path)
+            document = read_document(self.path)
+            new = self._validated(document, self._stored)
         except ConfigError as error:
             problems = tuple(str(problem) for problem in error.problems)
             self._log.error("config.reload_failed", path=str(self.path), problems=list(problems))
             self.results["refused"] += 1
             return self._reported(ReloadOutcome(self._sequence, False, problems))
         waiting = restart_needed(self.config, new)
-        self.config = live_config(self.config, new)
-        for follower in self._followers:
-            follower(self.config)
+        self._document = document
+        self._apply(new)
         self._log.info("config.reloaded", path=str(self.path), restart_needed=list(waiting),
                        users=len(new.directory.users),
                        delegations=len(new.directory.delegations))
         self.results["applied"] += 1
         return self._reported(ReloadOutcome(self._sequence, True, (), waiting))
+
+    def locked(self, delegator: str) -> bool:
+        """Whether the file keeps ``delegator``'s delegation (``locked: true``)."""
+        return is_locked(self._document, delegator)
+
+    def settings_of(self, delegator: str) -> dict[str, Any]:
+        """``delegator``'s own settings as they stand (a copy to change)."""
+        return copy.deepcopy(user_settings(self._document, self._stored, delegator))
+
+    async def change_settings(self, delegator: str, settings: Mapping[str, Any]) -> None:
+        """Replace ``delegator``'s own settings: validated with the file first
+        (ConfigError, nothing changed), in force for the next call, then saved; when
+        the store fails (StoreError) the change is taken back."""
+        assert self._save is not None, "open_settings comes first"
+        async with self._changing:
+            before = self._stored
+            stored = {**before, delegator: dict(settings)}
+            self._apply(self._validated(self._document, stored))
+            self._stored = stored
+            try:
+                await self._save(delegator, settings)
+            except StoreError:
+                self._stored = before
+                self._apply(self._validated(self._document, before))
+                raise
+        self._log.info("delegation.changed", delegator=delegator)
+
+    def _validated(self, document: object, stored: Mapping[str, Mapping[str, Any]],
+                   ) -> ProxyConfig:
+        return validate_document(with_user_settings(document, stored), os.environ)
+
+    def _apply(self, new: ProxyConfig) -> None:
+        """Swap ``new`` in for the next request: every follower before the loop
+        handles another message."""
+        self.config = live_config(self.config, new)
+        for follower in self._followers:
+            follower(self.config)
 
     def _reported(self, outcome: ReloadOutcome) -> ReloadOutcome:
         outcome_path = self.config.state_dir / OUTCOME_FILE

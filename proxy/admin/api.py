@@ -14,19 +14,35 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
+from fastapi import Body as FastApiBody
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from proxy.admin.access import CHALLENGE, Access, Caller, Credentials, Refused
+from proxy.admin.delegations import (
+    NotAllowed,
+    answered,
+    check_invitee,
+    check_manager,
+    check_vip_manager,
+    with_contact_replaced,
+    with_delegate,
+    with_new_contact,
+    with_policies,
+    without_contact,
+    without_delegate,
+)
 from proxy.admin.views import line_json, may_see_line, page, shared_delegators, user_json
 from proxy.auth import DigestAuthority
+from proxy.config.errors import ConfigError
 from proxy.dialog.views import LineView
 from proxy.history.view import SINCE_FORMS, since_time
 from proxy.policy.decide import CallInfo, decide
+from proxy.policy.directory import DelegationStatus, Directory
 from proxy.reloading import LiveConfig
-from proxy.store import CallHistory, Registration
+from proxy.store import CallHistory, Registration, StoreError
 
 HISTORY_PAGE = 50
 HISTORY_PAGE_MAX = 500
@@ -78,6 +94,9 @@ async def _admin(who: Annotated[Caller, Depends(_caller)]) -> Caller:
 
 Who = Annotated[Caller, Depends(_caller)]
 Admin = Annotated[Caller, Depends(_admin)]
+# A JSON object; its values are judged by the configuration's models.
+Body = Annotated[dict[str, Any], FastApiBody()]
+Permission = Callable[[Directory, Caller, str], None]
 
 
 def build_api(proxy: RunningProxy) -> FastAPI:
@@ -176,12 +195,108 @@ def build_api(proxy: RunningProxy) -> FastAPI:
         outcome = proxy.live.reload()
         return JSONResponse(outcome.as_json(), status_code=200 if outcome.applied else 422)
 
+    @api.get("/delegations/{delegator}", summary="a delegation: delegates, policies, ring"
+             " timeout, VIP contacts (the delegator, their delegates, admin)")
+    async def delegation(delegator: str, who: Who) -> dict[str, Any]:
+        _known_user(proxy, delegator)
+        settings = proxy.live.settings_of(delegator)
+        if not (who.admin or who.user == delegator
+                or who.user in (settings.get("delegates") or {})):
+            raise HTTPException(403, f"{delegator}'s delegation is theirs and their delegates'")
+        return {"delegator": delegator, "locked": proxy.live.locked(delegator), **settings}
+
+    @api.patch("/delegations/{delegator}", summary="the policies (vip_delegation) and the"
+               " ring timeout")
+    async def policies(delegator: str, who: Who, body: Body) -> dict[str, Any]:
+        return await _change(proxy, who, delegator, check_manager,
+                             lambda settings: with_policies(settings, body))
+
+    @api.put("/delegations/{delegator}/delegates/{delegate}", summary="invite a delegate"
+             " (pending until they accept) or change their privileges")
+    async def invite(delegator: str, delegate: str, who: Who, body: Body) -> dict[str, Any]:
+        _known_user(proxy, delegate)
+        return await _change(proxy, who, delegator, check_manager,
+                             lambda settings: with_delegate(settings, delegate, body))
+
+    @api.delete("/delegations/{delegator}/delegates/{delegate}", summary="remove a delegate")
+    async def remove(delegator: str, delegate: str, who: Who) -> dict[str, Any]:
+        return await _change(proxy, who, delegator, check_manager,
+                             lambda settings: without_delegate(settings, delegate))
+
+    @api.get("/invitations", summary="the delegations you are invited to, with their status")
+    async def invitations(who: Who) -> list[dict[str, Any]]:
+        directory = proxy.live.config.directory
+        return [{"delegator": delegation.delegator, "privileges": sorted(delegate.privileges),
+                 "status": str(delegate.status)}
+                for delegation in directory.delegations.values()
+                for delegate in delegation.delegates if delegate.user == who.user]
+
+    @api.post("/invitations/{delegator}/accept", summary="accept an invitation")
+    async def accept(delegator: str, who: Who) -> dict[str, Any]:
+        return await _answer(proxy, who, delegator, DelegationStatus.ACCEPTED)
+
+    @api.post("/invitations/{delegator}/decline", summary="decline an invitation")
+    async def decline(delegator: str, who: Who) -> dict[str, Any]:
+        return await _answer(proxy, who, delegator, DelegationStatus.DECLINED)
+
+    @api.post("/delegations/{delegator}/vip_contacts", status_code=201,
+              summary="add a VIP contact: first_name, last_name, company, email, numbers")
+    async def add_contact(delegator: str, who: Who, body: Body) -> dict[str, Any]:
+        return await _change(proxy, who, delegator, check_vip_manager,
+                             lambda settings: with_new_contact(settings, body))
+
+    @api.put("/delegations/{delegator}/vip_contacts/{index}", summary="replace a VIP contact")
+    async def replace_contact(delegator: str, index: int, who: Who,
+                              body: Body) -> dict[str, Any]:
+        return await _change(proxy, who, delegator, check_vip_manager,
+                             lambda settings: with_contact_replaced(settings, index, body))
+
+    @api.delete("/delegations/{delegator}/vip_contacts/{index}",
+                summary="remove a VIP contact")
+    async def delete_contact(delegator: str, index: int, who: Who) -> dict[str, Any]:
+        return await _change(proxy, who, delegator, check_vip_manager,
+                             lambda settings: without_contact(settings, index))
+
     @api.get("/metrics", summary="Prometheus metrics (text format)",
              response_class=Response)
     async def metrics() -> Response:
         return Response(generate_latest(proxy.metrics), media_type=CONTENT_TYPE_LATEST)
 
     return api
+
+
+async def _answer(proxy: RunningProxy, who: Caller, delegator: str,
+                  status: DelegationStatus) -> dict[str, Any]:
+    """The caller answers ``delegator``'s invitation."""
+    return await _change(proxy, who, delegator, check_invitee,
+                         lambda settings: answered(settings, who.user or "", status))
+
+
+async def _change(proxy: RunningProxy, who: Caller, delegator: str, may: Permission,
+                  change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """Apply ``change`` to ``delegator``'s settings if ``may`` lets ``who``: checked
+    with the whole file by the configuration's models (422 naming every problem by
+    its path, nothing changed), in force for the next call, kept in the store."""
+    _known_user(proxy, delegator)
+    if proxy.live.locked(delegator):
+        raise HTTPException(403, f"the administrator locked {delegator}'s delegation: it is"
+                            " changed in the configuration file")
+    try:
+        may(proxy.live.config.directory, who, delegator)
+        settings = change(proxy.live.settings_of(delegator))
+        await proxy.live.change_settings(delegator, settings)
+    except NotAllowed as refused:
+        raise HTTPException(refused.status, refused.reason) from None
+    except ConfigError as error:
+        raise HTTPException(422, [str(problem) for problem in error.problems]) from None
+    except StoreError as error:
+        raise HTTPException(503, f"the change could not be kept: {error.problem}") from None
+    return {"delegator": delegator, **settings}
+
+
+def _known_user(proxy: RunningProxy, user: str) -> None:
+    if user not in proxy.live.config.directory.users:
+        raise HTTPException(404, f"no user {user!r}")
 
 
 def _refusal(refused: Refused) -> HTTPException:

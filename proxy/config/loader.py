@@ -96,23 +96,32 @@ class ProxyConfig:
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> ProxyConfig:
     """Read and validate ``path``; raises :class:`ConfigError` listing every problem."""
+    return validate_document(read_document(path), os.environ if environ is None else environ)
+
+
+def read_document(path: str | Path) -> object:
+    """The YAML of ``path``, parsed but not validated; :class:`ConfigError` when it
+    cannot be read or is no YAML."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError([ConfigProblem("", f"cannot read {path}: {error.strerror}")]) from None
-    return parse_config(text, environ)
+    return _parsed(text)
 
 
 def parse_config(text: str, environ: Mapping[str, str] | None = None) -> ProxyConfig:
     """Validate YAML ``text``; ``${VAR}`` values come from ``environ`` (the process
     environment by default)."""
+    return validate_document(_parsed(text), os.environ if environ is None else environ)
+
+
+def _parsed(text: str) -> object:
     try:
-        document = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError([ConfigProblem("", f"{where}not valid YAML ({error})")]) from None
-    return validate_document(document, os.environ if environ is None else environ)
 
 
 def validate_document(document: object, environ: Mapping[str, str]) -> ProxyConfig:

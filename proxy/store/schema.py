@@ -92,3 +92,15 @@ call_history = Table(
     Index("call_history_delegator_started", "delegator", "started"),
     Index("call_history_started", "started"),
 )
+
+# A delegator's own settings (delegates and their invitations, policies, ring
+# timeout, VIP contacts) once they changed them through the API: the ``delegations``
+# entry of the configuration file, as JSON, validated by the same models before it
+# is written. A delegator without a row follows the file.
+delegations = Table(
+    "delegations",
+    metadata,
+    Column("delegator", Text, primary_key=True),
+    Column("settings", JSON, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, assert_never
 
@@ -29,7 +29,7 @@ from proxy.store.errors import StoreError
 from proxy.store.migrate import upgrade_to_head
 from proxy.store.pending import Delete, Operation, PendingWrites
 from proxy.store.records import CallHistory, Received, Registration
-from proxy.store.schema import call_history, registrations, secrets
+from proxy.store.schema import call_history, delegations, registrations, secrets
 
 # What a database or its driver raises when it cannot be reached or refuses.
 _DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError, CommandError)
@@ -139,6 +139,24 @@ class Store:
         query = (select(registrations).where(registrations.c.expires_at > now)
                  .order_by(registrations.c.aor, registrations.c.contact))
         return [_registration(row) for row in await self._rows(query, "registrations")]
+
+    async def delegation_settings(self) -> dict[str, dict[str, Any]]:
+        """Every delegator's own settings (their ``delegations`` entry), by user id."""
+        rows = await self._rows(select(delegations), "the delegations")
+        return {row["delegator"]: dict(row["settings"]) for row in rows}
+
+    async def save_delegation_settings(self, delegator: str, settings: Mapping[str, Any]) -> None:
+        """Keep ``delegator``'s settings, replacing what was kept. Awaited, unlike the
+        write-behind: the API answers a change only once it is durable."""
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(
+                    delete(delegations).where(delegations.c.delegator == delegator))
+                await connection.execute(insert(delegations).values(
+                    delegator=delegator, settings=dict(settings), updated_at=time.time()))
+        except _DATABASE_ERRORS as error:
+            raise StoreError(self.url, f"cannot write the delegation of {delegator!r}: "
+                                       f"{_describe(error)}") from error
 
     async def call_history(self, *, lines: Collection[str] | None = None,
                            delegators: Collection[str] | None = None,

@@ -251,7 +251,7 @@ def test_display_prefixes_are_configurable() -> None:
         (
             delegation("assistants: {}"),
             "delegations.alice.assistants",
-            "unknown key; allowed: delegates, display_prefix, ring_timeout, vip_contacts,"
+            "unknown key; allowed: delegates, display_prefix, locked, ring_timeout, vip_contacts,"
             " vip_delegation, voicemail",
         ),
     ],
