@@ -1,5 +1,5 @@
-"""The ``vipproxy`` command: run, check, reload, explain, registrations, history,
-schema and passwd."""
+"""The ``vipproxy`` command: run, check, reload, export, explain, registrations,
+history, schema and passwd."""
 
 from __future__ import annotations
 
@@ -7,15 +7,25 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from proxy.app import serve
 from proxy.auth import ha1_values
 from proxy.config.errors import ConfigError
-from proxy.config.loader import ProxyConfig, config_schema, load_config
+from proxy.config.loader import (
+    ProxyConfig,
+    config_schema,
+    load_config,
+    read_document,
+    validate_document,
+)
+from proxy.config.user_settings import with_user_settings
 from proxy.history.view import SINCE_FORMS, history_table, json_lines, since_time
 from proxy.policy.decide import CallInfo, decide
 from proxy.reloading import ReloadUnreachable, request_reload
@@ -42,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "reload":
         return _reload(config, args.config)
+    if args.command == "export":
+        return asyncio.run(_export(config, args.config))
     if args.command == "explain":
         return _explain(config, args)
     if args.command == "registrations":
@@ -62,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
         "state_dir (SIGHUP) and print what it did: exit 0 when the file was applied (sections "
         "that need a restart are listed), 2 when it was invalid (nothing changed), 1 when no "
         "proxy answered.")
+    export = commands.add_parser(
+        "export", help="print the configuration in force: the file with the delegations users "
+        "changed in the store, as YAML",
+        description="Print the file with each unlocked delegator's settings from the store "
+        "(delegates, invitations, policies, ring timeout, VIP contacts) in place of the file's, "
+        "as YAML to replace the file with. ${VAR} values stay as written; comments are lost.")
     explain = commands.add_parser("explain", help="show how a call would be routed")
     registrations = commands.add_parser(
         "registrations", help="print the location table: every unexpired registration")
@@ -76,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         "passwd",
         help="print the ha1 block of a user's auth section for a password read from stdin",
     )
-    for command in (run, check, reload, explain, registrations, history):
+    for command in (run, check, reload, export, explain, registrations, history):
         command.add_argument("--config", required=True, help="YAML configuration file")
     passwd.add_argument("username", help="the digest username (auth.username, else the user id)")
     realm = passwd.add_mutually_exclusive_group(required=True)
@@ -129,6 +147,26 @@ def _reload(config: ProxyConfig, path: str) -> int:
     print(f"{path}: reloaded")
     for reason in outcome.restart_needed:
         print(f"  {reason}")
+    return 0
+
+
+async def _export(config: ProxyConfig, path: str) -> int:
+    """``vipproxy export``: the file with the users' settings, validated, as YAML."""
+    try:
+        store = await open_store(config.database_url)
+    except StoreError as error:
+        print(f"vipproxy: {error}", file=sys.stderr)
+        return 1
+    try:
+        stored = await store.delegation_settings()
+    finally:
+        await store.close()
+    document = with_user_settings(read_document(path), stored)
+    try:
+        validate_document(document, os.environ)
+    except ConfigError as error:
+        return _invalid(f"{path} with the delegations in {store.url}", error)
+    print(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), end="")
     return 0
 
 

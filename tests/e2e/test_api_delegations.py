@@ -10,9 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from .conftest import StartProxy
-from .delegation_support import LINE, office, route_decisions
+from .delegation_support import LINE, office, route_decisions, vipproxy_cli
 from .loopback import Endpoint, LoopbackAllocator, wait_until
 from .proxy_process import ProxyProcess
 from .sip_trace import only
@@ -174,7 +175,7 @@ def test_changes_that_break_the_rules_get_a_clear_4xx_and_change_nothing(
         assert alice.get("/delegations/alice").json()["delegates"] == {"bob": BOB}
 
 
-def test_users_changes_outlive_a_restart(
+def test_users_changes_outlive_a_restart_and_are_exported(
     vipproxy: StartProxy, loopback: LoopbackAllocator
 ) -> None:
     api = loopback.endpoint()
@@ -185,6 +186,12 @@ def test_users_changes_outlive_a_restart(
                          json={"privileges": ["answer_calls"]}).status_code == 200
     first.stop()
     assert wait_until(lambda: not first.running(), 5.0)
+    # The file in force, as YAML: Alice's delegation now has Dana's invitation.
+    exported = vipproxy_cli("export", "--config", str(first.config_path))
+    assert exported.returncode == 0, exported.stderr
+    delegates = yaml.safe_load(exported.stdout)["delegations"]["alice"]["delegates"]
+    assert delegates == {"bob": BOB, "dana": {"privileges": ["answer_calls"],
+                                               "status": "pending"}}, exported.stdout
     state_dir = first.configuration()["state_dir"]
     vipproxy({}, directory={**directory(phones, api), "state_dir": state_dir})
     with as_user(api, "dana") as dana:
