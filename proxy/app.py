@@ -38,7 +38,7 @@ from proxy.transport.tcp import TcpTransport
 from proxy.transport.udp import open_udp
 
 if TYPE_CHECKING:
-    from proxy.admin.server import ApiServer
+    from proxy.admin.wiring import ManagementApi
 
 # The store's name for the key route tokens are made with (proxy/core/route_token.py).
 ROUTE_TOKEN_SECRET = "route-token"
@@ -122,11 +122,11 @@ async def serve(config: ProxyConfig, path: Path) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, live.reload)
-    api: ApiServer | None = None
+    api: ManagementApi | None = None
     try:
         names = await _resolve_names(config, core, loop, log)
         # The API first: once the SIP sockets are bound, everything answers.
-        api = await _open_api(live, core, transports, phones, lines, lamps, watch, store)
+        api = await _open_api(live, core, transports, phones, lines, lamps, watch, store, log)
         await _open_listeners(config, core, transports, log)
     except (_ListenerFailed, NoResolvers) as failure:
         # The log may be JSON for a collector; whoever ran `vipproxy run` reads a line.
@@ -279,7 +279,7 @@ async def _open_listeners(config: ProxyConfig, core: ProxyCore, transports: Tran
 
 async def _open_api(live: LiveConfig, core: ProxyCore, transports: Transports,
                     phones: Phones, lines: Lines, lamps: Lamps, watch: LoadWatch,
-                    store: Store) -> ApiServer | None:
+                    store: Store, log: Any) -> ManagementApi | None:
     """The management API when the file has an ``api`` section."""
     settings = live.config.api
     if settings is None:
@@ -289,7 +289,7 @@ async def _open_api(live: LiveConfig, core: ProxyCore, transports: Transports,
     from proxy.admin.wiring import start_management_api
     try:
         return await start_management_api(live, core, transports, phones, lines, lamps,
-                                          watch, store)
+                                          watch, store, log)
     except OSError as error:
         explanation = explain_bind_error(error, "TCP", settings.host, settings.port)
         raise _ListenerFailed(f"management API: {explanation}") from error

@@ -79,3 +79,11 @@ LAMP_FULL_STATE_MAX_CALLS = 4
 API_HOST = "127.0.0.1"
 API_PORT = 8080
 ADMIN_TOKEN_MIN_LENGTH = 16
+# Notifications (webhook POST, e-mail): tries per notification, the wait after the
+# first failure (doubled after each, at most the maximum), and how many may wait
+# to be sent at once; past that a new one is dropped and logged.
+NOTIFY_ATTEMPTS = 5
+NOTIFY_FIRST_RETRY_SECONDS = 0.5
+NOTIFY_MAX_RETRY_SECONDS = 30.0
+NOTIFY_QUEUE_LIMIT = 1000
+NOTIFY_TIMEOUT_SECONDS = 10.0

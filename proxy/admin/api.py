@@ -39,6 +39,7 @@ from proxy.auth import DigestAuthority
 from proxy.config.errors import ConfigError
 from proxy.dialog.views import LineView
 from proxy.history.view import SINCE_FORMS, since_time
+from proxy.notices import Notice, notices_of
 from proxy.policy.decide import CallInfo, decide
 from proxy.policy.directory import DelegationStatus, Directory
 from proxy.reloading import LiveConfig
@@ -65,6 +66,7 @@ class RunningProxy:
     registrations: Callable[[float], Awaitable[list[Registration]]]
     metrics: CollectorRegistry
     clock: Callable[[], float]  # Unix seconds
+    notify: Callable[[Notice], None]  # queued for the webhook and e-mail
 
     def credentials(self) -> Credentials:
         config = self.live.config
@@ -283,6 +285,7 @@ async def _change(proxy: RunningProxy, who: Caller, delegator: str, may: Permiss
                             " changed in the configuration file")
     try:
         may(proxy.live.config.directory, who, delegator)
+        before = proxy.live.settings_of(delegator)
         settings = change(proxy.live.settings_of(delegator))
         await proxy.live.change_settings(delegator, settings)
     except NotAllowed as refused:
@@ -291,6 +294,8 @@ async def _change(proxy: RunningProxy, who: Caller, delegator: str, may: Permiss
         raise HTTPException(422, [str(problem) for problem in error.problems]) from None
     except StoreError as error:
         raise HTTPException(503, f"the change could not be kept: {error.problem}") from None
+    for notice in notices_of(delegator, before, settings):
+        proxy.notify(notice)
     return {"delegator": delegator, **settings}
 
 

@@ -45,6 +45,7 @@ LOOP_LAG = "vipproxy_event_loop_lag_seconds"
 STORE_QUEUE = "vipproxy_store_queue_depth"
 STORE_WRITES = "vipproxy_store_writes"
 RELOADS = "vipproxy_config_reloads"
+NOTIFICATIONS = "vipproxy_notifications"
 
 # Label values (a tuple, one per label) -> the value.
 Samples = Mapping[Any, float]
@@ -73,6 +74,7 @@ class Sources:
     store_queue: Callable[[], int]
     store_writes: Callable[[], Mapping[str, int]]  # written, dropped
     reloads: Callable[[], Mapping[str, int]]  # applied, refused
+    notifications: Callable[[], Mapping[tuple[str, str], int]]  # (channel, result) -> count
 
 
 class CallCounts:
@@ -157,6 +159,9 @@ class ProxyCollector(Collector):
                        {(): blocks})
         yield _counter(RELOADS, "configuration reloads, by result", ["result"],
                        {(k,): v for k, v in sources.reloads().items()})
+        yield _counter(NOTIFICATIONS, "delegation notices, by channel (webhook, email, queue)"
+                       " and result (sent, failed after every attempt, dropped)",
+                       ["channel", "result"], sources.notifications())
 
     def _health(self) -> Iterator[Metric]:
         sources = self._sources

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Any
 
 from prometheus_client import ProcessCollector
 from prometheus_client.registry import CollectorRegistry
@@ -17,21 +18,41 @@ from proxy.core.driver import ProxyCore
 from proxy.core.loadwatch import LoadWatch
 from proxy.lamps import Lamps
 from proxy.lines import Lines
+from proxy.notifications import Notifications
 from proxy.phones import Phones
 from proxy.reloading import LiveConfig
 from proxy.store import Store
 from proxy.transport.dispatch import Transports
 
 _SESSION_TOKEN_BYTES = 32
+# Notices still queued when the proxy stops get this long to go out.
+NOTIFY_GRACE_SECONDS = 2.0
+
+
+class ManagementApi:
+    """The API's server and the notifications its changes send."""
+
+    def __init__(self, server: ApiServer, notifications: Notifications) -> None:
+        self._server = server
+        self._notifications = notifications
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    async def stop(self) -> None:
+        await self._server.stop()
+        await self._notifications.stop(NOTIFY_GRACE_SECONDS)
 
 
 async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Transports,
                                phones: Phones, lines: Lines, lamps: Lamps, watch: LoadWatch,
-                               store: Store) -> ApiServer:
+                               store: Store, log: Any) -> ManagementApi:
     """Count what only events tell from now on and serve the API where the
     configuration says; raises OSError when its address cannot be bound."""
     settings = live.config.api
     assert settings is not None, "only called when the file has an api section"
+    notifications = Notifications(live.config.notifications, lambda: live.config.emails, log)
     counts = CallCounts()
     core.events.subscribe(counts.observe)
     lines.on_call_finished(counts.call_finished)
@@ -56,6 +77,7 @@ async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Tr
         store_queue=lambda: store.waiting,
         store_writes=lambda: {"written": store.stats.written, "dropped": store.stats.dropped},
         reloads=lambda: live.results,
+        notifications=lambda: notifications.results,
     ), counts))
     api = build_api(RunningProxy(
         live=live,
@@ -67,8 +89,11 @@ async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Tr
         registrations=store.load_registrations,
         metrics=registry,
         clock=time.time,
+        notify=notifications.tell,
     ))
-    return await start_api(api, settings.host, settings.port)
+    server = await start_api(api, settings.host, settings.port)
+    notifications.start()
+    return ManagementApi(server, notifications)
 
 
 def _auth_sources(phones: Phones) -> tuple[int, int]:

@@ -189,6 +189,18 @@ class Email(Check):
         return text
 
 
+class HttpUrl(Check):
+    """An ``http://`` or ``https://`` URL with a host."""
+
+    def check(self, value: object, context: ConfigContext) -> str:
+        text = text_of(value).strip()
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise fail(f"{text!r} is not an http URL; allowed: such as"
+                       " http://127.0.0.1:9000/vipproxy-events")
+        return text
+
+
 class UserRef(Check):
     """The id of a user defined under ``users``."""
 

@@ -30,6 +30,7 @@ from proxy.config.server import (
     Lines,
     Listen,
     Logging,
+    Notifications,
     Numbering,
     Store,
     Timers,
@@ -75,6 +76,10 @@ class ConfigDocument(Section):
     api: Annotated[
         Api | None, Field(description="the HTTP management API and metrics; off when absent")
     ] = None
+    notifications: Annotated[
+        Notifications, Field(default_factory=Notifications,
+                             description="webhook and e-mail for delegation changes")
+    ]
     numbering: Annotated[Numbering, Field(default_factory=Numbering)]
     users: Annotated[dict[str, User], Field(default_factory=dict)]
     trusted_peers: Annotated[

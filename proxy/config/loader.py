@@ -63,6 +63,28 @@ class ApiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    url: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSettings:
+    host: str  # the SMTP server
+    port: int
+    sender: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSettings:
+    """Where delegation changes are told; neither: nowhere."""
+
+    webhook: WebhookSettings | None = None
+    email: EmailSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProxyConfig:
     listeners: tuple[Listener, ...]
     timers: TimerSettings
@@ -85,6 +107,8 @@ class ProxyConfig:
     history_retention: float = HISTORY_RETENTION_SECONDS  # seconds a call stays in the history
     dns_servers: tuple[tuple[str, int], ...] = ()  # (IP, port); () for the system's
     api: ApiSettings | None = None  # None: no management API
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    emails: Mapping[str, str] = field(default_factory=dict)  # user id -> e-mail address
 
     @property
     def database_url(self) -> str:
@@ -183,6 +207,8 @@ def _proxy_config(document: ConfigDocument) -> ProxyConfig:
         auth_algorithms=document.auth.algorithms if document.auth is not None else (),
         api=ApiSettings(*document.api.listen, document.api.admin_token)
         if document.api is not None else None,
+        notifications=_notifications(document),
+        emails={user_id: user.email for user_id, user in document.users.items() if user.email},
         credentials={
             user_id: Credentials(
                 username=user.auth.username or user_id,
@@ -192,4 +218,13 @@ def _proxy_config(document: ConfigDocument) -> ProxyConfig:
             for user_id, user in document.users.items()
             if user.auth is not None
         },
+    )
+
+
+def _notifications(document: ConfigDocument) -> NotificationSettings:
+    webhook, email = document.notifications.webhook, document.notifications.email
+    return NotificationSettings(
+        webhook=WebhookSettings(webhook.url, webhook.attempts) if webhook is not None else None,
+        email=EmailSettings(*email.smtp, email.sender, email.attempts)
+        if email is not None else None,
     )

@@ -2,11 +2,11 @@
 
 Pure: the running configuration and the newly validated one in, what applies now
 and what waits for a restart out. The directory (users, lines, endpoints,
-delegations, routes, trusted peers, outbound, numbering), ``untrusted_calls`` and
-the users' credentials are values the proxy reads per request: they are swapped in
-for the next call. Everything else was built into sockets, the store, timers or
-tasks at start; a change there is reported, by its section in the file, as needing
-a restart, and the running proxy keeps the old value.
+delegations, routes, trusted peers, outbound, numbering), ``untrusted_calls``, the
+users' credentials and e-mail addresses are values the proxy reads per request:
+they are swapped in for the next call. Everything else was built into sockets, the
+store, timers or tasks at start; a change there is reported, by its section in the
+file, as needing a restart, and the running proxy keeps the old value.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ _START_UP_SECTIONS: tuple[tuple[str, Callable[[ProxyConfig], object]], ...] = (
     ("history", lambda config: config.history_retention),
     ("dns", lambda config: config.dns_servers),
     ("api", lambda config: config.api),
+    ("notifications", lambda config: config.notifications),
 )
 
 
@@ -60,7 +61,7 @@ def live_config(running: ProxyConfig, new: ProxyConfig) -> ProxyConfig:
     """The configuration the proxy runs with after the reload: ``new``'s per-request
     values over ``running``'s start-up settings."""
     return replace(running, directory=new.directory, untrusted_calls=new.untrusted_calls,
-                   credentials=new.credentials)
+                   credentials=new.credentials, emails=new.emails)
 
 
 def _has_registrar(config: ProxyConfig) -> bool:

@@ -8,7 +8,8 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 
 from proxy.auth import supported_algorithms
-from proxy.config.addresses import CountryCode, IpHost, Realm, SocketAddress, StoreUrl
+from proxy.config.addresses import CountryCode, HttpUrl, IpHost, Realm, SocketAddress, StoreUrl
+from proxy.config.addresses import Email as EmailAddress
 from proxy.config.checks import EnvText, OneOf, Seconds, Section, Text, Whole, fail
 from proxy.defaults import (
     ADMIN_TOKEN_MIN_LENGTH,
@@ -19,6 +20,7 @@ from proxy.defaults import (
     LINE_MAX_CALLS,
     MAX_BREADTH,
     MAX_MESSAGE_SIZE,
+    NOTIFY_ATTEMPTS,
     TIMER_C_SECONDS,
 )
 from proxy.policy.directory import DEFAULT_COUNTRY_CODE
@@ -178,3 +180,32 @@ class Api(Section):
             raise fail(f"{len(token)} characters is too short; allowed: at least"
                        f" {ADMIN_TOKEN_MIN_LENGTH}")
         return token
+
+
+class Webhook(Section):
+    """Where notifications are POSTed as JSON."""
+
+    url: Annotated[str, HttpUrl(), Field(description="an http:// or https:// URL")]
+    attempts: Annotated[
+        int, Whole(1, 20),
+        Field(description="tries per notification, waiting longer after each failure"),
+    ] = NOTIFY_ATTEMPTS
+
+
+class Email(Section):
+    """Where notifications are sent as e-mail, to the users' ``email``."""
+
+    smtp: Annotated[
+        tuple[str, int], SocketAddress("an SMTP server", 25),
+        Field(description="the SMTP server (no TLS, no login: a local relay), such as"
+                          " 127.0.0.1:25"),
+    ]
+    sender: Annotated[str, EmailAddress(), Field(description="the From address")]
+    attempts: Annotated[int, Whole(1, 20)] = NOTIFY_ATTEMPTS
+
+
+class Notifications(Section):
+    """Invitations, acceptances and removals of delegates, told to whom they concern."""
+
+    webhook: Annotated[Webhook | None, Field(description="POST JSON to this URL")] = None
+    email: Annotated[Email | None, Field(description="mail the users concerned")] = None

@@ -6,6 +6,7 @@ delegate. Each change takes effect for the next call, without a restart.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import yaml
 from .conftest import StartProxy
 from .delegation_support import LINE, office, route_decisions, vipproxy_cli
 from .loopback import Endpoint, LoopbackAllocator, wait_until
+from .notice_receivers import MailReceiver, WebhookReceiver
 from .proxy_process import ProxyProcess
 from .sip_trace import only
 from .sipp import SippLauncher, SippProcess, assert_all_passed
@@ -61,16 +63,37 @@ def rang(phone: SippProcess) -> bool:
     return bool(phone.received_so_far("INVITE"))
 
 
+@pytest.fixture
+def webhook(loopback: LoopbackAllocator) -> Iterator[WebhookReceiver]:
+    """An HTTP receiver whose first answer is 503: the proxy must try again."""
+    receiver = WebhookReceiver(loopback.endpoint(), failures=1)
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def mailbox(loopback: LoopbackAllocator) -> Iterator[MailReceiver]:
+    receiver = MailReceiver(loopback.endpoint())
+    yield receiver
+    receiver.stop()
+
+
 def test_invitation_acceptance_and_vip_contacts_apply_to_the_next_call(
-    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator
+    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator,
+    webhook: WebhookReceiver, mailbox: MailReceiver,
 ) -> None:
     api = loopback.endpoint()
     alice = sipp.uas("alice", "uas_answer.xml")
     bob = sipp.uas("bob", "uas_answer.xml")
     dana = sipp.uas("dana", "uas_answer.xml")
-    proxy = vipproxy({}, directory=directory(
-        {"alice": alice.uri("alice"), "bob": bob.uri("bob"), "dana": dana.uri("dana"),
-         "erin": "sip:erin@127.0.0.1:9"}, api))
+    sections = directory({"alice": alice.uri("alice"), "bob": bob.uri("bob"),
+                          "dana": dana.uri("dana"), "erin": "sip:erin@127.0.0.1:9"}, api)
+    for user in ("alice", "dana"):
+        sections["users"][user]["email"] = f"{user}@example.com"
+    sections["notifications"] = {
+        "webhook": {"url": webhook.url, "attempts": 3},
+        "email": {"smtp": str(mailbox.endpoint), "sender": "vipproxy@example.com"}}
+    proxy = vipproxy({}, directory=sections)
 
     with as_user(api, "alice") as alice_api:
         invited = alice_api.put("/delegations/alice/delegates/dana",
@@ -79,6 +102,12 @@ def test_invitation_acceptance_and_vip_contacts_apply_to_the_next_call(
     with as_user(api, "dana") as dana_api:
         assert dana_api.get("/invitations").json() == [
             {"delegator": "alice", "privileges": ["answer_calls"], "status": "pending"}]
+    # Dana is told, by webhook (after one 503) and by e-mail.
+    assert wait_until(lambda: webhook.events() == ["delegation.invited"], 5.0), webhook.received
+    assert webhook.attempts == 2
+    assert webhook.received[0]["delegate"] == "dana"
+    assert wait_until(lambda: len(mailbox.mail()) == 1, 5.0), proxy.stderr()
+    assert mailbox.mail() == [("dana@example.com", "alice invites you to act as their delegate")]
 
     # Pending: the call rings Bob alone, not Dana.
     first = call(sipp, proxy, "call1", OTHER_CALLER)
@@ -89,6 +118,8 @@ def test_invitation_acceptance_and_vip_contacts_apply_to_the_next_call(
     with as_user(api, "dana") as dana_api:
         accepted = dana_api.post("/invitations/alice/accept")
     assert accepted.status_code == 200, accepted.text
+    assert wait_until(lambda: len(mailbox.mail()) == 2, 5.0), proxy.stderr()
+    assert mailbox.mail()[1] == ("alice@example.com", "dana accepted your invitation")
 
     # Accepted: the next call rings Bob and Dana together; Dana answers.
     bob = phone_again(sipp, bob, "bob-2", "uas_ring_until_cancel.xml")
@@ -115,6 +146,13 @@ def test_invitation_acceptance_and_vip_contacts_apply_to_the_next_call(
     decisions = [(event["policy"], event["vip"]) for event in route_decisions(proxy)]
     assert decisions == [("ring_delegates_only", False), ("ring_delegates_only", False),
                          ("ring_me_only", True)], decisions
+
+    with as_user(api, "alice") as alice_api:
+        assert alice_api.delete("/delegations/alice/delegates/dana").status_code == 200
+    assert wait_until(lambda: webhook.events() == [
+        "delegation.invited", "delegation.accepted", "delegation.removed"], 5.0), webhook.received
+    assert wait_until(lambda: len(mailbox.mail()) == 3, 5.0), proxy.stderr()
+    assert mailbox.mail()[2] == ("dana@example.com", "alice removed you as their delegate")
 
 
 def test_changes_that_break_the_rules_get_a_clear_4xx_and_change_nothing(

@@ -1,5 +1,6 @@
-"""The users' delegation settings laid over the file (proxy.config.user_settings)
-and the rules of who changes them (proxy.admin.delegations)."""
+"""The users' delegation settings laid over the file (proxy.config.user_settings),
+the rules of who changes them (proxy.admin.delegations) and whom a change tells
+(proxy.notices)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from proxy.admin.delegations import (
 )
 from proxy.config.loader import validate_document
 from proxy.config.user_settings import user_settings, with_user_settings
+from proxy.notices import NoticeKind, notices_of
 from proxy.policy.directory import DelegationStatus, Directory
 
 
@@ -99,3 +101,19 @@ def test_contacts_by_index_and_unknown_keys() -> None:
     with pytest.raises(NotAllowed) as unknown:
         with_delegate({}, "dana", {"status": "accepted"})
     assert unknown.value.status == 422 and "allowed: privileges" in unknown.value.reason
+
+
+def test_notices_tell_the_invited_the_delegator_and_the_removed() -> None:
+    pending = {"delegates": {"dana": {"privileges": ["answer_calls"], "status": "pending"}}}
+    accepted = answered(pending, "dana", DelegationStatus.ACCEPTED)
+    invited = notices_of("alice", {}, pending)
+    assert [(n.kind, n.recipient) for n in invited] == [(NoticeKind.INVITED, "dana")]
+    assert invited[0].as_json(5.0) == {
+        "event": "delegation.invited", "delegator": "alice", "delegate": "dana",
+        "privileges": ["answer_calls"], "recipient": "dana", "at": 5.0}
+    assert [(n.kind, n.recipient) for n in notices_of("alice", pending, accepted)] == [
+        (NoticeKind.ACCEPTED, "alice")]
+    assert [(n.kind, n.recipient) for n in notices_of("alice", accepted, {"delegates": {}})] == [
+        (NoticeKind.REMOVED, "dana")]
+    # A change of privileges, or of anything else, tells nobody.
+    assert notices_of("alice", accepted, with_delegate(accepted, "dana", {"privileges": []})) == []
