@@ -175,7 +175,7 @@ def build_api(proxy: RunningProxy) -> FastAPI:
         preferred: Annotated[str | None, Query(description="P-Preferred-Identity")] = None,
     ) -> dict[str, Any]:
         directory = proxy.live.config.directory
-        if not who.admin and not may_see_line(directory, who, to):
+        if not may_see_line(directory, who, to):
             raise HTTPException(403, f"{to} is not your line nor a delegator's who has you as"
                                 " an accepted delegate")
         call = CallInfo.described(caller, to, peer=peer, asserted=asserted, user=user,

@@ -120,7 +120,7 @@ class ProxyCollector(Collector):
         refused = {(key.removeprefix("refused_"),): value for key, value in stats.items()
                    if key.startswith("refused_")}
         events = {(key,): value for key, value in stats.items()
-                  if (key,) not in dropped and not key.startswith(("dropped_", "refused_"))}
+                  if key not in _DROPPED_KEYS and not key.startswith(("dropped_", "refused_"))}
         yield _counter(DROPPED, "SIP messages dropped without an answer, by reason",
                        ["reason"], dropped)
         yield _counter(REFUSED, "SIP requests refused by the proxy, by reason", ["reason"],

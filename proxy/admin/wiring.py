@@ -84,8 +84,8 @@ async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Tr
         authority=authority,
         access=access,
         line=lines.tracker.line,
-        history=lambda lines_, delegators, since: store.call_history(
-            lines=lines_, delegators=delegators, since=since),
+        history=lambda numbers, delegators, since: store.call_history(
+            lines=numbers, delegators=delegators, since=since),
         registrations=store.load_registrations,
         metrics=registry,
         clock=time.time,
