@@ -20,6 +20,7 @@ from proxy.core.loadwatch import LoadWatch
 from proxy.core.local import Interface, LocalAddresses
 from proxy.core.overload import LoadGuard, OverloadSettings
 from proxy.core.services import ProxyItself, Service
+from proxy.defaults import SETTINGS_REFRESH_SECONDS
 from proxy.dialog import DialogSettings, DialogTracker
 from proxy.history.recorder import history_writer, keep_history_trimmed
 from proxy.lamps import Lamps
@@ -145,6 +146,8 @@ async def serve(config: ProxyConfig, path: Path) -> int:
     watch.start()
     locations = asyncio.create_task(keep_locations(
         phones, store, shared=not config.database_url.startswith("sqlite"), log=log))
+    settings = asyncio.create_task(live.keep_settings_fresh(store.delegation_settings,
+                                                            SETTINGS_REFRESH_SECONDS))
     expiry = asyncio.create_task(lines.keep_expiring())
     lamp_expiry = asyncio.create_task(lamps.keep_expiring())
     purge = asyncio.create_task(keep_history_trimmed(store, config.history_retention, log))
@@ -154,6 +157,7 @@ async def serve(config: ProxyConfig, path: Path) -> int:
     if api is not None:
         await api.stop()
     locations.cancel()
+    settings.cancel()
     expiry.cancel()
     lamp_expiry.cancel()
     purge.cancel()

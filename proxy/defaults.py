@@ -87,3 +87,6 @@ NOTIFY_FIRST_RETRY_SECONDS = 0.5
 NOTIFY_MAX_RETRY_SECONDS = 30.0
 NOTIFY_QUEUE_LIMIT = 1000
 NOTIFY_TIMEOUT_SECONDS = 10.0
+# How often a proxy reads the delegators' settings from the store, so that a change
+# made through another proxy sharing the database applies here too.
+SETTINGS_REFRESH_SECONDS = 2.0

@@ -70,6 +70,7 @@ class LiveConfig:
         self._stored: dict[str, dict[str, Any]] = {}  # delegator -> their own settings
         self._save: SaveSettings | None = None
         self._changing = asyncio.Lock()  # users' changes are saved in the order made
+        self._changes = 0  # users' changes made here, so a refresh read before one is dropped
 
     async def open_settings(self, load: LoadSettings, save: SaveSettings) -> None:
         """Lay the users' settings from the store over the file; raises ConfigError
@@ -122,6 +123,7 @@ class LiveConfig:
             stored = {**before, delegator: dict(settings)}
             self._apply(self._validated(self._document, stored))
             self._stored = stored
+            self._changes += 1
             try:
                 await self._save(delegator, settings)
             except StoreError:
@@ -129,6 +131,29 @@ class LiveConfig:
                 self._apply(self._validated(self._document, before))
                 raise
         self._log.info("delegation.changed", delegator=delegator)
+
+    async def keep_settings_fresh(self, load: LoadSettings, interval: float) -> None:
+        """Read the users' settings from the store every ``interval`` seconds and
+        apply them when another proxy (sharing the database) changed them. Runs
+        until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            changes = self._changes
+            try:
+                stored = await load()
+            except StoreError as error:  # a database hiccup must not stop the proxy
+                self._log.warning("delegation.refresh_failed", error=error.problem)
+                continue
+            if stored == self._stored or self._changing.locked() or changes != self._changes:
+                continue  # nothing new, or read before (or while) a change of ours
+            try:
+                self._apply(self._validated(self._document, stored))
+            except ConfigError as error:
+                self._log.error("delegation.stored_invalid",
+                                problems=[str(problem) for problem in error.problems])
+                continue
+            self._stored = stored
+            self._log.info("delegation.refreshed", delegators=sorted(stored))
 
     def _validated(self, document: object, stored: Mapping[str, Mapping[str, Any]],
                    ) -> ProxyConfig:

@@ -235,3 +235,28 @@ def test_users_changes_outlive_a_restart_and_are_exported(
     with as_user(api, "dana") as dana:
         assert dana.get("/invitations").json() == [
             {"delegator": "alice", "privileges": ["answer_calls"], "status": "pending"}]
+
+
+def test_a_change_through_one_proxy_applies_in_another_sharing_the_store(
+    vipproxy: StartProxy, loopback: LoopbackAllocator
+) -> None:
+    phones = {user: f"sip:{user}@127.0.0.1:9" for user in ("alice", "bob", "dana", "erin")}
+    first_api, second_api = loopback.endpoint(), loopback.endpoint()
+    first = vipproxy({}, directory=directory(phones, first_api))
+    state_dir = first.configuration()["state_dir"]
+    second = vipproxy({}, directory={**directory(phones, second_api), "state_dir": state_dir})
+    with as_user(first_api, "alice") as alice:
+        assert alice.put("/delegations/alice/delegates/dana",
+                         json={"privileges": ["answer_calls"]}).status_code == 200
+        assert alice.post("/delegations/alice/vip_contacts",
+                          json={"numbers": [NEW_VIP]}).status_code == 201
+
+    def second_sees_it() -> bool:
+        with as_user(second_api, "dana") as dana:
+            return bool(dana.get("/invitations").json())
+
+    assert wait_until(second_sees_it, 5.0), second.stderr()
+    with as_user(second_api, "alice") as alice:
+        explained = alice.get("/explain", params={"from": NEW_VIP, "to": LINE}).json()
+    assert explained["policy"] == "ring_me_only" and "VIP" in explained["explanation"]
+    assert second.events("delegation.refreshed"), second.stderr()
