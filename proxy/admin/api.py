@@ -10,12 +10,13 @@ The OpenAPI document is served at ``/openapi.json`` (and ``/docs``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 from fastapi import Body as FastApiBody
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
@@ -105,6 +106,7 @@ def build_api(proxy: RunningProxy) -> FastAPI:
     """The ASGI application."""
     api = FastAPI(title="vipproxy management API", version="1")
     api.state.proxy = proxy
+    api.add_exception_handler(RequestValidationError, _invalid_request)
 
     @api.post("/login", summary="a bearer token for a user (log in with HTTP Basic)")
     async def login(who: Who) -> dict[str, Any]:
@@ -302,6 +304,23 @@ async def _change(proxy: RunningProxy, who: Caller, delegator: str, may: Permiss
 def _known_user(proxy: RunningProxy, user: str) -> None:
     if user not in proxy.live.config.directory.users:
         raise HTTPException(404, f"no user {user!r}")
+
+
+async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
+    """A parameter or body FastAPI could not read (malformed JSON, a limit out of
+    range): 422 with each problem as ``path: what is wrong``, as the configuration's
+    problems are written."""
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse({"detail": [_problem(item) for item in error.errors()]},
+                        status_code=422)
+
+
+def _problem(item: Mapping[str, Any]) -> str:
+    location = ".".join(str(part) for part in item["loc"])
+    if item.get("type") == "json_invalid":  # its location ends with the offset
+        return (f"body: not valid JSON at character {item['loc'][-1]}"
+                f" ({item.get('ctx', {}).get('error', 'cannot be read')})")
+    return f"{location}: {item['msg']}"
 
 
 def _refusal(refused: Refused) -> HTTPException:

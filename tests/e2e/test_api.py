@@ -138,6 +138,9 @@ def test_users_see_what_the_delegation_shares_and_nothing_else(
         assert erin.get("/history", params={"line": LINE}).status_code == 403
         assert erin.get("/explain", params={"from": "1", "to": LINE}).status_code == 403
         assert erin.get("/history").json()["total"] == 0
+        too_many = erin.get("/history", params={"limit": 501})
+        assert too_many.status_code == 422
+        assert too_many.json()["detail"][0].startswith("query.limit: "), too_many.text
 
     with client(api, "admin") as admin:
         assert admin.get("/registrations").json() == []

@@ -176,7 +176,9 @@ def test_changes_that_break_the_rules_get_a_clear_4xx_and_change_nothing(
         malformed = alice.put("/delegations/alice/delegates/erin", content=b"{not json",
                               headers={"Content-Type": "application/json"})
         assert malformed.status_code == 422, malformed.text
-        assert "JSON" in malformed.text
+        assert malformed.json()["detail"] == [
+            "body: not valid JSON at character 1 (Expecting property name enclosed in double"
+            " quotes)"]
 
         unknown = alice.patch("/delegations/alice", json={"voicemail": "sip:vm@127.0.0.1"})
         assert unknown.status_code == 422
