@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Body as FastApiBody
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
@@ -51,8 +51,13 @@ HISTORY_PAGE_MAX = 500
 # The address an explained call comes from when none is given (as `vipproxy explain`).
 EXPLAIN_PEER = "127.0.0.1"
 
-HistoryReader = Callable[[Collection[str] | None, Collection[str] | None, float | None],
-                         Awaitable[list[CallHistory]]]
+class HistoryPages(Protocol):
+    """One page of the shared call history and the number of calls in all pages
+    (``Store.call_history_page``)."""
+
+    async def __call__(self, *, lines: Collection[str] | None,
+                       delegators: Collection[str] | None, since: float | None,
+                       offset: int, limit: int) -> tuple[int, list[CallHistory]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,7 @@ class RunningProxy:
     authority: DigestAuthority | None  # None: no user has SIP credentials
     access: Access
     line: Callable[[str], LineView | None]
-    history: HistoryReader  # lines, delegators, since -> rows, oldest first
+    history: HistoryPages
     registrations: Callable[[float], Awaitable[list[Registration]]]
     metrics: CollectorRegistry
     clock: Callable[[], float]  # Unix seconds
@@ -162,8 +167,10 @@ def build_api(proxy: RunningProxy) -> FastAPI:
                 started = since_time(since, proxy.clock())
             except ValueError as error:
                 raise HTTPException(422, f"since: {error}") from None
-        rows = await proxy.history(lines, shared_delegators(directory, who), started)
-        return page([asdict(row) for row in rows], offset, limit)
+        total, rows = await proxy.history(lines=lines,
+                                          delegators=shared_delegators(directory, who),
+                                          since=started, offset=offset, limit=limit)
+        return page(total, [asdict(row) for row in rows], offset, limit)
 
     @api.get("/explain", summary="how a call would be routed now, and why (as vipproxy "
                                  "explain)")

@@ -46,7 +46,6 @@ def line_json(view: LineView) -> dict[str, Any]:
             "dialogs": [asdict(dialog) for dialog in view.dialogs]}
 
 
-def page(items: list[Any], offset: int, limit: int) -> dict[str, Any]:
-    """One page of ``items``, with the total so a client knows how many pages."""
-    return {"total": len(items), "offset": offset, "limit": limit,
-            "items": items[offset:offset + limit]}
+def page(total: int, items: list[Any], offset: int, limit: int) -> dict[str, Any]:
+    """One page of ``total`` items, with the total so a client knows how many pages."""
+    return {"total": total, "offset": offset, "limit": limit, "items": items}

@@ -84,8 +84,7 @@ async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Tr
         authority=authority,
         access=access,
         line=lines.tracker.line,
-        history=lambda numbers, delegators, since: store.call_history(
-            lines=numbers, delegators=delegators, since=since),
+        history=store.call_history_page,
         registrations=store.load_registrations,
         metrics=registry,
         clock=time.time,

@@ -74,7 +74,7 @@ def api(loopback: LoopbackAllocator) -> Endpoint:
     return loopback.endpoint()
 
 
-def test_metrics_count_the_calls_placed(
+def test_metrics_and_history_show_the_calls_placed(
     vipproxy: StartProxy, sipp: SippLauncher, api: Endpoint
 ) -> None:
     alice = sipp.uas("alice", "uas_answer.xml")
@@ -103,6 +103,12 @@ def test_metrics_count_the_calls_placed(
     assert ("vipproxy_event_loop_lag_seconds", frozenset()) in after
     assert ("vipproxy_store_queue_depth", frozenset()) in after
     assert total(after, "vipproxy_udp_receive_drops_total") == 0
+
+    # The shared history, a page at a time: both calls, oldest first.
+    with client(api, "admin") as admin:
+        assert wait_until(lambda: admin.get("/history").json()["total"] == 2, 5.0)
+        second = admin.get("/history", params={"offset": 1, "limit": 1}).json()
+    assert (second["total"], [row["line"] for row in second["items"]]) == (2, ["1001"]), second
 
 
 def test_users_see_what_the_delegation_shares_and_nothing_else(

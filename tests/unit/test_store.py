@@ -446,3 +446,13 @@ async def test_a_delegators_settings_are_replaced_whole_and_kept_across_a_restar
         assert await reopened.delegation_settings() == {"alice": settings}
     finally:
         await reopened.close()
+
+
+async def test_a_history_page_is_read_from_the_database_with_the_total(store: Store) -> None:
+    for index in range(5):
+        store.add_call(call(f"call-{index}", started=NOW + index))
+    await store.flush()
+    total, rows = await store.call_history_page(offset=1, limit=2)
+    assert total == 5
+    assert [row.call_id for row in rows] == ["call-1", "call-2"]
+    assert await store.call_history_page(lines=["nobody"], limit=2) == (0, [])
