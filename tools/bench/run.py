@@ -79,6 +79,13 @@ info (the proxy reports that delay at info): the same logging in both.
 
   python tools/bench/run.py --proxies vipproxy --callees registered,watched --watchers 50
 
+Before and after in one run (--baseline PATH): vipproxy is also started from
+the checkout at PATH (for example a `git worktree add ../base COMMIT`), as
+"vipproxy@base" on its own port, right after vipproxy on the same steps, and a
+last table gives this checkout's CPU per call over the baseline's. For example:
+
+  python tools/bench/run.py --rates 300 --duration 20 --baseline ../base
+
 All traffic stays on 127.0.0.41-44; every process started is stopped at the
 end, also on Ctrl-C, SIGTERM or an error. The defaults run for about three
 minutes with both proxies; a step with failed calls takes longer (up to
@@ -119,7 +126,14 @@ from processes import (
     start_listening,
     udp_socket_drops,
 )
-from proxies import DOMAIN, Fork, ProxyUnderTest, kamailio_installed, known_proxies
+from proxies import (
+    BASELINE,
+    DOMAIN,
+    Fork,
+    ProxyUnderTest,
+    kamailio_installed,
+    known_proxies,
+)
 from report import (
     STEP_HEADER,
     PhaseResult,
@@ -188,6 +202,7 @@ class Settings:
     then_duration: int = 0
     callees: tuple[str, ...] = ("static",)
     watchers: int = 50
+    baseline: Path | None = None  # another checkout, benched as BASELINE
 
 
 def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
@@ -211,7 +226,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # argparse runs string defaults through `type` too.
-    parser.add_argument("--proxies", type=_names(list(known_proxies(PROXY_HOST))),
+    parser.add_argument("--proxies", type=_names([*known_proxies(PROXY_HOST), BASELINE]),
                         default=default_proxies,
                         help=f"proxies to load, in order (default: {default_proxies})")
     parser.add_argument("--rates", type=positive_ints, default="100,200,300,500",
@@ -242,15 +257,33 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                         help="seconds of calls at --then-rate (default: 20)")
     parser.add_argument("--trace-messages", action="store_true",
                         help="make every SIPp log every message (slow; for debugging)")
+    parser.add_argument("--baseline", type=_checkout, metavar="PATH",
+                        help=f"also bench vipproxy from the checkout at PATH, as {BASELINE}, "
+                             "right after vipproxy (before and after in one run)")
     args = parser.parse_args(argv)
+    proxies = args.proxies
+    if args.baseline is None and BASELINE in proxies:
+        parser.error(f"--proxies {BASELINE} needs --baseline PATH")
+    if args.baseline is not None and BASELINE not in proxies:
+        after = proxies.index("vipproxy") + 1 if "vipproxy" in proxies else 0
+        proxies = (*proxies[:after], BASELINE, *proxies[after:])
     return Settings(
-        proxies=args.proxies, rates=args.rates, variants=args.variants,
+        proxies=proxies, rates=args.rates, variants=args.variants,
         duration=args.duration, hold_ms=args.hold_ms, answer_delay_ms=args.answer_delay_ms,
         recv_timeout_ms=args.recv_timeout_ms, service=args.service, workdir=args.workdir,
         trace_messages=args.trace_messages, then_rate=args.then_rate,
         then_duration=args.then_duration if args.then_rate else 0, callees=args.callees,
         watchers=args.watchers,
+        baseline=args.baseline,
     )
+
+
+def _checkout(text: str) -> Path:
+    """A directory holding a vipproxy checkout (its proxy/ package)."""
+    path = Path(text).resolve()
+    if not (path / "proxy" / "__main__.py").is_file():
+        raise argparse.ArgumentTypeError(f"{text!r}: no vipproxy checkout (proxy/__main__.py)")
+    return path
 
 
 def register_phone(running: ProcessSet, name: str, endpoint: Endpoint, proxy: ProxyUnderTest,
@@ -458,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = fresh_run_directory("vipproxy-bench-", settings.workdir)
     fork = Fork(settings.service, (f"sip:a@{CALLEE_A.host}:{CALLEE_A.port}",
                                    f"sip:b@{CALLEE_B.host}:{CALLEE_B.port}"), CALLER.host)
-    proxies = known_proxies(PROXY_HOST)
+    proxies = known_proxies(PROXY_HOST, settings.baseline)
     print(f"files: {workdir}\n{STEP_HEADER}", flush=True)
     results: list[StepResult] = []
     exit_code = 0
@@ -471,8 +504,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; every process started was stopped", file=sys.stderr)
         exit_code = 130
-    if {"vipproxy", "kamailio"} <= {result.proxy for result in results}:
-        print("\n" + ratio_table(results, "vipproxy", "kamailio"))
+    benched = {result.proxy for result in results}
+    for numerator, denominator in (("vipproxy", BASELINE), ("vipproxy", "kamailio"),
+                                   (BASELINE, "kamailio")):
+        if {numerator, denominator} <= benched:
+            print("\n" + ratio_table(results, numerator, denominator))
     kinds = {result.callees for result in results}
     for base, other in (("static", "endpoints"), ("endpoints", "registered"),
                         ("registered", "watched")):
