@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import assert_never
 from urllib.parse import unquote
 
@@ -328,23 +329,30 @@ class Classifier:
             routed = (sent, hops[0])
         except SipParseError as error:
             return _answer_for_unusable(error)
-        return self._forward_as_is(Target(request.uri, TargetRole.ROUTE), routed, source)
+        return self._forward_as_is(request.uri, routed, source)
 
     def _down_flow(self, request: Request, source: Source, flow: Hop) -> Forward:
         """Forward to the Request-URI, sent down a registered phone's flow."""
-        target = Target(request.uri, TargetRole.ROUTE, next_hop=flow_uri(flow))
-        return self._forward_as_is(target, (request, flow), source)
+        return self._forward_as_is(request.uri, (request, flow), source, flow_uri(flow))
 
-    def _forward_as_is(self, target: Target, routed: tuple[Request, Hop],
-                       source: Source) -> Forward:
-        plan = RoutingPlan((Stage((target,), self.timer_c),))
+    def _forward_as_is(self, uri: str, routed: tuple[Request, Hop], source: Source,
+                       next_hop: str | None = None) -> Forward:
         # RFC 3325 §5: a P-Asserted-Identity goes on only from a trusted peer.
-        return Forward(plan, strip_asserted_identity=not source.trusted, routed=routed,
+        return Forward(_one_target_plan(uri, next_hop, self.timer_c),
+                       strip_asserted_identity=not source.trusted, routed=routed,
                        source=source)
 
     def _names_us(self, uri: str) -> bool:
         parsed = sip_uri_or_none(uri)
         return parsed is not None and self.local.is_local(parsed)
+
+
+@lru_cache(maxsize=1024)
+def _one_target_plan(uri: str, next_hop: str | None, timeout: float) -> RoutingPlan:
+    """The plan that sends to ``uri`` alone (through ``next_hop``, a phone's flow,
+    when given). Cached: plans are frozen values, and the requests of a dialog
+    (often of every dialog with one phone) share their target."""
+    return RoutingPlan((Stage((Target(uri, TargetRole.ROUTE, next_hop=next_hop),), timeout),))
 
 
 _STATUS_PHRASES = {400: "Bad Request", 416: "Unsupported URI Scheme",
