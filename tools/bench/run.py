@@ -46,6 +46,12 @@ highest rate without failures, then that rate:
   python tools/bench/run.py --proxies vipproxy --variants busy --rates 1600 \
       --duration 20 --then-rate 800 --then-duration 20
 
+On a machine with few cores the SIPp processes compete with the proxy for CPU,
+and an overloaded caller takes more of it than one at the capacity rate, so the
+proxy's capacity would move with the offered rate. --pin runs the proxy under
+test on the last CPU and every SIPp on the others (CPU affinity, inherited by
+Kamailio's workers): use it for overload runs.
+
 With Kamailio installed both proxies run by default, one after the other on the
 same load, and a last table gives vipproxy's CPU per call over Kamailio's.
 
@@ -117,6 +123,7 @@ from pathlib import Path
 
 from arguments import add_call_shape_arguments, positive_int, positive_ints
 from processes import (
+    CpuSplit,
     ManagedProcess,
     ProcessFailed,
     ProcessSet,
@@ -198,6 +205,7 @@ class Settings:
     service: str
     workdir: Path | None
     trace_messages: bool
+    pin: bool = False  # the proxy on one CPU, SIPp on the others (CpuSplit)
     then_rate: int | None = None
     then_duration: int = 0
     callees: tuple[str, ...] = ("static",)
@@ -257,6 +265,10 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                         help="seconds of calls at --then-rate (default: 20)")
     parser.add_argument("--trace-messages", action="store_true",
                         help="make every SIPp log every message (slow; for debugging)")
+    parser.add_argument("--pin", action="store_true",
+                        help="run the proxy on the last CPU and SIPp on the others, so "
+                             "that the load's own CPU does not change the proxy's capacity "
+                             "(overload runs on a 2-core machine)")
     parser.add_argument("--baseline", type=_checkout, metavar="PATH",
                         help=f"also bench vipproxy from the checkout at PATH, as {BASELINE}, "
                              "right after vipproxy (before and after in one run)")
@@ -271,7 +283,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         proxies=proxies, rates=args.rates, variants=args.variants,
         duration=args.duration, hold_ms=args.hold_ms, answer_delay_ms=args.answer_delay_ms,
         recv_timeout_ms=args.recv_timeout_ms, service=args.service, workdir=args.workdir,
-        trace_messages=args.trace_messages, then_rate=args.then_rate,
+        trace_messages=args.trace_messages, pin=args.pin, then_rate=args.then_rate,
         then_duration=args.then_duration if args.then_rate else 0, callees=args.callees,
         watchers=args.watchers,
         baseline=args.baseline,
@@ -357,9 +369,10 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
     first_calls = rate * settings.duration
     calls = first_calls + (settings.then_rate or 0) * settings.then_duration
     timeout = settings.recv_timeout_ms
-    with ProcessSet(STOP_GRACE_SECONDS) as running:
+    split = CpuSplit.of_this_machine() if settings.pin else None
+    with ProcessSet(STOP_GRACE_SECONDS, split) as running:
         proxy_process = start_listening(
-            running, proxy.process(fork, step_dir), proxy.host, proxy.port)
+            running, proxy.process(fork, step_dir), proxy.host, proxy.port, proxy=True)
         callees = start_callees(running, proxy, fork, variant, (CALLEE_A, CALLEE_B), calls,
                                 settings.answer_delay_ms, step_dir, timeout,
                                 settings.trace_messages)
