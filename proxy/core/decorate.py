@@ -111,7 +111,7 @@ def _history_info(
     Without earlier entries: index 1 is the called line as received, 1.1 the new
     target, ``mp=1`` because the call was mapped to another user (§4.3.3.1.2).
     A diversion's cause is written twice, as RFC 7544 does: as the Reason of the
-    entry that was left (RFC 7044 §4.3.3.1.1, why the request left that target)
+    entry that was left (RFC 7044: the response that made the request leave it)
     and as RFC 4458's ``cause`` URI parameter of the mailbox's entry, which is
     what Asterisk reads when a request has History-Info and no Diversion.
     """
