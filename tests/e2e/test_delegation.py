@@ -481,6 +481,28 @@ def test_voicemail_takes_the_call_nobody_answered(
         assert_cancel_and_ack_match_the_invite(failed)
 
 
+def test_voicemail_is_told_unavailable_when_no_phone_is_registered(
+    vipproxy: StartProxy, sipp: SippLauncher
+) -> None:
+    """Nobody to ring: RFC 5806 "unavailable" (RFC 4458 cause 503), not "no-answer"."""
+    mailbox = sipp.uas("vm", "uas_answer.xml")
+    proxy = vipproxy(
+        {},
+        directory=office(
+            {"alice": "registered", "bob": "registered"},
+            vip_callers="ring_me_then_delegates",
+            other_callers="ring_all",
+            voicemail=mailbox.uri("vm-alice"),
+        ),
+    )
+
+    caller_result, vm = sipp.finish(call_the_line(sipp, proxy, {"caller": OTHER_CALLER}), mailbox)
+
+    assert_all_passed(caller_result, vm)
+    invite = only(vm.received("INVITE"), "INVITE at the mailbox")
+    assert_voicemail_invite(invite, proxy, "unavailable", 503)
+
+
 # --- what is not routed ----------------------------------------------------------
 
 
