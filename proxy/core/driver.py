@@ -37,6 +37,7 @@ from proxy.core.events import CallRouted, EventBus, RequestRefused
 from proxy.core.failover import HopFailure, hop_failure
 from proxy.core.forks import Forks
 from proxy.core.forwarding import forward_request
+from proxy.core.line_limit import full_line_answer
 from proxy.core.local import LocalAddresses
 from proxy.core.locations import (
     Locate,
@@ -298,13 +299,14 @@ class ProxyCore:
                 self._log_decision(request, decision)
                 entry.strip_asserted_identity = strip_asserted_identity
                 entry.calling_identity = calling_identity(request, decision)
-                full = self._full_line(request, decision)
+                full = (full_line_answer(request.method, decision, self._line_full)
+                        if self._line_full is not None else None)
                 if self.events.listening and not has_to_tag(request):
                     self.events.publish(CallRouted(request.call_id, request.method, decision,
                                                    self._loop.time(), request,
                                                    source or entry.source))
                 if full is not None:
-                    self._answer(entry, 486, f"Busy Here (line {full} is in use)")
+                    self._answer(entry, full.status, full.reason)
                     return
                 plan = self._with_contacts(request, plan)
                 if rings_nobody(plan):
@@ -320,14 +322,6 @@ class ProxyCore:
                 self._serve(entry, name, source)
             case _:
                 assert_never(verdict)
-
-    def _full_line(self, request: Request, decision: PolicyDecision | None) -> str | None:
-        """The called line, when it already carries as many calls as it may: the
-        caller gets 486, which is how a shared line looks busy (RFC 3261 §21.4.24)."""
-        if (decision is None or decision.line is None or self._line_full is None
-                or request.method != "INVITE"):
-            return None
-        return decision.line if self._line_full(decision.line) else None
 
     def _log_decision(self, request: Request, decision: PolicyDecision | None) -> None:
         if decision is not None:
