@@ -46,6 +46,7 @@ from proxy.core.locations import (
     rings_nobody,
 )
 from proxy.core.overload import LoadGuard, answers_shed_call, shed_to_tag
+from proxy.core.pickup import LineDialogs
 from proxy.core.received import stamp_received
 from proxy.core.refusal_log import RefusalThrottle
 from proxy.core.refusals import answer_for_unparsable, oversized_error
@@ -98,7 +99,8 @@ class ProxyCore:
                  registrar_hosts: frozenset[str] = frozenset(),
                  presence_hosts: frozenset[str] = frozenset(), locate: Locate | None = None,
                  wall_clock: Callable[[], float] | None = None,
-                 line_full: Callable[[str], bool] | None = None) -> None:
+                 line_full: Callable[[str], bool] | None = None,
+                 dialogs: LineDialogs | None = None) -> None:
         self._local = local
         self._settings = settings
         self._context_settings = ContextSettings(timer_c=settings.timer_c)
@@ -107,7 +109,7 @@ class ProxyCore:
         self._trust = trust
         self._tokens = RouteTokens(route_secret)
         self._classifier = Classifier(local, trust, self._tokens, settings.timer_c, auth,
-                                      registrar_hosts, presence_hosts)
+                                      registrar_hosts, presence_hosts, dialogs)
         self._locate = locate
         self._line_full = line_full  # the dialog state's answer: no room for another call
         # Unix time for what outlives the process (registrations, digest nonces);
@@ -295,7 +297,8 @@ class ProxyCore:
                              self._draining, self._wall_clock())
         verdict = self._classifier.classify(facts, self._loop.time())
         match verdict:
-            case Forward(plan, strip_asserted_identity, decision, _, source, caller_flow):
+            case Forward(plan, strip_asserted_identity, decision, _, source, caller_flow,
+                         pickup):
                 self._log_decision(request, decision)
                 entry.strip_asserted_identity = strip_asserted_identity
                 entry.calling_identity = calling_identity(request, decision)
@@ -304,7 +307,7 @@ class ProxyCore:
                 if self.events.listening and not has_to_tag(request):
                     self.events.publish(CallRouted(request.call_id, request.method, decision,
                                                    self._loop.time(), request,
-                                                   source or entry.source))
+                                                   source or entry.source, pickup))
                 if full is not None:
                     self._answer(entry, full.status, full.reason)
                     return
@@ -312,7 +315,13 @@ class ProxyCore:
                 if rings_nobody(plan):
                     self._answer(entry, 480, "Temporarily Unavailable (no registered phone)")
                     return
-                self._fork(entry, facts.preprocessed.request, plan, caller_flow)
+                forwarded = facts.preprocessed.request
+                if pickup is not None:
+                    self._log.info("call.pickup", call_id=request.call_id,
+                                   held_call=pickup.call_id, line=pickup.line, by=pickup.by,
+                                   seized=pickup.seized)
+                    forwarded = pickup.applied_to(forwarded)
+                self._fork(entry, forwarded, plan, caller_flow)
             case Answer(status, reason, headers, refusal, decision):
                 self._log_decision(request, decision)
                 if refusal is not None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
+from proxy.core.pickup import LineDialog
 from proxy.dialog.machine import LegInput, next_state
 from proxy.dialog.records import CallDirection, CallRecord, Outcome
 from proxy.dialog.views import DialogState, DialogView, Direction, HeldBy, Party
@@ -91,6 +93,14 @@ class Call:
     status: int | None = None  # the final response the caller got
     session_interval: float | None = None  # RFC 4028 Session-Expires, when negotiated
     hung_up_by: Side | None = None
+    # The flow the caller's phone called from, for a phone behind a NAT ('' none).
+    caller_flow: str = ""
+    held_by: str | None = None  # who put the call on hold last (a person), and when
+    held_at: float | None = None
+    # A pick-up (``proxy.core.pickup``) is a call of its own, joined to the held
+    # call it replaces: the two leave one record per line, when both are over.
+    replaces: Call | None = None  # on the pick-up: the held call
+    replaced_by: Call | None = None  # on the held call: the pick-up under way or done
     _id_prefix: str = ""
 
     def __post_init__(self) -> None:
@@ -113,7 +123,31 @@ class Call:
                 return leg, Side.CALLEE
         return None
 
+    def person_on(self, side: Side, leg: Leg | None) -> str | None:
+        """Who is on ``side`` of the call (the callee through ``leg``), as the
+        history names them."""
+        if side is Side.CALLER:
+            return self.made_by or self.caller_number or self.caller.identity
+        return _answered_by(leg)
+
     # --- what it shows ------------------------------------------------------------
+
+    def line_dialogs(self, appearance: Appearance) -> Iterator[LineDialog]:
+        """The confirmed dialogs as a pick-up on ``appearance.line`` sees them: the
+        far party is the caller when the line received the call, else the callee.
+        A call whose pick-up is under way offers nothing more to pick up."""
+        line_side = Side.CALLEE if appearance.direction is Direction.RECIPIENT else Side.CALLER
+        for leg in self.legs.values():
+            if leg.state is not DialogState.CONFIRMED or leg.to_tag is None:
+                continue
+            held = leg.held_by is line_side and self.replaced_by is None
+            if line_side is Side.CALLEE:
+                yield LineDialog(self.call_id, appearance.line, appearance.owner, leg.to_tag,
+                                 self.from_tag, self.caller.target, self.caller_flow, held)
+            else:
+                # The callee's flow is not kept: a held callee is reached at its Contact.
+                yield LineDialog(self.call_id, appearance.line, appearance.owner,
+                                 self.from_tag, leg.to_tag, leg.contact, "", held)
 
     def view(self, leg: Leg, appearance: Appearance) -> DialogView:
         """``leg`` as the watchers of ``appearance.line`` see it (RFC 4235 §4.1)."""
@@ -133,8 +167,23 @@ class Call:
             terminated_by=_terminated_event(leg.end, line_side), started=leg.started,
             confirmed=leg.confirmed)
 
-    def record(self, appearance: Appearance, ended: float) -> CallRecord:
-        """What the line's history keeps of the call once it is over."""
+    def record(self, appearance: Appearance, ended: float,
+               picked_up: Call | None = None) -> CallRecord:
+        """What the line's history keeps of the call once it is over. A call someone
+        ``picked_up`` while it was held is one call: answered by whoever picked it
+        up (at their phone), hung up and ended as the pick-up was; the first answer
+        and who held it and when stay."""
+        record = self._own_record(appearance, ended)
+        if picked_up is None or picked_up.answered_leg is None:
+            return record
+        hung_up_by = (picked_up.made_by if picked_up.hung_up_by is Side.CALLER
+                      else picked_up.callee_number if picked_up.hung_up_by is Side.CALLEE
+                      else None)
+        return replace(record, answered_by=picked_up.made_by,
+                       answered_phone=picked_up.caller.target, hung_up_by=hung_up_by,
+                       end_reason=picked_up._end_reason())
+
+    def _own_record(self, appearance: Appearance, ended: float) -> CallRecord:
         decision = self.decision
         answered = self.answered_leg
         return CallRecord(
@@ -153,7 +202,7 @@ class Call:
             made_by=self.made_by if appearance.direction is Direction.INITIATOR else None,
             outcome=self._outcome(), status=self.status or 0, started=self.started,
             answered=self.answered_at, ended=ended, hung_up_by=self._hung_up_by(),
-            end_reason=self._end_reason())
+            end_reason=self._end_reason(), held_by=self.held_by, held_at=self.held_at)
 
     def _outcome(self) -> Outcome:
         answered = self.answered_leg
@@ -164,7 +213,7 @@ class Call:
 
     def _hung_up_by(self) -> str | None:
         if self.hung_up_by is Side.CALLER:
-            return self.made_by or self.caller_number or self.caller.identity
+            return self.person_on(Side.CALLER, None)
         if self.hung_up_by is Side.CALLEE:
             return _answered_by(self.answered_leg) or self.callee_number
         return None

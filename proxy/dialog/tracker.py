@@ -25,6 +25,8 @@ from proxy.core.events import (
     InDialogAnswered,
     RequestRefused,
 )
+from proxy.core.flows import caller_flow
+from proxy.core.pickup import LineDialog, Pickup
 from proxy.defaults import DIALOG_MAX_DURATION_SECONDS, LINE_MAX_CALLS
 from proxy.dialog.calls import Appearance, Call, Leg, LegEnd, Side, person
 from proxy.dialog.machine import LegInput
@@ -101,6 +103,21 @@ class DialogTracker:
         call = self._lines.get(line, {}).get(call_id)
         return () if call is None else tuple(_live_views(call, line))
 
+    def dialogs_on(self, line: str) -> tuple[LineDialog, ...]:
+        """The confirmed dialogs of the calls on ``line`` (``core.pickup.LineDialogs``)."""
+        normalised = self._directory.normalize(line)
+        return tuple(dialog for call in self._lines.get(normalised, {}).values()
+                     for appearance in call.appearances if appearance.line == normalised
+                     for dialog in call.line_dialogs(appearance))
+
+    def dialogs_of(self, call_id: str) -> tuple[LineDialog, ...]:
+        """The confirmed dialogs of one call, once per line it is on."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return ()
+        return tuple(dialog for appearance in call.appearances
+                     for dialog in call.line_dialogs(appearance))
+
     def line_full(self, number: str) -> bool:
         """Whether a new call to ``number`` would go past ``max_calls`` (486)."""
         calls = self._lines.get(self._directory.normalize(number))
@@ -146,6 +163,8 @@ class DialogTracker:
         request = event.request
         if event.method != "INVITE" or event.call_id in self._calls:
             return NO_UPDATE
+        if event.pickup is not None:
+            return self._picked_up(event, event.pickup)
         appearances = self._appearances(event)
         if not appearances:
             return NO_UPDATE  # no user's line in it: nothing to show or keep
@@ -165,11 +184,55 @@ class DialogTracker:
                            decision.caller_source if decision is not None else "from"),
             callee_number=(decision.line if decision is not None
                            else address_user(request.header("to"))),
-            made_by=source.user, deadline=event.at + self._settings.max_duration)
+            made_by=source.user, deadline=event.at + self._settings.max_duration,
+            caller_flow=caller_flow(request, source.hop) if source.authenticated else "")
+        return self._follow(call)
+
+    def _follow(self, call: Call) -> Update:
         self._calls[call.call_id] = call
-        for appearance in appearances:
+        for appearance in call.appearances:
             self._lines.setdefault(appearance.line, {})[call.call_id] = call
         return self._changes(call, [])
+
+    def _picked_up(self, event: CallRouted, pickup: Pickup) -> Update:
+        """A phone picks up a held call: its INVITE to the held party is a call of
+        its own, shown on the held call's lines (the picked-up line's phone is its
+        caller, the held party its callee) and joined to the held call for the
+        history (``Call.record``)."""
+        held = self._calls.get(pickup.call_id)
+        if held is None:
+            return NO_UPDATE  # over meanwhile: the held party will refuse it (481)
+        picked_line = next((appearance for appearance in held.appearances
+                            if appearance.line == pickup.line), None)
+        if picked_line is None:
+            return NO_UPDATE
+        if picked_line.direction is Direction.RECIPIENT:
+            far, far_number = held.caller, held.caller_number
+        else:
+            leg = held.answered_leg
+            far = Party(held.callee.identity, held.callee.display,
+                        leg.contact if leg is not None else None, leg.user if leg else None)
+            far_number = held.callee_number
+        request, source = event.request, event.source
+        caller = _party(request.header("from"))
+        call = Call(
+            call_id=event.call_id, from_tag=address_tag(request.header("from")) or "",
+            started=event.at,
+            caller=Party(caller.identity, caller.display, _contact(request), source.user),
+            callee=far,
+            appearances=tuple(
+                Appearance(appearance.line, appearance.owner,
+                           Direction.INITIATOR if appearance is picked_line
+                           else Direction.RECIPIENT)
+                for appearance in held.appearances),
+            decision=None, caller_number=address_user(request.header("from")),
+            caller_source="authenticated" if source.authenticated else "from",
+            callee_number=far_number, made_by=pickup.by,
+            deadline=event.at + self._settings.max_duration,
+            caller_flow=caller_flow(request, source.hop) if source.authenticated else "",
+            replaces=held)
+        held.replaced_by = call
+        return self._follow(call)
 
     def _appearances(self, event: CallRouted) -> tuple[Appearance, ...]:
         """The lines the call is on: the called line when it is a user's, and the
@@ -281,14 +344,15 @@ class DialogTracker:
         call.session_interval = _session_expires(request) or call.session_interval
         call.deadline = event.at + self._interval(call)
         if request.method in ("INVITE", "UPDATE") and is_sdp(request.header("content-type")):
-            return self._hold(call, leg, side, holds_media(request.body))
+            return self._hold(call, leg, side, holds_media(request.body), event.at)
         return NO_UPDATE
 
-    def _hold(self, call: Call, leg: Leg, side: Side, holding: bool) -> Update:
+    def _hold(self, call: Call, leg: Leg, side: Side, holding: bool, at: float) -> Update:
         """RFC 3264 §8.4: the side that offered held media holds the call; its offer
         of active media resumes it. The other side's offers do not undo a hold."""
         if holding and leg.held_by is None:
             leg.held_by = side
+            call.held_by, call.held_at = call.person_on(side, leg), at
         elif not holding and leg.held_by is side:
             leg.held_by = None
         else:
@@ -312,8 +376,22 @@ class DialogTracker:
                 calls.pop(call.call_id, None)
                 if not calls:
                     del self._lines[appearance.line]
-        records = tuple(call.record(appearance, now) for appearance in call.appearances)
-        return Update(self._changes(call, ended).changed, records)
+        return Update(self._changes(call, ended).changed, self._records(call, now))
+
+    @staticmethod
+    def _records(call: Call, now: float) -> tuple[CallRecord, ...]:
+        """The history of a call that is over. A held call and its pick-up are one
+        call: recorded once both are over, on the held call's lines; a pick-up the
+        held party refused leaves no record and the held call goes on."""
+        held, picked_up = call, call.replaced_by
+        if call.replaces is not None:
+            held, picked_up = call.replaces, call
+            if call.answered_leg is None:
+                held.replaced_by = picked_up = None
+        if not held.finished or (picked_up is not None and not picked_up.finished):
+            return ()
+        return tuple(held.record(appearance, now, picked_up)
+                     for appearance in held.appearances)
 
     def _changes(self, call: Call, ended: list[Leg]) -> Update:
         return Update(tuple(
