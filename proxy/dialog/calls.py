@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from proxy.core.pickup import LineDialog
@@ -168,20 +168,21 @@ class Call:
             confirmed=leg.confirmed)
 
     def record(self, appearance: Appearance, ended: float,
-               picked_up: Call | None = None) -> CallRecord:
-        """What the line's history keeps of the call once it is over. A call someone
-        ``picked_up`` while it was held is one call: answered by whoever picked it
-        up (at their phone), hung up and ended as the pick-up was; the first answer
-        and who held it and when stay."""
+               pickups: Sequence[Call] = ()) -> CallRecord:
+        """What the line's history keeps of the call once it is over. A call picked
+        up while it was held (``pickups``, in order: each took the one before) is
+        one call: answered by whoever picked it up last (at their phone), hung up
+        and ended as that pick-up was, held by whoever held it before; the first
+        answer stays."""
         record = self._own_record(appearance, ended)
-        if picked_up is None or picked_up.answered_leg is None:
+        if not pickups:
             return record
-        hung_up_by = (picked_up.made_by if picked_up.hung_up_by is Side.CALLER
-                      else picked_up.callee_number if picked_up.hung_up_by is Side.CALLEE
-                      else None)
-        return replace(record, answered_by=picked_up.made_by,
-                       answered_phone=picked_up.caller.target, hung_up_by=hung_up_by,
-                       end_reason=picked_up._end_reason())
+        last, held = pickups[-1], [self, *pickups][-2]
+        hung_up_by = (last.made_by if last.hung_up_by is Side.CALLER
+                      else last.callee_number if last.hung_up_by is Side.CALLEE else None)
+        return replace(record, answered_by=last.made_by, answered_phone=last.caller.target,
+                       hung_up_by=hung_up_by, end_reason=last._end_reason(),
+                       held_by=held.held_by, held_at=held.held_at)
 
     def _own_record(self, appearance: Appearance, ended: float) -> CallRecord:
         decision = self.decision

@@ -380,18 +380,22 @@ class DialogTracker:
 
     @staticmethod
     def _records(call: Call, now: float) -> tuple[CallRecord, ...]:
-        """The history of a call that is over. A held call and its pick-up are one
-        call: recorded once both are over, on the held call's lines; a pick-up the
-        held party refused leaves no record and the held call goes on."""
-        held, picked_up = call, call.replaced_by
-        if call.replaces is not None:
-            held, picked_up = call.replaces, call
-            if call.answered_leg is None:
-                held.replaced_by = picked_up = None
-        if not held.finished or (picked_up is not None and not picked_up.finished):
+        """The history of a call that is over. A held call and the pick-ups that
+        replaced it one after the other are one call: recorded once all are over,
+        on the first call's lines. A pick-up the held party refused leaves no
+        record: the call it aimed at goes on as it was."""
+        if call.replaces is not None and call.answered_leg is None:
+            call.replaces.replaced_by = None
+        first = call
+        while first.replaces is not None:
+            first = first.replaces
+        chain = [first]
+        while (following := chain[-1].replaced_by) is not None:
+            chain.append(following)
+        if not all(part.finished for part in chain):
             return ()
-        return tuple(held.record(appearance, now, picked_up)
-                     for appearance in held.appearances)
+        return tuple(first.record(appearance, now, chain[1:])
+                     for appearance in first.appearances)
 
     def _changes(self, call: Call, ended: list[Leg]) -> Update:
         return Update(tuple(

@@ -139,12 +139,14 @@ def _pickup(uri: str = "sip:1000@127.0.0.1", *, calling: str = "1000", extra: st
                     contact=f"Contact: <sip:phone@{via}>\r\n")
 
 
-def _bob_takes_it(office: Office, request: bytes) -> Request:
+def _bob_takes_it(office: Office, request: bytes, phone: Hop = BOB) -> Request:
     """Bob's INVITE reaches the held party, which accepts it; what the held party got."""
-    office.core.receive(request, BOB)
+    office.core.receive(request, phone)
     to_held_party = office.forwarded(CALLER)
-    office.core.receive(answer(to_held_party, 200, "OK", to_tag="held"), CALLER)
-    assert office.final(BOB).status == 200
+    accepted = answer(to_held_party, 200, "OK", to_tag="held").replace(
+        b"<sip:held@127.0.0.2:5070>", f"<{HELD_PARTY_CONTACT}>".encode())
+    office.core.receive(accepted, CALLER)
+    assert office.final(phone).status == 200
     return to_held_party
 
 
@@ -283,3 +285,36 @@ def test_a_seize_is_no_new_call_on_a_full_line() -> None:
     assert office.tracker.line_full("1000")
 
     _bob_takes_it(office, _pickup())  # the held call changes phones: still one call
+
+
+def test_alice_takes_back_the_call_bob_picked_up_and_put_on_hold() -> None:
+    office = Office()
+    office.held_by_alice()
+    _bob_takes_it(office, _pickup())
+    office.held_party_byes_alice()
+    office.loop.advance(10)
+    bobs_hold = _request("INVITE", HELD_PARTY_CONTACT, call_id=PICKUP_CALL,
+                         from_="<sip:1000@127.0.0.1>;tag=pk",
+                         to=f"<{HELD_PARTY_CONTACT}>;tag=held", cseq=2, via="127.0.0.3:5070",
+                         branch="z9hG4bKbobholds", body=_sdp("sendonly"),
+                         token=TOKENS.mint(PICKUP_CALL, "pk"))
+    office.core.receive(bobs_hold, BOB)
+    office.core.receive(answer(office.forwarded(CALLER), 200, "OK"), CALLER)
+    bob_held_at = office.loop.time()
+    assert office.line() == [("bob", DialogState.CONFIRMED, HeldBy.LOCAL)]
+
+    back = _bob_takes_it(office, _pickup(via="127.0.0.2:5070", call_id="pickup-2@127.0.0.2"),
+                         ALICE)
+
+    assert back.header("replaces") == f"{PICKUP_CALL};to-tag=held;from-tag=pk"
+    office.core.receive(_request("BYE", "sip:phone@127.0.0.3:5070", call_id=PICKUP_CALL,
+                                 from_=f"<{HELD_PARTY_CONTACT}>;tag=held",
+                                 to="<sip:1000@127.0.0.1>;tag=pk", cseq=1, via="127.0.0.9:5090",
+                                 branch="z9hG4bKbyebob", token=TOKENS.mint(PICKUP_CALL, "pk")),
+                        CALLER)
+    office.core.receive(answer(office.forwarded(BOB), 200, "OK"), BOB)
+    assert office.line() == [("alice", DialogState.CONFIRMED, None)]
+    assert office.records == []
+    [record] = office.tracker.stop(office.loop.time()).finished
+    assert (record.call_id, record.answered_by, record.held_by, record.held_at) == (
+        HELD_CALL, "alice", "bob", bob_held_at)
