@@ -206,19 +206,20 @@ class DialogTracker:
                             if appearance.line == pickup.line), None)
         if picked_line is None:
             return NO_UPDATE
+        # The picking phone shows as the line (what the held call showed there),
+        # at its own Contact; the far party stays who it was.
         if picked_line.direction is Direction.RECIPIENT:
-            far, far_number = held.caller, held.caller_number
+            line, far, far_number = held.callee, held.caller, held.caller_number
         else:
             leg = held.answered_leg
+            line, far_number = held.caller, held.callee_number
             far = Party(held.callee.identity, held.callee.display,
                         leg.contact if leg is not None else None, leg.user if leg else None)
-            far_number = held.callee_number
         request, source = event.request, event.source
-        caller = _party(request.header("from"))
         call = Call(
             call_id=event.call_id, from_tag=address_tag(request.header("from")) or "",
             started=event.at,
-            caller=Party(caller.identity, caller.display, _contact(request), source.user),
+            caller=Party(line.identity, line.display, _contact(request), source.user),
             callee=far,
             appearances=tuple(
                 Appearance(appearance.line, appearance.owner,

@@ -175,6 +175,8 @@ def test_seizing_the_held_call_sends_the_held_party_an_invite_that_replaces_alic
     assert office.line() == [("bob", DialogState.CONFIRMED, None)]
     [bobs] = office.tracker.line("1000").dialogs  # type: ignore[union-attr]
     assert bobs.local.target == "sip:phone@127.0.0.3:5070"  # the lamp: in use by bob
+    # Shown as the line, as alice's dialog was (the To the call came with).
+    assert (bobs.local.identity, bobs.local.user) == ("sip:2000@127.0.0.1", "bob")
     assert bobs.remote.identity == "sip:+14155550199@127.0.0.9"
     assert office.records == []  # one call: recorded when the pick-up is over too
 
