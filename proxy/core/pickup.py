@@ -1,13 +1,16 @@
-"""Picking up a call held on a shared line: a delegate's phone takes over the call
-its delegator put on hold, as shared-line phones do it (RFC 3891, RFC 7463 §5).
+"""Picking up a call on a shared line: a delegate's phone takes over the call its
+delegator put on hold, or one ringing on the line, as shared-line phones do it
+(RFC 3891, RFC 7463 §5, RFC 5359 §2.12).
 
 Two requests mean a pick-up:
 
 1. An INVITE with ``Replaces`` (RFC 3891) that names a dialog on a user's line,
-   built from the busy-lamp NOTIFY (RFC 4235: call-id, local and remote tags).
-   One that carries ``Referred-By`` is a transfer acting on a REFER (RFC 3892)
-   and one naming a dialog on no user's line is none of our business: both are
-   routed as before.
+   built from the busy-lamp NOTIFY (RFC 4235: call-id, local and remote tags):
+   a held dialog (``pickup_held_calls``), or the early dialog of a call ringing
+   on the line (directed pick-up, ``answer_calls``: the caller replaces its own
+   early dialog, RFC 3891 §3, and CANCELs the ringing INVITE). One that carries
+   ``Referred-By`` is a transfer acting on a REFER (RFC 3892) and one naming a
+   dialog on no user's line is none of our business: both are routed as before.
 2. An INVITE from the line to the line itself (the From or P-Preferred-Identity
    names the line called): the "seize the held call" key of a shared-line phone.
    The proxy picks the one held dialog and writes the ``Replaces`` itself.
@@ -40,10 +43,10 @@ PICKUP_REFUSAL = "pickup"
 
 @dataclass(frozen=True, slots=True)
 class LineDialog:
-    """A confirmed dialog of a call on a user's line, seen from the line: the tag of
-    the line's phone, the far party's tag, where the far party is reached (its
-    Contact and, for a phone behind a NAT, the flow it called from; '' for none)
-    and whether the line's side holds it."""
+    """A dialog of a call on a user's line, seen from the line: the tag of the
+    line's phone, the far party's tag, where the far party is reached (its
+    Contact and, for a phone behind a NAT, the flow it called from; '' for none),
+    whether the line's side holds it (confirmed) or it rings the line (early)."""
 
     call_id: str
     line: str  # normalised
@@ -53,6 +56,7 @@ class LineDialog:
     far_target: str | None
     far_flow: str
     held: bool
+    ringing: bool = False
 
     @property
     def replaces(self) -> Replaces:
@@ -64,19 +68,21 @@ class LineDialogs(Protocol):
     """The line state a pick-up needs (``proxy.dialog.DialogTracker``)."""
 
     def dialogs_on(self, line: str) -> tuple[LineDialog, ...]:
-        """The confirmed dialogs of the calls on ``line``."""
+        """The dialogs of the calls on ``line`` that could be picked up."""
         ...
 
     def dialogs_of(self, call_id: str) -> tuple[LineDialog, ...]:
-        """The confirmed dialogs of the call ``call_id``, once per user's line it is on."""
+        """The dialogs of the call ``call_id`` that could be picked up, once per
+        user's line it is on."""
         ...
 
 
 @dataclass(frozen=True, slots=True)
 class Pickup:
-    """``by`` takes the call ``call_id`` held on ``line`` (owned by ``owner``): the
-    INVITE replaces the dialog ``replaces`` and goes to ``target``, the held party.
-    ``seized``: the proxy chose the dialog and adds the Replaces header."""
+    """``by`` takes the call ``call_id`` held (or ringing) on ``line`` (owned by
+    ``owner``): the INVITE replaces the dialog ``replaces`` and goes to
+    ``target``, the far party. ``seized``: the proxy chose the dialog and adds
+    the Replaces header."""
 
     call_id: str
     line: str
@@ -137,10 +143,11 @@ def _replacing(value: str, request: Request, user: str, directory: Directory,
     if not found:
         return None
     dialog = found[0]
-    refusal = _refusal(user, dialog.owner, directory)
+    privilege = Privilege.ANSWER_CALLS if dialog.ringing else Privilege.PICKUP_HELD_CALLS
+    refusal = _refusal(user, dialog.owner, directory, privilege)
     if refusal is not None:
         return refusal
-    if not dialog.held:
+    if not dialog.held and not dialog.ringing:
         return PickupRefused(481, "Call/Transaction Does Not Exist (the call on line"
                                   f" {dialog.line} is not on hold)")
     return _pickup(dialog, user, seized=False)
@@ -151,7 +158,7 @@ def _seizing(line: str, user: str, directory: Directory,
     """An INVITE from the line to itself: the one held call on it."""
     owner = directory.line_owner(line)
     assert owner is not None  # _seized_line found it
-    refusal = _refusal(user, owner.id, directory)
+    refusal = _refusal(user, owner.id, directory, Privilege.PICKUP_HELD_CALLS)
     if refusal is not None:
         return refusal
     held = [dialog for dialog in dialogs.dialogs_on(line) if dialog.held]
@@ -164,18 +171,18 @@ def _seizing(line: str, user: str, directory: Directory,
     return _pickup(held[0], user, seized=True)
 
 
-def _refusal(user: str, owner: str, directory: Directory) -> PickupRefused | None:
-    refusal = refusal_to_act(directory, user, owner, Privilege.PICKUP_HELD_CALLS,
-                             PICKUP_REFUSAL)
+def _refusal(user: str, owner: str, directory: Directory,
+             privilege: Privilege) -> PickupRefused | None:
+    refusal = refusal_to_act(directory, user, owner, privilege, PICKUP_REFUSAL)
     return None if refusal is None else PickupRefused(403, f"Forbidden ({refusal.reason})")
 
 
 def _pickup(dialog: LineDialog, user: str, *, seized: bool) -> Pickup | PickupRefused:
     if dialog.far_target is None:
-        return PickupRefused(481, "Call/Transaction Does Not Exist (the held party's"
+        return PickupRefused(481, "Call/Transaction Does Not Exist (the far party's"
                                   " Contact is not known)")
     flow = flow_hop(dialog.far_flow) if dialog.far_flow else None
-    # RFC 5626 §5.3: a held phone behind a NAT is reached down the flow it called from.
+    # RFC 5626 §5.3: a phone behind a NAT is reached down the flow it called from.
     target = Target(dialog.far_target, TargetRole.ROUTE,
                     next_hop=flow_uri(flow) if flow is not None else None)
     return Pickup(dialog.call_id, dialog.line, dialog.owner, user, dialog.replaces, target,

@@ -133,14 +133,23 @@ class Call:
     # --- what it shows ------------------------------------------------------------
 
     def line_dialogs(self, appearance: Appearance) -> Iterator[LineDialog]:
-        """The confirmed dialogs as a pick-up on ``appearance.line`` sees them: the
-        far party is the caller when the line received the call, else the callee.
-        A call whose pick-up is under way offers nothing more to pick up."""
+        """The dialogs a pick-up on ``appearance.line`` may take: confirmed ones
+        (held or not), and the early ones of a call ringing the line (only its
+        caller can replace those, RFC 3891 §3). The far party is the caller when
+        the line received the call, else the callee. A call whose pick-up is under
+        way offers nothing more to pick up."""
         line_side = Side.CALLEE if appearance.direction is Direction.RECIPIENT else Side.CALLER
+        free = self.replaced_by is None
         for leg in self.legs.values():
-            if leg.state is not DialogState.CONFIRMED or leg.to_tag is None:
+            if leg.to_tag is None:
                 continue
-            held = leg.held_by is line_side and self.replaced_by is None
+            if leg.state is DialogState.EARLY and line_side is Side.CALLEE and free:
+                yield LineDialog(self.call_id, appearance.line, appearance.owner, leg.to_tag,
+                                 self.from_tag, self.caller.target, self.caller_flow,
+                                 held=False, ringing=True)
+            if leg.state is not DialogState.CONFIRMED:
+                continue
+            held = leg.held_by is line_side and free
             if line_side is Side.CALLEE:
                 yield LineDialog(self.call_id, appearance.line, appearance.owner, leg.to_tag,
                                  self.from_tag, self.caller.target, self.caller_flow, held)
@@ -180,9 +189,15 @@ class Call:
         last, held = pickups[-1], [self, *pickups][-2]
         hung_up_by = (last.made_by if last.hung_up_by is Side.CALLER
                       else last.callee_number if last.hung_up_by is Side.CALLEE else None)
-        return replace(record, answered_by=last.made_by, answered_phone=last.caller.target,
-                       hung_up_by=hung_up_by, end_reason=last._end_reason(),
-                       held_by=held.held_by, held_at=held.held_at)
+        record = replace(record, answered_by=last.made_by, answered_phone=last.caller.target,
+                         hung_up_by=hung_up_by, end_reason=last._end_reason(),
+                         held_by=held.held_by, held_at=held.held_at)
+        if self.answered_leg is None:
+            # Picked up while it rang: the caller CANCELled its INVITE (487) for the
+            # pick-up's, which was answered then.
+            record = replace(record, outcome=Outcome.ANSWERED, status=pickups[0].status or 200,
+                             answered=pickups[0].answered_at)
+        return record
 
     def _own_record(self, appearance: Appearance, ended: float) -> CallRecord:
         decision = self.decision

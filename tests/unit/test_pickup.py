@@ -3,6 +3,7 @@ and clock: an INVITE with Replaces and the "seize the held call" INVITE reach th
 held party over the held dialog's route, the held party's BYE ends the line's old
 dialog, and the two dialogs leave one history record answered by the delegate.
 Refusals (no privilege, not a delegate, nothing held) leave the held call as it was.
+A call ringing on the line is picked up the same way, with answer_calls.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fakelink import CALLER, TOKENS, FakeLoop, Link, answer, invite, make_core
+from fakelink import CALLER, TOKENS, FakeLoop, Link, answer, cancel_for, invite, make_core
 
 from proxy.core.driver import ProxyCore
 from proxy.dialog import CallRecord, DialogSettings, DialogState, DialogTracker, LineChange
@@ -23,6 +24,7 @@ ALICE = Hop("UDP", "127.0.0.2", 5070)
 BOB = Hop("UDP", "127.0.0.3", 5070)
 DANA = Hop("UDP", "127.0.0.4", 5070)
 ERIN = Hop("UDP", "127.0.0.5", 5070)
+FRANK = Hop("UDP", "127.0.0.6", 5070)
 HELD_CALL = "call-1@127.0.0.9"
 PICKUP_CALL = "pickup-1@127.0.0.3"
 # The held party (the caller, a trusted PBX) at its Contact: where a pick-up goes.
@@ -36,11 +38,13 @@ users:
   bob: {name: Bob, lines: ["1001"], endpoints: ["sip:bob@127.0.0.3:5070"]}
   dana: {name: Dana, lines: ["1002"], endpoints: ["sip:dana@127.0.0.4:5070"]}
   erin: {name: Erin, lines: ["1003"], endpoints: ["sip:erin@127.0.0.5:5070"]}
+  frank: {name: Frank, lines: ["1004"], endpoints: ["sip:frank@127.0.0.6:5070"]}
 delegations:
   alice:
     delegates:
       bob: {privileges: [answer_calls, pickup_held_calls], status: accepted}
       dana: {privileges: [answer_calls], status: accepted}
+      frank: {privileges: [pickup_held_calls], status: accepted}
     vip_delegation: {enabled: true, vip_callers: ring_me_only, other_callers: ring_me_only}
     ring_timeout: 20s
 """
@@ -139,8 +143,8 @@ def _pickup(uri: str = "sip:1000@127.0.0.1", *, calling: str = "1000", extra: st
                     contact=f"Contact: <sip:phone@{via}>\r\n")
 
 
-def _bob_takes_it(office: Office, request: bytes, phone: Hop = BOB) -> Request:
-    """Bob's INVITE reaches the held party, which accepts it; what the held party got."""
+def _picks_up(office: Office, request: bytes, phone: Hop = BOB) -> Request:
+    """The phone's INVITE reaches the far party, which accepts it; what it got."""
     office.core.receive(request, phone)
     to_held_party = office.forwarded(CALLER)
     accepted = answer(to_held_party, 200, "OK", to_tag="held").replace(
@@ -156,7 +160,7 @@ def test_seizing_the_held_call_sends_the_held_party_an_invite_that_replaces_alic
     held_at = office.loop.time()
     assert office.line() == [("alice", DialogState.CONFIRMED, HeldBy.LOCAL)]
 
-    to_held_party = _bob_takes_it(office, _pickup())
+    to_held_party = _picks_up(office, _pickup())
 
     assert to_held_party.uri == HELD_PARTY_CONTACT
     replaces = parse_replaces(to_held_party.header("replaces") or "")
@@ -204,7 +208,7 @@ def test_an_invite_with_replaces_from_the_lamp_goes_to_the_held_party() -> None:
     request = _pickup(HELD_PARTY_CONTACT, calling="1001",
                       extra=f"Replaces: {HELD_CALL};to-tag=caller-tag;from-tag=a\r\n")
 
-    to_held_party = _bob_takes_it(office, request)
+    to_held_party = _picks_up(office, request)
 
     assert to_held_party.uri == HELD_PARTY_CONTACT
     assert to_held_party.header("replaces") == f"{HELD_CALL};to-tag=caller-tag;from-tag=a"
@@ -286,13 +290,13 @@ def test_a_seize_is_no_new_call_on_a_full_line() -> None:
     office.held_by_alice()
     assert office.tracker.line_full("1000")
 
-    _bob_takes_it(office, _pickup())  # the held call changes phones: still one call
+    _picks_up(office, _pickup())  # the held call changes phones: still one call
 
 
 def test_alice_takes_back_the_call_bob_picked_up_and_put_on_hold() -> None:
     office = Office()
     office.held_by_alice()
-    _bob_takes_it(office, _pickup())
+    _picks_up(office, _pickup())
     office.held_party_byes_alice()
     office.loop.advance(10)
     bobs_hold = _request("INVITE", HELD_PARTY_CONTACT, call_id=PICKUP_CALL,
@@ -305,7 +309,7 @@ def test_alice_takes_back_the_call_bob_picked_up_and_put_on_hold() -> None:
     bob_held_at = office.loop.time()
     assert office.line() == [("bob", DialogState.CONFIRMED, HeldBy.LOCAL)]
 
-    back = _bob_takes_it(office, _pickup(via="127.0.0.2:5070", call_id="pickup-2@127.0.0.2"),
+    back = _picks_up(office, _pickup(via="127.0.0.2:5070", call_id="pickup-2@127.0.0.2"),
                          ALICE)
 
     assert back.header("replaces") == f"{PICKUP_CALL};to-tag=held;from-tag=pk"
@@ -320,3 +324,45 @@ def test_alice_takes_back_the_call_bob_picked_up_and_put_on_hold() -> None:
     [record] = office.tracker.stop(office.loop.time()).finished
     assert (record.call_id, record.answered_by, record.held_by, record.held_at) == (
         HELD_CALL, "alice", "bob", bob_held_at)
+
+
+def _ringing_alice(office: Office) -> None:
+    office.core.receive(invite("sip:1000@127.0.0.1:5060"), CALLER)
+    office.core.receive(answer(office.forwarded(ALICE), 180, "Ringing", to_tag="a"), ALICE)
+    office.link.take()
+
+
+RINGING_REPLACES = f"Replaces: {HELD_CALL};to-tag=caller-tag;from-tag=a\r\n"
+
+
+def test_a_delegate_picks_up_a_call_ringing_on_the_line() -> None:
+    office = Office()
+    _ringing_alice(office)
+    office.loop.advance(3)
+    request = _pickup(HELD_PARTY_CONTACT, calling="1002", extra=RINGING_REPLACES,
+                      via=f"{DANA.host}:5070")
+
+    _picks_up(office, request, DANA)  # answer_calls is enough to pick up a ringing call
+    picked_up_at = office.loop.time()
+    # RFC 3891 §3: the caller replaces its own early dialog and CANCELs its INVITE.
+    office.core.receive(cancel_for(invite("sip:1000@127.0.0.1:5060")), CALLER)
+    office.core.receive(answer(office.forwarded(ALICE), 487, "Request Terminated",
+                               to_tag="a"), ALICE)
+    assert office.line() == [("dana", DialogState.CONFIRMED, None)]
+    assert office.records == []
+
+    [record] = office.tracker.stop(office.loop.time() + 10).finished
+    assert (record.call_id, record.outcome.value, record.status, record.answered_by) == (
+        HELD_CALL, "answered", 200, "dana")
+    assert (record.answered, record.held_by) == (picked_up_at, None)
+
+
+def test_picking_up_a_ringing_call_takes_answer_calls() -> None:
+    office = Office()
+    _ringing_alice(office)
+    office.core.receive(_pickup(HELD_PARTY_CONTACT, extra=RINGING_REPLACES,
+                                via=f"{FRANK.host}:5070"), FRANK)
+    refused = office.final(FRANK)
+    assert (refused.status, refused.reason) == (
+        403, "Forbidden (frank lacks the answer_calls privilege from alice)")
+    assert office.line() == [("alice", DialogState.EARLY, None)]
