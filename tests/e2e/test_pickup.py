@@ -10,8 +10,9 @@ to the line), for which the proxy writes the Replaces. The held party (SIPp:
 the INVITE with Replaces, answers it, and ends Alice's dialog with a BYE; Bob
 talks, then hangs up. The lamp shows the line in use by Bob's phone and the
 history one call answered by Bob, held by Alice. Erin (answer_calls only) gets
-403 and the call resumes with Alice. A line at ``lines.max_calls`` refuses a call
-placed from it with 403.
+403 and the call resumes with Alice, but she may pick up a call ringing on the
+line (directed pick-up: the caller replaces its early dialog and CANCELs its
+INVITE). A line at ``lines.max_calls`` refuses a call placed from it with 403.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ class Office:
     phones at static endpoints of their own, with digest credentials."""
 
     def __init__(self, vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator,
-                 *, max_calls: int = 2) -> None:
+                 *, max_calls: int = 2, alice: str = "uas_answer_hold_await.xml") -> None:
         self.sipp = sipp
-        self.alice = sipp.uas("alice", "uas_answer_hold_await.xml", timeout=30.0)
+        self.alice = sipp.uas("alice", alice, timeout=30.0)
         self.phones: dict[str, Endpoint] = {"bob": loopback.endpoint(),
                                             "erin": loopback.endpoint()}
         self.proxy = vipproxy({}, self._directory(max_calls))
@@ -202,6 +203,36 @@ def test_a_delegate_without_the_privilege_gets_403_and_the_call_resumes_with_ali
     row = _one_call(office.proxy)
     assert (row["answered_by"], row["held_by"], row["hung_up_by"]) == ("alice", "alice",
                                                                       "alice")
+
+
+def test_a_delegate_with_answer_calls_picks_up_a_call_ringing_on_the_line(
+        vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator) -> None:
+    office = Office(vipproxy, sipp, loopback, alice="uas_ring_until_cancel.xml")
+    watcher = watch(sipp, office.proxy)
+    caller = office.call("uac_call_ringing_replaced.xml", out_of_call="uas_replaced.xml")
+    assert wait_until(lambda: any(state(dialog) == "early"
+                                  for notify in watcher.received_so_far("NOTIFY")
+                                  for dialog in calls(notify)), HELD_WITHIN), "never rang"
+    ringing = next(dialog for notify in watcher.received_so_far("NOTIFY")
+                   for dialog in calls(notify) if state(dialog) == "early")
+    target = ringing.find("d:remote/d:target", NS)
+    assert target is not None
+    erin = office.phone("erin", target.get("uri", "").removeprefix("sip:"), caller="1003",
+                        extra_header=(f"Replaces: {ringing.get('call-id')};to-tag="
+                                      f"{ringing.get('remote-tag')};from-tag="
+                                      f"{ringing.get('local-tag')}"),
+                        password=ERIN_PASSWORD)
+
+    results = sipp.finish(erin, caller, office.alice)
+    watched = watcher.wait()
+
+    assert_all_passed(*results, watched)
+    assert results[1].received_responses("INVITE")[-1].status == 487  # its own CANCEL
+    assert results[2].received("CANCEL")  # Alice's phone stopped ringing
+    row = _one_call(office.proxy)
+    assert (row["answered_by"], row["outcome"], row["status"], row["held_by"]) == (
+        "erin", "answered", 200, None)
+    assert row["answered_phone"].split("@")[-1].split(":")[0] == office.phones["erin"].host
 
 
 def test_a_call_placed_from_a_full_line_gets_403(
