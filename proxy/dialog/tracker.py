@@ -104,14 +104,15 @@ class DialogTracker:
         return () if call is None else tuple(_live_views(call, line))
 
     def dialogs_on(self, line: str) -> tuple[LineDialog, ...]:
-        """The confirmed dialogs of the calls on ``line`` (``core.pickup.LineDialogs``)."""
+        """The dialogs of the calls on ``line`` a pick-up may take
+        (``core.pickup.LineDialogs``)."""
         normalised = self._directory.normalize(line)
         return tuple(dialog for call in self._lines.get(normalised, {}).values()
                      for appearance in call.appearances if appearance.line == normalised
                      for dialog in call.line_dialogs(appearance))
 
     def dialogs_of(self, call_id: str) -> tuple[LineDialog, ...]:
-        """The confirmed dialogs of one call, once per line it is on."""
+        """The dialogs of one call a pick-up may take, once per line it is on."""
         call = self._calls.get(call_id)
         if call is None:
             return ()
@@ -195,10 +196,10 @@ class DialogTracker:
         return self._changes(call, [])
 
     def _picked_up(self, event: CallRouted, pickup: Pickup) -> Update:
-        """A phone picks up a held call: its INVITE to the held party is a call of
-        its own, shown on the held call's lines (the picked-up line's phone is its
-        caller, the held party its callee) and joined to the held call for the
-        history (``Call.record``)."""
+        """A phone picks up a held (or ringing) call: its INVITE to the far party is
+        a call of its own, shown on the picked-up call's lines (the picking phone
+        is its caller, the far party its callee) and joined to that call for the
+        history (``_records``)."""
         held = self._calls.get(pickup.call_id)
         if held is None:
             return NO_UPDATE  # over meanwhile: the held party will refuse it (481)
@@ -395,8 +396,12 @@ class DialogTracker:
             chain.append(following)
         if not all(part.finished for part in chain):
             return ()
-        return tuple(first.record(appearance, now, chain[1:])
-                     for appearance in first.appearances)
+        records = tuple(first.record(appearance, now, chain[1:])
+                        for appearance in first.appearances)
+        for part in chain:
+            # No reference cycles: the calls are freed by reference counting alone.
+            part.replaces = part.replaced_by = None
+        return records
 
     def _changes(self, call: Call, ended: list[Leg]) -> Update:
         return Update(tuple(

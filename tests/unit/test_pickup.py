@@ -8,6 +8,7 @@ A call ringing on the line is picked up the same way, with answer_calls.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 
 import pytest
@@ -15,6 +16,7 @@ from fakelink import CALLER, TOKENS, FakeLoop, Link, answer, cancel_for, invite,
 
 from proxy.core.driver import ProxyCore
 from proxy.dialog import CallRecord, DialogSettings, DialogState, DialogTracker, LineChange
+from proxy.dialog.calls import Call
 from proxy.dialog.views import HeldBy
 from proxy.sip.hop import Hop
 from proxy.sip.message import Request, Response
@@ -366,3 +368,21 @@ def test_picking_up_a_ringing_call_takes_answer_calls() -> None:
     assert (refused.status, refused.reason) == (
         403, "Forbidden (frank lacks the answer_calls privilege from alice)")
     assert office.line() == [("alice", DialogState.EARLY, None)]
+
+
+def test_a_picked_up_call_once_recorded_leaves_no_cycle_of_calls() -> None:
+    office = Office()
+    office.held_by_alice()
+    _picks_up(office, _pickup())
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        office.held_party_byes_alice()
+        assert len(office.tracker.stop(office.loop.time()).finished) == 1
+        gc.collect()
+        assert not [thing for thing in gc.garbage if isinstance(thing, Call)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
