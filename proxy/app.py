@@ -90,6 +90,7 @@ async def serve(config: ProxyConfig) -> int:
         locate=phones.locate,
         wall_clock=time.time,
         line_full=lines.tracker.line_full,
+        dialogs=lines.tracker,
     )
     core.events.subscribe(lines.observe)
     lamps = Lamps(Notifier(config.directory, lines.tracker, local,

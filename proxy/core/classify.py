@@ -26,6 +26,7 @@ from proxy.auth import (
 )
 from proxy.core.flows import caller_flow, flow_hop, flow_uri
 from proxy.core.local import LocalAddresses
+from proxy.core.pickup import PICKUP_REFUSAL, LineDialogs, Pickup, PickupRefused, pickup_for
 from proxy.core.route_token import RouteTokens
 from proxy.core.router import route_request
 from proxy.core.routing import Preprocessed, has_to_tag, route_to_next_hop
@@ -57,6 +58,9 @@ class Forward:
     # The flow of a registered phone that places a call from behind a NAT, for our
     # Record-Route when the request forms a dialog (``proxy.core.flows``); '' for none.
     caller_flow: str = ""
+    # A pick-up of a call held on a shared line (``proxy.core.pickup``): the plan
+    # rings the held party with the request as ``Pickup.applied_to`` makes it.
+    pickup: Pickup | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,8 @@ class Classifier:
     registrar_hosts: frozenset[str] = frozenset()  # REGISTER for these goes to the registrar
     # A dialog SUBSCRIBE to a line at these hosts (or at us) goes to the lamps.
     presence_hosts: frozenset[str] = frozenset()
+    # The calls on users' lines, for picking up a held one; None: no line state.
+    dialogs: LineDialogs | None = None
 
     def classify(self, facts: RequestFacts, now: float) -> Verdict:
         """The verdict for a request (not a CANCEL: that is matched to its INVITE)."""
@@ -221,6 +227,10 @@ class Classifier:
         if untrusted and self.trust.untrusted_calls is UntrustedCalls.REFUSE:
             # The same answer for every number: lines cannot be enumerated.
             return Answer(403, FORBIDDEN, refusal="untrusted_source")
+        if self.dialogs is not None:
+            pickup = pickup_for(request, source, self.trust.directory, self.dialogs)
+            if pickup is not None:
+                return self._picking_up(pickup, source)
         if request.header_values("route"):
             return self._preloaded(request, source)
         request_uri = sip_uri_or_none(request.uri)
@@ -251,6 +261,14 @@ class Classifier:
                           decision=decision)
         return Forward(decision.plan, not decision.trust_asserted_identity, decision,
                        source=source)
+
+    def _picking_up(self, pickup: Pickup | PickupRefused, source: Source) -> Verdict:
+        """A user's phone takes a held call: to the held party, or refused."""
+        if isinstance(pickup, PickupRefused):
+            return Answer(pickup.status, pickup.reason, refusal=PICKUP_REFUSAL)
+        plan = RoutingPlan((Stage((pickup.target,), self.timer_c),))
+        return Forward(plan, strip_asserted_identity=not source.trusted, source=source,
+                       pickup=pickup)
 
     # --- who sent it (RFC 3261 §22) --------------------------------------------------
 
