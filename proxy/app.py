@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import random
 import secrets
 import signal
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from proxy.collector import PacedCollector
 from proxy.config.errors import ConfigError
 from proxy.config.loader import ProxyConfig
 from proxy.core.classify import PRESENCE_SERVICE, PROXY_SERVICE, REGISTRAR_SERVICE
@@ -105,6 +105,7 @@ async def serve(config: ProxyConfig, path: Path) -> int:
         locate=phones.locate,
         wall_clock=time.time,
         line_full=lines.tracker.line_full,
+        dialogs=lines.tracker,
     )
     core.events.subscribe(lines.observe)
     lamps = Lamps(Notifier(config.directory, lines.tracker, local,
@@ -141,7 +142,8 @@ async def serve(config: ProxyConfig, path: Path) -> int:
     log.info("proxy.listening", listeners=[
         f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners],
         api=api.url if api is not None else None)
-    _tune_garbage_collector()
+    collector = PacedCollector(loop, log)
+    collector.start()
     pid_file = write_pid_file(config.state_dir, log)
     watch.start()
     locations = asyncio.create_task(keep_locations(
@@ -154,6 +156,7 @@ async def serve(config: ProxyConfig, path: Path) -> int:
     await stop.wait()
     await _drain(core, lamps, config.shutdown_grace, loop, log, quiet=config.timers.t1)
     watch.stop()
+    collector.stop()
     if api is not None:
         await api.stop()
     locations.cancel()
@@ -168,7 +171,7 @@ async def serve(config: ProxyConfig, path: Path) -> int:
     stored = await _close_store(store, log)  # after the drain: its writes are queued
     remove_pid_file(pid_file)
     log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats),
-             **lamps.summary())
+             **lamps.summary(), **collector.summary())
     return 0 if stored else 1
 
 
@@ -242,22 +245,6 @@ async def _close_store(store: Store, log: Any) -> bool:
              written=store.stats.written, dropped=store.stats.dropped,
              calls_dropped=store.stats.calls_dropped, failed_batches=store.stats.failed_batches)
     return True
-
-
-def _tune_garbage_collector() -> None:
-    """Keep the cyclic collector's pauses short and rare under load.
-
-    Every live transaction holds about a hundred tracked objects for up to 64*T1.
-    With Python's default thresholds the collector rescans them many times a
-    second; with a large young generation the first older-generation pass scans a
-    million objects at once. Measured with tools/bench at 300 calls/s on 2 cores:
-    defaults lost 10 of 3000 calls (GC pauses over 180 ms, 204 datagrams dropped);
-    (20000, 50, 100) lost 12 of 6000 in a 20 s run (a 480 ms generation-1 pause);
-    (5000, 10, 1000) lost none of 6000 (p99 24 ms) nor of 9000 in 30 s. Objects
-    made at start-up (config, directory, modules) are frozen out of every pass.
-    """
-    gc.freeze()
-    gc.set_threshold(5_000, 10, 1_000)
 
 
 class _ListenerFailed(Exception):

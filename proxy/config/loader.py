@@ -102,7 +102,7 @@ class ProxyConfig:
     auth_realm: str | None = None  # the digest realm (RFC 7616)
     auth_algorithms: tuple[str, ...] = ()  # offered in order; () for every supported one
     credentials: Mapping[str, Credentials] = field(default_factory=dict)  # by user id
-    line_max_calls: int = LINE_MAX_CALLS  # calls a line carries before 486
+    line_max_calls: int = LINE_MAX_CALLS  # calls a line carries before 486 (403 placed)
     dialog_max_duration: float = DIALOG_MAX_DURATION_SECONDS  # a quiet call ends after it
     history_retention: float = HISTORY_RETENTION_SECONDS  # seconds a call stays in the history
     dns_servers: tuple[tuple[str, int], ...] = ()  # (IP, port); () for the system's

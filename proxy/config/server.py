@@ -83,7 +83,8 @@ class Lines(Section):
 
     max_calls: Annotated[
         int, Whole(1, 100_000),
-        Field(description="calls a line carries at once; the next gets 486 Busy Here"),
+        Field(description="calls a line carries at once, received or placed; the next call"
+                          " to it gets 486 Busy Here, the next placed from it 403 Forbidden"),
     ] = LINE_MAX_CALLS
 
 

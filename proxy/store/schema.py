@@ -87,6 +87,8 @@ call_history = Table(
     Column("duration", Double, nullable=False),
     Column("hung_up_by", Text, nullable=True),
     Column("end_reason", Text, nullable=False),
+    Column("held_by", Text, nullable=True),
+    Column("held_at", Double, nullable=True),
     PrimaryKeyConstraint("call_id", "line", "started", name="call_history_pkey"),
     Index("call_history_line_started", "line", "started"),
     Index("call_history_delegator_started", "delegator", "started"),
