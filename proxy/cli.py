@@ -145,7 +145,7 @@ def _reload(config: ProxyConfig, path: str) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 2
     print(f"{path}: reloaded")
-    for reason in outcome.restart_needed:
+    for reason in (*outcome.restart_needed, *outcome.ignored):
         print(f"  {reason}")
     return 0
 

@@ -28,13 +28,22 @@ from typing import Any
 from proxy.config.errors import ConfigError
 from proxy.config.loader import ProxyConfig, read_document, validate_document
 from proxy.config.reload import live_config, restart_needed
-from proxy.config.user_settings import is_locked, user_settings, with_user_settings
+from proxy.config.user_settings import (
+    ignored_in_file,
+    is_locked,
+    seeds,
+    user_settings,
+    with_user_settings,
+)
 from proxy.store import StoreError
 
 PID_FILE = "vipproxy.pid"
 LoadSettings = Callable[[], Awaitable[dict[str, dict[str, Any]]]]
 SaveSettings = Callable[[str, Mapping[str, Any]], Awaitable[None]]
 OUTCOME_FILE = "vipproxy.reload.json"
+IGNORED_EDIT = ("the users' settings (delegates, vip_delegation, ring_timeout, "
+                "vip_contacts) are kept in the store, so this edit is not applied; "
+                "set locked: true to make the file's entry the delegation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,7 @@ class ReloadOutcome:
     applied: bool
     problems: tuple[str, ...] = ()  # the file's errors, each with its path: nothing changed
     restart_needed: tuple[str, ...] = ()  # applied except these sections
+    ignored: tuple[str, ...] = ()  # applied except these users' settings (the store has them)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,15 +81,32 @@ class LiveConfig:
         self._save: SaveSettings | None = None
         self._changing = asyncio.Lock()  # users' changes are saved in the order made
         self._changes = 0  # users' changes made here, so a refresh read before one is dropped
+        self._tasks: set[asyncio.Task[None]] = set()  # seeding after a reload
 
     async def open_settings(self, load: LoadSettings, save: SaveSettings) -> None:
-        """Lay the users' settings from the store over the file; raises ConfigError
-        (every problem by its path) when the two together are invalid, StoreError
-        when the store cannot be read."""
+        """Seed the store with the file's delegators it does not hold yet, then lay
+        the users' settings from the store over the file; raises ConfigError (every
+        problem by its path) when the two together are invalid, StoreError when the
+        store cannot be read or written."""
         stored = await load()
         document = read_document(self.path)
         self.config = live_config(self.config, self._validated(document, stored))
         self._document, self._stored, self._save = document, stored, save
+        await self._seed(seeds(document, stored))
+
+    async def _seed(self, new: Mapping[str, Mapping[str, Any]]) -> None:
+        """Write the file's settings of delegators the store does not hold: from now
+        on the store is the truth for them. Nothing changes in force (the file said
+        the same), so a store that fails leaves them to the next start."""
+        assert self._save is not None, "open_settings comes first"
+        async with self._changing:
+            for delegator, settings in new.items():
+                if delegator in self._stored:
+                    continue  # a user changed it meanwhile
+                await self._save(delegator, settings)
+                self._stored = {**self._stored, delegator: dict(settings)}
+        if new:
+            self._log.info("delegation.seeded", delegators=sorted(new))
 
     def on_reload(self, follower: Callable[[ProxyConfig], None]) -> None:
         """Call ``follower`` with the configuration in force after each change."""
@@ -90,6 +117,9 @@ class LiveConfig:
         self._sequence += 1
         try:
             document = read_document(self.path)
+            # The file on its own first, as `vipproxy check` reads it: a mistake in
+            # what the store overrides is still a mistake in the file.
+            validate_document(document, os.environ)
             new = self._validated(document, self._stored)
         except ConfigError as error:
             problems = tuple(str(problem) for problem in error.problems)
@@ -97,13 +127,28 @@ class LiveConfig:
             self.results["refused"] += 1
             return self._reported(ReloadOutcome(self._sequence, False, problems))
         waiting = restart_needed(self.config, new)
+        ignored = tuple(f"delegations.{delegator}: {IGNORED_EDIT}"
+                        for delegator in ignored_in_file(self._document, document, self._stored))
         self._document = document
         self._apply(new)
         self._log.info("config.reloaded", path=str(self.path), restart_needed=list(waiting),
-                       users=len(new.directory.users),
+                       ignored=list(ignored), users=len(new.directory.users),
                        delegations=len(new.directory.delegations))
         self.results["applied"] += 1
-        return self._reported(ReloadOutcome(self._sequence, True, (), waiting))
+        self._keep(asyncio.get_running_loop().create_task(
+            self._seed_quietly(seeds(document, self._stored))))
+        return self._reported(ReloadOutcome(self._sequence, True, (), waiting, ignored))
+
+    async def _seed_quietly(self, new: Mapping[str, Mapping[str, Any]]) -> None:
+        try:
+            await self._seed(new)
+        except StoreError as error:  # they follow the file until the next try
+            self._log.warning("delegation.seed_failed", error=error.problem)
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        # The loop keeps only weak references to tasks: hold it until it is done.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def locked(self, delegator: str) -> bool:
         """Whether the file keeps ``delegator``'s delegation (``locked: true``)."""
@@ -243,4 +288,4 @@ def _read_outcome(state_dir: Path, pid: int) -> ReloadOutcome | None:
     if data.get("pid") != pid:
         return None  # an earlier process's
     return ReloadOutcome(data["sequence"], data["applied"], tuple(data["problems"]),
-                         tuple(data["restart_needed"]))
+                         tuple(data["restart_needed"]), tuple(data.get("ignored", ())))

@@ -3,9 +3,12 @@
 The users own their delegates (privileges, invitation status), the two policies,
 the ring timeout and the VIP contacts (``USER_OWNED``); everything else of a
 ``delegations`` entry (voicemail, display prefixes, ``locked``) and every other
-section stay the administrator's, in the file. A delegator who never changed their
-delegation through the API follows the file; once they did, the store's settings
-are laid over the file's entry, unless the administrator set ``locked: true``.
+section stay the administrator's, in the file. The file seeds the store: the
+first time a proxy sees a delegator (its first start, or a delegator the
+administrator added since) their entry's settings are written to the store
+(``seeds``), and from then on the store's settings are laid over the file's
+entry, unless the administrator set ``locked: true``. An edit of those settings
+in the file is then ignored, and said so (``ignored_in_file``).
 
 Pure: raw documents in (the parsed YAML, the stored JSON), a raw document out, to
 be validated by the same models as the file, so every door reports a problem by
@@ -55,6 +58,32 @@ def user_settings(document: object, stored: Mapping[str, Mapping[str, Any]],
         return {key: stored[delegator][key] for key in USER_OWNED if key in stored[delegator]}
     entry = _entry(document, delegator)
     return {key: entry[key] for key in USER_OWNED if key in entry}
+
+
+def seeds(document: object, stored: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The settings to write to the store for each unlocked delegator of the file
+    it does not hold yet: their entry's user-owned settings, as the file says."""
+    users = document.get("users") if isinstance(document, dict) else None
+    if not isinstance(users, dict):
+        return {}
+    return {delegator: user_settings(document, {}, delegator)
+            for delegator in _delegators(document)
+            if delegator in users and delegator not in stored
+            and not is_locked(document, delegator)}
+
+
+def ignored_in_file(before: object, after: object,
+                    stored: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Unlocked delegators the store holds whose user-owned settings the file
+    changed between ``before`` and ``after``: the store wins, so say so."""
+    return [delegator for delegator in _delegators(after)
+            if delegator in stored and not is_locked(after, delegator)
+            and user_settings(before, {}, delegator) != user_settings(after, {}, delegator)]
+
+
+def _delegators(document: object) -> list[str]:
+    delegations = document.get("delegations") if isinstance(document, dict) else None
+    return sorted(delegations) if isinstance(delegations, dict) else []
 
 
 def is_locked(document: object, delegator: str) -> bool:

@@ -190,6 +190,8 @@ def test_reload_through_the_api_applies_a_valid_file_and_refuses_a_broken_one(
             assert path in problems, problems
         assert explained_policy(admin) == "ring_me_only"  # nothing changed
 
+        # The store holds what users own (the file seeded it): an edit there is
+        # not applied, and said so...
         good["delegations"]["alice"]["vip_delegation"]["other_callers"] = "ring_all"
         good["listen"][0]["port"] += 1
         proxy.rewrite(good)
@@ -197,6 +199,14 @@ def test_reload_through_the_api_applies_a_valid_file_and_refuses_a_broken_one(
         assert applied.status_code == 200, applied.text
         assert applied.json()["restart_needed"] == [
             "listen: changed; takes effect after a restart"], applied.text
+        assert [item.split(":")[0] for item in applied.json()["ignored"]] == [
+            "delegations.alice"], applied.text
+        assert explained_policy(admin) == "ring_me_only"
+        # ...until the administrator locks the delegation: the file's entry is it.
+        good["delegations"]["alice"]["locked"] = True
+        proxy.rewrite(good)
+        locked = admin.post("/admin/reload")
+        assert locked.status_code == 200 and locked.json()["ignored"] == [], locked.text
         assert explained_policy(admin) == "ring_all"
     assert_still_listening(proxy)
 

@@ -41,10 +41,13 @@ def test_a_valid_change_applies_to_the_next_call_while_a_ringing_call_keeps_its_
 ) -> None:
     alice = sipp.uas("alice", "uas_ring_until_cancel.xml")
     bob = sipp.uas("bob", "uas_answer.xml")
-    proxy = vipproxy({}, directory=office(
+    directory = office(
         {"alice": alice.uri("alice"), "bob": bob.uri("bob")},
         vip_callers="ring_me_only", other_callers="ring_me_then_delegates",
-        ring_timeout=f"{RING_TIMEOUT:g}s"))
+        ring_timeout=f"{RING_TIMEOUT:g}s")
+    # Locked: the file's entry is the delegation, so the file may change its policy.
+    directory["delegations"]["alice"]["locked"] = True
+    proxy = vipproxy({}, directory=directory)
     first = call_the_line(sipp, proxy, "caller1")
     assert wait_until(lambda: bool(alice.received_so_far("INVITE")), 5.0), "alice never rang"
 
@@ -78,6 +81,31 @@ def test_a_valid_change_applies_to_the_next_call_while_a_ringing_call_keeps_its_
     reloaded = proxy.events("config.reloaded")
     assert len(reloaded) == 1 and reloaded[0]["restart_needed"] == [
         "shutdown_grace: changed; takes effect after a restart"], reloaded
+
+
+def test_an_edit_of_what_users_own_is_not_applied_and_the_reload_says_so(
+    vipproxy: StartProxy, sipp: SippLauncher
+) -> None:
+    """The file seeded the store at start; from then on the store is the truth for
+    an unlocked delegator, and the reload names the edit it did not apply."""
+    alice = sipp.uas("alice", "uas_answer.xml")
+    bob = sipp.uas("bob", "uas_answer.xml")
+    proxy = vipproxy({}, directory=office(
+        {"alice": alice.uri("alice"), "bob": bob.uri("bob")},
+        vip_callers="ring_me_only", other_callers="ring_me_only"))
+    assert proxy.events("delegation.seeded")[0]["delegators"] == ["alice"]
+    config = proxy.configuration()
+    config["delegations"]["alice"]["vip_delegation"]["other_callers"] = "ring_delegates_only"
+    proxy.rewrite(config)
+    status, printed = reload(proxy)
+    assert status == 0, printed
+    assert "delegations.alice: the users' settings" in printed, printed
+
+    call = call_the_line(sipp, proxy, "caller")
+    call_result, alice_result = sipp.finish(call, alice)
+    assert_all_passed(call_result, alice_result)
+    assert [event["policy"] for event in route_decisions(proxy)] == ["ring_me_only"]
+    assert not bob.received_so_far("INVITE")
 
 
 BROKEN_PATHS = (

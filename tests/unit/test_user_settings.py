@@ -20,7 +20,12 @@ from proxy.admin.delegations import (
     without_contact,
 )
 from proxy.config.loader import validate_document
-from proxy.config.user_settings import user_settings, with_user_settings
+from proxy.config.user_settings import (
+    ignored_in_file,
+    seeds,
+    user_settings,
+    with_user_settings,
+)
 from proxy.notices import NoticeKind, notices_of
 from proxy.policy.directory import DelegationStatus, Directory
 
@@ -117,3 +122,23 @@ def test_notices_tell_the_invited_the_delegator_and_the_removed() -> None:
         (NoticeKind.REMOVED, "dana")]
     # A change of privileges, or of anything else, tells nobody.
     assert notices_of("alice", accepted, with_delegate(accepted, "dana", {"privileges": []})) == []
+
+
+def test_the_file_seeds_the_store_with_the_unlocked_delegators_it_does_not_hold() -> None:
+    file = document(ring_timeout="20s")
+    assert seeds(file, {}) == {"alice": user_settings(file, {}, "alice")}
+    assert seeds(file, {"alice": {"ring_timeout": "9s"}}) == {}  # held: the store's
+    assert seeds(document(locked=True), {}) == {}  # locked: the file's for good
+
+
+def test_an_edit_of_what_users_own_is_reported_for_the_delegators_the_store_holds() -> None:
+    before, after = document(ring_timeout="20s"), document(ring_timeout="30s")
+    stored = {"alice": user_settings(before, {}, "alice")}
+    assert ignored_in_file(before, after, stored) == ["alice"]
+    assert ignored_in_file(before, before, stored) == []  # no edit
+    assert ignored_in_file(before, after, {}) == []  # not held yet: the file seeds it
+    locked_after = document(ring_timeout="30s", locked=True)
+    assert ignored_in_file(before, locked_after, stored) == []  # locked: applied
+    # And the store wins over the edit in the configuration in force.
+    merged = with_user_settings(after, stored)
+    assert user_settings(merged, {}, "alice")["ring_timeout"] == "20s"
