@@ -136,6 +136,7 @@ from processes import (
 from proxies import (
     BASELINE,
     DOMAIN,
+    KAMAILIO_AS_RUN,
     Fork,
     ProxyUnderTest,
     kamailio_installed,
@@ -505,6 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fork = Fork(settings.service, (f"sip:a@{CALLEE_A.host}:{CALLEE_A.port}",
                                    f"sip:b@{CALLEE_B.host}:{CALLEE_B.port}"), CALLER.host)
     proxies = known_proxies(PROXY_HOST, settings.baseline)
+    if "kamailio" in settings.proxies:
+        print(f"kamailio: {KAMAILIO_AS_RUN}, 2 children (tools/bench/kamailio.cfg)")
     print(f"files: {workdir}\n{STEP_HEADER}", flush=True)
     results: list[StepResult] = []
     exit_code = 0
