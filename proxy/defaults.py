@@ -72,3 +72,9 @@ FLOW_TIMER_UDP_SECONDS = 25
 # NOTIFY after the first carries only the calls that changed (RFC 4235 §4.1,
 # partial state), so its size and cost do not grow with the line.
 LAMP_FULL_STATE_MAX_CALLS = 4
+# Busy lamps: the least time between two NOTIFYs of one subscription (RFC 6665 §4.2.2
+# lets a notifier throttle; RFC 6446 §3 calls it the minimum interval). Changes of the
+# line within it are merged into the next NOTIFY, so a lamp lags a change by at most
+# this (plus the watcher's answer), and a busy line costs each watcher at most one
+# NOTIFY per interval instead of one per change.
+LAMP_NOTIFY_MIN_INTERVAL = 0.06

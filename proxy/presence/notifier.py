@@ -9,6 +9,11 @@ answers. Time is wall-clock seconds, passed in.
 Who may watch: the user who owns the line and the delegates who accepted that
 user's delegation, authenticated. Everyone else gets 403.
 
+Each subscription has at most one NOTIFY in flight, and after its answer rests
+for the rest of the minimum interval (``PresenceSettings.notify_min_interval``,
+``machine``): changes meanwhile are merged into the NOTIFY that follows, and the
+delay of a change is measured from the oldest change not yet sent.
+
 A NOTIFY carries the full state at the moment it is built, plus the dialogs that
 ended since the one before. On a busy line (more than ``LAMP_FULL_STATE_MAX_CALLS``
 calls) every NOTIFY after the first carries only the calls that changed since
@@ -34,10 +39,10 @@ from proxy.policy.directory import DelegationStatus, Directory, User
 from proxy.policy.trust import Source
 from proxy.presence.dialog_info import full_state, partial_state
 from proxy.presence.machine import (
+    IN_FLIGHT,
     Step,
     SubscriptionAction,
     SubscriptionInput,
-    SubscriptionState,
     next_step,
 )
 from proxy.presence.requests import (
@@ -89,6 +94,17 @@ class SendNotify:
 
 
 @dataclass(frozen=True, slots=True)
+class RestUntil:
+    """Call ``rested`` with ``key`` and ``cseq`` at ``until`` (wall-clock seconds):
+    the minimum interval after the NOTIFY numbered ``cseq`` is then over. A later
+    NOTIFY makes the call stale (the generation of ARCHITECTURE principle 5)."""
+
+    key: DialogKey
+    until: float
+    cseq: int
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionStarted:
     key: DialogKey
     watcher: str
@@ -104,7 +120,7 @@ class SubscriptionEnded:
     reason: str
 
 
-Action = SendNotify | SubscriptionStarted | SubscriptionEnded
+Action = SendNotify | RestUntil | SubscriptionStarted | SubscriptionEnded
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +177,7 @@ class Notifier:
     def notifying(self) -> int:
         """Subscriptions with a NOTIFY in flight (the drain waits for them)."""
         return sum(1 for subscription in self._subscriptions.values()
-                   if subscription.state is not SubscriptionState.QUIET)
+                   if subscription.state in IN_FLIGHT)
 
     # --- SUBSCRIBE (RFC 6665 §4.2.1) --------------------------------------------------
 
@@ -365,6 +381,15 @@ class Notifier:
         subscription.end_reason = f"NOTIFY answered {status}"
         return self._feed(subscription, SubscriptionInput.FAILED, now)
 
+    def rested(self, key: DialogKey, cseq: int, now: float) -> list[Action]:
+        """The minimum interval after NOTIFY ``cseq`` is over (``RestUntil``): the
+        changes that came meanwhile leave as one NOTIFY. Stale when a NOTIFY has
+        left since (a refresh's, the final one) or the subscription is gone."""
+        subscription = self._subscriptions.get(key)
+        if subscription is None or subscription.cseq != cseq:
+            return []
+        return self._feed(subscription, SubscriptionInput.RESTED, now)
+
     def expire(self, now: float) -> list[Action]:
         """End the subscriptions whose interval has run out (RFC 6665 §4.2.2)."""
         due = [subscription for subscription in self._subscriptions.values()
@@ -401,16 +426,22 @@ class Notifier:
                 return []
             case SubscriptionAction.SEND_STATE:
                 remaining = max(0, int(subscription.expires_at - now))
-                return [self._notify(subscription, f"active;expires={remaining}")]
+                return [self._notify(subscription, f"active;expires={remaining}", now)]
             case SubscriptionAction.SEND_FINAL:
                 return [self._notify(subscription,
-                                     f"terminated;reason={subscription.end_reason}")]
+                                     f"terminated;reason={subscription.end_reason}", now)]
+            case SubscriptionAction.REST:
+                until = subscription.sent_at + self._settings.notify_min_interval
+                if until <= now:  # the answer came after the interval: no wait
+                    return self._feed(subscription, SubscriptionInput.RESTED, now)
+                return [RestUntil(subscription.key, until, subscription.cseq)]
             case SubscriptionAction.FORGET:
                 self._forget(subscription)
                 return [SubscriptionEnded(subscription.key, subscription.watcher,
                                           subscription.entity, subscription.end_reason or "")]
 
-    def _notify(self, subscription: Subscription, subscription_state: str) -> SendNotify:
+    def _notify(self, subscription: Subscription, subscription_state: str,
+                now: float) -> SendNotify:
         """RFC 6665 §4.2.2: the full state now, plus the dialogs that ended since the
         last NOTIFY, shown this once as terminated."""
         if subscription.version and self._busy(subscription):
@@ -423,6 +454,7 @@ class Notifier:
         subscription.ended = {}
         subscription.touched = {}
         changed_at, subscription.changed_at = subscription.changed_at, None
+        subscription.sent_at = now
         return SendNotify(subscription.key, subscription.notify(subscription_state, body),
                           subscription.peer.hop, changed_at)
 

@@ -53,6 +53,7 @@ class Subscription:
     # Calls whose dialogs changed since the last NOTIFY (for partial state).
     touched: dict[str, None] = field(default_factory=dict)
     changed_at: float | None = None  # the oldest change no NOTIFY has carried yet
+    sent_at: float = 0.0  # when our last NOTIFY left: the minimum interval counts from it
 
     def notify(self, subscription_state: str, body: bytes) -> Request:
         """The next NOTIFY: a new CSeq, a branch of its own (tag and CSeq make it
