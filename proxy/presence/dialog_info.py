@@ -39,26 +39,42 @@ def full_state(entity: str, version: int, dialogs: Sequence[DialogView],
     """The document for ``entity`` (the URI watched) with every dialog shown,
     numbered ``version`` (§4.1: counts up from 0 within a subscription);
     ``idle_id`` names the placeholder dialog of a line with none."""
+    return full_state_of(entity, version, dialogs_xml(dialogs), idle_id)
+
+
+def full_state_of(entity: str, version: int, dialogs: str, idle_id: str) -> bytes:
+    """``full_state`` with the dialogs serialised already (``dialogs_xml``): the
+    watchers of one line share that text, only the root differs (its version)."""
     if not dialogs:
-        idle = (f"<dialog id={quoteattr(_text(idle_id))}>"
-                f"<state>{DialogState.TERMINATED.value}</state></dialog>")
-        return _document(entity, version, "full", idle)
-    return _document(entity, version, "full", "".join(map(_dialog_xml, dialogs)))
+        dialogs = (f"<dialog id={quoteattr(_text(idle_id))}>"
+                   f"<state>{DialogState.TERMINATED.value}</state></dialog>")
+    return _document(entity, version, "full", dialogs)
 
 
 def partial_state(entity: str, version: int, dialogs: Sequence[DialogView]) -> bytes:
     """§4.1 ``state="partial"``: only the dialogs that changed since the document
     numbered ``version - 1``; the watcher keeps the others as they were."""
-    return _document(entity, version, "partial", "".join(map(_dialog_xml, dialogs)))
+    return _document(entity, version, "partial", dialogs_xml(dialogs))
+
+
+def dialogs_xml(dialogs: Sequence[DialogView]) -> str:
+    """The ``dialog`` elements of a document, each serialised once (``_dialog_xml``):
+    fifty lamps on a busy line cost one join, not fifty trees."""
+    return "".join(map(_dialog_xml, dialogs))
 
 
 def _document(entity: str, version: int, state: str, dialogs: str) -> bytes:
     """Only the root differs between the watchers of one line (its ``version``), so
-    the root is written as text and each dialog is serialised once
-    (``_dialog_xml``): fifty lamps on a busy line cost fifty joins, not fifty trees."""
+    it is written as text around the dialogs."""
     return (f'{_DECLARATION}<dialog-info xmlns="{NAMESPACE}" version="{version}" '
-            f'state="{state}" entity={quoteattr(_text(entity))}>{dialogs}</dialog-info>'
+            f'state="{state}" entity={_entity_attribute(entity)}>{dialogs}</dialog-info>'
             ).encode()
+
+
+@lru_cache(maxsize=_DIALOGS_CACHED)
+def _entity_attribute(entity: str) -> str:
+    """The quoted ``entity`` value: one per subscription, the same in each NOTIFY."""
+    return quoteattr(_text(entity))
 
 
 @lru_cache(maxsize=_DIALOGS_CACHED)

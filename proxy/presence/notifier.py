@@ -37,7 +37,7 @@ from proxy.defaults import DRAINING_RETRY_AFTER, LAMP_FULL_STATE_MAX_CALLS
 from proxy.dialog.views import DialogView, LineChange, LineView
 from proxy.policy.directory import DelegationStatus, Directory, User
 from proxy.policy.trust import Source
-from proxy.presence.dialog_info import full_state, partial_state
+from proxy.presence.dialog_info import dialogs_xml, full_state_of, partial_state
 from proxy.presence.machine import (
     IN_FLIGHT,
     Step,
@@ -141,6 +141,15 @@ class _Watched:
 
 
 @dataclass(frozen=True, slots=True)
+class _Shown:
+    """A line as its watchers are shown it, until it changes."""
+
+    dialogs: tuple[DialogView, ...]
+    calls: int  # calls on the line (a busy line gets partial state)
+    xml: str  # the dialogs serialised (``dialogs_xml``)
+
+
+@dataclass(frozen=True, slots=True)
 class _Admitted:
     """A new subscription that may start."""
 
@@ -165,9 +174,9 @@ class Notifier:
         self._subscriptions: dict[DialogKey, Subscription] = {}
         self._by_line: dict[str, dict[DialogKey, None]] = {}  # insertion-ordered sets
         self._changed: dict[DialogKey, None] = {}  # noted since the last flush
-        # Each line's dialogs as last built, until the line changes: every watcher of
-        # a line is notified from one view of it.
-        self._shown: dict[str, tuple[DialogView, ...]] = {}
+        # Each line as last shown, until the line changes: every watcher of a line
+        # is notified from one view of it, serialised once.
+        self._shown: dict[str, _Shown] = {}
         self._stopping = False
 
     def __len__(self) -> int:
@@ -448,8 +457,8 @@ class Notifier:
             body = partial_state(subscription.entity, subscription.version,
                                  self._changed_dialogs(subscription))
         else:
-            body = full_state(subscription.entity, subscription.version,
-                              self._dialogs(subscription), IDLE_DIALOG_ID)
+            body = full_state_of(subscription.entity, subscription.version,
+                                 self._dialogs_xml(subscription), IDLE_DIALOG_ID)
         subscription.version += 1
         subscription.ended = {}
         subscription.touched = {}
@@ -458,17 +467,22 @@ class Notifier:
         return SendNotify(subscription.key, subscription.notify(subscription_state, body),
                           subscription.peer.hop, changed_at)
 
-    def _dialogs(self, subscription: Subscription) -> list[DialogView]:
+    def _dialogs_xml(self, subscription: Subscription) -> str:
+        """The dialogs of the full state, serialised. The common case, one line and
+        no dialog ended since the last NOTIFY, is the line's text as shown to all."""
+        if len(subscription.lines) == 1 and not subscription.ended:
+            return self._line_shown(subscription.lines[0]).xml
         shown: dict[str, DialogView] = {}
         for line in subscription.lines:
-            for dialog in self._line_dialogs(line):
+            for dialog in self._line_shown(line).dialogs:
                 shown.setdefault(dialog.id, dialog)
         for dialog_id, dialog in subscription.ended.items():
             shown.setdefault(dialog_id, dialog)
-        return list(shown.values())
+        return dialogs_xml(list(shown.values()))
 
     def _busy(self, subscription: Subscription) -> bool:
-        return sum(map(self._lines.calls_on, subscription.lines)) > LAMP_FULL_STATE_MAX_CALLS
+        calls = sum(self._line_shown(line).calls for line in subscription.lines)
+        return calls > LAMP_FULL_STATE_MAX_CALLS
 
     def _changed_dialogs(self, subscription: Subscription) -> list[DialogView]:
         """The dialogs of the calls that changed since the last NOTIFY, and the
@@ -482,12 +496,14 @@ class Notifier:
             shown.setdefault(dialog_id, dialog)
         return list(shown.values())
 
-    def _line_dialogs(self, line: str) -> tuple[DialogView, ...]:
-        dialogs = self._shown.get(line)
-        if dialogs is None:
+    def _line_shown(self, line: str) -> _Shown:
+        shown = self._shown.get(line)
+        if shown is None:
             view = self._lines.line(line)
-            dialogs = self._shown[line] = view.dialogs if view is not None else ()
-        return dialogs
+            dialogs = view.dialogs if view is not None else ()
+            shown = self._shown[line] = _Shown(dialogs, self._lines.calls_on(line),
+                                               dialogs_xml(dialogs))
+        return shown
 
     def _forget(self, subscription: Subscription) -> None:
         key = subscription.key
