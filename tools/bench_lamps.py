@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Busy lamps in process: the CPU a NOTIFY and its 200 cost, without sockets.
+
+Wires the real ``ProxyCore``, dialog tracker, ``Notifier`` and ``Lamps`` of this
+checkout as ``proxy.app`` does, on the fake loop of tests/unit/fakelink.py, and
+places the call flow of tools/bench_core.py (variant ``busy``: the line rings,
+is answered, ends) on a user's line watched by --watchers subscriptions. The
+fake clock moves --gap seconds after every message of a call, and every NOTIFY
+the proxy sends is answered 200 at once (the 200 made with plain string work,
+outside the checkout's code).
+
+Each run is two processes, the same calls without watchers and with them, and
+prints the CPU (process time) per call of each, the NOTIFYs per call, and the
+difference per NOTIFY: what a NOTIFY and its 200 cost the proxy. --profile
+prints the cProfile of the watched run instead (top functions by own time).
+
+Usage (from the repository root):
+
+  python3 tools/bench_lamps.py                      # 50 watchers, 500 calls
+  python3 tools/bench_lamps.py --watchers 10 --gap 0.05
+  python3 tools/bench_lamps.py --profile | head -60
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import logging
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests" / "unit"), str(ROOT), str(ROOT / "tools")]
+
+from bench_core import CALLEE_A, CALLEE_B, CALLER, Call, response_to  # noqa: E402
+
+SERVICE = "2000"
+WATCHER = ("127.0.0.45", 5090)
+CONFIG = f"""
+listen: [{{transport: udp, host: 127.0.0.1, port: 5060}}]
+timers: {{t1: 500ms, t2: 4s, t4: 5s, timer_c: 181s}}
+trusted_peers: ["{CALLER[0]}/32"]
+domain: bench.test
+users:
+  boss:
+    name: Boss
+    lines: ["{SERVICE}"]
+    endpoints: ["sip:a@{CALLEE_A[0]}:{CALLEE_A[1]}", "sip:b@{CALLEE_B[0]}:{CALLEE_B[1]}"]
+"""
+
+
+class Office:
+    """The core, the line and the lamps on the fake loop; every NOTIFY answered."""
+
+    def __init__(self, watchers: int) -> None:
+        import structlog
+
+        # As the bench runs a watched step (info): debug costs a lookup.
+        structlog.configure(
+            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+            logger_factory=structlog.ReturnLoggerFactory(), cache_logger_on_first_use=True)
+        import fakelink
+
+        from proxy.config.loader import parse_config
+        from proxy.dialog import DialogTracker
+        from proxy.lamps import Lamps
+        from proxy.lines import Lines
+        from proxy.policy.trust import Source, SourceKind
+        from proxy.presence import Notifier
+        from proxy.sip.hop import Hop
+
+        config = parse_config(CONFIG)
+        self.core, self.loop, _ = fakelink.make_core(CONFIG)
+        self.sent: list[tuple[bytes, Hop]] = []
+        self.core._send_bytes = lambda data, hop, fallback=None: self.sent.append((data, hop))
+        self.hops = {address: Hop("UDP", *address)
+                     for address in (CALLER, CALLEE_A, CALLEE_B, WATCHER)}
+        log = structlog.get_logger("bench")
+        lines = Lines(DialogTracker(config.directory), self.loop, log)  # type: ignore[arg-type]
+        self.core.events.subscribe(lines.observe)
+        tags = iter(range(1, 1 << 30))
+        self.lamps = Lamps(Notifier(config.directory, lines.tracker, self.core._local,
+                                    lambda: f"lamp{next(tags)}"),
+                           self.core.originate, self.loop, log, clock=self.loop.time)
+        lines.on_line_change(self.lamps.on_line_change)
+        source = Source(self.hops[WATCHER], SourceKind.PHONE, "boss", authenticated=True)
+        from proxy.sip.message import parse_message
+
+        for number in range(watchers):
+            self.lamps.handle(parse_message(_subscribe(number)), source,  # type: ignore[arg-type]
+                              self.loop.time())
+        self.notifies = 0
+        self.outside = 0.0  # process time spent making the watchers' 200s
+        self.advance(0)
+        self.notifies = 0
+        gc.freeze()
+        gc.set_threshold(5_000, 10, 1_000)  # as proxy/app.py serves
+
+    def deliver(self, data: bytes, source: tuple[str, int]) -> list[tuple[bytes, object]]:
+        """A message in; what the proxy sent to anyone but the watchers."""
+        self.sent.clear()
+        self.core.receive(data, self.hops[source])
+        return self._answer_watchers()
+
+    def advance(self, seconds: float) -> None:
+        self.sent.clear()
+        self.loop.advance(seconds)
+        self._answer_watchers()
+
+    def _answer_watchers(self) -> list[tuple[bytes, object]]:
+        """Answer every NOTIFY sent (the 200s may make more); the rest, in order."""
+        others = []
+        while self.sent:
+            sent, self.sent = self.sent, []
+            for data, hop in sent:
+                if (hop.host, hop.port) != WATCHER:
+                    others.append((data, hop))
+                elif data.startswith(b"NOTIFY"):
+                    self.notifies += 1
+                    started = time.process_time()
+                    ok = response_to(data, "200 OK")
+                    self.outside += time.process_time() - started
+                    self.core.receive(ok, self.hops[WATCHER])
+        return others
+
+
+def _subscribe(number: int) -> bytes:
+    return (
+        f"SUBSCRIBE sip:{SERVICE}@bench.test SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {WATCHER[0]}:{WATCHER[1]};branch=z9hG4bK-sub-{number};rport\r\n"
+        f"From: <sip:boss@bench.test>;tag=watcher{number}\r\n"
+        f"To: <sip:{SERVICE}@bench.test>\r\n"
+        f"Call-ID: watch-{number}@{WATCHER[0]}\r\nCSeq: 1 SUBSCRIBE\r\n"
+        f"Contact: <sip:boss@{WATCHER[0]}:{WATCHER[1]};transport=udp>\r\n"
+        "Event: dialog\r\nAccept: application/dialog-info+xml\r\nExpires: 3600\r\n"
+        "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def run_calls(office: Office, numbers: range, gap: float) -> None:
+    """The busy call of tools/bench_core.py, the clock moving ``gap`` after each message;
+    each number a call of its own (Call-ID, tags, branches)."""
+    from bench_core import _to
+
+    def deliver(data: bytes, source: tuple[str, int]) -> list[tuple[bytes, object]]:
+        sent = office.deliver(data, source)
+        office.advance(gap)
+        return sent + office._answer_watchers()
+
+    for number in numbers:
+        call = Call(number)
+        a_contact = f"sip:a@{CALLEE_A[0]}:{CALLEE_A[1]}"
+        sent = deliver(call.invite(), CALLER)
+        invite_a, invite_b = _to(sent, CALLEE_A, "INVITE"), _to(sent, CALLEE_B, "INVITE")
+        deliver(response_to(invite_b, "486 Busy Here", to_tag=f"b{number}"), CALLEE_B)
+        deliver(response_to(invite_a, "180 Ringing", to_tag=f"a{number}", contact=a_contact),
+                CALLEE_A)
+        sent = deliver(response_to(invite_a, "200 OK", to_tag=f"a{number}", contact=a_contact),
+                       CALLEE_A)
+        answer = _to(sent, CALLER, "SIP/2.0 200")
+        deliver(call.in_dialog("ACK", 1, answer), CALLER)
+        bye = _to(deliver(call.in_dialog("BYE", 2, answer), CALLER), CALLEE_A, "BYE")
+        deliver(response_to(bye, "200 OK"), CALLEE_A)
+
+
+def child(watchers: int, calls: int, gap: float, profile: bool) -> None:
+    office = Office(watchers)
+    warm_up = max(1, calls // 10)
+    run_calls(office, range(warm_up), gap)  # fill the caches as a running proxy has them
+    office.notifies, office.outside = 0, 0.0
+    profiler = cProfile.Profile() if profile else None
+    started = time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    run_calls(office, range(warm_up, warm_up + calls), gap)
+    if profiler is not None:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+        return
+    print(time.process_time() - started - office.outside, office.notifies)
+
+
+def _measure(watchers: int, calls: int, gap: float) -> tuple[float, int]:
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", "--watchers", str(watchers),
+         "--calls", str(calls), "--gap", str(gap)],
+        capture_output=True, text=True, check=True)
+    spent, notifies = result.stdout.split()
+    return float(spent), int(notifies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--watchers", type=int, default=50)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--gap", type=float, default=0.002,
+                        help="seconds the fake clock moves after each message (default: 0.002)")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the watched run (top 40 by own time)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    settings = parser.parse_args()
+    if settings.child or settings.profile:
+        child(settings.watchers, settings.calls, settings.gap, settings.profile)
+        return
+    alone, _ = _measure(0, settings.calls, settings.gap)
+    watched, notifies = _measure(settings.watchers, settings.calls, settings.gap)
+    calls = settings.calls
+    print(f"{calls} calls, {settings.watchers} watchers, {settings.gap * 1000:g} ms between "
+          "messages")
+    print(f"  CPU per call without watchers  {alone / calls * 1e6:9.1f} us")
+    print(f"  CPU per call with watchers     {watched / calls * 1e6:9.1f} us "
+          f"({(watched / alone - 1) * 100:+.0f}%)")
+    print(f"  NOTIFYs per call               {notifies / calls:9.2f}")
+    if notifies:
+        print(f"  CPU per NOTIFY and its 200     {(watched - alone) / notifies * 1e6:9.1f} us")
+
+
+if __name__ == "__main__":
+    main()
