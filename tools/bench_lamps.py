@@ -3,11 +3,12 @@
 
 Wires the real ``ProxyCore``, dialog tracker, ``Notifier`` and ``Lamps`` of this
 checkout as ``proxy.app`` does, on the fake loop of tests/unit/fakelink.py, and
-places the call flow of tools/bench_core.py (variant ``busy``: the line rings,
-is answered, ends) on a user's line watched by --watchers subscriptions. The
-fake clock moves --gap seconds after every message of a call, and every NOTIFY
-the proxy sends is answered 200 at once (the 200 made with plain string work,
-outside the checkout's code).
+places the calls of tools/bench/run.py's busy variant (B answers 486, A rings
+--answer-delay-ms and answers, the caller holds --hold-ms and hangs up), --rate
+per second of the fake clock and overlapping as there, on a user's line watched
+by --watchers subscriptions. The fake clock moves in 1 ms steps and every NOTIFY
+the proxy sends is answered 200 at the end of its step (the 200 made with plain
+string work, timed apart and left out).
 
 Each run is two processes, the same calls without watchers and with them, and
 prints the CPU (process time) per call of each, the NOTIFYs per call, and the
@@ -17,7 +18,7 @@ prints the cProfile of the watched run instead (top functions by own time).
 Usage (from the repository root):
 
   python3 tools/bench_lamps.py                      # 50 watchers, 500 calls
-  python3 tools/bench_lamps.py --watchers 10 --gap 0.05
+  python3 tools/bench_lamps.py --watchers 10 --rate 20
   python3 tools/bench_lamps.py --profile | head -60
 """
 
@@ -26,11 +27,14 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import heapq
 import logging
 import pstats
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +55,20 @@ users:
     lines: ["{SERVICE}"]
     endpoints: ["sip:a@{CALLEE_A[0]}:{CALLEE_A[1]}", "sip:b@{CALLEE_B[0]}:{CALLEE_B[1]}"]
 """
+
+
+# The fake clock's step, and how long it runs on after the last call.
+TICK = 0.001
+LINGER = 6.0
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How the calls are placed: per second, ring time and hold (seconds)."""
+
+    rate: float
+    answer_delay: float
+    hold: float
 
 
 class Office:
@@ -141,42 +159,59 @@ def _subscribe(number: int) -> bytes:
     ).encode()
 
 
-def run_calls(office: Office, numbers: range, gap: float) -> None:
-    """The busy call of tools/bench_core.py, the clock moving ``gap`` after each message;
-    each number a call of its own (Call-ID, tags, branches)."""
+def call_flow(office: Office, number: int, answer_delay: float,
+              hold: float) -> Iterator[float]:
+    """One busy call of tools/bench/run.py: B answers 486 at once, A rings, answers
+    after ``answer_delay``, the caller holds for ``hold`` and hangs up. Yields the
+    seconds to wait before its next message."""
     from bench_core import _to
 
-    def deliver(data: bytes, source: tuple[str, int]) -> list[tuple[bytes, object]]:
-        sent = office.deliver(data, source)
-        office.advance(gap)
-        return sent + office._answer_watchers()
-
-    for number in numbers:
-        call = Call(number)
-        a_contact = f"sip:a@{CALLEE_A[0]}:{CALLEE_A[1]}"
-        sent = deliver(call.invite(), CALLER)
-        invite_a, invite_b = _to(sent, CALLEE_A, "INVITE"), _to(sent, CALLEE_B, "INVITE")
-        deliver(response_to(invite_b, "486 Busy Here", to_tag=f"b{number}"), CALLEE_B)
-        deliver(response_to(invite_a, "180 Ringing", to_tag=f"a{number}", contact=a_contact),
-                CALLEE_A)
-        sent = deliver(response_to(invite_a, "200 OK", to_tag=f"a{number}", contact=a_contact),
-                       CALLEE_A)
-        answer = _to(sent, CALLER, "SIP/2.0 200")
-        deliver(call.in_dialog("ACK", 1, answer), CALLER)
-        bye = _to(deliver(call.in_dialog("BYE", 2, answer), CALLER), CALLEE_A, "BYE")
-        deliver(response_to(bye, "200 OK"), CALLEE_A)
+    call = Call(number)
+    a_contact = f"sip:a@{CALLEE_A[0]}:{CALLEE_A[1]}"
+    sent = office.deliver(call.invite(), CALLER)
+    invite_a, invite_b = _to(sent, CALLEE_A, "INVITE"), _to(sent, CALLEE_B, "INVITE")
+    office.deliver(response_to(invite_b, "486 Busy Here", to_tag=f"b{number}"), CALLEE_B)
+    office.deliver(response_to(invite_a, "180 Ringing", to_tag=f"a{number}",
+                               contact=a_contact), CALLEE_A)
+    yield answer_delay
+    sent = office.deliver(response_to(invite_a, "200 OK", to_tag=f"a{number}",
+                                      contact=a_contact), CALLEE_A)
+    answer = _to(sent, CALLER, "SIP/2.0 200")
+    office.deliver(call.in_dialog("ACK", 1, answer), CALLER)
+    yield hold
+    bye = _to(office.deliver(call.in_dialog("BYE", 2, answer), CALLER), CALLEE_A, "BYE")
+    office.deliver(response_to(bye, "200 OK"), CALLEE_A)
 
 
-def child(watchers: int, calls: int, gap: float, profile: bool) -> None:
+def run_calls(office: Office, numbers: range, shape: Shape) -> None:
+    """Calls ``numbers`` at ``shape.rate`` per second, overlapping as the bench's do;
+    the fake clock moves in steps of ``TICK``, the watchers answering each NOTIFY
+    at the end of the step it left in (a round trip of at most one step)."""
+    started = office.loop.time()
+    due: list[tuple[float, int, Iterator[float]]] = []
+    for index, number in enumerate(numbers):
+        flow = call_flow(office, number, shape.answer_delay, shape.hold)
+        heapq.heappush(due, (started + index / shape.rate, number, flow))
+    while due:
+        while due and due[0][0] <= office.loop.time():
+            _, number, flow = heapq.heappop(due)
+            wait = next(flow, None)
+            if wait is not None:
+                heapq.heappush(due, (office.loop.time() + wait, number, flow))
+        office.advance(TICK)
+    office.advance(LINGER)  # the last NOTIFYs, and the transactions' timers
+
+
+def child(watchers: int, calls: int, shape: Shape, profile: bool) -> None:
     office = Office(watchers)
     warm_up = max(1, calls // 10)
-    run_calls(office, range(warm_up), gap)  # fill the caches as a running proxy has them
+    run_calls(office, range(warm_up), shape)  # fill the caches as a running proxy has them
     office.notifies, office.outside = 0, 0.0
     profiler = cProfile.Profile() if profile else None
     started = time.process_time()
     if profiler is not None:
         profiler.enable()
-    run_calls(office, range(warm_up, warm_up + calls), gap)
+    run_calls(office, range(warm_up, warm_up + calls), shape)
     if profiler is not None:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
@@ -184,10 +219,12 @@ def child(watchers: int, calls: int, gap: float, profile: bool) -> None:
     print(time.process_time() - started - office.outside, office.notifies)
 
 
-def _measure(watchers: int, calls: int, gap: float) -> tuple[float, int]:
+def _measure(watchers: int, calls: int, shape: Shape) -> tuple[float, int]:
     result = subprocess.run(
         [sys.executable, __file__, "--child", "--watchers", str(watchers),
-         "--calls", str(calls), "--gap", str(gap)],
+         "--calls", str(calls), "--rate", str(shape.rate),
+         "--answer-delay-ms", str(shape.answer_delay * 1000),
+         "--hold-ms", str(shape.hold * 1000)],
         capture_output=True, text=True, check=True)
     spent, notifies = result.stdout.split()
     return float(spent), int(notifies)
@@ -198,20 +235,24 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--watchers", type=int, default=50)
     parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument("--gap", type=float, default=0.002,
-                        help="seconds the fake clock moves after each message (default: 0.002)")
+    parser.add_argument("--rate", type=float, default=100,
+                        help="calls per second of the fake clock (default: 100)")
+    parser.add_argument("--answer-delay-ms", type=float, default=20,
+                        help="callee A's ring time (default: 20, as tools/bench)")
+    parser.add_argument("--hold-ms", type=float, default=500,
+                        help="the caller's hold before its BYE (default: 500, as tools/bench)")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the watched run (top 40 by own time)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     settings = parser.parse_args()
+    shape = Shape(settings.rate, settings.answer_delay_ms / 1000, settings.hold_ms / 1000)
     if settings.child or settings.profile:
-        child(settings.watchers, settings.calls, settings.gap, settings.profile)
+        child(settings.watchers, settings.calls, shape, settings.profile)
         return
-    alone, _ = _measure(0, settings.calls, settings.gap)
-    watched, notifies = _measure(settings.watchers, settings.calls, settings.gap)
+    alone, _ = _measure(0, settings.calls, shape)
+    watched, notifies = _measure(settings.watchers, settings.calls, shape)
     calls = settings.calls
-    print(f"{calls} calls, {settings.watchers} watchers, {settings.gap * 1000:g} ms between "
-          "messages")
+    print(f"{calls} calls at {shape.rate:g}/s, {settings.watchers} watchers")
     print(f"  CPU per call without watchers  {alone / calls * 1e6:9.1f} us")
     print(f"  CPU per call with watchers     {watched / calls * 1e6:9.1f} us "
           f"({(watched / alone - 1) * 100:+.0f}%)")

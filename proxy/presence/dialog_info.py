@@ -39,11 +39,11 @@ def full_state(entity: str, version: int, dialogs: Sequence[DialogView],
     """The document for ``entity`` (the URI watched) with every dialog shown,
     numbered ``version`` (§4.1: counts up from 0 within a subscription);
     ``idle_id`` names the placeholder dialog of a line with none."""
-    return full_state_of(entity, version, dialogs_xml(dialogs), idle_id)
+    return full_state_of(entity, version, "".join(map(dialog_xml, dialogs)), idle_id)
 
 
 def full_state_of(entity: str, version: int, dialogs: str, idle_id: str) -> bytes:
-    """``full_state`` with the dialogs serialised already (``dialogs_xml``): the
+    """``full_state`` with the dialogs serialised already (``dialog_xml`` each): the
     watchers of one line share that text, only the root differs (its version)."""
     if not dialogs:
         dialogs = (f"<dialog id={quoteattr(_text(idle_id))}>"
@@ -51,16 +51,11 @@ def full_state_of(entity: str, version: int, dialogs: str, idle_id: str) -> byte
     return _document(entity, version, "full", dialogs)
 
 
-def partial_state(entity: str, version: int, dialogs: Sequence[DialogView]) -> bytes:
+def partial_state(entity: str, version: int, dialogs: str) -> bytes:
     """§4.1 ``state="partial"``: only the dialogs that changed since the document
-    numbered ``version - 1``; the watcher keeps the others as they were."""
-    return _document(entity, version, "partial", dialogs_xml(dialogs))
-
-
-def dialogs_xml(dialogs: Sequence[DialogView]) -> str:
-    """The ``dialog`` elements of a document, each serialised once (``_dialog_xml``):
-    fifty lamps on a busy line cost one join, not fifty trees."""
-    return "".join(map(_dialog_xml, dialogs))
+    numbered ``version - 1`` (serialised, ``dialog_xml`` each); the watcher keeps
+    the others as they were."""
+    return _document(entity, version, "partial", dialogs)
 
 
 def _document(entity: str, version: int, state: str, dialogs: str) -> bytes:
@@ -78,9 +73,9 @@ def _entity_attribute(entity: str) -> str:
 
 
 @lru_cache(maxsize=_DIALOGS_CACHED)
-def _dialog_xml(dialog: DialogView) -> str:
-    """One dialog serialised; views are frozen, so a view that did not change is
-    the same key and its text is reused."""
+def dialog_xml(dialog: DialogView) -> str:
+    """One ``dialog`` element serialised; views are frozen, so a view that did not
+    change is the same key and its text is reused."""
     return tostring(_dialog(dialog), encoding="unicode")
 
 

@@ -27,17 +27,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import unquote
 
 from proxy.core.local import LocalAddresses
 from proxy.core.routing import has_to_tag
 from proxy.core.services import Reply
 from proxy.defaults import DRAINING_RETRY_AFTER, LAMP_FULL_STATE_MAX_CALLS
-from proxy.dialog.views import DialogView, LineChange, LineView
+from proxy.dialog.views import LineChange
 from proxy.policy.directory import DelegationStatus, Directory, User
 from proxy.policy.trust import Source
-from proxy.presence.dialog_info import dialogs_xml, full_state_of, partial_state
+from proxy.presence.dialog_info import dialog_xml, full_state_of, partial_state
 from proxy.presence.machine import (
     IN_FLIGHT,
     Step,
@@ -53,6 +52,7 @@ from proxy.presence.requests import (
     granted_expires,
     subscriber_target,
 )
+from proxy.presence.shown import LineSource, ShownDialog, ShownLine
 from proxy.presence.subscription import DialogKey, Peer, Subscription
 from proxy.sip.address import address_tag, parse_name_addr
 from proxy.sip.errors import SipParseError
@@ -67,16 +67,6 @@ DEACTIVATED = "deactivated"  # the proxy stops: subscribe again at once
 # The placeholder of a line with no dialog to show.
 IDLE_DIALOG_ID = "idle"
 
-
-
-class LineSource(Protocol):
-    """What the notifier reads of the lines (the dialog tracker)."""
-
-    def line(self, number: str) -> LineView | None: ...
-
-    def call_dialogs(self, number: str, call_id: str) -> tuple[DialogView, ...]: ...
-
-    def calls_on(self, number: str) -> int: ...
 
 
 NO_SUBSCRIPTION = Reply(481, "Call/Transaction Does Not Exist (no such subscription)")
@@ -141,15 +131,6 @@ class _Watched:
 
 
 @dataclass(frozen=True, slots=True)
-class _Shown:
-    """A line as its watchers are shown it, until it changes."""
-
-    dialogs: tuple[DialogView, ...]
-    calls: int  # calls on the line (a busy line gets partial state)
-    xml: str  # the dialogs serialised (``dialogs_xml``)
-
-
-@dataclass(frozen=True, slots=True)
 class _Admitted:
     """A new subscription that may start."""
 
@@ -174,9 +155,8 @@ class Notifier:
         self._subscriptions: dict[DialogKey, Subscription] = {}
         self._by_line: dict[str, dict[DialogKey, None]] = {}  # insertion-ordered sets
         self._changed: dict[DialogKey, None] = {}  # noted since the last flush
-        # Each line as last shown, until the line changes: every watcher of a line
-        # is notified from one view of it, serialised once.
-        self._shown: dict[str, _Shown] = {}
+        # Each line as shown to its watchers, until the line changes.
+        self._shown: dict[str, ShownLine] = {}
         self._stopping = False
 
     def __len__(self) -> int:
@@ -361,8 +341,12 @@ class Notifier:
                 subscription.ended.setdefault(dialog.id, dialog)
             subscription.touched[change.call_id] = None
             if subscription.changed_at is None:
+                # The first change the next NOTIFY carries goes to the machine. Later
+                # ones need not: CHANGED leaves a state in which another CHANGED does
+                # nothing (``machine``), and that NOTIFY carries them all. A busy line
+                # so costs each watcher a few assignments per change, not a step.
                 subscription.changed_at = at
-            self._changed[key] = None
+                self._changed[key] = None
         return True
 
     def flush(self, now: float) -> list[Action]:
@@ -458,7 +442,7 @@ class Notifier:
                                  self._changed_dialogs(subscription))
         else:
             body = full_state_of(subscription.entity, subscription.version,
-                                 self._dialogs_xml(subscription), IDLE_DIALOG_ID)
+                                 self._dialogs(subscription), IDLE_DIALOG_ID)
         subscription.version += 1
         subscription.ended = {}
         subscription.touched = {}
@@ -467,42 +451,31 @@ class Notifier:
         return SendNotify(subscription.key, subscription.notify(subscription_state, body),
                           subscription.peer.hop, changed_at)
 
-    def _dialogs_xml(self, subscription: Subscription) -> str:
-        """The dialogs of the full state, serialised. The common case, one line and
-        no dialog ended since the last NOTIFY, is the line's text as shown to all."""
+    def _dialogs(self, subscription: Subscription) -> str:
+        """Every dialog of the subscription's lines and those that ended since the
+        last NOTIFY, serialised. The common case, one line and nothing ended, is the
+        line's text as every watcher of it is shown it."""
         if len(subscription.lines) == 1 and not subscription.ended:
-            return self._line_shown(subscription.lines[0]).xml
-        shown: dict[str, DialogView] = {}
-        for line in subscription.lines:
-            for dialog in self._line_shown(line).dialogs:
-                shown.setdefault(dialog.id, dialog)
-        for dialog_id, dialog in subscription.ended.items():
-            shown.setdefault(dialog_id, dialog)
-        return dialogs_xml(list(shown.values()))
+            return self._line(subscription.lines[0]).xml
+        return _joined(
+            [shown for line in subscription.lines for shown in self._line(line).dialogs],
+            subscription)
 
     def _busy(self, subscription: Subscription) -> bool:
-        calls = sum(self._line_shown(line).calls for line in subscription.lines)
+        calls = sum(self._line(line).calls for line in subscription.lines)
         return calls > LAMP_FULL_STATE_MAX_CALLS
 
-    def _changed_dialogs(self, subscription: Subscription) -> list[DialogView]:
+    def _changed_dialogs(self, subscription: Subscription) -> str:
         """The dialogs of the calls that changed since the last NOTIFY, and the
-        dialogs that ended meanwhile (as terminated)."""
-        shown: dict[str, DialogView] = {}
-        for call_id in subscription.touched:
-            for line in subscription.lines:
-                for dialog in self._lines.call_dialogs(line, call_id):
-                    shown.setdefault(dialog.id, dialog)
-        for dialog_id, dialog in subscription.ended.items():
-            shown.setdefault(dialog_id, dialog)
-        return list(shown.values())
+        dialogs that ended meanwhile (as terminated), serialised."""
+        return _joined([shown for call_id in subscription.touched
+                        for line in subscription.lines
+                        for shown in self._line(line).call(call_id)], subscription)
 
-    def _line_shown(self, line: str) -> _Shown:
-        shown = self._shown.get(line)
+    def _line(self, number: str) -> ShownLine:
+        shown = self._shown.get(number)
         if shown is None:
-            view = self._lines.line(line)
-            dialogs = view.dialogs if view is not None else ()
-            shown = self._shown[line] = _Shown(dialogs, self._lines.calls_on(line),
-                                               dialogs_xml(dialogs))
+            shown = self._shown[number] = ShownLine(self._lines, number)
         return shown
 
     def _forget(self, subscription: Subscription) -> None:
@@ -515,6 +488,15 @@ class Notifier:
                 keys.pop(key, None)
                 if not keys:
                     del self._by_line[line]
+
+
+def _joined(dialogs: list[ShownDialog], subscription: Subscription) -> str:
+    """``dialogs`` and then the subscription's ended ones, each dialog once."""
+    shown = dict(dialogs)
+    for dialog_id, dialog in subscription.ended.items():
+        if dialog_id not in shown:
+            shown[dialog_id] = dialog_xml(dialog)
+    return "".join(shown.values())
 
 
 # --- reading the request ------------------------------------------------------------------

@@ -548,6 +548,15 @@ def test_no_input_sends_a_notify_while_one_is_in_flight() -> None:
                                   SubscriptionState.TERMINATED)
 
 
+def test_a_second_change_before_the_notify_changes_nothing_in_the_machine() -> None:
+    # The notifier feeds the machine only the first change after a NOTIFY: a change
+    # that sends nothing leaves a state where the next change does nothing either.
+    for (state, event), step in _TABLE.items():
+        if event is SubscriptionInput.CHANGED and step.action is SubscriptionAction.NONE:
+            again = _TABLE[(step.state, SubscriptionInput.CHANGED)]
+            assert (again.state, again.action) == (step.state, SubscriptionAction.NONE), state
+
+
 def test_the_document_escapes_what_came_from_the_network_and_shows_a_hold() -> None:
     hostile = replace(dialog(DialogState.CONFIRMED, held=HeldBy.LOCAL),
                       remote=Party("sip:x@127.0.0.9", 'Eve <"&\x01\udcff>', "sip:x@10.0.0.1"))
