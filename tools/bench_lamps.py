@@ -12,13 +12,16 @@ string work, timed apart and left out).
 
 Each run is two processes, the same calls without watchers and with them, and
 prints the CPU (process time) per call of each, the NOTIFYs per call, and the
-difference per NOTIFY: what a NOTIFY and its 200 cost the proxy. --profile
-prints the cProfile of the watched run instead (top functions by own time).
+difference per NOTIFY: what a NOTIFY and its 200 cost the proxy. --callgrind
+counts instructions instead (valgrind, as tools/bench_core.py: only inside the
+calls, steady on a busy machine). --profile prints the cProfile of the watched
+run instead (top functions by own time).
 
 Usage (from the repository root):
 
   python3 tools/bench_lamps.py                      # 50 watchers, 500 calls
   python3 tools/bench_lamps.py --watchers 10 --rate 20
+  python3 tools/bench_lamps.py --callgrind --calls 100
   python3 tools/bench_lamps.py --profile | head -60
 """
 
@@ -29,18 +32,28 @@ import cProfile
 import gc
 import heapq
 import logging
+import os
 import pstats
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import starmap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests" / "unit"), str(ROOT), str(ROOT / "tools")]
 
-from bench_core import CALLEE_A, CALLEE_B, CALLER, Call, response_to  # noqa: E402
+from bench_core import (  # noqa: E402
+    _COLLECTED,
+    CALLEE_A,
+    CALLEE_B,
+    CALLER,
+    Call,
+    response_to,
+)
 
 SERVICE = "2000"
 WATCHER = ("127.0.0.45", 5090)
@@ -211,7 +224,8 @@ def child(watchers: int, calls: int, shape: Shape, profile: bool) -> None:
     started = time.process_time()
     if profiler is not None:
         profiler.enable()
-    run_calls(office, range(warm_up, warm_up + calls), shape)
+    # Through starmap: what callgrind counts (--toggle-collect=starmap_next).
+    list(starmap(run_calls, ((office, range(warm_up, warm_up + calls), shape),)))
     if profiler is not None:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
@@ -219,14 +233,23 @@ def child(watchers: int, calls: int, shape: Shape, profile: bool) -> None:
     print(time.process_time() - started - office.outside, office.notifies)
 
 
-def _measure(watchers: int, calls: int, shape: Shape) -> tuple[float, int]:
-    result = subprocess.run(
-        [sys.executable, __file__, "--child", "--watchers", str(watchers),
-         "--calls", str(calls), "--rate", str(shape.rate),
-         "--answer-delay-ms", str(shape.answer_delay * 1000),
-         "--hold-ms", str(shape.hold * 1000)],
-        capture_output=True, text=True, check=True)
+def _measure(watchers: int, calls: int, shape: Shape, callgrind: bool) -> tuple[float, int]:
+    """CPU seconds (or with ``callgrind`` instructions) of the calls, and NOTIFYs."""
+    command = [sys.executable, __file__, "--child", "--watchers", str(watchers),
+               "--calls", str(calls), "--rate", str(shape.rate),
+               "--answer-delay-ms", str(shape.answer_delay * 1000),
+               "--hold-ms", str(shape.hold * 1000)]
+    if callgrind:
+        command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                   "--toggle-collect=starmap_next", *command]
+    result = subprocess.run(command, capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": "0"})
     spent, notifies = result.stdout.split()
+    if callgrind:
+        found = _COLLECTED.search(result.stderr)
+        if found is None:
+            raise SystemExit(f"no instruction count from callgrind:\n{result.stderr[-2000:]}")
+        return float(found[1]), int(notifies)
     return float(spent), int(notifies)
 
 
@@ -241,6 +264,9 @@ def main() -> None:
                         help="callee A's ring time (default: 20, as tools/bench)")
     parser.add_argument("--hold-ms", type=float, default=500,
                         help="the caller's hold before its BYE (default: 500, as tools/bench)")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="count instructions with valgrind instead of timing (steady "
+                             "on a busy machine; try --calls 100)")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the watched run (top 40 by own time)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -249,16 +275,20 @@ def main() -> None:
     if settings.child or settings.profile:
         child(settings.watchers, settings.calls, shape, settings.profile)
         return
-    alone, _ = _measure(0, settings.calls, shape)
-    watched, notifies = _measure(settings.watchers, settings.calls, shape)
+    with ThreadPoolExecutor(2) as pool:
+        (alone, _), (watched, notifies) = pool.map(
+            lambda watchers: _measure(watchers, settings.calls, shape, settings.callgrind),
+            (0, settings.watchers))
     calls = settings.calls
+    scale, unit = (1e-3, "k instructions") if settings.callgrind else (1e6, "us")
     print(f"{calls} calls at {shape.rate:g}/s, {settings.watchers} watchers")
-    print(f"  CPU per call without watchers  {alone / calls * 1e6:9.1f} us")
-    print(f"  CPU per call with watchers     {watched / calls * 1e6:9.1f} us "
+    print(f"  per call without watchers      {alone / calls * scale:9.1f} {unit}")
+    print(f"  per call with watchers         {watched / calls * scale:9.1f} {unit} "
           f"({(watched / alone - 1) * 100:+.0f}%)")
     print(f"  NOTIFYs per call               {notifies / calls:9.2f}")
     if notifies:
-        print(f"  CPU per NOTIFY and its 200     {(watched - alone) / notifies * 1e6:9.1f} us")
+        print(f"  per NOTIFY and its 200         {(watched - alone) / notifies * scale:9.1f} "
+              f"{unit}")
 
 
 if __name__ == "__main__":

@@ -335,10 +335,11 @@ class Notifier:
         keys = self._by_line.get(change.line)
         if not keys:
             return False
+        ended = [(dialog.id, dialog_xml(dialog)) for dialog in change.ended]
         for key in keys:
             subscription = self._subscriptions[key]
-            for dialog in change.ended:
-                subscription.ended.setdefault(dialog.id, dialog)
+            for dialog_id, text in ended:
+                subscription.ended.setdefault(dialog_id, text)
             subscription.touched[change.call_id] = None
             if subscription.changed_at is None:
                 # The first change the next NOTIFY carries goes to the machine. Later
@@ -493,9 +494,8 @@ class Notifier:
 def _joined(dialogs: list[ShownDialog], subscription: Subscription) -> str:
     """``dialogs`` and then the subscription's ended ones, each dialog once."""
     shown = dict(dialogs)
-    for dialog_id, dialog in subscription.ended.items():
-        if dialog_id not in shown:
-            shown[dialog_id] = dialog_xml(dialog)
+    for dialog_id, text in subscription.ended.items():
+        shown.setdefault(dialog_id, text)
     return "".join(shown.values())
 
 

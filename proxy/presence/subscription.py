@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from proxy.core.local import Interface
 from proxy.defaults import MAX_FORWARDS
-from proxy.dialog.views import DialogView
 from proxy.presence.dialog_info import CONTENT_TYPE
 from proxy.presence.machine import SubscriptionState
 from proxy.sip.hop import Hop
@@ -48,8 +47,9 @@ class Subscription:
     cseq: int = 0  # of our last NOTIFY: it only counts up (RFC 3261 §12.2.1.1)
     version: int = 0  # of the next document (RFC 4235 §4.1)
     end_reason: str | None = None  # Subscription-State reason once ending
-    # Dialogs that ended since the last NOTIFY: shown once, as terminated.
-    ended: dict[str, DialogView] = field(default_factory=dict)
+    # Dialogs that ended since the last NOTIFY, by id, serialised (``dialog_xml``):
+    # shown once, as terminated.
+    ended: dict[str, str] = field(default_factory=dict)
     # Calls whose dialogs changed since the last NOTIFY (for partial state).
     touched: dict[str, None] = field(default_factory=dict)
     changed_at: float | None = None  # the oldest change no NOTIFY has carried yet
