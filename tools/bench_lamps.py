@@ -230,11 +230,20 @@ def child(watchers: int, calls: int, shape: Shape, profile: bool) -> None:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
         return
-    print(time.process_time() - started - office.outside, office.notifies)
+    summary = office.lamps.summary()
+    print(time.process_time() - started - office.outside, office.notifies,
+          summary["notify_delay_p50_ms"], summary["notify_delay_p99_ms"])
 
 
-def _measure(watchers: int, calls: int, shape: Shape, callgrind: bool) -> tuple[float, int]:
-    """CPU seconds (or with ``callgrind`` instructions) of the calls, and NOTIFYs."""
+@dataclass(frozen=True)
+class Measured:
+    spent: float  # CPU seconds, or instructions
+    notifies: int
+    delay_ms: tuple[str, str]  # change to NOTIFY, p50 and p99, on the fake clock
+
+
+def _measure(watchers: int, calls: int, shape: Shape, callgrind: bool) -> Measured:
+    """CPU seconds (or with ``callgrind`` instructions) of the calls, NOTIFYs, delays."""
     command = [sys.executable, __file__, "--child", "--watchers", str(watchers),
                "--calls", str(calls), "--rate", str(shape.rate),
                "--answer-delay-ms", str(shape.answer_delay * 1000),
@@ -244,13 +253,13 @@ def _measure(watchers: int, calls: int, shape: Shape, callgrind: bool) -> tuple[
                    "--toggle-collect=starmap_next", *command]
     result = subprocess.run(command, capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONHASHSEED": "0"})
-    spent, notifies = result.stdout.split()
+    spent, notifies, p50, p99 = result.stdout.split()
     if callgrind:
         found = _COLLECTED.search(result.stderr)
         if found is None:
             raise SystemExit(f"no instruction count from callgrind:\n{result.stderr[-2000:]}")
-        return float(found[1]), int(notifies)
-    return float(spent), int(notifies)
+        spent = found[1]
+    return Measured(float(spent), int(notifies), (p50, p99))
 
 
 def main() -> None:
@@ -276,9 +285,10 @@ def main() -> None:
         child(settings.watchers, settings.calls, shape, settings.profile)
         return
     with ThreadPoolExecutor(2) as pool:
-        (alone, _), (watched, notifies) = pool.map(
+        without, with_watchers = pool.map(
             lambda watchers: _measure(watchers, settings.calls, shape, settings.callgrind),
             (0, settings.watchers))
+    alone, watched, notifies = without.spent, with_watchers.spent, with_watchers.notifies
     calls = settings.calls
     scale, unit = (1e-3, "k instructions") if settings.callgrind else (1e6, "us")
     print(f"{calls} calls at {shape.rate:g}/s, {settings.watchers} watchers")
@@ -289,6 +299,8 @@ def main() -> None:
     if notifies:
         print(f"  per NOTIFY and its 200         {(watched - alone) / notifies * scale:9.1f} "
               f"{unit}")
+        p50, p99 = with_watchers.delay_ms
+        print(f"  change->NOTIFY p50/p99 ms      {p50}/{p99} (fake clock: the pacing alone)")
 
 
 if __name__ == "__main__":
