@@ -77,17 +77,19 @@ LINGER = 6.0
 
 @dataclass(frozen=True)
 class Shape:
-    """How the calls are placed: per second, ring time and hold (seconds)."""
+    """How the calls are placed (per second, ring time and hold, in seconds) and
+    how the lamps pace their NOTIFYs."""
 
     rate: float
     answer_delay: float
     hold: float
+    interval: float | None  # between two NOTIFYs of a subscription; None: the proxy's
 
 
 class Office:
     """The core, the line and the lamps on the fake loop; every NOTIFY answered."""
 
-    def __init__(self, watchers: int) -> None:
+    def __init__(self, watchers: int, interval: float | None) -> None:
         import structlog
 
         # As the bench runs a watched step (info): debug costs a lookup.
@@ -101,7 +103,7 @@ class Office:
         from proxy.lamps import Lamps
         from proxy.lines import Lines
         from proxy.policy.trust import Source, SourceKind
-        from proxy.presence import Notifier
+        from proxy.presence import Notifier, PresenceSettings
         from proxy.sip.hop import Hop
 
         config = parse_config(CONFIG)
@@ -114,8 +116,10 @@ class Office:
         lines = Lines(DialogTracker(config.directory), self.loop, log)  # type: ignore[arg-type]
         self.core.events.subscribe(lines.observe)
         tags = iter(range(1, 1 << 30))
+        settings = (None if interval is None
+                    else PresenceSettings(notify_min_interval=interval))
         self.lamps = Lamps(Notifier(config.directory, lines.tracker, self.core._local,
-                                    lambda: f"lamp{next(tags)}"),
+                                    lambda: f"lamp{next(tags)}", settings),
                            self.core.originate, self.loop, log, clock=self.loop.time)
         lines.on_line_change(self.lamps.on_line_change)
         source = Source(self.hops[WATCHER], SourceKind.PHONE, "boss", authenticated=True)
@@ -216,7 +220,7 @@ def run_calls(office: Office, numbers: range, shape: Shape) -> None:
 
 
 def child(watchers: int, calls: int, shape: Shape, profile: bool) -> None:
-    office = Office(watchers)
+    office = Office(watchers, shape.interval)
     warm_up = max(1, calls // 10)
     run_calls(office, range(warm_up), shape)  # fill the caches as a running proxy has them
     office.notifies, office.outside = 0, 0.0
@@ -247,7 +251,8 @@ def _measure(watchers: int, calls: int, shape: Shape, callgrind: bool) -> Measur
     command = [sys.executable, __file__, "--child", "--watchers", str(watchers),
                "--calls", str(calls), "--rate", str(shape.rate),
                "--answer-delay-ms", str(shape.answer_delay * 1000),
-               "--hold-ms", str(shape.hold * 1000)]
+               "--hold-ms", str(shape.hold * 1000),
+               *(() if shape.interval is None else ("--interval-ms", str(shape.interval * 1000)))]
     if callgrind:
         command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                    "--toggle-collect=starmap_next", *command]
@@ -273,6 +278,9 @@ def main() -> None:
                         help="callee A's ring time (default: 20, as tools/bench)")
     parser.add_argument("--hold-ms", type=float, default=500,
                         help="the caller's hold before its BYE (default: 500, as tools/bench)")
+    parser.add_argument("--interval-ms", type=float,
+                        help="the least time between two NOTIFYs of a subscription "
+                             "(default: the proxy's, LAMP_NOTIFY_MIN_INTERVAL)")
     parser.add_argument("--callgrind", action="store_true",
                         help="count instructions with valgrind instead of timing (steady "
                              "on a busy machine; try --calls 100)")
@@ -280,7 +288,9 @@ def main() -> None:
                         help="cProfile the watched run (top 40 by own time)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     settings = parser.parse_args()
-    shape = Shape(settings.rate, settings.answer_delay_ms / 1000, settings.hold_ms / 1000)
+    interval = None if settings.interval_ms is None else settings.interval_ms / 1000
+    shape = Shape(settings.rate, settings.answer_delay_ms / 1000, settings.hold_ms / 1000,
+                  interval)
     if settings.child or settings.profile:
         child(settings.watchers, settings.calls, shape, settings.profile)
         return
