@@ -25,7 +25,7 @@ NOTIFYs by ``flush``, so all the changes one message makes leave as one NOTIFY.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -37,6 +37,7 @@ from proxy.dialog.views import LineChange
 from proxy.policy.directory import DelegationStatus, Directory, User
 from proxy.policy.trust import Source
 from proxy.presence.dialog_info import dialog_xml, full_state_of, partial_state
+from proxy.presence.line_log import LineLog, Since
 from proxy.presence.machine import (
     IN_FLIGHT,
     Step,
@@ -66,6 +67,8 @@ TIMEOUT = "timeout"  # expired, or ended by the subscriber (Expires: 0)
 DEACTIVATED = "deactivated"  # the proxy stops: subscribe again at once
 # The placeholder of a line with no dialog to show.
 IDLE_DIALOG_ID = "idle"
+# A line's log is trimmed to what its slowest watcher lacks once it is this long.
+LOG_TRIM_AT = 256
 
 
 
@@ -154,6 +157,10 @@ class Notifier:
         self._settings = settings or PresenceSettings()
         self._subscriptions: dict[DialogKey, Subscription] = {}
         self._by_line: dict[str, dict[DialogKey, None]] = {}  # insertion-ordered sets
+        # Each watched line's changes, until all its watchers have been sent them.
+        self._logs: dict[str, LineLog] = {}
+        # By line: the subscriptions whose last NOTIFY carried every change of it.
+        self._clean: dict[str, dict[DialogKey, None]] = {}
         self._changed: dict[DialogKey, None] = {}  # noted since the last flush
         # Each line as shown to its watchers, until the line changes.
         self._shown: dict[str, ShownLine] = {}
@@ -197,6 +204,7 @@ class Notifier:
         self._subscriptions[key] = subscription
         for line in watched.lines:
             self._by_line.setdefault(line, {})[key] = None
+            subscription.seen[line] = self._logs.setdefault(line, LineLog()).seq
         started = SubscriptionStarted(key, admitted.watcher, watched.entity, expires)
         if expires == 0:
             # RFC 6665 §4.4.3: a fetch, one NOTIFY with the state, then it is over.
@@ -332,20 +340,18 @@ class Notifier:
         """Remember a line change for the next ``flush``; True when anyone watches
         the line (the only cost when nobody does: one dictionary look-up)."""
         self._shown.pop(change.line, None)
-        keys = self._by_line.get(change.line)
-        if not keys:
+        log = self._logs.get(change.line)
+        if log is None:
             return False
-        ended = [(dialog.id, dialog_xml(dialog)) for dialog in change.ended]
-        for key in keys:
+        log.note(change.call_id, tuple((dialog.id, dialog_xml(dialog))
+                                       for dialog in change.ended))
+        # The machine hears of the first change after each NOTIFY; later ones need
+        # not reach it: CHANGED leaves a state in which another CHANGED does nothing
+        # (``machine``), and the next NOTIFY carries them all from the log. A busy
+        # line so costs a change one entry, not one step per watcher.
+        for key in self._clean.pop(change.line, ()):
             subscription = self._subscriptions[key]
-            for dialog_id, text in ended:
-                subscription.ended.setdefault(dialog_id, text)
-            subscription.touched[change.call_id] = None
             if subscription.changed_at is None:
-                # The first change the next NOTIFY carries goes to the machine. Later
-                # ones need not: CHANGED leaves a state in which another CHANGED does
-                # nothing (``machine``), and that NOTIFY carries them all. A busy line
-                # so costs each watcher a few assignments per change, not a step.
                 subscription.changed_at = at
                 self._changed[key] = None
         return True
@@ -445,22 +451,41 @@ class Notifier:
             body = full_state_of(subscription.entity, subscription.version,
                                  self._dialogs(subscription), IDLE_DIALOG_ID)
         subscription.version += 1
-        subscription.ended = {}
-        subscription.touched = {}
+        for line in subscription.lines:
+            self._caught_up(subscription, line)
         changed_at, subscription.changed_at = subscription.changed_at, None
         subscription.sent_at = now
         return SendNotify(subscription.key, subscription.notify(subscription_state, body),
                           subscription.peer.hop, changed_at)
 
+    def _caught_up(self, subscription: Subscription, line: str) -> None:
+        """``subscription``'s NOTIFY carries every change of ``line``: the log keeps
+        only what some watcher still lacks (trimmed once it has grown)."""
+        log = self._logs[line]
+        subscription.seen[line] = log.seq
+        self._clean.setdefault(line, {})[subscription.key] = None
+        if len(log) > LOG_TRIM_AT:
+            log.forget_through(min(self._subscriptions[key].seen[line]
+                                   for key in self._by_line[line]))
+
+    def _since(self, subscription: Subscription, line: str) -> Since:
+        return self._logs[line].since(subscription.seen[line])
+
     def _dialogs(self, subscription: Subscription) -> str:
         """Every dialog of the subscription's lines and those that ended since the
-        last NOTIFY, serialised. The common case, one line and nothing ended, is the
-        line's text as every watcher of it is shown it."""
-        if len(subscription.lines) == 1 and not subscription.ended:
-            return self._line(subscription.lines[0]).xml
-        return _joined(
-            [shown for line in subscription.lines for shown in self._line(line).dialogs],
-            subscription)
+        last NOTIFY, serialised; for one line, shared by the watchers notified from
+        the same point of its log."""
+        if len(subscription.lines) == 1:
+            line = subscription.lines[0]
+            shown, since = self._line(line), self._since(subscription, line)
+            if not since.ended:
+                return shown.xml
+            return shown.text(("full", subscription.seen[line]),
+                              lambda: _joined(shown.dialogs, since.ended))
+        return _joined([dialog for line in subscription.lines
+                        for dialog in self._line(line).dialogs],
+                       [dialog for line in subscription.lines
+                        for dialog in self._since(subscription, line).ended])
 
     def _busy(self, subscription: Subscription) -> bool:
         calls = sum(self._line(line).calls for line in subscription.lines)
@@ -469,9 +494,20 @@ class Notifier:
     def _changed_dialogs(self, subscription: Subscription) -> str:
         """The dialogs of the calls that changed since the last NOTIFY, and the
         dialogs that ended meanwhile (as terminated), serialised."""
-        return _joined([shown for call_id in subscription.touched
-                        for line in subscription.lines
-                        for shown in self._line(line).call(call_id)], subscription)
+        if len(subscription.lines) == 1:
+            line = subscription.lines[0]
+            return self._line(line).text(("partial", subscription.seen[line]),
+                                         lambda: self._changed_on(subscription, line))
+        return _joined([dialog for line in subscription.lines
+                        for call_id in self._since(subscription, line).calls
+                        for dialog in self._line(line).call(call_id)],
+                       [dialog for line in subscription.lines
+                        for dialog in self._since(subscription, line).ended])
+
+    def _changed_on(self, subscription: Subscription, line: str) -> str:
+        since, shown = self._since(subscription, line), self._line(line)
+        return _joined([dialog for call_id in since.calls for dialog in shown.call(call_id)],
+                       since.ended)
 
     def _line(self, number: str) -> ShownLine:
         shown = self._shown.get(number)
@@ -484,17 +520,20 @@ class Notifier:
         del self._subscriptions[key]
         self._changed.pop(key, None)
         for line in subscription.lines:
+            self._clean.get(line, {}).pop(key, None)
             keys = self._by_line.get(line)
             if keys is not None:
                 keys.pop(key, None)
                 if not keys:
                     del self._by_line[line]
+                    self._logs.pop(line, None)
+                    self._clean.pop(line, None)
 
 
-def _joined(dialogs: list[ShownDialog], subscription: Subscription) -> str:
-    """``dialogs`` and then the subscription's ended ones, each dialog once."""
+def _joined(dialogs: Iterable[ShownDialog], ended: Iterable[ShownDialog]) -> str:
+    """``dialogs`` and then the ``ended`` ones, each dialog once."""
     shown = dict(dialogs)
-    for dialog_id, text in subscription.ended.items():
+    for dialog_id, text in ended:
         shown.setdefault(dialog_id, text)
     return "".join(shown.values())
 

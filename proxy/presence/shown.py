@@ -10,7 +10,7 @@ a busy line are notified in step, fifty at a time, each with the same calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from proxy.dialog.views import DialogView, LineView
@@ -33,7 +33,7 @@ class LineSource(Protocol):
 class ShownLine:
     """One line until it changes; each part read and serialised on first use."""
 
-    __slots__ = ("_by_call", "_calls", "_dialogs", "_lines", "_number", "_xml")
+    __slots__ = ("_by_call", "_calls", "_dialogs", "_lines", "_number", "_texts", "_xml")
 
     def __init__(self, lines: LineSource, number: str) -> None:
         self._lines = lines
@@ -42,6 +42,7 @@ class ShownLine:
         self._xml: str | None = None
         self._calls: int | None = None
         self._by_call: dict[str, tuple[ShownDialog, ...]] = {}
+        self._texts: dict[object, str] = {}
 
     @property
     def dialogs(self) -> tuple[ShownDialog, ...]:
@@ -72,6 +73,14 @@ class ShownLine:
             shown = self._by_call[call_id] = _shown(
                 self._lines.call_dialogs(self._number, call_id))
         return shown
+
+    def text(self, key: object, make: Callable[[], str]) -> str:
+        """``make()``, once per ``key`` while the line stays as it is: a document's
+        dialogs that every watcher notified from the same point shares."""
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = make()
+        return text
 
 
 def _shown(dialogs: Iterable[DialogView]) -> tuple[ShownDialog, ...]:

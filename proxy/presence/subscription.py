@@ -47,11 +47,9 @@ class Subscription:
     cseq: int = 0  # of our last NOTIFY: it only counts up (RFC 3261 §12.2.1.1)
     version: int = 0  # of the next document (RFC 4235 §4.1)
     end_reason: str | None = None  # Subscription-State reason once ending
-    # Dialogs that ended since the last NOTIFY, by id, serialised (``dialog_xml``):
-    # shown once, as terminated.
-    ended: dict[str, str] = field(default_factory=dict)
-    # Calls whose dialogs changed since the last NOTIFY (for partial state).
-    touched: dict[str, None] = field(default_factory=dict)
+    # By line: the number of the last change of its log our last NOTIFY carried
+    # (``line_log``); what came after goes next, the ended dialogs shown once.
+    seen: dict[str, int] = field(default_factory=dict)
     changed_at: float | None = None  # the oldest change no NOTIFY has carried yet
     sent_at: float = 0.0  # when our last NOTIFY left: the minimum interval counts from it
 

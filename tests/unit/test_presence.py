@@ -27,6 +27,7 @@ from proxy.presence import (
     SubscriptionStarted,
 )
 from proxy.presence.dialog_info import NAMESPACE, full_state
+from proxy.presence.line_log import LineLog, Since
 from proxy.presence.machine import (
     _TABLE,
     IMPOSSIBLE,
@@ -35,6 +36,7 @@ from proxy.presence.machine import (
     SubscriptionInput,
     SubscriptionState,
 )
+from proxy.presence.notifier import LOG_TRIM_AT
 from proxy.sip.hop import Hop
 from proxy.sip.message import Request, parse_message
 
@@ -436,6 +438,65 @@ def test_a_busy_line_gets_at_most_one_notify_per_interval_each_within_it_of_its_
     assert len(sent) <= 2 / INTERVAL + 2  # not one per change (about 500 of them)
     last_state = lines.views["1000"].dialogs[0].state.value
     assert states(sent[-1][1]) == [("d1", last_state)]
+
+
+def test_watchers_notified_from_different_points_each_get_what_they_lack() -> None:
+    notifier, lines = make()
+    busy = [dialog(DialogState.CONFIRMED, number=n, call=f"call-{n}") for n in range(1, 7)]
+    lines.show("1000", *busy)
+    answer(notifier, only_notify(notifier.subscribe(subscribe(), watcher(), T0).actions))
+    slow = only_notify(notifier.subscribe(subscribe(call_id="sub-2"), watcher(),
+                                          T0 + 0.5).actions)  # left unanswered a while
+    notifier.note_change(LineChange("1000", (), "call-2"), T0 + 1)
+    fast = only_notify(notifier.flush(T0 + 1))
+    assert [d.get("id") for d in document(fast)] == ["d2"]
+    answer(notifier, fast, T0 + 1)
+    ended = dialog(DialogState.TERMINATED, number=3, call="call-3", ended_by="remote-bye")
+    lines.show("1000", *busy[:2], *busy[3:])
+    notifier.note_change(LineChange("1000", (ended,), "call-3"), T0 + 2)
+    fast = only_notify(notifier.flush(T0 + 2))
+    assert [d.get("id") for d in document(fast)] == ["d3"]
+    behind = only_notify(answer(notifier, slow, T0 + 2))  # both changes, the end once
+    assert states(behind) == [("d2", "confirmed"), ("d3", "terminated")]
+    assert [document(n).get("version") for n in (fast, behind)] == ["2", "1"]
+
+
+def test_a_busy_line_keeps_only_the_changes_some_watcher_still_lacks() -> None:
+    notifier, lines = make()
+    lines.show("1000", *[dialog(DialogState.CONFIRMED, number=n, call=f"call-{n}")
+                         for n in range(1, 6)])
+    fast = only_notify(notifier.subscribe(subscribe(), watcher(), T0).actions)
+    slow = only_notify(notifier.subscribe(subscribe(call_id="sub-2"), watcher(), T0).actions)
+    answer(notifier, fast)
+    now = T0
+    for change in range(LOG_TRIM_AT * 2):  # the slow watcher never answers
+        now += 1
+        notifier.note_change(LineChange("1000", (), f"call-{change % 5 + 1}"), now)
+        for notify in notifies(notifier.flush(now)):
+            answer(notifier, notify, now)
+    log = notifier._logs["1000"]  # type: ignore[attr-defined]
+    assert len(log) == LOG_TRIM_AT * 2  # all of it: the slow watcher has none of it
+    late = only_notify(answer(notifier, slow, now))
+    assert sorted(d.get("id") for d in document(late)) == ["d1", "d2", "d3", "d4", "d5"]
+    answer(notifier, late, now)
+    notifier.note_change(LineChange("1000", (), "call-1"), now + 1)
+    for notify in notifies(notifier.flush(now + 1)):
+        answer(notifier, notify, now + 1)
+    assert len(log) <= LOG_TRIM_AT
+
+
+def test_a_line_log_reads_what_changed_after_a_point_once() -> None:
+    log = LineLog()
+    log.note("call-1", ())
+    log.note("call-2", (("d2", "<dialog id='d2'/>"),))
+    log.note("call-1", ())
+    assert log.since(0) == Since(("call-1", "call-2"), (("d2", "<dialog id='d2'/>"),))
+    assert log.since(2) == Since(("call-1",), ())
+    assert log.since(0) is log.since(0)  # read once per point until the next change
+    log.forget_through(2)
+    assert len(log) == 1 and log.since(2) == Since(("call-1",), ())
+    with pytest.raises(ValueError, match="forgotten"):
+        log.since(1)
 
 
 # --- refresh, unsubscribe, expiry, failures, stop --------------------------------------------
