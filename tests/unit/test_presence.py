@@ -639,6 +639,36 @@ def test_the_document_escapes_what_came_from_the_network_and_shows_a_hold() -> N
     assert trying.find("d:dialog/d:remote/d:target", NS) is not None
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_any_value_from_the_network_reads_back_as_it_was_sent(seed: int) -> None:
+    """The dialog text is written by hand: whatever a display name, tag or URI holds
+    (markup, quotes, tabs, line ends, what XML cannot carry), a parser reads back
+    the value, with only what XML 1.0 cannot carry replaced by "?"."""
+    rng = random.Random(seed)
+
+    def value() -> str:
+        return "".join(rng.choice('ab<>&"\'\t\n\r ;=\x01\udcff\u20ac')
+                       for _ in range(rng.randint(1, 8)))
+
+    def carried(text: str) -> str:
+        return "".join("?" if char in "\x01\udcff" else char for char in text)
+
+    for _ in range(200):
+        shown = replace(dialog(DialogState.CONFIRMED), id=value(), call_id=value(),
+                        local_tag=value(), remote=Party(value(), value(), value()))
+        root = ET.fromstring(full_state("sip:1000@vipproxy.test", 0, [shown], "idle"))
+        element = root.find("d:dialog", NS)
+        assert element is not None
+        assert [element.get(name) for name in ("id", "call-id", "local-tag")] == [
+            carried(shown.id), carried(shown.call_id), carried(shown.local_tag)]
+        identity = element.find("d:remote/d:identity", NS)
+        target = element.find("d:remote/d:target", NS)
+        assert identity is not None and target is not None
+        assert (identity.text, identity.get("display"), target.get("uri")) == (
+            carried(shown.remote.identity), carried(shown.remote.display or ""),
+            carried(shown.remote.target or ""))
+
+
 def test_a_busy_line_gets_only_the_calls_that_changed_after_the_first_notify() -> None:
     notifier, lines = make()
     busy = [dialog(DialogState.CONFIRMED, number=n, call=f"call-{n}") for n in range(1, 6)]
