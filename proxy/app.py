@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import random
 import secrets
 import signal
 import sys
 import time
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from proxy.collector import PacedCollector
+from proxy.config.errors import ConfigError
 from proxy.config.loader import ProxyConfig
 from proxy.core.classify import PRESENCE_SERVICE, PROXY_SERVICE, REGISTRAR_SERVICE
 from proxy.core.driver import CoreSettings, ProxyCore
@@ -18,6 +20,7 @@ from proxy.core.loadwatch import LoadWatch
 from proxy.core.local import Interface, LocalAddresses
 from proxy.core.overload import LoadGuard, OverloadSettings
 from proxy.core.services import ProxyItself, Service
+from proxy.defaults import SETTINGS_REFRESH_SECONDS
 from proxy.dialog import DialogSettings, DialogTracker
 from proxy.history.recorder import history_writer, keep_history_trimmed
 from proxy.lamps import Lamps
@@ -25,14 +28,18 @@ from proxy.lines import Lines
 from proxy.logs import configure_logging
 from proxy.names.cache import NameCache
 from proxy.names.resolver import DnsLookups, NoResolvers, keep_resolved, refresh_due
-from proxy.phones import keep_locations, open_phones
+from proxy.phones import Phones, keep_locations, open_phones, reloaded_authentication
 from proxy.policy.trust import TrustModel, configured_host_names
 from proxy.presence import Notifier
+from proxy.reloading import LiveConfig, remove_pid_file, write_pid_file
 from proxy.store import Store, StoreError, open_store
 from proxy.transport.bind_errors import explain_bind_error
 from proxy.transport.dispatch import Transports
 from proxy.transport.tcp import TcpTransport
 from proxy.transport.udp import open_udp
+
+if TYPE_CHECKING:
+    from proxy.admin.wiring import ManagementApi
 
 # The store's name for the key route tokens are made with (proxy/core/route_token.py).
 ROUTE_TOKEN_SECRET = "route-token"
@@ -41,10 +48,12 @@ _SECRET_BYTES = 32
 _SUBSCRIPTION_TAG_BYTES = 8
 
 
-async def serve(config: ProxyConfig) -> int:
-    """Run the proxy until SIGTERM/SIGINT, then drain for the grace period; exit code."""
+async def serve(config: ProxyConfig, path: Path) -> int:
+    """Run the proxy until SIGTERM/SIGINT, then drain for the grace period; exit code.
+    SIGHUP reloads ``path``, the file ``config`` was read from."""
     log = configure_logging(config.log_level, config.log_format)
     loop = asyncio.get_running_loop()
+    live = LiveConfig(path, config, log)
     transports = Transports()
     local = LocalAddresses(
         tuple(Interface(item.transport, item.advertise, item.port) for item in config.listeners)
@@ -56,12 +65,18 @@ async def serve(config: ProxyConfig) -> int:
     try:
         route_secret = await store.secret(ROUTE_TOKEN_SECRET,
                                           lambda: secrets.token_bytes(_SECRET_BYTES))
+        await live.open_settings(store.delegation_settings, store.save_delegation_settings)
     except StoreError as error:
         await _close_store(store, log)
         return _store_failed(error, log)
+    except ConfigError as error:
+        await _close_store(store, log)
+        return _settings_invalid(path, error, log)
+    config = live.config  # the file with the delegators' own settings from the store
     try:
         phones = await open_phones(config, store, [item.advertise for item in config.listeners],
-                                   time.time(), transports.flow_open)
+                                   time.time(), transports.flow_open,
+                                   lambda host: live.config.directory.is_trusted_peer(host))
     except StoreError as error:
         await _close_store(store, log)
         return _store_failed(error, log)
@@ -90,12 +105,14 @@ async def serve(config: ProxyConfig) -> int:
         locate=phones.locate,
         wall_clock=time.time,
         line_full=lines.tracker.line_full,
+        dialogs=lines.tracker,
     )
     core.events.subscribe(lines.observe)
     lamps = Lamps(Notifier(config.directory, lines.tracker, local,
                            lambda: secrets.token_hex(_SUBSCRIPTION_TAG_BYTES)),
                   core.originate, loop, log)
     core.add_service(PRESENCE_SERVICE, lamps)
+    _follow_reloads(live, core, phones, lines, lamps)
     lines.on_line_change(lamps.on_line_change)
     watch = LoadWatch(
         guard, loop=loop, log=log,
@@ -106,29 +123,44 @@ async def serve(config: ProxyConfig) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, live.reload)
+    api: ManagementApi | None = None
     try:
         names = await _resolve_names(config, core, loop, log)
+        # The API first: once the SIP sockets are bound, everything answers.
+        api = await _open_api(live, core, transports, phones, lines, lamps, watch, store, log)
         await _open_listeners(config, core, transports, log)
     except (_ListenerFailed, NoResolvers) as failure:
         # The log may be JSON for a collector; whoever ran `vipproxy run` reads a line.
         log.error("proxy.listen_failed", error=str(failure))
         print(f"vipproxy: {failure}", file=sys.stderr)
+        if api is not None:
+            await api.stop()
         transports.close()
         await _close_store(store, log)
         return 1
     log.info("proxy.listening", listeners=[
-        f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners])
-    _tune_garbage_collector()
+        f"{item.transport.lower()}:{item.advertise}:{item.port}" for item in config.listeners],
+        api=api.url if api is not None else None)
+    collector = PacedCollector(loop, log)
+    collector.start()
+    pid_file = write_pid_file(config.state_dir, log)
     watch.start()
     locations = asyncio.create_task(keep_locations(
         phones, store, shared=not config.database_url.startswith("sqlite"), log=log))
+    settings = asyncio.create_task(live.keep_settings_fresh(store.delegation_settings,
+                                                            SETTINGS_REFRESH_SECONDS))
     expiry = asyncio.create_task(lines.keep_expiring())
     lamp_expiry = asyncio.create_task(lamps.keep_expiring())
     purge = asyncio.create_task(keep_history_trimmed(store, config.history_retention, log))
     await stop.wait()
     await _drain(core, lamps, config.shutdown_grace, loop, log, quiet=config.timers.t1)
     watch.stop()
+    collector.stop()
+    if api is not None:
+        await api.stop()
     locations.cancel()
+    settings.cancel()
     expiry.cancel()
     lamp_expiry.cancel()
     purge.cancel()
@@ -137,8 +169,9 @@ async def serve(config: ProxyConfig) -> int:
     lines.stop()  # the calls still up go to the history before the store closes
     transports.close()
     stored = await _close_store(store, log)  # after the drain: its writes are queued
+    remove_pid_file(pid_file)
     log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats),
-             **lamps.summary())
+             **lamps.summary(), **collector.summary())
     return 0 if stored else 1
 
 
@@ -156,6 +189,22 @@ async def _resolve_names(config: ProxyConfig, core: ProxyCore,
     return asyncio.create_task(keep_resolved(cache, lookups, loop, core.use_names, log))
 
 
+def _follow_reloads(live: LiveConfig, core: ProxyCore, phones: Phones, lines: Lines,
+                    lamps: Lamps) -> None:
+    """Every part that reads the directory or the credentials takes a reloaded
+    configuration's; all of them before the loop handles another message."""
+    def apply(config: ProxyConfig) -> None:
+        auth = phones.auth
+        core.use_directory(TrustModel(config.directory, config.untrusted_calls),
+                           None if auth is None else reloaded_authentication(auth, config))
+        lines.tracker.use_directory(config.directory)
+        lamps.notifier.use_directory(config.directory)
+        if phones.registrar is not None:
+            phones.registrar.use_directory(config.directory)
+
+    live.on_reload(apply)
+
+
 def _presence_hosts(config: ProxyConfig) -> frozenset[str]:
     """Where busy lamps are subscribed: the domain and the proxy's own addresses.
     None without credentials: nobody could be let in, and a SUBSCRIBE to a line
@@ -164,6 +213,18 @@ def _presence_hosts(config: ProxyConfig) -> frozenset[str]:
         return frozenset()
     hosts = (config.domain or "", *(item.advertise for item in config.listeners))
     return frozenset(host.lower() for host in hosts if host)
+
+
+def _settings_invalid(path: Path, error: ConfigError, log: Any) -> int:
+    """The delegators' settings in the store do not fit the file (a policy needs a
+    mailbox the administrator removed, ...): ``locked: true`` makes the file win."""
+    problems = [str(problem) for problem in error.problems]
+    log.error("config.invalid_with_store", path=str(path), problems=problems)
+    print(f"vipproxy: {path} with the delegations users changed in the store is invalid "
+          "(set locked: true on a delegation to use the file's):", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 2
 
 
 def _store_failed(error: StoreError, log: Any) -> int:
@@ -186,22 +247,6 @@ async def _close_store(store: Store, log: Any) -> bool:
     return True
 
 
-def _tune_garbage_collector() -> None:
-    """Keep the cyclic collector's pauses short and rare under load.
-
-    Every live transaction holds about a hundred tracked objects for up to 64*T1.
-    With Python's default thresholds the collector rescans them many times a
-    second; with a large young generation the first older-generation pass scans a
-    million objects at once. Measured with tools/bench at 300 calls/s on 2 cores:
-    defaults lost 10 of 3000 calls (GC pauses over 180 ms, 204 datagrams dropped);
-    (20000, 50, 100) lost 12 of 6000 in a 20 s run (a 480 ms generation-1 pause);
-    (5000, 10, 1000) lost none of 6000 (p99 24 ms) nor of 9000 in 30 s. Objects
-    made at start-up (config, directory, modules) are frozen out of every pass.
-    """
-    gc.freeze()
-    gc.set_threshold(5_000, 10, 1_000)
-
-
 class _ListenerFailed(Exception):
     """A listener could not be opened; the message names it and says why."""
 
@@ -221,6 +266,24 @@ async def _open_listeners(config: ProxyConfig, core: ProxyCore, transports: Tran
         except OSError as error:
             explanation = explain_bind_error(error, item.transport, item.host, item.port)
             raise _ListenerFailed(explanation) from error
+
+
+async def _open_api(live: LiveConfig, core: ProxyCore, transports: Transports,
+                    phones: Phones, lines: Lines, lamps: Lamps, watch: LoadWatch,
+                    store: Store, log: Any) -> ManagementApi | None:
+    """The management API when the file has an ``api`` section."""
+    settings = live.config.api
+    if settings is None:
+        return None
+    # Imported here: FastAPI, uvicorn and pydantic's models for them add about a
+    # second to start-up, paid only by a proxy that serves the API.
+    from proxy.admin.wiring import start_management_api
+    try:
+        return await start_management_api(live, core, transports, phones, lines, lamps,
+                                          watch, store, log)
+    except OSError as error:
+        explanation = explain_bind_error(error, "TCP", settings.host, settings.port)
+        raise _ListenerFailed(f"management API: {explanation}") from error
 
 
 async def _drain(core: ProxyCore, lamps: Lamps, grace: float,

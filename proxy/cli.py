@@ -1,5 +1,5 @@
-"""The ``vipproxy`` command: run, check, explain, registrations, history, schema and
-passwd."""
+"""The ``vipproxy`` command: run, check, reload, export, explain, registrations,
+history, schema and passwd."""
 
 from __future__ import annotations
 
@@ -7,17 +7,32 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
 
 from proxy.app import serve
 from proxy.auth import ha1_values
 from proxy.config.errors import ConfigError
-from proxy.config.loader import ProxyConfig, config_schema, load_config
+from proxy.config.loader import (
+    ProxyConfig,
+    config_schema,
+    load_config,
+    read_document,
+    validate_document,
+)
+from proxy.config.user_settings import with_user_settings
 from proxy.history.view import SINCE_FORMS, history_table, json_lines, since_time
 from proxy.policy.decide import CallInfo, decide
+from proxy.reloading import ReloadUnreachable, request_reload
 from proxy.store import CallHistory, StoreError, open_store
+
+# How long ``vipproxy reload`` waits for the running proxy's answer.
+RELOAD_ANSWER_SECONDS = 10.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,13 +50,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         print(f"{args.config}: OK ({len(config.listeners)} listeners)")
         return 0
+    if args.command == "reload":
+        return _reload(config, args.config)
+    if args.command == "export":
+        return asyncio.run(_export(config, args.config))
     if args.command == "explain":
         return _explain(config, args)
     if args.command == "registrations":
         return asyncio.run(_registrations(config))
     if args.command == "history":
         return _history(config, args)
-    return _run(config)
+    return _run(config, Path(args.config))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +68,18 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the proxy")
     check = commands.add_parser("check", help="validate a configuration file and exit")
+    reload = commands.add_parser(
+        "reload", help="make the running proxy read its configuration file again",
+        description="Validate the file, then signal the proxy whose pid file is in the file's "
+        "state_dir (SIGHUP) and print what it did: exit 0 when the file was applied (sections "
+        "that need a restart are listed), 2 when it was invalid (nothing changed), 1 when no "
+        "proxy answered.")
+    export = commands.add_parser(
+        "export", help="print the configuration in force: the file with the delegations users "
+        "changed in the store, as YAML",
+        description="Print the file with each unlocked delegator's settings from the store "
+        "(delegates, invitations, policies, ring timeout, VIP contacts) in place of the file's, "
+        "as YAML to replace the file with. ${VAR} values stay as written; comments are lost.")
     explain = commands.add_parser("explain", help="show how a call would be routed")
     registrations = commands.add_parser(
         "registrations", help="print the location table: every unexpired registration")
@@ -63,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         "passwd",
         help="print the ha1 block of a user's auth section for a password read from stdin",
     )
-    for command in (run, check, explain, registrations, history):
+    for command in (run, check, reload, export, explain, registrations, history):
         command.add_argument("--config", required=True, help="YAML configuration file")
     passwd.add_argument("username", help="the digest username (auth.username, else the user id)")
     realm = passwd.add_mutually_exclusive_group(required=True)
@@ -100,6 +131,45 @@ def _invalid(path: str, error: ConfigError) -> int:
     return 2
 
 
+def _reload(config: ProxyConfig, path: str) -> int:
+    """``vipproxy reload``: the running proxy's own verdict on its file."""
+    try:
+        outcome = request_reload(config.state_dir, RELOAD_ANSWER_SECONDS)
+    except ReloadUnreachable as error:
+        print(f"vipproxy reload: {error}", file=sys.stderr)
+        return 1
+    if not outcome.applied:
+        print(f"{path}: invalid configuration; the running proxy changed nothing:",
+              file=sys.stderr)
+        for problem in outcome.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    print(f"{path}: reloaded")
+    for reason in (*outcome.restart_needed, *outcome.ignored):
+        print(f"  {reason}")
+    return 0
+
+
+async def _export(config: ProxyConfig, path: str) -> int:
+    """``vipproxy export``: the file with the users' settings, validated, as YAML."""
+    try:
+        store = await open_store(config.database_url)
+    except StoreError as error:
+        print(f"vipproxy: {error}", file=sys.stderr)
+        return 1
+    try:
+        stored = await store.delegation_settings()
+    finally:
+        await store.close()
+    document = with_user_settings(read_document(path), stored)
+    try:
+        validate_document(document, os.environ)
+    except ConfigError as error:
+        return _invalid(f"{path} with the delegations in {store.url}", error)
+    print(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), end="")
+    return 0
+
+
 def _passwd(args: argparse.Namespace) -> int:
     """``vipproxy passwd USERNAME``: HA1 values (RFC 7616 §3.4.2) to paste under the
     user's ``auth:`` instead of the password. The password is read from stdin
@@ -127,16 +197,8 @@ def _passwd(args: argparse.Namespace) -> int:
 
 
 def _explain(config: ProxyConfig, args: argparse.Namespace) -> int:
-    call = CallInfo(
-        request_uri_user=args.line,
-        to_user=args.line,
-        from_user=args.caller,
-        asserted_user=args.asserted,
-        source_ip=args.peer,
-        preferred_user=args.preferred,
-        phone_user=args.user,
-        phone_authenticated=args.user is not None,
-    )
+    call = CallInfo.described(args.caller, args.line, peer=args.peer, asserted=args.asserted,
+                              user=args.user, preferred=args.preferred)
     decision = decide(call, config.directory, 0.0)
     print(decision.explain())
     return 0 if decision.plan is not None else 1
@@ -205,10 +267,10 @@ async def _read_history(config: ProxyConfig, lines: Sequence[str] | None,
         await store.close()
 
 
-def _run(config: ProxyConfig) -> int:
+def _run(config: ProxyConfig, path: Path) -> int:
     try:
         import uvloop
     except ImportError:  # uvloop is optional: the default loop works, only slower
-        return asyncio.run(serve(config))
+        return asyncio.run(serve(config, path))
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(serve(config))
+        return runner.run(serve(config, path))

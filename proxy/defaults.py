@@ -78,3 +78,21 @@ LAMP_FULL_STATE_MAX_CALLS = 4
 # this (plus the watcher's answer), and a busy line costs each watcher at most one
 # NOTIFY per interval instead of one per change.
 LAMP_NOTIFY_MIN_INTERVAL = 0.06
+# The management API (proxy.admin), when the file has an ``api`` section: the
+# loopback address unless the operator chooses another, so that nothing outside the
+# host reaches it by default. The admin token is a bearer secret: long enough that
+# guessing it under the failed-login throttle is hopeless.
+API_HOST = "127.0.0.1"
+API_PORT = 8080
+ADMIN_TOKEN_MIN_LENGTH = 16
+# Notifications (webhook POST, e-mail): tries per notification, the wait after the
+# first failure (doubled after each, at most the maximum), and how many may wait
+# to be sent at once; past that a new one is dropped and logged.
+NOTIFY_ATTEMPTS = 5
+NOTIFY_FIRST_RETRY_SECONDS = 0.5
+NOTIFY_MAX_RETRY_SECONDS = 30.0
+NOTIFY_QUEUE_LIMIT = 1000
+NOTIFY_TIMEOUT_SECONDS = 10.0
+# How often a proxy reads the delegators' settings from the store, so that a change
+# made through another proxy sharing the database applies here too.
+SETTINGS_REFRESH_SECONDS = 2.0

@@ -71,13 +71,14 @@ class Phones:
 
 
 async def open_phones(config: ProxyConfig, store: Store, own_hosts: Iterable[str],
-                      started: float, flow_open: Callable[[Hop], bool]) -> Phones:
+                      started: float, flow_open: Callable[[Hop], bool],
+                      trusted_peer: Callable[[str], bool]) -> Phones:
     """The authority (when any user has credentials) and the registrar (when any
-    user registers), with the bindings the store kept."""
+    user registers), with the bindings the store kept. ``trusted_peer`` asks the
+    directory in force (it changes with a reload)."""
     auth = await _authentication(config, store, started) if config.credentials else None
     if not any(user.registered for user in config.directory.users.values()):
-        return Phones(auth, None, None, frozenset(), flow_open,
-                      config.directory.is_trusted_peer)
+        return Phones(auth, None, None, frozenset(), flow_open, trusted_peer)
     domain = config.domain or next(iter(own_hosts))
     settings = RegistrarSettings(domain, frozenset(own_hosts))
     registrar = Registrar(config.directory, settings)
@@ -88,7 +89,7 @@ async def open_phones(config: ProxyConfig, store: Store, own_hosts: Iterable[str
     service = RegistrarService(registrar, lambda request, source: source.user,
                                lambda result: _persist(store, result))
     hosts = frozenset(host.lower() for host in (domain, *own_hosts))
-    return Phones(auth, registrar, service, hosts, flow_open, config.directory.is_trusted_peer)
+    return Phones(auth, registrar, service, hosts, flow_open, trusted_peer)
 
 
 async def keep_locations(phones: Phones, store: Store, shared: bool, log: Any) -> None:
@@ -112,15 +113,29 @@ async def keep_locations(phones: Phones, store: Store, shared: bool, log: Any) -
             registrar.reload([_binding(row) for row in rows], now, now - _OWN_CHANGES_SECONDS)
 
 
+def reloaded_authentication(auth: Authentication, config: ProxyConfig) -> Authentication:
+    """``auth`` with the users' credentials of a reloaded ``config``; the authority
+    (realm, nonces, failure throttle) carries on."""
+    auth.authority.use_users(_user_secrets(config))
+    return _authentication_of(auth.authority, config)
+
+
 async def _authentication(config: ProxyConfig, store: Store, started: float) -> Authentication:
     realm = config.auth_realm or config.domain or config.listeners[0].advertise
     secret = await store.secret(NONCE_SECRET, lambda: secrets.token_bytes(_SECRET_BYTES))
-    users = {credentials.username: UserSecret(password=credentials.password,
-                                              ha1=dict(credentials.ha1))
-             for credentials in config.credentials.values()}
     settings = (AuthSettings(algorithms=config.auth_algorithms) if config.auth_algorithms
                 else AuthSettings())
-    authority = DigestAuthority(realm, secret, users, settings, started=started)
+    authority = DigestAuthority(realm, secret, _user_secrets(config), settings, started=started)
+    return _authentication_of(authority, config)
+
+
+def _user_secrets(config: ProxyConfig) -> dict[str, UserSecret]:
+    return {credentials.username: UserSecret(password=credentials.password,
+                                             ha1=dict(credentials.ha1))
+            for credentials in config.credentials.values()}
+
+
+def _authentication_of(authority: DigestAuthority, config: ProxyConfig) -> Authentication:
     return Authentication(
         authority,
         {credentials.username: user_id for user_id, credentials in config.credentials.items()},

@@ -199,7 +199,9 @@ class Core:
         self.sent: Sent = []
         self.core._send_bytes = lambda data, hop, fallback=None: self.sent.append((data, hop))
         self.hops = {address: Hop("UDP", *address) for address in (CALLER, CALLEE_A, CALLEE_B)}
-        # The collector as proxy/app.py sets it up for serving.
+        # The same collector for every checkout: allocation-count thresholds, as
+        # proxy/app.py set them before proxy/collector.py paced it by the clock
+        # (this fake clock moves 0.2 s a call, so pacing would collect every call).
         gc.freeze()
         gc.set_threshold(5_000, 10, 1_000)
 

@@ -192,6 +192,22 @@ class DigestAuthority:
             limit=settings.max_tracked_sources,
         )
 
+    def use_users(self, users: Mapping[str, UserSecret]) -> None:
+        """The users' secrets from a reloaded configuration. Nonces, their counts and
+        the failure throttle carry on: a phone mid-exchange is not challenged anew."""
+        self._ha1 = _ha1_table(self.realm, users, self._offered)
+
+    def verify_password(self, username: str, password: str) -> bool:
+        """Whether ``password`` is ``username``'s, judged by the HA1 the digest exchange
+        uses (so a user configured with HA1 values only can prove it too). For doors
+        that receive the password itself (HTTP Basic over the management API)."""
+        for algorithm in self._offered:
+            stored = self._ha1.get((username, algorithm.name))
+            if stored is not None:
+                given = algorithm.ha1(username, self.realm, password)
+                return hmac.compare_digest(stored.encode(), given.encode())
+        return False
+
     def challenge(
         self, kind: ChallengeKind, now: float, *, stale: bool = False
     ) -> tuple[Header, ...]:

@@ -135,15 +135,18 @@ class IpHost(Check):
         return host
 
 
-class DnsServer(Check):
-    """A DNS server: an IP address and an optional port (53), ``127.0.0.1:5353`` or
-    ``[::1]:5353``; read as (host, port)."""
+class SocketAddress(Check):
+    """An IP address and an optional port, ``127.0.0.1:5353`` or ``[::1]:5353``; read
+    as (host, port). ``what`` names the kind of address in errors (a DNS server)."""
 
     schema: ClassVar[JsonSchemaValue] = TEXT_SCHEMA
 
+    def __init__(self, what: str, default_port: int) -> None:
+        self.what, self.default_port = what, default_port
+
     def check(self, value: object, context: ConfigContext) -> tuple[str, int]:
         text = text_of(value).strip()
-        host, port = text, "53"
+        host, port = text, str(self.default_port)
         if text.startswith("["):
             host, _, rest = text[1:].partition("]")
             port = rest.removeprefix(":") or port
@@ -152,8 +155,9 @@ class DnsServer(Check):
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            raise fail(f"{text!r} is not a DNS server; allowed: an IP address with an"
-                       " optional port, such as 127.0.0.1:5353 or [::1]:53") from None
+            raise fail(f"{text!r} is not {self.what}; allowed: an IP address with an"
+                       f" optional port ({self.default_port}), such as 127.0.0.1:5353 or"
+                       " [::1]:53") from None
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise fail(f"{port!r} is not a port; allowed: 1 to 65535")
         return host, int(port)
@@ -182,6 +186,18 @@ class Email(Check):
         text = text_of(value)
         if text and not _EMAIL.match(text):
             raise fail("must be an email address such as carol@acme.example")
+        return text
+
+
+class HttpUrl(Check):
+    """An ``http://`` or ``https://`` URL with a host."""
+
+    def check(self, value: object, context: ConfigContext) -> str:
+        text = text_of(value).strip()
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise fail(f"{text!r} is not an http URL; allowed: such as"
+                       " http://127.0.0.1:9000/vipproxy-events")
         return text
 
 

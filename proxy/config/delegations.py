@@ -147,6 +147,11 @@ class Delegation(Section):
     ] = DEFAULT_RING_TIMEOUT
     voicemail: Annotated[str | None, SipTarget(), Field(description="the shared mailbox")] = None
     display_prefix: Annotated[DisplayPrefix, Field(default_factory=DisplayPrefix)]
+    locked: Annotated[
+        StrictBool,
+        Field(description="true: this entry of the file is the delegation, and the users'"
+                          " changes through the API are refused (403)"),
+    ] = False
 
     @field_validator("delegates")
     @classmethod

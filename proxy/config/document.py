@@ -21,6 +21,7 @@ from proxy.config.delegations import Delegation
 from proxy.config.outbound import OutboundRoute
 from proxy.config.routes import Route
 from proxy.config.server import (
+    Api,
     Auth,
     Dialogs,
     Dns,
@@ -29,6 +30,7 @@ from proxy.config.server import (
     Lines,
     Listen,
     Logging,
+    Notifications,
     Numbering,
     Store,
     Timers,
@@ -71,6 +73,13 @@ class ConfigDocument(Section):
         Field(description=f"the database; a SQLite file {STORE_FILE} in state_dir if absent"),
     ] = None
     auth: Annotated[Auth | None, Field(description="digest authentication settings")] = None
+    api: Annotated[
+        Api | None, Field(description="the HTTP management API and metrics; off when absent")
+    ] = None
+    notifications: Annotated[
+        Notifications, Field(default_factory=Notifications,
+                             description="webhook and e-mail for delegation changes")
+    ]
     numbering: Annotated[Numbering, Field(default_factory=Numbering)]
     users: Annotated[dict[str, User], Field(default_factory=dict)]
     trusted_peers: Annotated[

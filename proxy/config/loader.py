@@ -53,6 +53,38 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """Where the management API listens, and the administrator's token (kept out of
+    ``repr`` so logs never show it)."""
+
+    host: str
+    port: int
+    admin_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    url: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSettings:
+    host: str  # the SMTP server
+    port: int
+    sender: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSettings:
+    """Where delegation changes are told; neither: nowhere."""
+
+    webhook: WebhookSettings | None = None
+    email: EmailSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProxyConfig:
     listeners: tuple[Listener, ...]
     timers: TimerSettings
@@ -70,10 +102,13 @@ class ProxyConfig:
     auth_realm: str | None = None  # the digest realm (RFC 7616)
     auth_algorithms: tuple[str, ...] = ()  # offered in order; () for every supported one
     credentials: Mapping[str, Credentials] = field(default_factory=dict)  # by user id
-    line_max_calls: int = LINE_MAX_CALLS  # calls a line carries before 486
+    line_max_calls: int = LINE_MAX_CALLS  # calls a line carries before 486 (403 placed)
     dialog_max_duration: float = DIALOG_MAX_DURATION_SECONDS  # a quiet call ends after it
     history_retention: float = HISTORY_RETENTION_SECONDS  # seconds a call stays in the history
     dns_servers: tuple[tuple[str, int], ...] = ()  # (IP, port); () for the system's
+    api: ApiSettings | None = None  # None: no management API
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    emails: Mapping[str, str] = field(default_factory=dict)  # user id -> e-mail address
 
     @property
     def database_url(self) -> str:
@@ -85,23 +120,32 @@ class ProxyConfig:
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> ProxyConfig:
     """Read and validate ``path``; raises :class:`ConfigError` listing every problem."""
+    return validate_document(read_document(path), os.environ if environ is None else environ)
+
+
+def read_document(path: str | Path) -> object:
+    """The YAML of ``path``, parsed but not validated; :class:`ConfigError` when it
+    cannot be read or is no YAML."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError([ConfigProblem("", f"cannot read {path}: {error.strerror}")]) from None
-    return parse_config(text, environ)
+    return _parsed(text)
 
 
 def parse_config(text: str, environ: Mapping[str, str] | None = None) -> ProxyConfig:
     """Validate YAML ``text``; ``${VAR}`` values come from ``environ`` (the process
     environment by default)."""
+    return validate_document(_parsed(text), os.environ if environ is None else environ)
+
+
+def _parsed(text: str) -> object:
     try:
-        document = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError([ConfigProblem("", f"{where}not valid YAML ({error})")]) from None
-    return validate_document(document, os.environ if environ is None else environ)
 
 
 def validate_document(document: object, environ: Mapping[str, str]) -> ProxyConfig:
@@ -161,6 +205,10 @@ def _proxy_config(document: ConfigDocument) -> ProxyConfig:
         store_url=document.store.url if document.store is not None else None,
         auth_realm=document.auth.realm if document.auth is not None else None,
         auth_algorithms=document.auth.algorithms if document.auth is not None else (),
+        api=ApiSettings(*document.api.listen, document.api.admin_token)
+        if document.api is not None else None,
+        notifications=_notifications(document),
+        emails={user_id: user.email for user_id, user in document.users.items() if user.email},
         credentials={
             user_id: Credentials(
                 username=user.auth.username or user_id,
@@ -170,4 +218,13 @@ def _proxy_config(document: ConfigDocument) -> ProxyConfig:
             for user_id, user in document.users.items()
             if user.auth is not None
         },
+    )
+
+
+def _notifications(document: ConfigDocument) -> NotificationSettings:
+    webhook, email = document.notifications.webhook, document.notifications.email
+    return NotificationSettings(
+        webhook=WebhookSettings(webhook.url, webhook.attempts) if webhook is not None else None,
+        email=EmailSettings(*email.smtp, email.sender, email.attempts)
+        if email is not None else None,
     )

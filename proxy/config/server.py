@@ -5,17 +5,22 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from proxy.auth import supported_algorithms
-from proxy.config.addresses import CountryCode, DnsServer, IpHost, Realm, StoreUrl
-from proxy.config.checks import OneOf, Seconds, Section, Text, Whole, fail
+from proxy.config.addresses import CountryCode, HttpUrl, IpHost, Realm, SocketAddress, StoreUrl
+from proxy.config.addresses import Email as EmailAddress
+from proxy.config.checks import EnvText, OneOf, Seconds, Section, Text, Whole, fail
 from proxy.defaults import (
+    ADMIN_TOKEN_MIN_LENGTH,
+    API_HOST,
+    API_PORT,
     DIALOG_MAX_DURATION_SECONDS,
     HISTORY_RETENTION_SECONDS,
     LINE_MAX_CALLS,
     MAX_BREADTH,
     MAX_MESSAGE_SIZE,
+    NOTIFY_ATTEMPTS,
     TIMER_C_SECONDS,
 )
 from proxy.policy.directory import DEFAULT_COUNTRY_CODE
@@ -78,7 +83,8 @@ class Lines(Section):
 
     max_calls: Annotated[
         int, Whole(1, 100_000),
-        Field(description="calls a line carries at once; the next gets 486 Busy Here"),
+        Field(description="calls a line carries at once, received or placed; the next call"
+                          " to it gets 486 Busy Here, the next placed from it 403 Forbidden"),
     ] = LINE_MAX_CALLS
 
 
@@ -117,7 +123,7 @@ class Dns(Section):
     """Where host names of targets and gateways are resolved (RFC 3263)."""
 
     servers: Annotated[
-        tuple[Annotated[tuple[str, int], DnsServer()], ...],
+        tuple[Annotated[tuple[str, int], SocketAddress("a DNS server", 53)], ...],
         Field(description="DNS servers asked, such as 127.0.0.1:5353; the system's"
                           " (/etc/resolv.conf) when empty"),
     ] = ()
@@ -152,3 +158,55 @@ class Auth(Section):
         if len(set(self.algorithms)) != len(self.algorithms):
             raise fail("each algorithm may be listed once")
         return self
+
+
+class Api(Section):
+    """The HTTP management API, served on the proxy's own event loop."""
+
+    listen: Annotated[
+        tuple[str, int], SocketAddress("an API address", API_PORT),
+        Field(description=f"address and port of the API, such as {API_HOST}:{API_PORT}"),
+    ] = (API_HOST, API_PORT)
+    admin_token: Annotated[
+        str | None, EnvText(),
+        Field(description="the administrator's bearer token (at least"
+                          f" {ADMIN_TOKEN_MIN_LENGTH} characters), such as"
+                          " ${VIPPROXY_ADMIN_TOKEN}; no administrator without it"),
+    ] = None
+
+    @field_validator("admin_token")
+    @classmethod
+    def _token_long_enough(cls, token: str | None) -> str | None:
+        if token is not None and len(token) < ADMIN_TOKEN_MIN_LENGTH:
+            raise fail(f"{len(token)} characters is too short; allowed: at least"
+                       f" {ADMIN_TOKEN_MIN_LENGTH}")
+        return token
+
+
+class Webhook(Section):
+    """Where notifications are POSTed as JSON."""
+
+    url: Annotated[str, HttpUrl(), Field(description="an http:// or https:// URL")]
+    attempts: Annotated[
+        int, Whole(1, 20),
+        Field(description="tries per notification, waiting longer after each failure"),
+    ] = NOTIFY_ATTEMPTS
+
+
+class Email(Section):
+    """Where notifications are sent as e-mail, to the users' ``email``."""
+
+    smtp: Annotated[
+        tuple[str, int], SocketAddress("an SMTP server", 25),
+        Field(description="the SMTP server (no TLS, no login: a local relay), such as"
+                          " 127.0.0.1:25"),
+    ]
+    sender: Annotated[str, EmailAddress(), Field(description="the From address")]
+    attempts: Annotated[int, Whole(1, 20)] = NOTIFY_ATTEMPTS
+
+
+class Notifications(Section):
+    """Invitations, acceptances and removals of delegates, told to whom they concern."""
+
+    webhook: Annotated[Webhook | None, Field(description="POST JSON to this URL")] = None
+    email: Annotated[Email | None, Field(description="mail the users concerned")] = None

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from proxy.config.addresses import Endpoint, HexDigest, PhoneNumber
+from proxy.config.addresses import Email, Endpoint, HexDigest, PhoneNumber
 from proxy.config.checks import (
     EnvText,
     Section,
@@ -87,6 +87,9 @@ class User(Section):
         ),
     ]
     auth: Annotated[UserAuth | None, Field(description="digest credentials of the phones")] = None
+    email: Annotated[
+        str, Email(), Field(description="where the user's notifications (invitations) go")
+    ] = ""
 
     @field_validator("lines")
     @classmethod

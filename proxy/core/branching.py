@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.core.decorate import decorate_for_target
+from proxy.core.diversion import Diversion
 from proxy.core.flows import flow_value
 from proxy.core.forwarding import forward_request
 from proxy.core.local import Interface, LocalAddresses
@@ -48,7 +49,7 @@ class BranchSettings:
 def build_branch(
     request: Request,
     target: Target,
-    diversion_reason: str | None,
+    diversion: Diversion | None,
     settings: BranchSettings,
     local: LocalAddresses,
     branch: str,
@@ -69,7 +70,7 @@ def build_branch(
         retargeted,
         target,
         original_uri=settings.original_uri,
-        diversion_reason=diversion_reason,
+        diversion=diversion,
         strip_asserted_identity=settings.strip_asserted_identity,
         calling_identity=settings.calling_identity,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import assert_never
 from urllib.parse import unquote
 
@@ -25,6 +26,7 @@ from proxy.auth import (
 )
 from proxy.core.flows import caller_flow, flow_hop, flow_uri
 from proxy.core.local import LocalAddresses
+from proxy.core.pickup import PICKUP_REFUSAL, LineDialogs, Pickup, PickupRefused, pickup_for
 from proxy.core.route_token import RouteTokens
 from proxy.core.router import route_request
 from proxy.core.routing import Preprocessed, has_to_tag, route_to_next_hop
@@ -56,6 +58,9 @@ class Forward:
     # The flow of a registered phone that places a call from behind a NAT, for our
     # Record-Route when the request forms a dialog (``proxy.core.flows``); '' for none.
     caller_flow: str = ""
+    # A pick-up of a call held on a shared line (``proxy.core.pickup``): the plan
+    # rings the held party with the request as ``Pickup.applied_to`` makes it.
+    pickup: Pickup | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,8 @@ class Classifier:
     registrar_hosts: frozenset[str] = frozenset()  # REGISTER for these goes to the registrar
     # A dialog SUBSCRIBE to a line at these hosts (or at us) goes to the lamps.
     presence_hosts: frozenset[str] = frozenset()
+    # The calls on users' lines, for picking up a held one; None: no line state.
+    dialogs: LineDialogs | None = None
 
     def classify(self, facts: RequestFacts, now: float) -> Verdict:
         """The verdict for a request (not a CANCEL: that is matched to its INVITE)."""
@@ -220,6 +227,10 @@ class Classifier:
         if untrusted and self.trust.untrusted_calls is UntrustedCalls.REFUSE:
             # The same answer for every number: lines cannot be enumerated.
             return Answer(403, FORBIDDEN, refusal="untrusted_source")
+        if self.dialogs is not None:
+            pickup = pickup_for(request, source, self.trust.directory, self.dialogs)
+            if pickup is not None:
+                return self._picking_up(pickup, source)
         if request.header_values("route"):
             return self._preloaded(request, source)
         request_uri = sip_uri_or_none(request.uri)
@@ -250,6 +261,14 @@ class Classifier:
                           decision=decision)
         return Forward(decision.plan, not decision.trust_asserted_identity, decision,
                        source=source)
+
+    def _picking_up(self, pickup: Pickup | PickupRefused, source: Source) -> Verdict:
+        """A user's phone takes a held call: to the held party, or refused."""
+        if isinstance(pickup, PickupRefused):
+            return Answer(pickup.status, pickup.reason, refusal=PICKUP_REFUSAL)
+        plan = RoutingPlan((Stage((pickup.target,), self.timer_c),))
+        return Forward(plan, strip_asserted_identity=not source.trusted, source=source,
+                       pickup=pickup)
 
     # --- who sent it (RFC 3261 §22) --------------------------------------------------
 
@@ -328,23 +347,30 @@ class Classifier:
             routed = (sent, hops[0])
         except SipParseError as error:
             return _answer_for_unusable(error)
-        return self._forward_as_is(Target(request.uri, TargetRole.ROUTE), routed, source)
+        return self._forward_as_is(request.uri, routed, source)
 
     def _down_flow(self, request: Request, source: Source, flow: Hop) -> Forward:
         """Forward to the Request-URI, sent down a registered phone's flow."""
-        target = Target(request.uri, TargetRole.ROUTE, next_hop=flow_uri(flow))
-        return self._forward_as_is(target, (request, flow), source)
+        return self._forward_as_is(request.uri, (request, flow), source, flow_uri(flow))
 
-    def _forward_as_is(self, target: Target, routed: tuple[Request, Hop],
-                       source: Source) -> Forward:
-        plan = RoutingPlan((Stage((target,), self.timer_c),))
+    def _forward_as_is(self, uri: str, routed: tuple[Request, Hop], source: Source,
+                       next_hop: str | None = None) -> Forward:
         # RFC 3325 §5: a P-Asserted-Identity goes on only from a trusted peer.
-        return Forward(plan, strip_asserted_identity=not source.trusted, routed=routed,
+        return Forward(_one_target_plan(uri, next_hop, self.timer_c),
+                       strip_asserted_identity=not source.trusted, routed=routed,
                        source=source)
 
     def _names_us(self, uri: str) -> bool:
         parsed = sip_uri_or_none(uri)
         return parsed is not None and self.local.is_local(parsed)
+
+
+@lru_cache(maxsize=1024)
+def _one_target_plan(uri: str, next_hop: str | None, timeout: float) -> RoutingPlan:
+    """The plan that sends to ``uri`` alone (through ``next_hop``, a phone's flow,
+    when given). Cached: plans are frozen values, and the requests of a dialog
+    (often of every dialog with one phone) share their target."""
+    return RoutingPlan((Stage((Target(uri, TargetRole.ROUTE, next_hop=next_hop),), timeout),))
 
 
 _STATUS_PHRASES = {400: "Bad Request", 416: "Unsupported URI Scheme",

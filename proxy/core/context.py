@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from proxy.core.diversion import UNCONDITIONAL, Diversion, diversion_after
 from proxy.core.selection import best_response
 from proxy.defaults import TIMER_C_SECONDS
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
@@ -35,13 +36,13 @@ COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 class StartBranch:
     """Forward the request to ``target`` as branch ``branch_id``.
 
-    ``diversion_reason`` is set for voicemail targets: RFC 5806 reason
-    ("unconditional", "user-busy", "no-answer") for the Diversion header.
+    ``diversion`` is set for voicemail targets and fallbacks: why the call went
+    there, for the Diversion and History-Info headers (``proxy.core.diversion``).
     """
 
     branch_id: int
     target: Target
-    diversion_reason: str | None = None
+    diversion: Diversion | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +273,7 @@ class ResponseContext:
     # --- stages -------------------------------------------------------------------
 
     def _next_stage(self) -> list[Decision]:
-        stage, diversion_reason = self._following_stage()
+        stage, diversion = self._following_stage()
         if stage is None:
             return self._finish()
         self.stage_index += 1
@@ -281,16 +282,16 @@ class ResponseContext:
         for target in stage.targets:
             branch = Branch(len(self.branches), target, self.stage_index)
             self.branches.append(branch)
-            reason = diversion_reason
-            if target.role is TargetRole.VOICEMAIL and reason is None:
-                reason = "unconditional"
-            decisions.append(StartBranch(branch.branch_id, target, reason))
+            why = diversion
+            if target.role is TargetRole.VOICEMAIL and why is None:
+                why = UNCONDITIONAL  # the plan itself sends the call to the mailbox
+            decisions.append(StartBranch(branch.branch_id, target, why))
             if self.is_invite:
                 # RFC 3261 §16.6 step 11: Timer C on every INVITE branch.
                 decisions.append(ArmTimer("C", self.settings.timer_c, 0, branch.branch_id))
         return decisions
 
-    def _following_stage(self) -> tuple[Stage | None, str | None]:
+    def _following_stage(self) -> tuple[Stage | None, Diversion | None]:
         # A stage with no targets (nobody to ring) is passed over.
         while self.stage_index + 1 < len(self.plan.stages):
             stage = self.plan.stages[self.stage_index + 1]
@@ -299,8 +300,8 @@ class ResponseContext:
             self.stage_index += 1
         if self.plan.fallback is not None and not self.in_fallback:
             self.in_fallback = True
-            busy = any(b.final is not None and b.final.status in (486, 600) for b in self.branches)
-            return self.plan.fallback, "user-busy" if busy else "no-answer"
+            rung = [b.final.status for b in self.branches if b.final is not None]
+            return self.plan.fallback, diversion_after(rung)
         return None, None
 
     def _finish(self) -> list[Decision]:

@@ -15,15 +15,13 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import quote
 
+from proxy.core.diversion import Diversion
 from proxy.policy.decision import Decision
 from proxy.policy.plan import Target, TargetRole
 from proxy.sip.address import NameAddr, address_tag, parse_name_addr
 from proxy.sip.errors import SipParseError
-from proxy.sip.message import Request, remove_header, set_header
+from proxy.sip.message import Request, remove_header, set_header, set_header_lines
 from proxy.sip.uri import SipUri, parse_uri, sip_uri_or_none, uri_user
-
-# RFC 4458 §2 / RFC 7044 §10: the cause a History-Info entry gives for a retargeting.
-_CAUSE_FOR_DIVERSION = {"user-busy": 486, "no-answer": 408, "unconditional": 302}
 
 
 def decorate_for_target(
@@ -31,13 +29,13 @@ def decorate_for_target(
     target: Target,
     *,
     original_uri: str,
-    diversion_reason: str | None,
+    diversion: Diversion | None,
     strip_asserted_identity: bool,
     calling_identity: NameAddr | None = None,
 ) -> Request:
     """Return ``request`` as it should reach ``target`` (before Via/Record-Route).
 
-    ``diversion_reason`` is set when the call is diverted (RFC 5806 reasons);
+    ``diversion`` is set when the call is diverted (``proxy.core.diversion``);
     ``calling_identity`` when the caller placed it on a line (``calling_identity``).
     """
     headers = request.headers
@@ -50,14 +48,19 @@ def decorate_for_target(
         from_value = request.header("from")
         if from_value is not None:
             headers = set_header(headers, "From", _prefixed(from_value, target.display_prefix))
-    if target.role is TargetRole.DELEGATE or diversion_reason is not None:
-        cause = _CAUSE_FOR_DIVERSION.get(diversion_reason or "")
-        headers = set_header(
-            headers, "History-Info", _history_info(request, original_uri, target.uri, cause)
+    # One entry a line, not one comma-joined line: RFC 3261 §7.3.1 makes the two
+    # equal, but Asterisk's res_pjsip_diversion parses each History-Info line as
+    # one entry, and it looks for the diverted-to entry among the lines.
+    if target.role is TargetRole.DELEGATE or diversion is not None:
+        entries = _history_info(request, original_uri, target.uri, diversion)
+        headers = set_header_lines(headers, "History-Info", entries)
+    if diversion is not None:
+        # A diverted call (voicemail, a fallback): RFC 5806 for the PBXs that read it,
+        # ours on top of any the call already carried: the latest diversion comes first.
+        ours = _diversion(original_uri, diversion.reason)
+        headers = set_header_lines(
+            headers, "Diversion", [ours, *request.header_values("diversion")]
         )
-    if diversion_reason is not None:
-        # A diverted call (voicemail, a fallback): RFC 5806 for the PBXs that read it.
-        headers = set_header(headers, "Diversion", _diversion(original_uri, diversion_reason))
     return request.with_headers(headers)
 
 
@@ -100,22 +103,37 @@ def _prefixed(from_value: str, prefix: str) -> str:
     return str(address.with_display_name(f"{prefix}{shown}"))
 
 
-def _history_info(request: Request, original_uri: str, target_uri: str, cause: int | None) -> str:
+def _history_info(
+    request: Request, original_uri: str, target_uri: str, diversion: Diversion | None
+) -> list[str]:
     """RFC 7044 §9: the entries before ours, then ours indexed below the last one.
 
     Without earlier entries: index 1 is the called line as received, 1.1 the new
     target, ``mp=1`` because the call was mapped to another user (§4.3.3.1.2).
+    A diversion's cause is written twice, as RFC 7544 does: as the Reason of the
+    entry that was left (RFC 7044: the response that made the request leave it)
+    and as RFC 4458's ``cause`` URI parameter of the mailbox's entry, which is
+    what Asterisk reads when a request has History-Info and no Diversion.
     """
     existing = request.header_values("history-info")
-    target = target_uri
-    if cause is not None:
-        # RFC 7044 §4.3.3.1.1: the Reason for retargeting rides in the hi-targeted-to-uri.
-        separator = "&" if "?" in target else "?"
-        target = f"{target}{separator}Reason={quote(f'SIP;cause={cause}', safe='')}"
+    target = target_uri if diversion is None else _with_cause(target_uri, diversion.cause)
     if not existing:
-        return f"<{original_uri}>;index=1, <{target}>;index=1.1;mp=1"
+        called = original_uri
+        if diversion is not None:
+            reason = quote(f"SIP;cause={diversion.cause}", safe="")
+            called = f"{original_uri}{'&' if '?' in original_uri else '?'}Reason={reason}"
+        return [f"<{called}>;index=1", f"<{target}>;index=1.1;mp=1"]
     last_index = _index_of(existing[-1]) or "1"
-    return ", ".join([*existing, f"<{target}>;index={last_index}.1;mp={last_index}"])
+    return [*existing, f"<{target}>;index={last_index}.1;mp={last_index}"]
+
+
+def _with_cause(uri: str, cause: int) -> str:
+    """RFC 4458: ``sip:vm-alice@pbx;cause=486``, before any URI headers."""
+    try:
+        parsed = parse_uri(uri)
+    except SipParseError:
+        return uri
+    return str(parsed.with_param("cause", str(cause))) if isinstance(parsed, SipUri) else uri
 
 
 def _index_of(entry: str) -> str | None:

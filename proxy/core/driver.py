@@ -37,6 +37,7 @@ from proxy.core.events import CallRouted, EventBus, RequestRefused
 from proxy.core.failover import HopFailure, hop_failure
 from proxy.core.forks import Forks
 from proxy.core.forwarding import forward_request
+from proxy.core.line_limit import full_line_answer
 from proxy.core.local import LocalAddresses
 from proxy.core.locations import (
     Locate,
@@ -45,6 +46,7 @@ from proxy.core.locations import (
     rings_nobody,
 )
 from proxy.core.overload import LoadGuard, answers_shed_call, shed_to_tag
+from proxy.core.pickup import LineDialogs
 from proxy.core.received import stamp_received
 from proxy.core.refusal_log import RefusalThrottle
 from proxy.core.refusals import answer_for_unparsable, oversized_error
@@ -97,7 +99,8 @@ class ProxyCore:
                  registrar_hosts: frozenset[str] = frozenset(),
                  presence_hosts: frozenset[str] = frozenset(), locate: Locate | None = None,
                  wall_clock: Callable[[], float] | None = None,
-                 line_full: Callable[[str], bool] | None = None) -> None:
+                 line_full: Callable[[str], bool] | None = None,
+                 dialogs: LineDialogs | None = None) -> None:
         self._local = local
         self._settings = settings
         self._context_settings = ContextSettings(timer_c=settings.timer_c)
@@ -106,7 +109,7 @@ class ProxyCore:
         self._trust = trust
         self._tokens = RouteTokens(route_secret)
         self._classifier = Classifier(local, trust, self._tokens, settings.timer_c, auth,
-                                      registrar_hosts, presence_hosts)
+                                      registrar_hosts, presence_hosts, dialogs)
         self._locate = locate
         self._line_full = line_full  # the dialog state's answer: no room for another call
         # Unix time for what outlives the process (registrations, digest nonces);
@@ -121,6 +124,10 @@ class ProxyCore:
         self.events = EventBus()
         self.last_received = loop.time()  # for a drain that waits for quiet
         self.stats: Counter[str] = Counter()
+        # Traffic by method and by status, for the metrics. A method nobody defined
+        # counts as OTHER: a label per made-up method would let anyone grow the table.
+        self.requests_received: Counter[str] = Counter()
+        self.responses_sent: Counter[int] = Counter()
         self._table = TransactionTable(loop=loop, timers=settings.timers, send=self._send,
                                        user=self, log=log)
         self._forks = Forks(table=self._table, local=local, loop=loop, timers=settings.timers,
@@ -163,6 +170,12 @@ class ProxyCore:
         self._classifier = replace(self._classifier, trust=self._trust)
         self._forks.names = names
 
+    def use_directory(self, trust: TrustModel, auth: Authentication | None) -> None:
+        """A reloaded configuration: the next request is classified with it. Calls
+        in progress keep the plan they were given; the resolved names stay."""
+        self._trust = replace(trust, names=self._trust.names)
+        self._classifier = replace(self._classifier, trust=self._trust, auth=auth)
+
     def add_service(self, name: str, service: Service) -> None:
         self._services[name] = service
 
@@ -204,6 +217,8 @@ class ProxyCore:
     # --- requests ------------------------------------------------------------------
 
     def _on_request(self, request: Request, hop: Hop) -> None:
+        method = request.method
+        self.requests_received[method if method in COUNTED_METHODS else "OTHER"] += 1
         if request.method == "ACK" and answers_shed_call(request.header("to") or ""):
             # §17.1.1.3: the caller ACKs our stateless 503 (see ``_shed``); it ends
             # here, before any Via or transaction work, as the refusal did.
@@ -294,23 +309,31 @@ class ProxyCore:
                              self._draining, self._wall_clock())
         verdict = self._classifier.classify(facts, self._loop.time())
         match verdict:
-            case Forward(plan, strip_asserted_identity, decision, _, source, caller_flow):
+            case Forward(plan, strip_asserted_identity, decision, _, source, caller_flow,
+                         pickup):
                 self._log_decision(request, decision)
                 entry.strip_asserted_identity = strip_asserted_identity
                 entry.calling_identity = calling_identity(request, decision)
-                full = self._full_line(request, decision)
+                full = (full_line_answer(request.method, decision, self._line_full)
+                        if self._line_full is not None else None)
                 if self.events.listening and not has_to_tag(request):
                     self.events.publish(CallRouted(request.call_id, request.method, decision,
                                                    self._loop.time(), request,
-                                                   source or entry.source))
+                                                   source or entry.source, pickup))
                 if full is not None:
-                    self._answer(entry, 486, f"Busy Here (line {full} is in use)")
+                    self._answer(entry, full.status, full.reason)
                     return
                 plan = self._with_contacts(request, plan)
                 if rings_nobody(plan):
                     self._answer(entry, 480, "Temporarily Unavailable (no registered phone)")
                     return
-                self._fork(entry, facts.preprocessed.request, plan, caller_flow)
+                forwarded = facts.preprocessed.request
+                if pickup is not None:
+                    self._log.info("call.pickup", call_id=request.call_id,
+                                   held_call=pickup.call_id, line=pickup.line, by=pickup.by,
+                                   seized=pickup.seized)
+                    forwarded = pickup.applied_to(forwarded)
+                self._fork(entry, forwarded, plan, caller_flow)
             case Answer(status, reason, headers, refusal, decision):
                 self._log_decision(request, decision)
                 if refusal is not None:
@@ -320,14 +343,6 @@ class ProxyCore:
                 self._serve(entry, name, source)
             case _:
                 assert_never(verdict)
-
-    def _full_line(self, request: Request, decision: PolicyDecision | None) -> str | None:
-        """The called line, when it already carries as many calls as it may: the
-        caller gets 486, which is how a shared line looks busy (RFC 3261 §21.4.24)."""
-        if (decision is None or decision.line is None or self._line_full is None
-                or request.method != "INVITE"):
-            return None
-        return decision.line if self._line_full(decision.line) else None
 
     def _log_decision(self, request: Request, decision: PolicyDecision | None) -> None:
         if decision is not None:
@@ -549,10 +564,18 @@ class ProxyCore:
             # RFC 3261 §18.3 / §20.14: mandatory on streams, optional over UDP.
             message = message.with_headers(
                 (*message.headers, ("Content-Length", str(len(message.body)))))
+        if isinstance(message, Response):
+            self.responses_sent[message.status] += 1
         self._send_bytes(message.serialize(), hop, fallback)
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+# The methods counted by name (RFC 3261 §27.4, the extensions the proxy serves or
+# relays: RFC 3262, 3265/6665, 3311, 3428, 3515, 3903, 6086).
+COUNTED_METHODS = frozenset({
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
+    "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"})
 
 # Refusals with a log event of their own (the rest are ``request.refused``).
 _REFUSAL_EVENTS = {"auth_blocked": "auth.blocked"}

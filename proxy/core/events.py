@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from proxy.core.pickup import Pickup
 from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import TargetRole
 from proxy.policy.trust import Source
@@ -21,7 +22,8 @@ from proxy.sip.message import Request, Response
 class CallRouted:
     """An initial request (no To tag) was given a plan, with the policy's reasons when
     it asked. ``request`` is the request as received (its From tag, Contact and
-    identities); ``source`` is its sender as identified (an authenticated user)."""
+    identities); ``source`` is its sender as identified (an authenticated user);
+    ``pickup`` the held call it picks up, when it does (``proxy.core.pickup``)."""
 
     call_id: str
     method: str
@@ -29,6 +31,7 @@ class CallRouted:
     at: float
     request: Request
     source: Source
+    pickup: Pickup | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,7 +164,7 @@ class Forks:
                                   entry.route_token, entry.calling_identity,
                                   entry.caller_flow)
         try:
-            outgoing = build_branch(context.request, decision.target, decision.diversion_reason,
+            outgoing = build_branch(context.request, decision.target, decision.diversion,
                                     settings, self._local, branch, self.names, hops)
         except (SipParseError, LookupError) as error:
             self._log.warning("branch.unroutable", call_id=context.request.call_id,

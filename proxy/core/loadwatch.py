@@ -41,6 +41,7 @@ class LoadWatch:
         self._due = 0.0
         self._handle: asyncio.TimerHandle | None = None
         self.shed_periods = 0  # times shedding started, for the stats
+        self.loop_lag = 0.0  # seconds, as last measured: for the metrics
 
     def start(self) -> None:
         """Take the first sample ``interval`` seconds from now."""
@@ -68,7 +69,8 @@ class LoadWatch:
         if self._ticks % self._in_progress_every == 0:
             self._last_in_progress = self._in_progress()
         self._ticks += 1
-        sample = LoadSample(loop_lag=max(0.0, now - self._due),
+        self.loop_lag = max(0.0, now - self._due)
+        sample = LoadSample(loop_lag=self.loop_lag,
                             in_progress=self._last_in_progress,
                             receive_backlog=self._receive_backlog())
         change = self._guard.observe(sample, now)

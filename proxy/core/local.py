@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from proxy.core.flows import CALLER_FLOW_PARAM, FLOW_PARAM
 from proxy.core.route_token import TOKEN_PARAM
@@ -31,8 +33,46 @@ class Interface:
         behind a NAT, those flows (``proxy.core.flows``)."""
         flow_param = f"{FLOW_PARAM}={flow};" if flow else ""
         caller_param = f"{CALLER_FLOW_PARAM}={caller_flow};" if caller_flow else ""
-        return (f"<sip:{self.host}:{self.port};transport={self.transport.lower()};lr;"
-                f"{flow_param}{caller_param}{TOKEN_PARAM}={token}>")
+        return f"{self.route_prefix}{flow_param}{caller_param}{TOKEN_PARAM}={token}>"
+
+    @property
+    def route_prefix(self) -> str:
+        """What our Record-Route entry holds before the dialog's own parameters."""
+        return f"<sip:{self.host}:{self.port};transport={self.transport.lower()};lr;"
+
+
+# What a flow value (``flows.flow_value``) or a route token may hold; anything
+# else in our own entry is left to the full parse.
+_PARAM_VALUE_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.[]")
+
+
+class OwnRoute(NamedTuple):
+    """The dialog's parameters of one of our own Route entries."""
+
+    token: str | None  # None: an entry naming us without one (we did not write it)
+    flow: str  # "" for none
+    caller_flow: str  # "" for none
+
+
+def _dialog_params(text: str) -> OwnRoute | None:
+    """``[vpf=F;][vpc=C;]vpt=T`` as :meth:`Interface.record_route` writes it, else None."""
+    values = {FLOW_PARAM: "", CALLER_FLOW_PARAM: ""}
+    *flows, last = text.split(";")
+    names = [FLOW_PARAM, CALLER_FLOW_PARAM]
+    for part in flows:
+        name, _, value = part.partition("=")
+        if name not in names or not _plain(value):
+            return None
+        names = names[names.index(name) + 1:]  # in the order written, each once
+        values[name] = value
+    name, _, token = last.partition("=")
+    if name != TOKEN_PARAM or not _plain(token):
+        return None
+    return OwnRoute(token, values[FLOW_PARAM], values[CALLER_FLOW_PARAM])
+
+
+def _plain(value: str) -> bool:
+    return bool(value) and _PARAM_VALUE_CHARACTERS.issuperset(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +82,7 @@ class LocalAddresses:
     interfaces: tuple[Interface, ...]
     _by_transport: dict[tuple[str, int], Interface] = field(init=False, repr=False,
                                                             compare=False)
+    _route_prefixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def interface_for(self, transport: str, peer_host: str) -> Interface:
         """The interface to use with ``peer_host`` over ``transport``: the first one of
@@ -59,6 +100,25 @@ class LocalAddresses:
             family = 6 if interface.host.startswith("[") else 4
             by_transport.setdefault((interface.transport, family), interface)
         object.__setattr__(self, "_by_transport", by_transport)
+        object.__setattr__(self, "_route_prefixes",
+                           tuple(interface.route_prefix for interface in self.interfaces))
+
+    def own_route_params(self, route_value: str) -> OwnRoute | None:
+        """The token and flows of a Route value that is one of our Record-Route
+        entries exactly as :meth:`Interface.record_route` wrote it, else None.
+
+        The Route an ACK or a BYE brings back is that string (§12.1.2: the route
+        set is the Record-Route's URIs), and it differs per dialog, so parsing it
+        would miss the URI cache on every call. For this shape the full reading
+        (``parse_uri``, ``is_local``, the parameters) gives this very answer;
+        any other spelling of our address is read in full by the caller.
+        """
+        if route_value[-1:] != ">":
+            return None
+        for prefix in self._route_prefixes:
+            if route_value.startswith(prefix):
+                return _dialog_params(route_value[len(prefix):-1])
+        return None
 
     def is_local(self, uri: Uri) -> bool:
         """True when ``uri`` points at this proxy (§16.4: Route and Request-URI checks)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proxy.core.flows import CALLER_FLOW_PARAM, FLOW_PARAM
-from proxy.core.local import LocalAddresses
+from proxy.core.local import LocalAddresses, OwnRoute
 from proxy.core.route_token import TOKEN_PARAM
 from proxy.sip.address import has_tag, parse_name_addr
 from proxy.sip.errors import SipParseError
@@ -38,24 +38,38 @@ def preprocess_routes(request: Request, local: LocalAddresses) -> Preprocessed:
         request_uri = parse_uri(request.uri)
     except SipParseError:
         return Preprocessed(request, our_route=False, token=None)
-    named: SipUri | None = None  # the first entry of ours: it carries the token
+    named: OwnRoute | None = None  # the first entry of ours: it carries the token
     if isinstance(request_uri, SipUri) and request_uri.user is None and local.is_local(
         request_uri
     ):
         # The previous hop was a strict router: it put our Record-Route value in the
         # Request-URI and the real target at the end of the Route set (§16.4).
-        named = request_uri
+        named = _params_of(request_uri)
         last = parse_name_addr(routes[-1]).uri
         request = request.with_uri(last, _without_last_route(request, routes))
         routes = routes[:-1]
-    while routes and (ours := _our_route(routes[0], local)) is not None:
+    while routes and (ours := _our_route_params(routes[0], local)) is not None:
         named = named or ours
         request = request.with_headers(drop_first_value(request.headers, "route"))
         routes = routes[1:]
     if named is None:
         return Preprocessed(request, our_route=False, token=None)
-    return Preprocessed(request, True, named.param(TOKEN_PARAM), named.param(FLOW_PARAM) or "",
-                        named.param(CALLER_FLOW_PARAM) or "")
+    return Preprocessed(request, True, named.token, named.flow, named.caller_flow)
+
+
+def _our_route_params(route_value: str, local: LocalAddresses) -> OwnRoute | None:
+    """The dialog's parameters of a Route entry that names this proxy, else None:
+    read off the text when it is our entry as we wrote it, else parsed in full."""
+    fast = local.own_route_params(route_value)
+    if fast is not None:
+        return fast
+    ours = _our_route(route_value, local)
+    return None if ours is None else _params_of(ours)
+
+
+def _params_of(uri: SipUri) -> OwnRoute:
+    return OwnRoute(uri.param(TOKEN_PARAM), uri.param(FLOW_PARAM) or "",
+                    uri.param(CALLER_FLOW_PARAM) or "")
 
 
 def _our_route(route_value: str, local: LocalAddresses) -> SipUri | None:

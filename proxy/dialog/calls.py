@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
+from proxy.core.pickup import LineDialog
 from proxy.dialog.machine import LegInput, next_state
 from proxy.dialog.records import CallDirection, CallRecord, Outcome
 from proxy.dialog.views import DialogState, DialogView, Direction, HeldBy, Party
@@ -91,6 +93,14 @@ class Call:
     status: int | None = None  # the final response the caller got
     session_interval: float | None = None  # RFC 4028 Session-Expires, when negotiated
     hung_up_by: Side | None = None
+    # The flow the caller's phone called from, for a phone behind a NAT ('' none).
+    caller_flow: str = ""
+    held_by: str | None = None  # who put the call on hold last (a person), and when
+    held_at: float | None = None
+    # A pick-up (``proxy.core.pickup``) is a call of its own, joined to the held
+    # call it replaces: the two leave one record per line, when both are over.
+    replaces: Call | None = None  # on the pick-up: the held call
+    replaced_by: Call | None = None  # on the held call: the pick-up under way or done
     _id_prefix: str = ""
 
     def __post_init__(self) -> None:
@@ -113,7 +123,40 @@ class Call:
                 return leg, Side.CALLEE
         return None
 
+    def person_on(self, side: Side, leg: Leg | None) -> str | None:
+        """Who is on ``side`` of the call (the callee through ``leg``), as the
+        history names them."""
+        if side is Side.CALLER:
+            return self.made_by or self.caller_number or self.caller.identity
+        return _answered_by(leg)
+
     # --- what it shows ------------------------------------------------------------
+
+    def line_dialogs(self, appearance: Appearance) -> Iterator[LineDialog]:
+        """The dialogs a pick-up on ``appearance.line`` may take: confirmed ones
+        (held or not), and the early ones of a call ringing the line (only its
+        caller can replace those, RFC 3891 §3). The far party is the caller when
+        the line received the call, else the callee. A call whose pick-up is under
+        way offers nothing more to pick up."""
+        line_side = Side.CALLEE if appearance.direction is Direction.RECIPIENT else Side.CALLER
+        free = self.replaced_by is None
+        for leg in self.legs.values():
+            if leg.to_tag is None:
+                continue
+            if leg.state is DialogState.EARLY and line_side is Side.CALLEE and free:
+                yield LineDialog(self.call_id, appearance.line, appearance.owner, leg.to_tag,
+                                 self.from_tag, self.caller.target, self.caller_flow,
+                                 held=False, ringing=True)
+            if leg.state is not DialogState.CONFIRMED:
+                continue
+            held = leg.held_by is line_side and free
+            if line_side is Side.CALLEE:
+                yield LineDialog(self.call_id, appearance.line, appearance.owner, leg.to_tag,
+                                 self.from_tag, self.caller.target, self.caller_flow, held)
+            else:
+                # The callee's flow is not kept: a held callee is reached at its Contact.
+                yield LineDialog(self.call_id, appearance.line, appearance.owner,
+                                 self.from_tag, leg.to_tag, leg.contact, "", held)
 
     def view(self, leg: Leg, appearance: Appearance) -> DialogView:
         """``leg`` as the watchers of ``appearance.line`` see it (RFC 4235 §4.1)."""
@@ -133,8 +176,30 @@ class Call:
             terminated_by=_terminated_event(leg.end, line_side), started=leg.started,
             confirmed=leg.confirmed)
 
-    def record(self, appearance: Appearance, ended: float) -> CallRecord:
-        """What the line's history keeps of the call once it is over."""
+    def record(self, appearance: Appearance, ended: float,
+               pickups: Sequence[Call] = ()) -> CallRecord:
+        """What the line's history keeps of the call once it is over. A call picked
+        up while it was held (``pickups``, in order: each took the one before) is
+        one call: answered by whoever picked it up last (at their phone), hung up
+        and ended as that pick-up was, held by whoever held it before; the first
+        answer stays."""
+        record = self._own_record(appearance, ended)
+        if not pickups:
+            return record
+        last, held = pickups[-1], [self, *pickups][-2]
+        hung_up_by = (last.made_by if last.hung_up_by is Side.CALLER
+                      else last.callee_number if last.hung_up_by is Side.CALLEE else None)
+        record = replace(record, answered_by=last.made_by, answered_phone=last.caller.target,
+                         hung_up_by=hung_up_by, end_reason=last._end_reason(),
+                         held_by=held.held_by, held_at=held.held_at)
+        if self.answered_leg is None:
+            # Picked up while it rang: the caller CANCELled its INVITE (487) for the
+            # pick-up's, which was answered then.
+            record = replace(record, outcome=Outcome.ANSWERED, status=pickups[0].status or 200,
+                             answered=pickups[0].answered_at)
+        return record
+
+    def _own_record(self, appearance: Appearance, ended: float) -> CallRecord:
         decision = self.decision
         answered = self.answered_leg
         return CallRecord(
@@ -153,7 +218,7 @@ class Call:
             made_by=self.made_by if appearance.direction is Direction.INITIATOR else None,
             outcome=self._outcome(), status=self.status or 0, started=self.started,
             answered=self.answered_at, ended=ended, hung_up_by=self._hung_up_by(),
-            end_reason=self._end_reason())
+            end_reason=self._end_reason(), held_by=self.held_by, held_at=self.held_at)
 
     def _outcome(self) -> Outcome:
         answered = self.answered_leg
@@ -164,7 +229,7 @@ class Call:
 
     def _hung_up_by(self) -> str | None:
         if self.hung_up_by is Side.CALLER:
-            return self.made_by or self.caller_number or self.caller.identity
+            return self.person_on(Side.CALLER, None)
         if self.hung_up_by is Side.CALLEE:
             return _answered_by(self.answered_leg) or self.callee_number
         return None

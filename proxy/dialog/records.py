@@ -55,6 +55,10 @@ class CallRecord:
     ended: float
     hung_up_by: str | None
     end_reason: str
+    # Who last put the call on hold (a person, as ``answered_by`` names them) and
+    # when; kept when someone else picked the held call up.
+    held_by: str | None = None
+    held_at: float | None = None
 
     @property
     def duration(self) -> float:
@@ -65,7 +69,8 @@ class CallRecord:
         """The record with its times moved by ``offset`` (loop clock -> Unix time)."""
         return replace(self, started=self.started + offset,
                        answered=None if self.answered is None else self.answered + offset,
-                       ended=self.ended + offset)
+                       ended=self.ended + offset,
+                       held_at=None if self.held_at is None else self.held_at + offset)
 
     def fields(self) -> dict[str, str | int | float | None]:
         """Flat values, as the ``call.ended`` log line and ``history --json`` show them."""
@@ -79,5 +84,5 @@ class CallRecord:
             "outcome": self.outcome.value, "status": self.status, "started": self.started,
             "answered": self.answered, "ended": self.ended,
             "duration": round(self.duration, 3), "hung_up_by": self.hung_up_by,
-            "end_reason": self.end_reason,
+            "end_reason": self.end_reason, "held_by": self.held_by, "held_at": self.held_at,
         }

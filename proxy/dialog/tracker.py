@@ -25,6 +25,8 @@ from proxy.core.events import (
     InDialogAnswered,
     RequestRefused,
 )
+from proxy.core.flows import caller_flow
+from proxy.core.pickup import LineDialog, Pickup
 from proxy.defaults import DIALOG_MAX_DURATION_SECONDS, LINE_MAX_CALLS
 from proxy.dialog.calls import Appearance, Call, Leg, LegEnd, Side, person
 from proxy.dialog.machine import LegInput
@@ -76,6 +78,11 @@ class DialogTracker:
         self._calls: dict[str, Call] = {}
         self._lines: dict[str, dict[str, Call]] = {}  # line -> call id -> call
 
+    def use_directory(self, directory: Directory) -> None:
+        """A reloaded directory: lines are found and normalised by it from now on;
+        the calls already followed keep their records."""
+        self._directory = directory
+
     # --- questions ------------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -91,6 +98,10 @@ class DialogTracker:
         dialogs = tuple(view for call in calls.values() for view in _live_views(call, line))
         return LineView(line, owner.id, dialogs)
 
+    def busy_lines(self) -> list[LineView]:
+        """Every line with a call on it now (the idle ones are not listed)."""
+        return [view for number in self._lines if (view := self.line(number)) is not None]
+
     def calls_on(self, number: str) -> int:
         """How many calls the line carries now."""
         return len(self._lines.get(self._directory.normalize(number), ()))
@@ -100,6 +111,22 @@ class DialogTracker:
         line = self._directory.normalize(number)
         call = self._lines.get(line, {}).get(call_id)
         return () if call is None else tuple(_live_views(call, line))
+
+    def dialogs_on(self, line: str) -> tuple[LineDialog, ...]:
+        """The dialogs of the calls on ``line`` a pick-up may take
+        (``core.pickup.LineDialogs``)."""
+        normalised = self._directory.normalize(line)
+        return tuple(dialog for call in self._lines.get(normalised, {}).values()
+                     for appearance in call.appearances if appearance.line == normalised
+                     for dialog in call.line_dialogs(appearance))
+
+    def dialogs_of(self, call_id: str) -> tuple[LineDialog, ...]:
+        """The dialogs of one call a pick-up may take, once per line it is on."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return ()
+        return tuple(dialog for appearance in call.appearances
+                     for dialog in call.line_dialogs(appearance))
 
     def line_full(self, number: str) -> bool:
         """Whether a new call to ``number`` would go past ``max_calls`` (486)."""
@@ -146,6 +173,8 @@ class DialogTracker:
         request = event.request
         if event.method != "INVITE" or event.call_id in self._calls:
             return NO_UPDATE
+        if event.pickup is not None:
+            return self._picked_up(event, event.pickup)
         appearances = self._appearances(event)
         if not appearances:
             return NO_UPDATE  # no user's line in it: nothing to show or keep
@@ -165,11 +194,56 @@ class DialogTracker:
                            decision.caller_source if decision is not None else "from"),
             callee_number=(decision.line if decision is not None
                            else address_user(request.header("to"))),
-            made_by=source.user, deadline=event.at + self._settings.max_duration)
+            made_by=source.user, deadline=event.at + self._settings.max_duration,
+            caller_flow=caller_flow(request, source.hop) if source.authenticated else "")
+        return self._follow(call)
+
+    def _follow(self, call: Call) -> Update:
         self._calls[call.call_id] = call
-        for appearance in appearances:
+        for appearance in call.appearances:
             self._lines.setdefault(appearance.line, {})[call.call_id] = call
         return self._changes(call, [])
+
+    def _picked_up(self, event: CallRouted, pickup: Pickup) -> Update:
+        """A phone picks up a held (or ringing) call: its INVITE to the far party is
+        a call of its own, shown on the picked-up call's lines (the picking phone
+        is its caller, the far party its callee) and joined to that call for the
+        history (``_records``)."""
+        held = self._calls.get(pickup.call_id)
+        if held is None:
+            return NO_UPDATE  # over meanwhile: the held party will refuse it (481)
+        picked_line = next((appearance for appearance in held.appearances
+                            if appearance.line == pickup.line), None)
+        if picked_line is None:
+            return NO_UPDATE
+        # The picking phone shows as the line (what the held call showed there),
+        # at its own Contact; the far party stays who it was.
+        if picked_line.direction is Direction.RECIPIENT:
+            line, far, far_number = held.callee, held.caller, held.caller_number
+        else:
+            leg = held.answered_leg
+            line, far_number = held.caller, held.callee_number
+            far = Party(held.callee.identity, held.callee.display,
+                        leg.contact if leg is not None else None, leg.user if leg else None)
+        request, source = event.request, event.source
+        call = Call(
+            call_id=event.call_id, from_tag=address_tag(request.header("from")) or "",
+            started=event.at,
+            caller=Party(line.identity, line.display, _contact(request), source.user),
+            callee=far,
+            appearances=tuple(
+                Appearance(appearance.line, appearance.owner,
+                           Direction.INITIATOR if appearance is picked_line
+                           else Direction.RECIPIENT)
+                for appearance in held.appearances),
+            decision=None, caller_number=address_user(request.header("from")),
+            caller_source="authenticated" if source.authenticated else "from",
+            callee_number=far_number, made_by=pickup.by,
+            deadline=event.at + self._settings.max_duration,
+            caller_flow=caller_flow(request, source.hop) if source.authenticated else "",
+            replaces=held)
+        held.replaced_by = call
+        return self._follow(call)
 
     def _appearances(self, event: CallRouted) -> tuple[Appearance, ...]:
         """The lines the call is on: the called line when it is a user's, and the
@@ -281,14 +355,15 @@ class DialogTracker:
         call.session_interval = _session_expires(request) or call.session_interval
         call.deadline = event.at + self._interval(call)
         if request.method in ("INVITE", "UPDATE") and is_sdp(request.header("content-type")):
-            return self._hold(call, leg, side, holds_media(request.body))
+            return self._hold(call, leg, side, holds_media(request.body), event.at)
         return NO_UPDATE
 
-    def _hold(self, call: Call, leg: Leg, side: Side, holding: bool) -> Update:
+    def _hold(self, call: Call, leg: Leg, side: Side, holding: bool, at: float) -> Update:
         """RFC 3264 §8.4: the side that offered held media holds the call; its offer
         of active media resumes it. The other side's offers do not undo a hold."""
         if holding and leg.held_by is None:
             leg.held_by = side
+            call.held_by, call.held_at = call.person_on(side, leg), at
         elif not holding and leg.held_by is side:
             leg.held_by = None
         else:
@@ -312,8 +387,30 @@ class DialogTracker:
                 calls.pop(call.call_id, None)
                 if not calls:
                     del self._lines[appearance.line]
-        records = tuple(call.record(appearance, now) for appearance in call.appearances)
-        return Update(self._changes(call, ended).changed, records)
+        return Update(self._changes(call, ended).changed, self._records(call, now))
+
+    @staticmethod
+    def _records(call: Call, now: float) -> tuple[CallRecord, ...]:
+        """The history of a call that is over. A held call and the pick-ups that
+        replaced it one after the other are one call: recorded once all are over,
+        on the first call's lines. A pick-up the held party refused leaves no
+        record: the call it aimed at goes on as it was."""
+        if call.replaces is not None and call.answered_leg is None:
+            call.replaces.replaced_by = None
+        first = call
+        while first.replaces is not None:
+            first = first.replaces
+        chain = [first]
+        while (following := chain[-1].replaced_by) is not None:
+            chain.append(following)
+        if not all(part.finished for part in chain):
+            return ()
+        records = tuple(first.record(appearance, now, chain[1:])
+                        for appearance in first.appearances)
+        for part in chain:
+            # No reference cycles: the calls are freed by reference counting alone.
+            part.replaces = part.replaced_by = None
+        return records
 
     def _changes(self, call: Call, ended: list[Leg]) -> Update:
         return Update(tuple(

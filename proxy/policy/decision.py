@@ -47,6 +47,16 @@ class CallInfo:
     phone_user: str | None = None
     phone_authenticated: bool = False
 
+    @classmethod
+    def described(cls, caller: str, line: str, *, peer: str, asserted: str | None = None,
+                  user: str | None = None, preferred: str | None = None) -> CallInfo:
+        """A call described by hand (``vipproxy explain``, the API's explain): from
+        ``caller`` to ``line``, sent from ``peer``; with ``user``, placed from that
+        user's authenticated phone."""
+        return cls(request_uri_user=line, to_user=line, from_user=caller,
+                   asserted_user=asserted, source_ip=peer, preferred_user=preferred,
+                   phone_user=user, phone_authenticated=user is not None)
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:

@@ -64,21 +64,33 @@ def select_line(directory: Directory, user_id: str, claimed: str | None,
     owner = directory.line_owner(claimed) if claimed is not None else None
     if claimed is None or owner is None:
         return Refusal("foreign_from", f"the {header} is not a line of {user_id}")
-    if owner.id != user_id:
-        delegate = directory.delegate(owner.id, user_id)
-        if delegate is None:
-            return Refusal("foreign_line", f"{user_id} is not a delegate of {owner.id}")
-        if delegate.lacks(Privilege.PLACE_CALLS) is not None:
-            return Refusal("foreign_line", _why_not(delegate, owner.id))
+    refusal = refusal_to_act(directory, user_id, owner.id, Privilege.PLACE_CALLS, "foreign_line")
+    if refusal is not None:
+        return refusal
     return _placement(directory, owner, claimed, user_id, selected_by, verified=True)
 
 
-def _why_not(delegate: Delegate, delegator: str) -> str:
-    """The status or the privilege a delegate misses to place calls on the line."""
+def refusal_to_act(directory: Directory, user_id: str, owner: str, privilege: Privilege,
+                   counter: str) -> Refusal | None:
+    """Why ``user_id`` may not use ``privilege`` on ``owner``'s line (counted as
+    ``counter``), or None when they may: the owner always may; a delegate only
+    with the delegation accepted and the privilege granted."""
+    if user_id == owner:
+        return None
+    delegate = directory.delegate(owner, user_id)
+    if delegate is None:
+        return Refusal(counter, f"{user_id} is not a delegate of {owner}")
+    if delegate.lacks(privilege) is not None:
+        return Refusal(counter, _why_not(delegate, owner, privilege))
+    return None
+
+
+def _why_not(delegate: Delegate, delegator: str, privilege: Privilege) -> str:
+    """The status or the privilege a delegate misses."""
     if delegate.status is not DelegationStatus.ACCEPTED:
         return (f"{delegate.user}'s delegation from {delegator} is {delegate.status.value},"
                 " not accepted")
-    return f"{delegate.user} lacks the {Privilege.PLACE_CALLS.value} privilege from {delegator}"
+    return f"{delegate.user} lacks the {privilege.value} privilege from {delegator}"
 
 
 def _placement(directory: Directory, owner: User, line: str, made_by: str,

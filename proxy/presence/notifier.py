@@ -169,6 +169,11 @@ class Notifier:
     def __len__(self) -> int:
         return len(self._subscriptions)
 
+    def use_directory(self, directory: Directory) -> None:
+        """A reloaded directory: new subscriptions are judged by it; the ones in
+        place keep the lines they watch until they end."""
+        self._directory = directory
+
     @property
     def notifying(self) -> int:
         """Subscriptions with a NOTIFY in flight (the drain waits for them)."""

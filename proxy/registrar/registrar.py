@@ -115,6 +115,15 @@ class Registrar:
         self._settings = settings
         self._table: dict[str, dict[str, Binding]] = {}  # aor -> contact -> binding
 
+    def __len__(self) -> int:
+        """Bindings held (some may have expired and not been dropped yet)."""
+        return sum(len(bindings) for bindings in self._table.values())
+
+    def use_directory(self, directory: Directory) -> None:
+        """A reloaded directory: REGISTERs are judged by it from now on. Bindings
+        in place stay until they expire or are removed, as after any change."""
+        self._directory = directory
+
     # --- REGISTER (§10.3) --------------------------------------------------------
 
     def register(self, request: Request, received: Received, user: str,

@@ -469,6 +469,19 @@ def set_header(headers: tuple[Header, ...], name: str, value: str) -> tuple[Head
     return tuple(result)
 
 
+def set_header_lines(
+    headers: tuple[Header, ...], name: str, values: Iterable[str]
+) -> tuple[Header, ...]:
+    """Replace every ``name`` line with one line per value, where the first was
+    (else at the end): for peers that read a header list line by line."""
+    key = header_key(name)
+    new = tuple((name, value) for value in values)
+    at = next((i for i, (n, _) in enumerate(headers) if header_key(n) == key), len(headers))
+    kept = tuple(header for header in headers if header_key(header[0]) != key)
+    before = sum(1 for header in headers[:at] if header_key(header[0]) != key)
+    return (*kept[:before], *new, *kept[before:])
+
+
 def remove_header(headers: tuple[Header, ...], name: str) -> tuple[Header, ...]:
     key = header_key(name)
     return tuple(header for header in headers if header_key(header[0]) != key)

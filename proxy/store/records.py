@@ -75,6 +75,8 @@ class CallHistory:
     duration: float
     hung_up_by: str | None
     end_reason: str
+    held_by: str | None = None  # who last put the call on hold
+    held_at: float | None = None
 
     def key(self) -> tuple[str, str, float]:
         """The row's identity: ``(call_id, line, started)``."""

@@ -87,8 +87,22 @@ call_history = Table(
     Column("duration", Double, nullable=False),
     Column("hung_up_by", Text, nullable=True),
     Column("end_reason", Text, nullable=False),
+    Column("held_by", Text, nullable=True),
+    Column("held_at", Double, nullable=True),
     PrimaryKeyConstraint("call_id", "line", "started", name="call_history_pkey"),
     Index("call_history_line_started", "line", "started"),
     Index("call_history_delegator_started", "delegator", "started"),
     Index("call_history_started", "started"),
+)
+
+# A delegator's own settings (delegates and their invitations, policies, ring
+# timeout, VIP contacts) once they changed them through the API: the ``delegations``
+# entry of the configuration file, as JSON, validated by the same models before it
+# is written. A delegator without a row follows the file.
+delegations = Table(
+    "delegations",
+    metadata,
+    Column("delegator", Text, primary_key=True),
+    Column("settings", JSON, nullable=False),
+    Column("updated_at", Double, nullable=False),
 )

@@ -13,12 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, assert_never
 
 from alembic.util.exc import CommandError
-from sqlalchemy import Insert, RowMapping, Select, Table, and_, bindparam, delete, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    RowMapping,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.typing import FilteringBoundLogger
@@ -29,7 +41,7 @@ from proxy.store.errors import StoreError
 from proxy.store.migrate import upgrade_to_head
 from proxy.store.pending import Delete, Operation, PendingWrites
 from proxy.store.records import CallHistory, Received, Registration
-from proxy.store.schema import call_history, registrations, secrets
+from proxy.store.schema import call_history, delegations, registrations, secrets
 
 # What a database or its driver raises when it cannot be reached or refuses.
 _DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError, CommandError)
@@ -140,21 +152,52 @@ class Store:
                  .order_by(registrations.c.aor, registrations.c.contact))
         return [_registration(row) for row in await self._rows(query, "registrations")]
 
+    async def delegation_settings(self) -> dict[str, dict[str, Any]]:
+        """Every delegator's own settings (their ``delegations`` entry), by user id."""
+        rows = await self._rows(select(delegations), "the delegations")
+        return {row["delegator"]: dict(row["settings"]) for row in rows}
+
+    async def save_delegation_settings(self, delegator: str, settings: Mapping[str, Any]) -> None:
+        """Keep ``delegator``'s settings, replacing what was kept. Awaited, unlike the
+        write-behind: the API answers a change only once it is durable."""
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(
+                    delete(delegations).where(delegations.c.delegator == delegator))
+                await connection.execute(insert(delegations).values(
+                    delegator=delegator, settings=dict(settings), updated_at=time.time()))
+        except _DATABASE_ERRORS as error:
+            raise StoreError(self.url, f"cannot write the delegation of {delegator!r}: "
+                                       f"{_describe(error)}") from error
+
     async def call_history(self, *, lines: Collection[str] | None = None,
                            delegators: Collection[str] | None = None,
                            since: float | None = None) -> list[CallHistory]:
         """The calls written so far, oldest first: only those on ``lines``, only those
         on the lines of ``delegators``, only those started at ``since`` (Unix
         seconds) or later, as far as each is given."""
-        columns = call_history.c
-        query = select(call_history).order_by(columns.started, columns.call_id, columns.line)
-        if lines is not None:
-            query = query.where(columns.line.in_(list(lines)))
-        if delegators is not None:
-            query = query.where(columns.delegator.in_(list(delegators)))
-        if since is not None:
-            query = query.where(columns.started >= since)
-        return [CallHistory(**row) for row in await self._rows(query, "the call history")]
+        query = select(call_history).where(*_history_filters(lines, delegators, since))
+        return [CallHistory(**row) for row in
+                await self._rows(query.order_by(*_HISTORY_ORDER), "the call history")]
+
+    async def call_history_page(self, *, lines: Collection[str] | None = None,
+                                delegators: Collection[str] | None = None,
+                                since: float | None = None, offset: int = 0,
+                                limit: int) -> tuple[int, list[CallHistory]]:
+        """How many calls :meth:`call_history` would give, and ``limit`` of them
+        from ``offset`` on: one page, read as such from the database."""
+        filters = _history_filters(lines, delegators, since)
+        try:
+            async with self._engine.connect() as connection:
+                total = await connection.scalar(
+                    select(func.count()).select_from(call_history).where(*filters))
+        except _DATABASE_ERRORS as error:
+            raise StoreError(self.url, f"cannot count the call history: {_describe(error)}"
+                             ) from error
+        query = (select(call_history).where(*filters).order_by(*_HISTORY_ORDER)
+                 .offset(offset).limit(limit))
+        rows = await self._rows(query, "the call history")
+        return int(total or 0), [CallHistory(**row) for row in rows]
 
     async def _rows(self, query: Select[Any], what: str) -> Sequence[RowMapping]:
         """What ``query`` selects; a :class:`StoreError` saying ``what`` could not be read."""
@@ -400,3 +443,22 @@ def _describe(error: BaseException) -> str:
         error = original
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+# Oldest first; the key's other columns make the order of one instant stable.
+_HISTORY_ORDER = (call_history.c.started, call_history.c.call_id, call_history.c.line)
+
+
+def _history_filters(lines: Collection[str] | None, delegators: Collection[str] | None,
+                     since: float | None) -> list[ColumnElement[bool]]:
+    """Only calls on ``lines``, on the lines of ``delegators``, started at ``since``
+    or later, as far as each is given."""
+    columns = call_history.c
+    filters: list[ColumnElement[bool]] = []
+    if lines is not None:
+        filters.append(columns.line.in_(list(lines)))
+    if delegators is not None:
+        filters.append(columns.delegator.in_(list(delegators)))
+    if since is not None:
+        filters.append(columns.started >= since)
+    return filters

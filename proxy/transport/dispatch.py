@@ -31,6 +31,10 @@ class Transports:
         """Bytes waiting in the receive queues of every UDP listener."""
         return sum(endpoint.receive_queue_bytes() for endpoint in self._udp.values())
 
+    def udp_receive_drops(self) -> int:
+        """Datagrams the kernel dropped from full receive queues, every UDP listener."""
+        return sum(endpoint.receive_drops() for endpoint in self._udp.values())
+
     def flow_open(self, hop: Hop) -> bool:
         """Whether requests can still reach ``hop`` on the flow it came from: always
         over UDP; over TCP only while that connection is open (RFC 5626 §5.3: we do

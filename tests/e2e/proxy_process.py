@@ -123,6 +123,20 @@ class ProxyProcess:
         """Whether the process has not exited yet."""
         return self._process.poll() is None
 
+    def configuration(self) -> dict[str, Any]:
+        """The configuration file as it is now, to change and ``rewrite``."""
+        loaded: dict[str, Any] = yaml.safe_load(self.config_path.read_text())
+        return loaded
+
+    def rewrite(self, config: Mapping[str, Any] | str) -> None:
+        """Replace the configuration file (the running proxy reads it on a reload)."""
+        text = config if isinstance(config, str) else yaml.safe_dump(dict(config), sort_keys=False)
+        self.config_path.write_text(text)
+
+    def hang_up_signal(self) -> None:
+        """Send SIGHUP: the proxy reads its configuration file again."""
+        self._process.send_signal(signal.SIGHUP)
+
     def terminate(self) -> None:
         """Send SIGTERM and return at once: the proxy starts draining."""
         if self._process.poll() is None:

@@ -258,6 +258,7 @@ class SippLauncher:
         credentials: tuple[str, str] | None = None,
         auth_uri: str | None = None,
         call_id: str | None = None,
+        out_of_call: str | None = None,
     ) -> SippProcess:
         """Start a caller that places one call to ``service`` via ``remote``.
 
@@ -267,12 +268,15 @@ class SippLauncher:
         a bare ``[authentication]``; SIPp digests the URI ``sip:REMOTE`` unless
         ``auth_uri`` names the Request-URI the scenario sends (without ``sip:``,
         which SIPp puts in front). ``call_id`` is the call's Call-ID (``-cid_str``)
-        when the test must know it.
+        when the test must know it. ``out_of_call`` is the scenario SIPp plays for
+        a request of another dialog sent to the caller (``-oocsf``): an INVITE
+        with Replaces that picks the call up.
         """
         endpoint = local or self._allocator.endpoint()
         options = ["-au", credentials[0], "-ap", credentials[1]] if credentials else []
         options += ["-auth_uri", auth_uri] if auth_uri else []
         options += ["-cid_str", call_id] if call_id is not None else []
+        options += ["-oocsf", str(SCENARIOS / out_of_call)] if out_of_call else []
         return self._start(
             name,
             SCENARIOS / scenario,

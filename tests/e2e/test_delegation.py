@@ -82,11 +82,13 @@ def line_uri(proxy: ProxyProcess) -> str:
 
 
 def assert_names_the_line(invite: TracedMessage, proxy: ProxyProcess) -> None:
-    """RFC 7044: History-Info starts with the line that was called, then this target."""
-    history = ", ".join(invite.header_lines("History-Info"))
-    assert f"<{line_uri(proxy)}>;index=1" in history, f"History-Info: {history!r}"
+    """RFC 7044: History-Info starts with the line that was called, then this target,
+    one entry a line."""
+    entries = invite.header_lines("History-Info")
+    assert len(entries) == 2, f"History-Info lines: {entries!r}"
+    assert re.match(rf"<{re.escape(line_uri(proxy))}[?>].*;index=1$", entries[0]), entries
     target = invite.start_line.split(" ")[1]
-    assert f"<{target}" in history, f"History-Info does not name {target}: {history!r}"
+    assert entries[1].startswith(f"<{target}"), f"History-Info does not name {target}: {entries!r}"
 
 
 def assert_delegate_invite(invite: TracedMessage, proxy: ProxyProcess, *, vip: bool) -> None:
@@ -99,14 +101,22 @@ def assert_delegate_invite(invite: TracedMessage, proxy: ProxyProcess, *, vip: b
         assert "[VIP]" not in shown, f"From: {invite.header('From')!r}"
 
 
-def assert_voicemail_invite(invite: TracedMessage, proxy: ProxyProcess, reason: str) -> None:
-    """RFC 5806 Diversion and RFC 7044 History-Info name Alice's line for the mailbox."""
+def assert_voicemail_invite(
+    invite: TracedMessage, proxy: ProxyProcess, reason: str, cause: int
+) -> None:
+    """RFC 5806 Diversion and RFC 7044 History-Info name Alice's line for the mailbox,
+    each History-Info entry on a line of its own (Asterisk reads them line by line),
+    with why the call was diverted: the Diversion reason and its RFC 4458 cause."""
     assert_names_the_line(invite, proxy)
+    called, mailbox = invite.header_lines("History-Info")
+    assert called.startswith(f"<{line_uri(proxy)}?Reason=SIP%3Bcause%3D{cause}>;index=1"), called
+    target = invite.start_line.split(" ")[1]
+    assert mailbox == f"<{target};cause={cause}>;index=1.1;mp=1", mailbox
     diversion = invite.header("Diversion")
     match = re.match(r"\s*<sip:([^@>]+)@[^>]*>(.*)", diversion)
     assert match, f"no Diversion on the mailbox's INVITE: {invite.text}"
     assert match[1] == LINE, f"Diversion names {match[1]!r}, not the line {LINE}: {diversion!r}"
-    assert f";reason={reason}" in match[2], f"Diversion: {diversion!r}"
+    assert f";reason={reason};" in match[2], f"Diversion: {diversion!r}"
 
 
 def assert_cancel_and_ack_match_the_invite(result: SippResult) -> None:
@@ -242,7 +252,7 @@ def test_policy_rings_its_stages_in_order(
     if "alice" in invites:
         assert "[VIP]" not in display_name(invites["alice"]), invites["alice"].header("From")
     if "vm" in invites:
-        assert_voicemail_invite(invites["vm"], proxy, "unconditional")
+        assert_voicemail_invite(invites["vm"], proxy, "unconditional", 302)
 
     for earlier, later in itertools.pairwise(case.stages):
         for ringing_out in earlier:
@@ -425,17 +435,22 @@ def test_busy_delegator_moves_on_to_the_delegates_at_once(
 
 
 @pytest.mark.parametrize(
-    ("phones", "diversion_reason"),
+    ("phones", "refusal", "diversion_reason", "cause"),
     [
-        pytest.param("uas_ring_until_cancel.xml", "no-answer", id="nobody-answers"),
-        pytest.param("uas_reject.xml", "user-busy", id="everybody-busy"),
+        pytest.param("uas_ring_until_cancel.xml", None, "no-answer", 408, id="nobody-answers"),
+        pytest.param("uas_reject.xml", (486, "Busy Here"), "user-busy", 486, id="everybody-busy"),
+        pytest.param("uas_reject.xml", (404, "Not Found"), "unavailable", 503, id="everybody-404"),
     ],
 )
 def test_voicemail_takes_the_call_nobody_answered(
-    vipproxy: StartProxy, sipp: SippLauncher, phones: str, diversion_reason: str
+    vipproxy: StartProxy,
+    sipp: SippLauncher,
+    phones: str,
+    refusal: tuple[int, str] | None,
+    diversion_reason: str,
+    cause: int,
 ) -> None:
-    busy = {"status": "486", "reason": "Busy Here"}
-    fill = busy if phones == "uas_reject.xml" else None
+    fill = None if refusal is None else {"status": str(refusal[0]), "reason": refusal[1]}
     alice = sipp.uas("alice", phones, fill=fill)
     bob = sipp.uas("bob", phones, fill=fill)
     mailbox = sipp.uas("vm", "uas_answer.xml")
@@ -457,13 +472,35 @@ def test_voicemail_takes_the_call_nobody_answered(
     # The caller is connected to the mailbox: 200, ACK and BYE reach it via the proxy.
     assert caller_result.final_status() == 200
     invite = only(vm.received("INVITE"), "INVITE at the mailbox")
-    assert_voicemail_invite(invite, proxy, diversion_reason)
+    assert_voicemail_invite(invite, proxy, diversion_reason, cause)
     for request in (*vm.received("ACK"), *vm.received("BYE")):
         assert_from_proxy(request, proxy)
     assert len(vm.received("BYE")) == 1, vm.flow()
     assert rung_at(alice_result) < rung_at(bob_result) < rung_at(vm)
     for failed in (alice_result, bob_result):
         assert_cancel_and_ack_match_the_invite(failed)
+
+
+def test_voicemail_is_told_unavailable_when_no_phone_is_registered(
+    vipproxy: StartProxy, sipp: SippLauncher
+) -> None:
+    """Nobody to ring: RFC 5806 "unavailable" (RFC 4458 cause 503), not "no-answer"."""
+    mailbox = sipp.uas("vm", "uas_answer.xml")
+    proxy = vipproxy(
+        {},
+        directory=office(
+            {"alice": "registered", "bob": "registered"},
+            vip_callers="ring_me_then_delegates",
+            other_callers="ring_all",
+            voicemail=mailbox.uri("vm-alice"),
+        ),
+    )
+
+    caller_result, vm = sipp.finish(call_the_line(sipp, proxy, {"caller": OTHER_CALLER}), mailbox)
+
+    assert_all_passed(caller_result, vm)
+    invite = only(vm.received("INVITE"), "INVITE at the mailbox")
+    assert_voicemail_invite(invite, proxy, "unavailable", 503)
 
 
 # --- what is not routed ----------------------------------------------------------

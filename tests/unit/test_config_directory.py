@@ -251,7 +251,7 @@ def test_display_prefixes_are_configurable() -> None:
         (
             delegation("assistants: {}"),
             "delegations.alice.assistants",
-            "unknown key; allowed: delegates, display_prefix, ring_timeout, vip_contacts,"
+            "unknown key; allowed: delegates, display_prefix, locked, ring_timeout, vip_contacts,"
             " vip_delegation, voicemail",
         ),
     ],
@@ -531,9 +531,9 @@ def test_delegation_fields(body: str, path: str, fragment: str) -> None:
             "Unsupported URI scheme",
         ),
         (
-            "alice: {endpoints: ['sip:a@127.0.0.10'], email: a@example.com}",
-            "users.alice.email",
-            "unknown key; allowed: auth, endpoints, lines, name",
+            "alice: {endpoints: ['sip:a@127.0.0.10'], phone: 4155550100}",
+            "users.alice.phone",
+            "unknown key; allowed: auth, email, endpoints, lines, name",
         ),
         ("alice: [sip:a@127.0.0.10]", "users.alice", "must be a mapping"),
     ],

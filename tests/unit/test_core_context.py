@@ -8,9 +8,17 @@ from proxy.core.context import (
     ArmTimer,
     CancelBranch,
     ContextSettings,
+    Decision,
     RelayResponse,
     ResponseContext,
     StartBranch,
+)
+from proxy.core.diversion import (
+    NO_ANSWER,
+    UNAVAILABLE,
+    UNCONDITIONAL,
+    USER_BUSY,
+    Diversion,
 )
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
 
@@ -53,17 +61,52 @@ def test_decline_ends_the_fork_for_a_plain_plan() -> None:
     assert [d.response.status for d in decisions if isinstance(d, RelayResponse)] == [603]
 
 
+def _diverted_with(decisions: list[Decision]) -> list[Diversion | None]:
+    return [d.diversion for d in decisions if isinstance(d, StartBranch)]
+
+
 def test_fallback_after_busy_is_diverted_as_user_busy() -> None:
     context = _context(RoutingPlan((Stage((ME,), 20.0),), fallback=Stage((VM,), 20.0)))
     context.start()
     decisions = context.on_response(0, response(request("INVITE"), 486))
-    assert [d.diversion_reason for d in decisions if isinstance(d, StartBranch)] == ["user-busy"]
+    assert _diverted_with(decisions) == [USER_BUSY]
+
+
+def test_fallback_after_the_stage_timer_is_diverted_as_no_answer() -> None:
+    context = _context(RoutingPlan((Stage((ME, HELPER), 20.0),), fallback=Stage((VM,), 20.0)))
+    context.start()
+    context.on_response(0, response(request("INVITE"), 486))
+    context.on_response(1, response(request("INVITE"), 180))
+    # Helper rang for the whole stage: someone could have answered, so not "busy".
+    assert _diverted_with(context.on_timer("stage", 1, None)) == [NO_ANSWER]
+
+
+def test_fallback_after_every_branch_404_is_diverted_as_unavailable() -> None:
+    context = _context(RoutingPlan((Stage((ME, HELPER), 20.0),), fallback=Stage((VM,), 20.0)))
+    context.start()
+    context.on_response(0, response(request("INVITE"), 404))
+    decisions = context.on_response(1, response(request("INVITE"), 404))
+    assert _diverted_with(decisions) == [UNAVAILABLE]
+
+
+def test_fallback_with_nobody_to_ring_is_diverted_as_unavailable() -> None:
+    context = _context(RoutingPlan((Stage((), 20.0),), fallback=Stage((VM,), 20.0)))
+    assert _diverted_with(context.start()) == [UNAVAILABLE]
 
 
 def test_a_voicemail_stage_in_the_plan_is_an_unconditional_diversion() -> None:
     context = _context(RoutingPlan((Stage((VM,), 20.0),)))
-    starts = [d for d in context.start() if isinstance(d, StartBranch)]
-    assert [d.diversion_reason for d in starts] == ["unconditional"]
+    assert _diverted_with(context.start()) == [UNCONDITIONAL]
+
+
+def test_a_cancelled_call_never_reaches_the_fallback() -> None:
+    context = _context(RoutingPlan((Stage((ME,), 20.0),), fallback=Stage((VM,), 20.0)))
+    context.start()
+    context.on_response(0, response(request("INVITE"), 180))
+    decisions = context.on_cancel()
+    decisions += context.on_response(0, response(request("INVITE"), 487))
+    assert _diverted_with(decisions) == []
+    assert [d.response.status for d in decisions if isinstance(d, RelayResponse)] == [487]
 
 
 def test_empty_stages_are_passed_over() -> None:

@@ -175,7 +175,10 @@ def test_last_stage_timeout_answers_408_and_fallback_gets_diversion(proxy) -> No
     assert vm[0].header("diversion") == (
         "<sip:4000@127.0.0.1:5060>;reason=no-answer;counter=1;privacy=off"
     )
-    assert (vm[0].header("history-info") or "").startswith("<sip:4000@127.0.0.1:5060>;index=1, ")
+    assert vm[0].header_lines("history-info") == [
+        "<sip:4000@127.0.0.1:5060?Reason=SIP%3Bcause%3D408>;index=1",
+        "<sip:vm@127.0.0.20:5070;cause=408>;index=1.1;mp=1",
+    ]
 
 
 def test_unanswered_fork_gets_synthetic_408(proxy) -> None:

@@ -16,6 +16,7 @@ from proxy.config.loader import parse_config
 from proxy.core.classify import REGISTRAR_SERVICE, Authentication
 from proxy.core.driver import ProxyCore
 from proxy.core.flows import flow_hop, flow_uri, flow_value
+from proxy.dialog import DialogTracker
 from proxy.phones import Phones
 from proxy.policy.decide import CallInfo, decide
 from proxy.registrar import Registrar, RegistrarResult, RegistrarService, RegistrarSettings
@@ -486,3 +487,31 @@ def test_an_unauthenticated_caller_gets_no_callers_flow(proxy: Proxy) -> None:
     token = TOKENS.mint("call-1@127.0.0.9", "caller-tag")
     assert forwarded[0].header_values("record-route") == [
         f"<sip:127.0.0.1:5060;transport=udp;lr;vpt={token}>"]
+
+
+def test_a_held_caller_behind_a_nat_is_picked_up_down_its_flow(proxy: Proxy) -> None:
+    core, _, link, _ = proxy
+    tracker = DialogTracker(parse_config(CONFIG).directory)
+    core.events.subscribe(tracker.observe)  # type: ignore[arg-type]
+    core._classifier = replace(core._classifier, dialogs=tracker)  # type: ignore[attr-defined]
+    routes = _placed_behind_nat(proxy)
+    sdp = "v=0\r\nc=IN IP4 127.0.0.77\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n"
+    hold = _from_bob("INVITE", routes, "z9hG4bKbobholds").replace(
+        b"Content-Length: 0\r\n", f"Content-Type: application/sdp\r\n"
+                                  f"Content-Length: {len(sdp)}\r\n".encode()) + sdp.encode()
+    core.receive(hold, BOB)
+    [(hop, held)] = [(hop, m) for hop, m in link.take() if isinstance(m, Request)]
+    core.receive(answer(held, 200, "OK"), hop)
+    link.take()
+
+    # Bob seizes the held call from his other phone key: his line, to his line.
+    seize = invite("sip:2000@127.0.0.1:5060", branch="z9hG4bKseize").replace(
+        b"sip:+14155550199@127.0.0.9", b"sip:2000@127.0.0.1").replace(
+        b"call-1@", b"seize-1@").replace(b"127.0.0.9:5090", b"127.0.0.77:5080")
+    core.receive(seize, BOB)
+
+    [(hop, pickup)] = [(hop, m) for hop, m in link.take() if isinstance(m, Request)]
+    assert (hop, pickup.uri) == (PHONE, f"sip:carol@{BEHIND_NAT}")  # down the flow
+    assert pickup.header("replaces") == "call-1@127.0.0.9;to-tag=caller-tag;from-tag=b"
+    [record_route] = pickup.header_values("record-route")
+    assert f"vpf={FLOW};" in record_route  # the ACK and BYE follow it down the flow

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import pytest
 from fakelink import CALLER, PROXY, PROXY_INTERFACES, TOKENS, answer, invite, make_core
 
-from proxy.core.local import Interface
+from proxy.core import routing
+from proxy.core.local import Interface, LocalAddresses
 from proxy.sip.hop import Hop
 from proxy.sip.message import Request, Response
 
@@ -140,3 +142,39 @@ def test_a_failure_part_way_through_a_fork_cancels_what_it_started(monkeypatch) 
     assert [m.method for _, m in after if isinstance(m, Request)] == ["CANCEL"]
     assert [m for _, m in after if isinstance(m, Response)] == []
     assert core.stats["internal_errors"] == 1
+
+
+_LOCAL = LocalAddresses((*PROXY_INTERFACES, Interface("UDP", "[::1]", 5062)))
+_FLOWS = (("", ""), ("udp-127.0.0.9-5090", ""), ("", "tcp-[__1]-40000"),
+          ("udp-127.0.0.9-5090", "udp-127.0.0.8-5070"))
+
+
+@pytest.mark.parametrize("value", [
+    *(interface.record_route(TOKENS.mint("call", "tag", *flows), *flows)
+      for interface in _LOCAL.interfaces for flows in _FLOWS),
+    "<sip:127.0.0.1:5060;transport=udp;lr;vpt=>",  # no token
+    "<sip:127.0.0.1:5060;transport=udp;lr;vpt=ab;vpt=cd>",  # two: the first counts
+    "<sip:127.0.0.1:5060;transport=udp;lr;vpc=a;vpf=b;vpt=cd>",  # not in our order
+    "<sip:127.0.0.1:5060;transport=udp;lr;vpf=a;vpf=b;vpt=cd>",
+    "<sip:127.0.0.1:5060;transport=udp;lr;vpf=;vpt=cd>",
+    "<sip:127.0.0.1:5060;transport=udp;lr;x=1;vpt=cd>",
+    "<sip:127.0.0.1:5060;transport=udp;lr;vpt=ab?x=y>",
+    "<sip:127.0.0.1:5060;transport=udp;lr;vpt=ab>;x=y",
+    "<sip:127.0.0.1:5060;transport=udp;lr;vpt=a b>",
+    "<sip:127.0.0.1:5060;transport=udp;lr;vpt=a%62>",
+    "<SIP:127.0.0.1:5060;transport=udp;lr;vpt=ab>",  # ours, not as we write it
+    "<sip:127.0.0.1:5061;transport=udp;lr;vpt=ab>",  # not ours
+])
+def test_our_own_route_entry_reads_as_its_full_parse(value: str) -> None:
+    """The fast path for Route entries as we write them gives the full reading."""
+    fast = _LOCAL.own_route_params(value)
+    if fast is not None:
+        ours = routing._our_route(value, _LOCAL)
+        assert ours is not None and routing._params_of(ours) == fast
+
+
+def test_our_record_route_entries_take_the_fast_path() -> None:
+    for flow, caller_flow in _FLOWS:
+        token = TOKENS.mint("call", "tag", flow, caller_flow)
+        assert [_LOCAL.own_route_params(interface.record_route(token, flow, caller_flow))
+                for interface in _LOCAL.interfaces] == [(token, flow, caller_flow)] * 3

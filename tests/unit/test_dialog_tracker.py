@@ -278,6 +278,24 @@ def test_a_full_line_answers_busy_and_the_refusal_is_in_the_history() -> None:
     assert record.rung == ()
 
 
+def test_a_call_placed_from_a_full_line_gets_403_naming_the_line() -> None:
+    proxy = Proxy(DialogSettings(max_calls=1))
+    _answered_by_alice(proxy)
+    placed = invite("sip:1001@127.0.0.1:5060", branch="z9hG4bKplaced").replace(
+        b"127.0.0.9:5090;branch", b"127.0.0.2:5070;branch").replace(
+        b"<sip:+14155550199@127.0.0.9>", b"<sip:1000@127.0.0.1>").replace(
+        b"call-1@", b"call-2@")
+    proxy.core.receive(placed, ALICE_HOP)
+    sent = proxy.link.take()
+    assert [(hop, m.status, m.reason) for hop, m in sent
+            if not isinstance(m, Request) and m.status >= 200] == [
+        (ALICE_HOP, 403, "Forbidden (line 1000 carries its maximum of calls)")]
+    assert not any(hop == BOB_HOP for hop, _ in sent)  # bob's line is free, but not rung
+    outgoing = [r for r in proxy.records if r.call_id == "call-2@127.0.0.9"]
+    assert sorted((r.line, r.direction.value, r.made_by, r.status) for r in outgoing) == [
+        ("1000", "outgoing", "alice", 403), ("1001", "incoming", None, 403)]
+
+
 def test_a_call_placed_from_a_users_phone_shows_on_her_line_as_made_by_her() -> None:
     proxy = Proxy()
     call = invite("sip:1001@127.0.0.1:5060").replace(

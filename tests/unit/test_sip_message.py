@@ -19,6 +19,7 @@ from proxy.sip.message import (
     remove_header,
     replace_first_value,
     set_header,
+    set_header_lines,
 )
 
 
@@ -481,3 +482,9 @@ def test_error_response_needs_a_via_to_go_back_along() -> None:
     response = error_response_for((("Via", "SIP/2.0/UDP a;branch=z9hG4bK1"),), 400, "Bad")
     assert response is not None
     assert response.top_via == "SIP/2.0/UDP a;branch=z9hG4bK1"
+
+
+def test_set_header_lines_puts_one_value_a_line_where_the_first_was() -> None:
+    updated = set_header_lines(HEADERS, "route", ["<sip:a;lr>", "<sip:b;lr>"])
+    assert updated == (*HEADERS[:2], ("route", "<sip:a;lr>"), ("route", "<sip:b;lr>"), HEADERS[4])
+    assert set_header_lines(HEADERS, "X-New", ["1", "2"])[-2:] == (("X-New", "1"), ("X-New", "2"))

@@ -10,6 +10,7 @@ from proxy.sip import address, checks
 from proxy.sip.address import NameAddr, parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.params import find_param, format_params, parse_params, with_param
+from proxy.sip.replaces import parse_replaces
 from proxy.sip.uri import SipUri, TelUri, parse_uri, split_host_port, uri_scheme, uri_user
 from proxy.sip.via import parse_via
 
@@ -340,3 +341,18 @@ def test_checks_refuse_malformed_values(check: object, value: str) -> None:
     assert callable(check)
     with pytest.raises(SipParseError):
         check(value)
+
+
+def test_replaces_names_the_dialog_from_the_recipients_side() -> None:
+    replaces = parse_replaces("98732@sip.example.com ;from-tag=r33th4x0r;to-tag=ff87ff")
+    assert (replaces.call_id, replaces.to_tag, replaces.from_tag, replaces.early_only) == (
+        "98732@sip.example.com", "ff87ff", "r33th4x0r", False)
+    assert parse_replaces(replaces.header_value()) == replaces
+    assert parse_replaces("a@b;to-tag=1;from-tag=2;early-only").early_only
+
+
+@pytest.mark.parametrize("value", ["", "a@b", "a@b;to-tag=1", "a@b;from-tag=2",
+                                   ";to-tag=1;from-tag=2"])
+def test_a_replaces_without_its_call_id_or_a_tag_is_malformed(value: str) -> None:
+    with pytest.raises(SipParseError):
+        parse_replaces(value)

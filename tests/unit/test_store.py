@@ -30,7 +30,7 @@ NOW = 1_700_000_000.0
 # to see what flush() and close() do.
 NEVER = 3600.0
 # The newest migration: a restart finds the schema there and migrates nothing.
-HEAD = "0002"
+HEAD = "0004"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -426,3 +426,33 @@ def test_the_store_url_defaults_to_a_sqlite_file_in_state_dir() -> None:
         "sqlite+aiosqlite:////var/lib/vipproxy/vipproxy.db")
     configured = parse_config(listen + "store: {url: 'postgresql+asyncpg://u:p@db/vipproxy'}\n")
     assert configured.database_url == "postgresql+asyncpg://u:p@db/vipproxy"
+
+
+# -- delegations -----------------------------------------------------------------------
+
+
+async def test_a_delegators_settings_are_replaced_whole_and_kept_across_a_restart(
+    url: str,
+) -> None:
+    first = await open_store(url)
+    await first.save_delegation_settings("alice", {"delegates": {"bob": {
+        "privileges": ["answer_calls"], "status": "pending"}}})
+    settings = {"delegates": {"bob": {"privileges": ["answer_calls"], "status": "accepted"}},
+                "vip_contacts": [{"first_name": "Carol", "numbers": ["+14155550199"]}]}
+    await first.save_delegation_settings("alice", settings)
+    await first.close()
+    reopened = await open_store(url)
+    try:
+        assert await reopened.delegation_settings() == {"alice": settings}
+    finally:
+        await reopened.close()
+
+
+async def test_a_history_page_is_read_from_the_database_with_the_total(store: Store) -> None:
+    for index in range(5):
+        store.add_call(call(f"call-{index}", started=NOW + index))
+    await store.flush()
+    total, rows = await store.call_history_page(offset=1, limit=2)
+    assert total == 5
+    assert [row.call_id for row in rows] == ["call-1", "call-2"]
+    assert await store.call_history_page(lines=["nobody"], limit=2) == (0, [])

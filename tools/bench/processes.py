@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -43,8 +44,9 @@ class ManagedProcess:
             raise ProcessFailed(f"{self.name} was never started")
         return self._popen.pid
 
-    def start(self) -> None:
-        """Start the process; stdout and stderr go to the log file."""
+    def start(self, cpus: frozenset[int] | None = None) -> None:
+        """Start the process, on ``cpus`` only when given (its children too);
+        stdout and stderr go to the log file."""
         with self.log_path.open("wb") as log:
             self._popen = subprocess.Popen(
                 self.argv,
@@ -53,6 +55,7 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
             )
 
     def exit_code(self) -> int | None:
@@ -91,11 +94,31 @@ class ManagedProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
+@dataclass(frozen=True)
+class CpuSplit:
+    """The proxy under test on some CPUs, the load (SIPp) on the others, so that a
+    proxy near capacity does not lose CPU to the processes that load it: on a
+    2-core machine, an overloaded SIPp caller otherwise takes a share of the
+    proxy's core, and the proxy's capacity moves with the offered rate."""
+
+    proxy: frozenset[int]
+    load: frozenset[int]
+
+    @classmethod
+    def of_this_machine(cls) -> CpuSplit:
+        """The last CPU this process may use for the proxy, the rest for the load."""
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise ValueError("--pin needs at least 2 CPUs")
+        return cls(frozenset(cpus[-1:]), frozenset(cpus[:-1]))
+
+
 class ProcessSet:
     """A context manager that stops every process it started, newest first."""
 
-    def __init__(self, grace: float) -> None:
+    def __init__(self, grace: float, split: CpuSplit | None = None) -> None:
         self._grace = grace
+        self._split = split
         self._running: list[ManagedProcess] = []
 
     def __enter__(self) -> ProcessSet:
@@ -104,9 +127,13 @@ class ProcessSet:
     def __exit__(self, *exc_info: object) -> None:
         self.stop_all()
 
-    def start(self, process: ManagedProcess) -> ManagedProcess:
-        """Start `process` and remember it for `stop_all`."""
-        process.start()
+    def start(self, process: ManagedProcess, *, proxy: bool = False) -> ManagedProcess:
+        """Start `process` (the proxy under test when `proxy`, else load) and
+        remember it for `stop_all`."""
+        if self._split is None:
+            process.start()
+        else:
+            process.start(self._split.proxy if proxy else self._split.load)
         self._running.append(process)
         return process
 
@@ -243,10 +270,10 @@ def check_udp_port_free(host: str, port: int) -> None:
 
 
 def start_listening(running: ProcessSet, process: ManagedProcess, host: str, port: int,
-                    timeout: float = 15.0) -> ManagedProcess:
+                    timeout: float = 15.0, *, proxy: bool = False) -> ManagedProcess:
     """Start `process` in `running` once host:port is free; return when it listens there."""
     check_udp_port_free(host, port)
-    running.start(process)
+    running.start(process, proxy=proxy)
     wait_until_listening(process, host, port, timeout)
     return process
 

@@ -21,6 +21,7 @@ import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -125,19 +126,22 @@ def vipproxy_config(proxy: ProxyUnderTest, fork: Fork) -> dict[str, Any]:
     }
 
 
-def vipproxy_process(proxy: ProxyUnderTest, config: Mapping[str, Any],
-                     workdir: Path) -> ManagedProcess:
-    """vipproxy from this checkout with `config`, written to `workdir`/vipproxy.yaml."""
+def vipproxy_process(proxy: ProxyUnderTest, config: Mapping[str, Any], workdir: Path,
+                     checkout: Path = REPO_ROOT) -> ManagedProcess:
+    """vipproxy from `checkout` (this one unless said) with `config`, written to
+    `workdir`/vipproxy.yaml. `python -m proxy` in the checkout runs its own code."""
     config_path = workdir / "vipproxy.yaml"
-    # Its store (the route-token secret) lives with the run's files unless set.
-    config = {"state_dir": str(workdir / "vipproxy-state"), **config}
+    if (checkout / "proxy" / "store").is_dir():  # older checkouts have no state_dir
+        # Its store (the route-token secret) lives with the run's files unless set.
+        config = {"state_dir": str(workdir / "vipproxy-state"), **config}
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     argv = [sys.executable, "-m", "proxy", "run", "--config", str(config_path)]
-    return ManagedProcess(proxy.name, argv, REPO_ROOT, workdir / "vipproxy.log")
+    return ManagedProcess(proxy.name, argv, checkout, workdir / "vipproxy.log")
 
 
-def _launch_vipproxy(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> ManagedProcess:
-    return vipproxy_process(proxy, vipproxy_config(proxy, fork), workdir)
+def _launch_vipproxy(proxy: ProxyUnderTest, fork: Fork, workdir: Path,
+                     checkout: Path = REPO_ROOT) -> ManagedProcess:
+    return vipproxy_process(proxy, vipproxy_config(proxy, fork), workdir, checkout)
 
 
 def _launch_kamailio(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> ManagedProcess:
@@ -159,13 +163,22 @@ def _launch_kamailio(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> Manage
     return ManagedProcess(proxy.name, argv, runtime_dir, workdir / "kamailio.log")
 
 
-def known_proxies(host: str) -> dict[str, ProxyUnderTest]:
-    """Every proxy the bench knows, each on its own port of `host`."""
-    return {
+# vipproxy started from another checkout (--baseline), to compare in the same run.
+BASELINE = "vipproxy@base"
+
+
+def known_proxies(host: str, baseline: Path | None = None) -> dict[str, ProxyUnderTest]:
+    """Every proxy the bench knows, each on its own port of `host`; with `baseline`,
+    also vipproxy from that checkout (static callees only: it may have no registrar)."""
+    proxies = {
         "vipproxy": ProxyUnderTest("vipproxy", host, 15060, _launch_vipproxy,
                                    registrar=True),
         "kamailio": ProxyUnderTest("kamailio", host, 15070, _launch_kamailio),
     }
+    if baseline is not None:
+        proxies[BASELINE] = ProxyUnderTest(
+            BASELINE, host, 15080, partial(_launch_vipproxy, checkout=baseline.resolve()))
+    return proxies
 
 
 def kamailio_installed() -> bool:

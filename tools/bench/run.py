@@ -46,6 +46,12 @@ highest rate without failures, then that rate:
   python tools/bench/run.py --proxies vipproxy --variants busy --rates 1600 \
       --duration 20 --then-rate 800 --then-duration 20
 
+On a machine with few cores the SIPp processes compete with the proxy for CPU,
+and an overloaded caller takes more of it than one at the capacity rate, so the
+proxy's capacity would move with the offered rate. --pin runs the proxy under
+test on the last CPU and every SIPp on the others (CPU affinity, inherited by
+Kamailio's workers): use it for overload runs.
+
 With Kamailio installed both proxies run by default, one after the other on the
 same load, and a last table gives vipproxy's CPU per call over Kamailio's.
 
@@ -79,6 +85,13 @@ info (the proxy reports that delay at info): the same logging in both.
 
   python tools/bench/run.py --proxies vipproxy --callees registered,watched --watchers 50
 
+Before and after in one run (--baseline PATH): vipproxy is also started from
+the checkout at PATH (for example a `git worktree add ../base COMMIT`), as
+"vipproxy@base" on its own port, right after vipproxy on the same steps, and a
+last table gives this checkout's CPU per call over the baseline's. For example:
+
+  python tools/bench/run.py --rates 300 --duration 20 --baseline ../base
+
 All traffic stays on 127.0.0.41-44; every process started is stopped at the
 end, also on Ctrl-C, SIGTERM or an error. The defaults run for about three
 minutes with both proxies; a step with failed calls takes longer (up to
@@ -110,6 +123,7 @@ from pathlib import Path
 
 from arguments import add_call_shape_arguments, positive_int, positive_ints
 from processes import (
+    CpuSplit,
     ManagedProcess,
     ProcessFailed,
     ProcessSet,
@@ -119,7 +133,14 @@ from processes import (
     start_listening,
     udp_socket_drops,
 )
-from proxies import DOMAIN, Fork, ProxyUnderTest, kamailio_installed, known_proxies
+from proxies import (
+    BASELINE,
+    DOMAIN,
+    Fork,
+    ProxyUnderTest,
+    kamailio_installed,
+    known_proxies,
+)
 from report import (
     STEP_HEADER,
     PhaseResult,
@@ -184,10 +205,12 @@ class Settings:
     service: str
     workdir: Path | None
     trace_messages: bool
+    pin: bool = False  # the proxy on one CPU, SIPp on the others (CpuSplit)
     then_rate: int | None = None
     then_duration: int = 0
     callees: tuple[str, ...] = ("static",)
     watchers: int = 50
+    baseline: Path | None = None  # another checkout, benched as BASELINE
 
 
 def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
@@ -211,7 +234,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # argparse runs string defaults through `type` too.
-    parser.add_argument("--proxies", type=_names(list(known_proxies(PROXY_HOST))),
+    parser.add_argument("--proxies", type=_names([*known_proxies(PROXY_HOST), BASELINE]),
                         default=default_proxies,
                         help=f"proxies to load, in order (default: {default_proxies})")
     parser.add_argument("--rates", type=positive_ints, default="100,200,300,500",
@@ -242,15 +265,37 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                         help="seconds of calls at --then-rate (default: 20)")
     parser.add_argument("--trace-messages", action="store_true",
                         help="make every SIPp log every message (slow; for debugging)")
+    parser.add_argument("--pin", action="store_true",
+                        help="run the proxy on the last CPU and SIPp on the others, so "
+                             "that the load's own CPU does not change the proxy's capacity "
+                             "(overload runs on a 2-core machine)")
+    parser.add_argument("--baseline", type=_checkout, metavar="PATH",
+                        help=f"also bench vipproxy from the checkout at PATH, as {BASELINE}, "
+                             "right after vipproxy (before and after in one run)")
     args = parser.parse_args(argv)
+    proxies = args.proxies
+    if args.baseline is None and BASELINE in proxies:
+        parser.error(f"--proxies {BASELINE} needs --baseline PATH")
+    if args.baseline is not None and BASELINE not in proxies:
+        after = proxies.index("vipproxy") + 1 if "vipproxy" in proxies else 0
+        proxies = (*proxies[:after], BASELINE, *proxies[after:])
     return Settings(
-        proxies=args.proxies, rates=args.rates, variants=args.variants,
+        proxies=proxies, rates=args.rates, variants=args.variants,
         duration=args.duration, hold_ms=args.hold_ms, answer_delay_ms=args.answer_delay_ms,
         recv_timeout_ms=args.recv_timeout_ms, service=args.service, workdir=args.workdir,
-        trace_messages=args.trace_messages, then_rate=args.then_rate,
+        trace_messages=args.trace_messages, pin=args.pin, then_rate=args.then_rate,
         then_duration=args.then_duration if args.then_rate else 0, callees=args.callees,
         watchers=args.watchers,
+        baseline=args.baseline,
     )
+
+
+def _checkout(text: str) -> Path:
+    """A directory holding a vipproxy checkout (its proxy/ package)."""
+    path = Path(text).resolve()
+    if not (path / "proxy" / "__main__.py").is_file():
+        raise argparse.ArgumentTypeError(f"{text!r}: no vipproxy checkout (proxy/__main__.py)")
+    return path
 
 
 def register_phone(running: ProcessSet, name: str, endpoint: Endpoint, proxy: ProxyUnderTest,
@@ -324,9 +369,10 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
     first_calls = rate * settings.duration
     calls = first_calls + (settings.then_rate or 0) * settings.then_duration
     timeout = settings.recv_timeout_ms
-    with ProcessSet(STOP_GRACE_SECONDS) as running:
+    split = CpuSplit.of_this_machine() if settings.pin else None
+    with ProcessSet(STOP_GRACE_SECONDS, split) as running:
         proxy_process = start_listening(
-            running, proxy.process(fork, step_dir), proxy.host, proxy.port)
+            running, proxy.process(fork, step_dir), proxy.host, proxy.port, proxy=True)
         callees = start_callees(running, proxy, fork, variant, (CALLEE_A, CALLEE_B), calls,
                                 settings.answer_delay_ms, step_dir, timeout,
                                 settings.trace_messages)
@@ -458,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = fresh_run_directory("vipproxy-bench-", settings.workdir)
     fork = Fork(settings.service, (f"sip:a@{CALLEE_A.host}:{CALLEE_A.port}",
                                    f"sip:b@{CALLEE_B.host}:{CALLEE_B.port}"), CALLER.host)
-    proxies = known_proxies(PROXY_HOST)
+    proxies = known_proxies(PROXY_HOST, settings.baseline)
     print(f"files: {workdir}\n{STEP_HEADER}", flush=True)
     results: list[StepResult] = []
     exit_code = 0
@@ -471,8 +517,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; every process started was stopped", file=sys.stderr)
         exit_code = 130
-    if {"vipproxy", "kamailio"} <= {result.proxy for result in results}:
-        print("\n" + ratio_table(results, "vipproxy", "kamailio"))
+    benched = {result.proxy for result in results}
+    for numerator, denominator in (("vipproxy", BASELINE), ("vipproxy", "kamailio"),
+                                   (BASELINE, "kamailio")):
+        if {numerator, denominator} <= benched:
+            print("\n" + ratio_table(results, numerator, denominator))
     kinds = {result.callees for result in results}
     for base, other in (("static", "endpoints"), ("endpoints", "registered"),
                         ("registered", "watched")):
