@@ -72,6 +72,12 @@ FLOW_TIMER_UDP_SECONDS = 25
 # NOTIFY after the first carries only the calls that changed (RFC 4235 §4.1,
 # partial state), so its size and cost do not grow with the line.
 LAMP_FULL_STATE_MAX_CALLS = 4
+# Busy lamps: the least time between two NOTIFYs of one subscription (RFC 6665 §4.2.2
+# lets a notifier throttle; RFC 6446 §3 calls it the minimum interval). Changes of the
+# line within it are merged into the next NOTIFY, so a lamp lags a change by at most
+# this (plus the watcher's answer), and a busy line costs each watcher at most one
+# NOTIFY per interval instead of one per change.
+LAMP_NOTIFY_MIN_INTERVAL = 0.06
 # The management API (proxy.admin), when the file has an ``api`` section: the
 # loopback address unless the operator chooses another, so that nothing outside the
 # host reaches it by default. The admin token is a bearer secret: long enough that

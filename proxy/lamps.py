@@ -27,6 +27,7 @@ from proxy.presence import (
     Action,
     DialogKey,
     Notifier,
+    RestUntil,
     SendNotify,
     SubscriptionEnded,
     SubscriptionStarted,
@@ -113,6 +114,9 @@ class Lamps:
             match action:
                 case SendNotify(key, request, hop, changed_at):
                     self._send(key, request, hop, changed_at)
+                case RestUntil(key, until, cseq):
+                    self._loop.call_later(max(0.0, until - self._clock()), self._rested,
+                                          key, cseq)
                 case SubscriptionStarted(_, watcher, entity, expires):
                     self.stats["subscriptions_started"] += 1
                     self._log.info("lamp.subscribed", watcher=watcher, entity=entity,
@@ -130,6 +134,9 @@ class Lamps:
             self._longest_delay = max(self._longest_delay, delay)
         self.stats["notify_sent"] += 1
         self._originate(request, hop, partial(self._answered, key))
+
+    def _rested(self, key: DialogKey, cseq: int) -> None:
+        self._run(self.notifier.rested(key, cseq, self._clock()))
 
     def _answered(self, key: DialogKey, response: Response) -> None:
         if response.status >= 300:

@@ -9,6 +9,11 @@ answers. Time is wall-clock seconds, passed in.
 Who may watch: the user who owns the line and the delegates who accepted that
 user's delegation, authenticated. Everyone else gets 403.
 
+Each subscription has at most one NOTIFY in flight, and after its answer rests
+for the rest of the minimum interval (``PresenceSettings.notify_min_interval``,
+``machine``): changes meanwhile are merged into the NOTIFY that follows, and the
+delay of a change is measured from the oldest change not yet sent.
+
 A NOTIFY carries the full state at the moment it is built, plus the dialogs that
 ended since the one before. On a busy line (more than ``LAMP_FULL_STATE_MAX_CALLS``
 calls) every NOTIFY after the first carries only the calls that changed since
@@ -20,24 +25,24 @@ NOTIFYs by ``flush``, so all the changes one message makes leave as one NOTIFY.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import unquote
 
 from proxy.core.local import LocalAddresses
 from proxy.core.routing import has_to_tag
 from proxy.core.services import Reply
 from proxy.defaults import DRAINING_RETRY_AFTER, LAMP_FULL_STATE_MAX_CALLS
-from proxy.dialog.views import DialogView, LineChange, LineView
+from proxy.dialog.views import LineChange
 from proxy.policy.directory import DelegationStatus, Directory, User
 from proxy.policy.trust import Source
-from proxy.presence.dialog_info import full_state, partial_state
+from proxy.presence.dialog_info import dialog_xml, full_state_of, partial_state
+from proxy.presence.line_log import LineLog, Since
 from proxy.presence.machine import (
+    IN_FLIGHT,
     Step,
     SubscriptionAction,
     SubscriptionInput,
-    SubscriptionState,
     next_step,
 )
 from proxy.presence.requests import (
@@ -48,6 +53,7 @@ from proxy.presence.requests import (
     granted_expires,
     subscriber_target,
 )
+from proxy.presence.shown import LineSource, ShownDialog, ShownLine
 from proxy.presence.subscription import DialogKey, Peer, Subscription
 from proxy.sip.address import address_tag, parse_name_addr
 from proxy.sip.errors import SipParseError
@@ -61,17 +67,9 @@ TIMEOUT = "timeout"  # expired, or ended by the subscriber (Expires: 0)
 DEACTIVATED = "deactivated"  # the proxy stops: subscribe again at once
 # The placeholder of a line with no dialog to show.
 IDLE_DIALOG_ID = "idle"
+# A line's log is trimmed to what its slowest watcher lacks once it is this long.
+LOG_TRIM_AT = 256
 
-
-
-class LineSource(Protocol):
-    """What the notifier reads of the lines (the dialog tracker)."""
-
-    def line(self, number: str) -> LineView | None: ...
-
-    def call_dialogs(self, number: str, call_id: str) -> tuple[DialogView, ...]: ...
-
-    def calls_on(self, number: str) -> int: ...
 
 
 NO_SUBSCRIPTION = Reply(481, "Call/Transaction Does Not Exist (no such subscription)")
@@ -86,6 +84,17 @@ class SendNotify:
     request: Request
     hop: Hop
     changed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RestUntil:
+    """Call ``rested`` with ``key`` and ``cseq`` at ``until`` (wall-clock seconds):
+    the minimum interval after the NOTIFY numbered ``cseq`` is then over. A later
+    NOTIFY makes the call stale (the generation of ARCHITECTURE principle 5)."""
+
+    key: DialogKey
+    until: float
+    cseq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +113,7 @@ class SubscriptionEnded:
     reason: str
 
 
-Action = SendNotify | SubscriptionStarted | SubscriptionEnded
+Action = SendNotify | RestUntil | SubscriptionStarted | SubscriptionEnded
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +157,13 @@ class Notifier:
         self._settings = settings or PresenceSettings()
         self._subscriptions: dict[DialogKey, Subscription] = {}
         self._by_line: dict[str, dict[DialogKey, None]] = {}  # insertion-ordered sets
+        # Each watched line's changes, until all its watchers have been sent them.
+        self._logs: dict[str, LineLog] = {}
+        # By line: the subscriptions whose last NOTIFY carried every change of it.
+        self._clean: dict[str, dict[DialogKey, None]] = {}
         self._changed: dict[DialogKey, None] = {}  # noted since the last flush
-        # Each line's dialogs as last built, until the line changes: every watcher of
-        # a line is notified from one view of it.
-        self._shown: dict[str, tuple[DialogView, ...]] = {}
+        # Each line as shown to its watchers, until the line changes.
+        self._shown: dict[str, ShownLine] = {}
         self._stopping = False
 
     def __len__(self) -> int:
@@ -166,7 +178,7 @@ class Notifier:
     def notifying(self) -> int:
         """Subscriptions with a NOTIFY in flight (the drain waits for them)."""
         return sum(1 for subscription in self._subscriptions.values()
-                   if subscription.state is not SubscriptionState.QUIET)
+                   if subscription.state in IN_FLIGHT)
 
     # --- SUBSCRIBE (RFC 6665 §4.2.1) --------------------------------------------------
 
@@ -197,6 +209,7 @@ class Notifier:
         self._subscriptions[key] = subscription
         for line in watched.lines:
             self._by_line.setdefault(line, {})[key] = None
+            subscription.seen[line] = self._logs.setdefault(line, LineLog()).seq
         started = SubscriptionStarted(key, admitted.watcher, watched.entity, expires)
         if expires == 0:
             # RFC 6665 §4.4.3: a fetch, one NOTIFY with the state, then it is over.
@@ -332,17 +345,20 @@ class Notifier:
         """Remember a line change for the next ``flush``; True when anyone watches
         the line (the only cost when nobody does: one dictionary look-up)."""
         self._shown.pop(change.line, None)
-        keys = self._by_line.get(change.line)
-        if not keys:
+        log = self._logs.get(change.line)
+        if log is None:
             return False
-        for key in keys:
+        log.note(change.call_id, tuple((dialog.id, dialog_xml(dialog))
+                                       for dialog in change.ended))
+        # The machine hears of the first change after each NOTIFY; later ones need
+        # not reach it: CHANGED leaves a state in which another CHANGED does nothing
+        # (``machine``), and the next NOTIFY carries them all from the log. A busy
+        # line so costs a change one entry, not one step per watcher.
+        for key in self._clean.pop(change.line, ()):
             subscription = self._subscriptions[key]
-            for dialog in change.ended:
-                subscription.ended.setdefault(dialog.id, dialog)
-            subscription.touched[change.call_id] = None
             if subscription.changed_at is None:
                 subscription.changed_at = at
-            self._changed[key] = None
+                self._changed[key] = None
         return True
 
     def flush(self, now: float) -> list[Action]:
@@ -369,6 +385,15 @@ class Notifier:
             return self._feed(subscription, SubscriptionInput.ANSWERED, now)
         subscription.end_reason = f"NOTIFY answered {status}"
         return self._feed(subscription, SubscriptionInput.FAILED, now)
+
+    def rested(self, key: DialogKey, cseq: int, now: float) -> list[Action]:
+        """The minimum interval after NOTIFY ``cseq`` is over (``RestUntil``): the
+        changes that came meanwhile leave as one NOTIFY. Stale when a NOTIFY has
+        left since (a refresh's, the final one) or the subscription is gone."""
+        subscription = self._subscriptions.get(key)
+        if subscription is None or subscription.cseq != cseq:
+            return []
+        return self._feed(subscription, SubscriptionInput.RESTED, now)
 
     def expire(self, now: float) -> list[Action]:
         """End the subscriptions whose interval has run out (RFC 6665 §4.2.2)."""
@@ -406,72 +431,116 @@ class Notifier:
                 return []
             case SubscriptionAction.SEND_STATE:
                 remaining = max(0, int(subscription.expires_at - now))
-                return [self._notify(subscription, f"active;expires={remaining}")]
+                return [self._notify(subscription, f"active;expires={remaining}", now)]
             case SubscriptionAction.SEND_FINAL:
                 return [self._notify(subscription,
-                                     f"terminated;reason={subscription.end_reason}")]
+                                     f"terminated;reason={subscription.end_reason}", now)]
+            case SubscriptionAction.REST:
+                until = subscription.sent_at + self._settings.notify_min_interval
+                if until <= now:  # the answer came after the interval: no wait
+                    return self._feed(subscription, SubscriptionInput.RESTED, now)
+                return [RestUntil(subscription.key, until, subscription.cseq)]
             case SubscriptionAction.FORGET:
                 self._forget(subscription)
                 return [SubscriptionEnded(subscription.key, subscription.watcher,
                                           subscription.entity, subscription.end_reason or "")]
 
-    def _notify(self, subscription: Subscription, subscription_state: str) -> SendNotify:
+    def _notify(self, subscription: Subscription, subscription_state: str,
+                now: float) -> SendNotify:
         """RFC 6665 §4.2.2: the full state now, plus the dialogs that ended since the
         last NOTIFY, shown this once as terminated."""
         if subscription.version and self._busy(subscription):
             body = partial_state(subscription.entity, subscription.version,
                                  self._changed_dialogs(subscription))
         else:
-            body = full_state(subscription.entity, subscription.version,
-                              self._dialogs(subscription), IDLE_DIALOG_ID)
+            body = full_state_of(subscription.entity, subscription.version,
+                                 self._dialogs(subscription), IDLE_DIALOG_ID)
         subscription.version += 1
-        subscription.ended = {}
-        subscription.touched = {}
+        for line in subscription.lines:
+            self._caught_up(subscription, line)
         changed_at, subscription.changed_at = subscription.changed_at, None
+        subscription.sent_at = now
         return SendNotify(subscription.key, subscription.notify(subscription_state, body),
                           subscription.peer.hop, changed_at)
 
-    def _dialogs(self, subscription: Subscription) -> list[DialogView]:
-        shown: dict[str, DialogView] = {}
-        for line in subscription.lines:
-            for dialog in self._line_dialogs(line):
-                shown.setdefault(dialog.id, dialog)
-        for dialog_id, dialog in subscription.ended.items():
-            shown.setdefault(dialog_id, dialog)
-        return list(shown.values())
+    def _caught_up(self, subscription: Subscription, line: str) -> None:
+        """``subscription``'s NOTIFY carries every change of ``line``: the log keeps
+        only what some watcher still lacks (trimmed once it has grown)."""
+        log = self._logs[line]
+        subscription.seen[line] = log.seq
+        self._clean.setdefault(line, {})[subscription.key] = None
+        if len(log) > LOG_TRIM_AT:
+            log.forget_through(min(self._subscriptions[key].seen[line]
+                                   for key in self._by_line[line]))
+
+    def _since(self, subscription: Subscription, line: str) -> Since:
+        return self._logs[line].since(subscription.seen[line])
+
+    def _dialogs(self, subscription: Subscription) -> str:
+        """Every dialog of the subscription's lines and those that ended since the
+        last NOTIFY, serialised; for one line, shared by the watchers notified from
+        the same point of its log."""
+        if len(subscription.lines) == 1:
+            line = subscription.lines[0]
+            shown, since = self._line(line), self._since(subscription, line)
+            if not since.ended:
+                return shown.xml
+            return shown.text(("full", subscription.seen[line]),
+                              lambda: _joined(shown.dialogs, since.ended))
+        return _joined([dialog for line in subscription.lines
+                        for dialog in self._line(line).dialogs],
+                       [dialog for line in subscription.lines
+                        for dialog in self._since(subscription, line).ended])
 
     def _busy(self, subscription: Subscription) -> bool:
-        return sum(map(self._lines.calls_on, subscription.lines)) > LAMP_FULL_STATE_MAX_CALLS
+        calls = sum(self._line(line).calls for line in subscription.lines)
+        return calls > LAMP_FULL_STATE_MAX_CALLS
 
-    def _changed_dialogs(self, subscription: Subscription) -> list[DialogView]:
+    def _changed_dialogs(self, subscription: Subscription) -> str:
         """The dialogs of the calls that changed since the last NOTIFY, and the
-        dialogs that ended meanwhile (as terminated)."""
-        shown: dict[str, DialogView] = {}
-        for call_id in subscription.touched:
-            for line in subscription.lines:
-                for dialog in self._lines.call_dialogs(line, call_id):
-                    shown.setdefault(dialog.id, dialog)
-        for dialog_id, dialog in subscription.ended.items():
-            shown.setdefault(dialog_id, dialog)
-        return list(shown.values())
+        dialogs that ended meanwhile (as terminated), serialised."""
+        if len(subscription.lines) == 1:
+            line = subscription.lines[0]
+            return self._line(line).text(("partial", subscription.seen[line]),
+                                         lambda: self._changed_on(subscription, line))
+        return _joined([dialog for line in subscription.lines
+                        for call_id in self._since(subscription, line).calls
+                        for dialog in self._line(line).call(call_id)],
+                       [dialog for line in subscription.lines
+                        for dialog in self._since(subscription, line).ended])
 
-    def _line_dialogs(self, line: str) -> tuple[DialogView, ...]:
-        dialogs = self._shown.get(line)
-        if dialogs is None:
-            view = self._lines.line(line)
-            dialogs = self._shown[line] = view.dialogs if view is not None else ()
-        return dialogs
+    def _changed_on(self, subscription: Subscription, line: str) -> str:
+        since, shown = self._since(subscription, line), self._line(line)
+        return _joined([dialog for call_id in since.calls for dialog in shown.call(call_id)],
+                       since.ended)
+
+    def _line(self, number: str) -> ShownLine:
+        shown = self._shown.get(number)
+        if shown is None:
+            shown = self._shown[number] = ShownLine(self._lines, number)
+        return shown
 
     def _forget(self, subscription: Subscription) -> None:
         key = subscription.key
         del self._subscriptions[key]
         self._changed.pop(key, None)
         for line in subscription.lines:
+            self._clean.get(line, {}).pop(key, None)
             keys = self._by_line.get(line)
             if keys is not None:
                 keys.pop(key, None)
                 if not keys:
                     del self._by_line[line]
+                    self._logs.pop(line, None)
+                    self._clean.pop(line, None)
+
+
+def _joined(dialogs: Iterable[ShownDialog], ended: Iterable[ShownDialog]) -> str:
+    """``dialogs`` and then the ``ended`` ones, each dialog once."""
+    shown = dict(dialogs)
+    for dialog_id, text in ended:
+        shown.setdefault(dialog_id, text)
+    return "".join(shown.values())
 
 
 # --- reading the request ------------------------------------------------------------------

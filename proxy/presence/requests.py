@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from proxy.core.services import Reply
 from proxy.defaults import (
+    LAMP_NOTIFY_MIN_INTERVAL,
     PRESENCE_DEFAULT_EXPIRES,
     PRESENCE_MAX_EXPIRES,
     PRESENCE_MIN_EXPIRES,
@@ -32,16 +33,20 @@ _ACCEPTING = frozenset({CONTENT_TYPE, "application/*", "*/*"})
 
 @dataclass(frozen=True, slots=True)
 class PresenceSettings:
-    """Subscription intervals in seconds."""
+    """Subscription intervals, and the least time between two NOTIFYs of one
+    subscription, in seconds."""
 
     min_expires: int = PRESENCE_MIN_EXPIRES
     max_expires: int = PRESENCE_MAX_EXPIRES
     default_expires: int = PRESENCE_DEFAULT_EXPIRES
+    notify_min_interval: float = LAMP_NOTIFY_MIN_INTERVAL
 
     def __post_init__(self) -> None:
         if not 0 < self.min_expires <= self.default_expires <= self.max_expires:
             raise ValueError("subscription intervals must satisfy "
                              "0 < min_expires <= default_expires <= max_expires")
+        if self.notify_min_interval < 0:
+            raise ValueError("notify_min_interval must be 0 or more")
 
 
 def granted_expires(request: Request, settings: PresenceSettings) -> int | Reply:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from proxy.core.local import Interface
 from proxy.defaults import MAX_FORWARDS
-from proxy.dialog.views import DialogView
 from proxy.presence.dialog_info import CONTENT_TYPE
 from proxy.presence.machine import SubscriptionState
 from proxy.sip.hop import Hop
@@ -48,11 +47,11 @@ class Subscription:
     cseq: int = 0  # of our last NOTIFY: it only counts up (RFC 3261 §12.2.1.1)
     version: int = 0  # of the next document (RFC 4235 §4.1)
     end_reason: str | None = None  # Subscription-State reason once ending
-    # Dialogs that ended since the last NOTIFY: shown once, as terminated.
-    ended: dict[str, DialogView] = field(default_factory=dict)
-    # Calls whose dialogs changed since the last NOTIFY (for partial state).
-    touched: dict[str, None] = field(default_factory=dict)
+    # By line: the number of the last change of its log our last NOTIFY carried
+    # (``line_log``); what came after goes next, the ended dialogs shown once.
+    seen: dict[str, int] = field(default_factory=dict)
     changed_at: float | None = None  # the oldest change no NOTIFY has carried yet
+    sent_at: float = 0.0  # when our last NOTIFY left: the minimum interval counts from it
 
     def notify(self, subscription_state: str, body: bytes) -> Request:
         """The next NOTIFY: a new CSeq, a branch of its own (tag and CSeq make it

@@ -62,9 +62,7 @@ def client_key(response: Response) -> TransactionKey:
     A response whose top Via has no branch gets a key with an empty branch, which
     no transaction of ours has (we always send a branch).
     """
-    match = _BRANCH.search(response.top_via)
-    branch = match.group(1) if match else ""
-    return branch, _transaction_method(response.cseq[1])
+    return _top_branch(response.top_via), _transaction_method(response.cseq[1])
 
 
 def client_key_of(branch: str, method: str) -> TransactionKey:
@@ -75,10 +73,17 @@ def client_key_of(branch: str, method: str) -> TransactionKey:
 def client_key_for(request: Request) -> TransactionKey:
     """The key under which to register a client transaction for ``request`` (§17.1.3).
 
-    ``request`` is the request as sent, its top Via being ours.
+    ``request`` is the request as sent, its top Via being ours: a Via we wrote needs
+    no validation, only its branch (a third of the cost of parsing it whole, on the
+    path of every NOTIFY the busy lamps send).
     """
-    branch = parse_via(request.top_via).branch or ""
-    return branch, _transaction_method(request.method)
+    return _top_branch(request.top_via), _transaction_method(request.method)
+
+
+def _top_branch(via: str) -> str:
+    """The branch parameter of a Via value; "" when it has none."""
+    match = _BRANCH.search(via)
+    return match.group(1) if match else ""
 
 
 def _transaction_method(method: str) -> str:

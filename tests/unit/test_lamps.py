@@ -18,6 +18,7 @@ from test_dialog_tracker import _in_dialog, _sdp
 from proxy.auth import AuthSettings, DigestAuthority, UserSecret
 from proxy.config.loader import parse_config
 from proxy.core.classify import PRESENCE_SERVICE, Authentication
+from proxy.defaults import LAMP_NOTIFY_MIN_INTERVAL
 from proxy.dialog import DialogTracker
 from proxy.lamps import Lamps
 from proxy.lines import Lines
@@ -110,7 +111,8 @@ class Office:
 
     def lamp(self, status: int = 200) -> list[list[tuple[str, str]]]:
         """Let the loop run, answer every NOTIFY the watcher gets with ``status``
-        (one at a time, as they come); the dialogs of each, in order."""
+        (one at a time, as they come) and wait out the minimum interval after it;
+        the dialogs of each, in order."""
         seen = []
         self.loop.advance(0)
         while notifies := self.take_notifies():
@@ -118,7 +120,7 @@ class Office:
             notify = notifies[0]
             seen.append(dialogs(notify))
             self.core.receive(answer(notify, status, "OK"), WATCHER)
-            self.loop.advance(0)
+            self.loop.advance(LAMP_NOTIFY_MIN_INTERVAL)
         return seen
 
     def take_notifies(self) -> list[Request]:
@@ -253,7 +255,7 @@ def test_a_cancelled_call_does_not_leave_the_lamp_early(office: Office) -> None:
     assert office.lamp()[-1] == [("idle", "terminated")]  # a refresh shows the line idle
 
 
-def test_changes_while_a_notify_is_unanswered_go_out_after_it_newest_first(
+def test_changes_while_a_notify_is_unanswered_go_out_after_it_and_the_interval_newest_first(
         office: Office) -> None:
     office.subscribe()
     office.lamp()
@@ -266,6 +268,9 @@ def test_changes_while_a_notify_is_unanswered_go_out_after_it_newest_first(
     office.loop.advance(0)
     assert office.take_notifies() == []  # early is never sent after the answer
     office.core.receive(answer(first[0], 200, "OK"), WATCHER)
+    office.loop.advance(LAMP_NOTIFY_MIN_INTERVAL / 2)
+    assert office.take_notifies() == []  # within the minimum interval of the first
+    office.loop.advance(LAMP_NOTIFY_MIN_INTERVAL / 2)
     second = office.take_notifies()
     assert [dialogs(n) for n in second] == [[("a", "confirmed"), ("b", "terminated")]]
     versions = [ET.fromstring(n.body).get("version") for n in (*first, *second)]

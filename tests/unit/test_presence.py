@@ -4,7 +4,9 @@ refresh, unsubscribe, expiry, failures, the stop, and the dialog-info document."
 
 from __future__ import annotations
 
+import heapq
 import itertools
+import random
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
@@ -14,15 +16,27 @@ from proxy.config.loader import parse_config
 from proxy.core.local import Interface, LocalAddresses
 from proxy.dialog import DialogState, DialogView, Direction, HeldBy, LineChange, LineView, Party
 from proxy.policy.trust import Source, SourceKind
-from proxy.presence import Notifier, Outcome, SendNotify, SubscriptionEnded, SubscriptionStarted
+from proxy.presence import (
+    Action,
+    Notifier,
+    Outcome,
+    PresenceSettings,
+    RestUntil,
+    SendNotify,
+    SubscriptionEnded,
+    SubscriptionStarted,
+)
 from proxy.presence.dialog_info import NAMESPACE, full_state
+from proxy.presence.line_log import LineLog, Since
 from proxy.presence.machine import (
     _TABLE,
     IMPOSSIBLE,
+    IN_FLIGHT,
     SubscriptionAction,
     SubscriptionInput,
     SubscriptionState,
 )
+from proxy.presence.notifier import LOG_TRIM_AT
 from proxy.sip.hop import Hop
 from proxy.sip.message import Request, parse_message
 
@@ -96,10 +110,19 @@ class Lines:
         return LineChange(line, ended, changed[0].call_id if changed else "")
 
 
-def make() -> tuple[Notifier, Lines]:
+def make(settings: PresenceSettings | None = None) -> tuple[Notifier, Lines]:
     lines = Lines()
     tags = (f"tag{index}" for index in itertools.count(1))
-    return Notifier(DIRECTORY, lines, LOCAL, lambda: next(tags)), lines
+    return Notifier(DIRECTORY, lines, LOCAL, lambda: next(tags), settings), lines
+
+
+def answer(notifier: Notifier, notify: SendNotify, now: float = T0) -> list[Action]:
+    """The 200 to ``notify`` at ``now``, and then the minimum interval run out (the
+    rest timer fired at its time): what both make the notifier do."""
+    actions = notifier.answered(notify.key, 200, now)
+    for rest in [action for action in actions if isinstance(action, RestUntil)]:
+        actions += notifier.rested(rest.key, rest.cseq, rest.until)
+    return [action for action in actions if not isinstance(action, RestUntil)]
 
 
 def dialog(state: DialogState, *, number: int = 1, held: HeldBy | None = None,
@@ -229,36 +252,36 @@ def test_changes_while_a_notify_is_in_flight_leave_as_one_notify_with_the_newest
     assert notifier.flush(T0 + 1) == []  # the first NOTIFY is still unanswered
     notifier.note_change(lines.show("1000", dialog(DialogState.CONFIRMED)), T0 + 2)
     assert notifier.flush(T0 + 2) == []
-    second = only_notify(notifier.answered(first.key, 200, T0 + 3))
+    second = only_notify(answer(notifier, first, T0 + 3))  # long after the interval
     assert states(second) == [("d1", "confirmed")]
     assert second.request.cseq == (2, "NOTIFY")
     assert document(second).get("version") == "1"
     assert second.changed_at == T0 + 1  # the oldest change it carries
     assert second.request.header("subscription-state") == "active;expires=597"
-    assert notifier.answered(second.key, 200, T0 + 3) == []
+    assert answer(notifier, second, T0 + 3) == []
     assert notifier.notifying == 0
 
 
 def test_an_ended_dialog_is_shown_once_as_terminated_with_why() -> None:
     notifier, lines = make()
     _, first = subscribed(notifier)
-    notifier.answered(first.key, 200, T0)
+    answer(notifier, first)
     notifier.note_change(lines.show("1000", dialog(DialogState.EARLY, number=1),
-                                    dialog(DialogState.EARLY, number=2)), T0)
-    both = only_notify(notifier.flush(T0))
+                                    dialog(DialogState.EARLY, number=2)), T0 + 1)
+    both = only_notify(notifier.flush(T0 + 1))
     assert states(both) == [("d1", "early"), ("d2", "early")]  # two branches, two dialogs
-    notifier.answered(both.key, 200, T0)
+    answer(notifier, both, T0 + 1)
     cancelled = dialog(DialogState.TERMINATED, number=2, ended_by="cancelled")
     notifier.note_change(lines.show("1000", dialog(DialogState.CONFIRMED, number=1),
-                                    ended=(cancelled,)), T0)
-    answered = only_notify(notifier.flush(T0))
+                                    ended=(cancelled,)), T0 + 2)
+    answered = only_notify(notifier.flush(T0 + 2))
     assert states(answered) == [("d1", "confirmed"), ("d2", "terminated")]
     ended = document(answered).findall("d:dialog", NS)[1]
     assert ended.find("d:state", NS).get("event") == "cancelled"  # type: ignore[union-attr]
-    notifier.answered(answered.key, 200, T0)
+    answer(notifier, answered, T0 + 2)
     notifier.note_change(lines.show("1000", dialog(DialogState.CONFIRMED, number=1,
-                                                   held=HeldBy.LOCAL)), T0)
-    held = only_notify(notifier.flush(T0))
+                                                   held=HeldBy.LOCAL)), T0 + 3)
+    held = only_notify(notifier.flush(T0 + 3))
     assert states(held) == [("d1", "confirmed")]  # the cancelled branch is not shown again
 
 
@@ -272,12 +295,208 @@ def test_a_line_nobody_watches_costs_one_look_up_and_sends_nothing() -> None:
 def test_the_address_of_record_shows_every_line_of_its_user() -> None:
     notifier, lines = make()
     outcome = notifier.subscribe(subscribe("sip:alice@vipproxy.test"), watcher(), T0)
-    notifier.answered(only_notify(outcome.actions).key, 200, T0)
+    answer(notifier, only_notify(outcome.actions))
     other = DIRECTORY.normalize("+14155550100")
-    assert notifier.note_change(lines.show(other, dialog(DialogState.EARLY)), T0)
-    notify = only_notify(notifier.flush(T0))
+    assert notifier.note_change(lines.show(other, dialog(DialogState.EARLY)), T0 + 1)
+    notify = only_notify(notifier.flush(T0 + 1))
     assert states(notify) == [("d1", "early")]
     assert document(notify).get("entity") == "sip:alice@vipproxy.test"
+
+
+# --- the minimum interval (RFC 6665 §4.2.2 throttling) ---------------------------------------
+
+INTERVAL = PresenceSettings().notify_min_interval
+
+
+def test_changes_within_the_minimum_interval_leave_as_one_notify_at_its_end() -> None:
+    notifier, lines = make()
+    _, first = subscribed(notifier)
+    rest = notifier.answered(first.key, 200, T0 + 0.01)
+    assert rest == [RestUntil(first.key, T0 + INTERVAL, 1)]  # from when the first left
+    notifier.note_change(lines.show("1000", dialog(DialogState.EARLY)), T0 + 0.02)
+    assert notifier.flush(T0 + 0.02) == []
+    notifier.note_change(lines.show("1000", dialog(DialogState.CONFIRMED)), T0 + 0.03)
+    assert notifier.flush(T0 + 0.03) == []
+    assert notifier.notifying == 0  # resting, nothing on the wire
+    merged = only_notify(notifier.rested(first.key, 1, T0 + INTERVAL))
+    assert states(merged) == [("d1", "confirmed")]  # the newest state, once
+    assert merged.changed_at == T0 + 0.02  # its delay counts from the oldest change
+    assert document(merged).get("version") == "1"
+    # Nothing changed during the next interval: it ends quietly, and the next
+    # change leaves at once.
+    assert notifier.answered(merged.key, 200, T0 + 0.07) == [
+        RestUntil(merged.key, T0 + 2 * INTERVAL, 2)]
+    assert notifier.rested(merged.key, 2, T0 + 2 * INTERVAL) == []
+    notifier.note_change(lines.show("1000", dialog(DialogState.CONFIRMED, held=HeldBy.LOCAL)),
+                         T0 + 1)
+    held = only_notify(notifier.flush(T0 + 1))
+    assert held.changed_at == T0 + 1 and document(held).get("version") == "2"
+
+
+def test_an_answer_after_the_interval_is_over_needs_no_rest() -> None:
+    notifier, lines = make()
+    _, first = subscribed(notifier)
+    notifier.note_change(lines.show("1000", dialog(DialogState.EARLY)), T0 + 0.01)
+    assert notifier.flush(T0 + 0.01) == []  # the first is in flight
+    second = only_notify(notifier.answered(first.key, 200, T0 + INTERVAL + 0.01))
+    assert states(second) == [("d1", "early")]
+    assert notifier.answered(second.key, 200, T0 + 2 * INTERVAL + 0.02) == []
+
+
+def test_a_call_that_rings_and_ends_within_the_interval_is_still_shown_terminated() -> None:
+    notifier, lines = make()
+    _, first = subscribed(notifier)
+    notifier.answered(first.key, 200, T0)
+    notifier.note_change(lines.show("1000", dialog(DialogState.EARLY)), T0 + 0.01)
+    rejected = dialog(DialogState.TERMINATED, ended_by="rejected")
+    notifier.note_change(lines.show("1000", ended=(rejected,)), T0 + 0.02)
+    assert notifier.flush(T0 + 0.02) == []
+    shown = only_notify(notifier.rested(first.key, 1, T0 + INTERVAL))
+    assert states(shown) == [("d1", "terminated")]  # RFC 4235 §4.1: once, as terminated
+
+
+def test_a_refresh_and_the_end_do_not_wait_for_the_interval() -> None:
+    notifier, lines = make()
+    _, first = subscribed(notifier)
+    notifier.answered(first.key, 200, T0)
+    notifier.note_change(lines.show("1000", dialog(DialogState.EARLY)), T0 + 0.01)
+    notifier.flush(T0 + 0.01)
+    # RFC 6665 §4.2.1: a refresh gets its NOTIFY at once, with the change in it.
+    refreshed = notifier.subscribe(_in_dialog(first, 600), watcher(), T0 + 0.02)
+    again = only_notify(refreshed.actions)
+    assert states(again) == [("d1", "early")] and again.changed_at == T0 + 0.01
+    assert notifier.rested(first.key, 1, T0 + INTERVAL) == []  # that rest is stale
+    assert notifier.answered(again.key, 200, T0 + 0.03) == [
+        RestUntil(again.key, T0 + 0.02 + INTERVAL, 2)]
+    ended = dialog(DialogState.TERMINATED, ended_by="local-bye")
+    notifier.note_change(lines.show("1000", ended=(ended,)), T0 + 0.04)
+    notifier.flush(T0 + 0.04)
+    final = only_notify(notifier.subscribe(_in_dialog(first, 0, cseq=3), watcher(),
+                                           T0 + 0.05).actions)
+    assert final.request.header("subscription-state") == "terminated;reason=timeout"
+    assert states(final) == [("d1", "terminated")]
+    assert notifier.rested(first.key, 2, T0 + 0.02 + INTERVAL) == []
+
+
+def test_no_interval_sends_every_change_as_soon_as_the_answer_comes() -> None:
+    notifier, lines = make(PresenceSettings(notify_min_interval=0))
+    _, first = subscribed(notifier)
+    assert notifier.answered(first.key, 200, T0) == []
+    notifier.note_change(lines.show("1000", dialog(DialogState.EARLY)), T0)
+    assert states(only_notify(notifier.flush(T0))) == [("d1", "early")]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_busy_line_gets_at_most_one_notify_per_interval_each_within_it_of_its_change(
+        seed: int) -> None:
+    """Changes every few ms for two seconds, each NOTIFY answered within 30 ms, on a
+    fake clock: NOTIFYs are an interval apart, one at a time, numbered in order; no
+    change waits longer than the interval; the last NOTIFY shows the line as it is."""
+    notifier, lines = make()
+    rng = random.Random(seed)
+    events: list[tuple[float, int, str, object]] = []
+    order = itertools.count()
+
+    def run(actions: list[Action], now: float) -> None:
+        for action in actions:
+            if isinstance(action, SendNotify):
+                sent.append((now, action))
+                assert sum(1 for a in answers_due if a) == 0, "two NOTIFYs in flight"
+                answers_due.append(action)
+                heapq.heappush(events, (now + rng.uniform(0, 0.03), next(order),
+                                        "answer", action))
+            elif isinstance(action, RestUntil):
+                heapq.heappush(events, (action.until, next(order), "rest", action))
+
+    sent: list[tuple[float, SendNotify]] = []
+    answers_due: list[SendNotify | None] = []
+    outcome = notifier.subscribe(subscribe(), watcher(), T0)
+    run(list(outcome.actions), T0)
+    now = T0
+    while now < T0 + 2:
+        now += rng.expovariate(1 / 0.004)
+        heapq.heappush(events, (now, next(order), "change", rng.choice(list(DialogState))))
+    while events:
+        at, _, kind, data = heapq.heappop(events)
+        if kind == "change":
+            assert isinstance(data, DialogState)
+            notifier.note_change(lines.show("1000", dialog(data)), at)
+            run(notifier.flush(at), at)
+        elif kind == "answer":
+            assert isinstance(data, SendNotify)
+            answers_due[answers_due.index(data)] = None
+            run(notifier.answered(data.key, 200, at), at)
+        else:
+            assert isinstance(data, RestUntil)
+            run(notifier.rested(data.key, data.cseq, at), at)
+    times = [at for at, _ in sent]
+    # 1e-6: around T0 a float resolves about 0.2 µs.
+    assert all(later - earlier >= INTERVAL - 1e-6 for earlier, later in itertools.pairwise(times))
+    assert all(at - notify.changed_at <= INTERVAL + 1e-6
+               for at, notify in sent if notify.changed_at is not None)
+    assert [document(n).get("version") for _, n in sent] == [str(i) for i in range(len(sent))]
+    assert len(sent) <= 2 / INTERVAL + 2  # not one per change (about 500 of them)
+    last_state = lines.views["1000"].dialogs[0].state.value
+    assert states(sent[-1][1]) == [("d1", last_state)]
+
+
+def test_watchers_notified_from_different_points_each_get_what_they_lack() -> None:
+    notifier, lines = make()
+    busy = [dialog(DialogState.CONFIRMED, number=n, call=f"call-{n}") for n in range(1, 7)]
+    lines.show("1000", *busy)
+    answer(notifier, only_notify(notifier.subscribe(subscribe(), watcher(), T0).actions))
+    slow = only_notify(notifier.subscribe(subscribe(call_id="sub-2"), watcher(),
+                                          T0 + 0.5).actions)  # left unanswered a while
+    notifier.note_change(LineChange("1000", (), "call-2"), T0 + 1)
+    fast = only_notify(notifier.flush(T0 + 1))
+    assert [d.get("id") for d in document(fast)] == ["d2"]
+    answer(notifier, fast, T0 + 1)
+    ended = dialog(DialogState.TERMINATED, number=3, call="call-3", ended_by="remote-bye")
+    lines.show("1000", *busy[:2], *busy[3:])
+    notifier.note_change(LineChange("1000", (ended,), "call-3"), T0 + 2)
+    fast = only_notify(notifier.flush(T0 + 2))
+    assert [d.get("id") for d in document(fast)] == ["d3"]
+    behind = only_notify(answer(notifier, slow, T0 + 2))  # both changes, the end once
+    assert states(behind) == [("d2", "confirmed"), ("d3", "terminated")]
+    assert [document(n).get("version") for n in (fast, behind)] == ["2", "1"]
+
+
+def test_a_busy_line_keeps_only_the_changes_some_watcher_still_lacks() -> None:
+    notifier, lines = make()
+    lines.show("1000", *[dialog(DialogState.CONFIRMED, number=n, call=f"call-{n}")
+                         for n in range(1, 6)])
+    fast = only_notify(notifier.subscribe(subscribe(), watcher(), T0).actions)
+    slow = only_notify(notifier.subscribe(subscribe(call_id="sub-2"), watcher(), T0).actions)
+    answer(notifier, fast)
+    now = T0
+    for change in range(LOG_TRIM_AT * 2):  # the slow watcher never answers
+        now += 1
+        notifier.note_change(LineChange("1000", (), f"call-{change % 5 + 1}"), now)
+        for notify in notifies(notifier.flush(now)):
+            answer(notifier, notify, now)
+    log = notifier._logs["1000"]  # type: ignore[attr-defined]
+    assert len(log) == LOG_TRIM_AT * 2  # all of it: the slow watcher has none of it
+    late = only_notify(answer(notifier, slow, now))
+    assert sorted(d.get("id") for d in document(late)) == ["d1", "d2", "d3", "d4", "d5"]
+    answer(notifier, late, now)
+    notifier.note_change(LineChange("1000", (), "call-1"), now + 1)
+    for notify in notifies(notifier.flush(now + 1)):
+        answer(notifier, notify, now + 1)
+    assert len(log) <= LOG_TRIM_AT
+
+
+def test_a_line_log_reads_what_changed_after_a_point_once() -> None:
+    log = LineLog()
+    log.note("call-1", ())
+    log.note("call-2", (("d2", "<dialog id='d2'/>"),))
+    log.note("call-1", ())
+    assert log.since(0) == Since(("call-1", "call-2"), (("d2", "<dialog id='d2'/>"),))
+    assert log.since(2) == Since(("call-1",), ())
+    assert log.since(0) is log.since(0)  # read once per point until the next change
+    log.forget_through(2)
+    assert len(log) == 1 and log.since(2) == Since(("call-1",), ())
+    with pytest.raises(ValueError, match="forgotten"):
+        log.since(1)
 
 
 # --- refresh, unsubscribe, expiry, failures, stop --------------------------------------------
@@ -378,8 +597,7 @@ def test_every_state_and_input_has_a_written_answer_or_cannot_happen() -> None:
 
 
 def test_no_input_sends_a_notify_while_one_is_in_flight() -> None:
-    in_flight = {SubscriptionState.SENDING, SubscriptionState.BEHIND,
-                 SubscriptionState.FINAL_DUE, SubscriptionState.FINAL_SENDING}
+    in_flight = IN_FLIGHT
     sends = {SubscriptionAction.SEND_STATE, SubscriptionAction.SEND_FINAL}
     for (state, event), step in _TABLE.items():
         if step.action in sends:
@@ -389,6 +607,15 @@ def test_no_input_sends_a_notify_while_one_is_in_flight() -> None:
         if ending:  # once ending, never active again
             assert step.state in (state, SubscriptionState.FINAL_SENDING,
                                   SubscriptionState.TERMINATED)
+
+
+def test_a_second_change_before_the_notify_changes_nothing_in_the_machine() -> None:
+    # The notifier feeds the machine only the first change after a NOTIFY: a change
+    # that sends nothing leaves a state where the next change does nothing either.
+    for (state, event), step in _TABLE.items():
+        if event is SubscriptionInput.CHANGED and step.action is SubscriptionAction.NONE:
+            again = _TABLE[(step.state, SubscriptionInput.CHANGED)]
+            assert (again.state, again.action) == (step.state, SubscriptionAction.NONE), state
 
 
 def test_the_document_escapes_what_came_from_the_network_and_shows_a_hold() -> None:
@@ -412,13 +639,43 @@ def test_the_document_escapes_what_came_from_the_network_and_shows_a_hold() -> N
     assert trying.find("d:dialog/d:remote/d:target", NS) is not None
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_any_value_from_the_network_reads_back_as_it_was_sent(seed: int) -> None:
+    """The dialog text is written by hand: whatever a display name, tag or URI holds
+    (markup, quotes, tabs, line ends, what XML cannot carry), a parser reads back
+    the value, with only what XML 1.0 cannot carry replaced by "?"."""
+    rng = random.Random(seed)
+
+    def value() -> str:
+        return "".join(rng.choice('ab<>&"\'\t\n\r ;=\x01\udcff\u20ac')
+                       for _ in range(rng.randint(1, 8)))
+
+    def carried(text: str) -> str:
+        return "".join("?" if char in "\x01\udcff" else char for char in text)
+
+    for _ in range(200):
+        shown = replace(dialog(DialogState.CONFIRMED), id=value(), call_id=value(),
+                        local_tag=value(), remote=Party(value(), value(), value()))
+        root = ET.fromstring(full_state("sip:1000@vipproxy.test", 0, [shown], "idle"))
+        element = root.find("d:dialog", NS)
+        assert element is not None
+        assert [element.get(name) for name in ("id", "call-id", "local-tag")] == [
+            carried(shown.id), carried(shown.call_id), carried(shown.local_tag)]
+        identity = element.find("d:remote/d:identity", NS)
+        target = element.find("d:remote/d:target", NS)
+        assert identity is not None and target is not None
+        assert (identity.text, identity.get("display"), target.get("uri")) == (
+            carried(shown.remote.identity), carried(shown.remote.display or ""),
+            carried(shown.remote.target or ""))
+
+
 def test_a_busy_line_gets_only_the_calls_that_changed_after_the_first_notify() -> None:
     notifier, lines = make()
     busy = [dialog(DialogState.CONFIRMED, number=n, call=f"call-{n}") for n in range(1, 6)]
     lines.show("1000", *busy)
     first = subscribed(notifier)[1]
     assert document(first).get("state") == "full" and len(states(first)) == 5
-    notifier.answered(first.key, 200, T0)
+    answer(notifier, first)
     held = dialog(DialogState.CONFIRMED, number=3, call="call-3", held=HeldBy.LOCAL)
     lines.show("1000", *busy[:2], held, *busy[3:])
     notifier.note_change(LineChange("1000", (), "call-3"), T0 + 1)
@@ -431,7 +688,7 @@ def test_a_busy_line_gets_only_the_calls_that_changed_after_the_first_notify() -
 def test_a_quiet_line_always_gets_the_full_state() -> None:
     notifier, lines = make()
     first = subscribed(notifier)[1]
-    notifier.answered(first.key, 200, T0)
+    answer(notifier, first)
     notifier.note_change(lines.show("1000", dialog(DialogState.EARLY, number=1),
                                     dialog(DialogState.EARLY, number=2)), T0 + 1)
     [second] = notifies(notifier.flush(T0 + 1))

@@ -39,6 +39,8 @@ CALLEE_SCENARIOS = {
 }
 REGISTER_SCENARIO = SCENARIOS / "register.xml"
 WATCHER_SCENARIO = SCENARIOS / "watcher.xml"
+# The watchers' socket buffer: as large as the proxy's own (RECEIVE_BUFFER_BYTES).
+WATCHERS_BUFFER_BYTES = 4 * 1024 * 1024
 # What callee B does in each variant of the call (a key of CALLEE_SCENARIOS).
 VARIANTS = {"busy": "busy", "cancel": "cancelled"}
 
@@ -166,6 +168,10 @@ def watcher_command(name: str, endpoint: Endpoint, proxy: tuple[str, int], users
         # SIPp digests over remote_ip:port unless told the Request-URI (RFC 3261 §22.4).
         "-auth_uri", f"{service}@{domain}",
         "-r", "100", "-m", str(watchers), "-l", str(watchers),
+        # The watchers stand for as many phones, each with a socket of its own, but
+        # share one: the NOTIFYs a line change sends them all at once must fit in
+        # its buffer (SIPp's default, 64 KiB, holds about ten), not be dropped there.
+        "-buff_size", str(WATCHERS_BUFFER_BYTES),
         "-trace_logs", "-log_file", str(workdir / f"{name}.outcomes.log"),
         f"{proxy[0]}:{proxy[1]}",
     ]
