@@ -77,10 +77,9 @@ def _start(
     """Start the proxy and wait until it answers an OPTIONS sent from ``probe``."""
     family, host = probe
     listen = config["listen"][0]
-    process = ProxyProcess(name, config, Endpoint(listen["host"], listen["port"]), workdir)
     target = _hostport(listen["host"], listen["port"])
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
+    with _probe_socket(family, host, avoid=listen["port"]) as sock:
+        process = ProxyProcess(name, config, Endpoint(listen["host"], listen["port"]), workdir)
         sock.settimeout(0.2)
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
@@ -95,6 +94,18 @@ def _start(
                 continue
     process.stop()
     raise AssertionError(f"vipproxy did not answer OPTIONS:\n{process.stderr()}")
+
+
+def _probe_socket(family: int, host: str, avoid: int) -> socket.socket:
+    """A UDP socket on an ephemeral port other than ``avoid``: the proxy's port was
+    picked free and let go, so the kernel may hand it out again, and a probe bound
+    there would talk to itself while the proxy could not bind."""
+    while True:
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock.bind((host, 0))
+        if sock.getsockname()[1] != avoid:
+            return sock
+        sock.close()
 
 
 def _hostport(host: str, port: int) -> str:
