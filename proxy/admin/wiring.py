@@ -12,6 +12,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from proxy.admin.access import Access
 from proxy.admin.api import RunningProxy, build_api
+from proxy.admin.linefeed import LineFeeds
 from proxy.admin.metrics import CallCounts, ProxyCollector, Sources
 from proxy.admin.server import ApiServer, start_api
 from proxy.core.driver import ProxyCore
@@ -79,11 +80,14 @@ async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Tr
         reloads=lambda: live.results,
         notifications=lambda: notifications.results,
     ), counts))
+    feeds = LineFeeds(lines.tracker.line, time.time)
+    lines.on_line_change(feeds.changed)
     api = build_api(RunningProxy(
         live=live,
         authority=authority,
         access=access,
         line=lines.tracker.line,
+        feeds=feeds,
         history=store.call_history_page,
         registrations=store.load_registrations,
         metrics=registry,
