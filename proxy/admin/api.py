@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 from fastapi import Body as FastApiBody
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
@@ -55,6 +57,8 @@ from proxy.policy.directory import DelegationStatus, Directory
 from proxy.reloading import LiveConfig
 from proxy.store import CallHistory, Registration, StoreError
 
+# The assistant console: static files shipped in the package, no build step.
+CONSOLE_FILES = Path(__file__).with_name("console")
 HISTORY_PAGE = 50
 HISTORY_PAGE_MAX = 500
 # The address an explained call comes from when none is given (as `vipproxy explain`).
@@ -289,6 +293,14 @@ def build_api(proxy: RunningProxy) -> FastAPI:
     async def delete_contact(delegator: str, index: int, who: Who) -> dict[str, Any]:
         return await _change(proxy, who, delegator, check_vip_manager,
                              lambda settings: without_contact(settings, index))
+
+    @api.get("/console", include_in_schema=False)
+    async def console() -> RedirectResponse:
+        # The mount would serve the page at /console too, where its relative links
+        # (console.js, ../login) would resolve one level too high.
+        return RedirectResponse("/console/", status_code=308)
+
+    api.mount("/console", StaticFiles(directory=CONSOLE_FILES, html=True), name="console")
 
     @api.get("/metrics", summary="Prometheus metrics (text format)",
              response_class=Response)
