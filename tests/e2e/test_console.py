@@ -1,0 +1,110 @@
+"""The assistant console in a real browser: headless chromium (tests/e2e/browser.py)
+opening the page the real proxy serves at /console, while SIPp phones call.
+
+Alice (line 1000) delegates to Bob. Bob signs in on a phone-sized screen and
+watches Alice's line: idle, ringing, in use, held, in use, idle. A screenshot of
+each state is saved in the test's temporary directory (``screenshots/``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from .browser import start_chromium
+from .conftest import StartProxy
+from .delegation_support import LINE
+from .loopback import Endpoint, LoopbackAllocator, wait_until
+from .sipp import SippLauncher, assert_all_passed
+from .test_api import PASSWORDS, api_office
+
+pytestmark = pytest.mark.e2e
+
+# Every state the line card shows, recorded by the page as it changes, so that a
+# state shorter than a screenshot takes is still seen.
+RECORD_STATES = """
+const line = arguments[0];
+window.seenStates = [];
+const record = () => {
+  const card = document.querySelector(`li[data-line="${line}"]`);
+  const now = card ? card.dataset.state : null;
+  if (now && window.seenStates[window.seenStates.length - 1] !== now) {
+    window.seenStates.push(now);
+  }
+};
+new MutationObserver(record).observe(document.getElementById("lines"),
+                                     {subtree: true, childList: true, attributes: true});
+record();
+"""
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    browser = start_chromium(tmp_path / "chromium")
+    yield browser
+    browser.quit()
+
+
+def sign_in(browser: webdriver.Chrome, api: Endpoint, user: str) -> None:
+    browser.get(f"http://{api}/console")
+    assert browser.current_url == f"http://{api}/console/", (browser.current_url,
+                                                             browser.page_source)
+    browser.find_element(By.ID, "username").send_keys(user)
+    browser.find_element(By.ID, "password").send_keys(PASSWORDS[user])
+    browser.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+
+
+def line_state(browser: webdriver.Chrome) -> str | None:
+    state = browser.execute_script(
+        "const c = document.querySelector(`li[data-line=\"${arguments[0]}\"]`);"
+        " return c ? c.dataset.state : null;", LINE)
+    assert state is None or isinstance(state, str)
+    return state
+
+
+def test_bob_watches_alices_line_ring_answered_held_and_idle_in_the_console(
+    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator,
+    chromium: webdriver.Chrome, tmp_path: Path
+) -> None:
+    api = loopback.endpoint()
+    # Alice rings half a second (under her 1 s ring timeout), then answers and holds.
+    alice = sipp.uas("alice", "uas_answer_hold.xml", pause_ms=500, timeout=20.0)
+    proxy = vipproxy({}, directory=api_office(
+        {"alice": alice.uri("alice"), "bob": "sip:bob@127.0.0.1:9",
+         "erin": "sip:erin@127.0.0.1:9"}, api))
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+
+    sign_in(chromium, api, "bob")
+    assert wait_until(lambda: line_state(chromium) == "idle", 5.0), chromium.page_source
+    assert not chromium.find_element(By.ID, "sign-in").is_displayed()
+    assert "Bob" in chromium.find_element(By.ID, "who").text
+    chromium.execute_script(RECORD_STATES, LINE)
+    chromium.save_screenshot(str(shots / "0-idle.png"))
+
+    caller = sipp.uac("caller", "uac_call_held.xml", remote=proxy.endpoint, service=LINE,
+                      timeout=20.0)
+    started = time.monotonic()
+    shown: list[str] = []
+    while time.monotonic() - started < 10.0 and shown[-1:] != ["idle"]:
+        state = line_state(chromium)
+        if state is not None and state != (shown[-1] if shown else "idle"):
+            shown.append(state)
+            if state == "ringing":
+                assert time.monotonic() - started < 1.0 + 0.5  # SIPp's own start included
+                card = chromium.find_element(By.CSS_SELECTOR, f'li[data-line="{LINE}"]').text
+                assert "From " in card and "Ringing Alice" in card, card
+            chromium.save_screenshot(str(shots / f"{len(shown)}-{state}.png"))
+        time.sleep(0.02)
+    assert_all_passed(*sipp.finish(caller, alice))
+
+    seen = chromium.execute_script("return window.seenStates;")
+    assert seen == ["idle", "ringing", "in_use", "held", "in_use", "idle"], (seen, shown)
+    saved = sorted(path.name for path in shots.iterdir())
+    assert {name.split("-", 1)[1] for name in saved} == {"idle.png", "ringing.png",
+                                                          "in_use.png", "held.png"}, saved
