@@ -45,7 +45,6 @@ from proxy.admin.views import (
     page,
     shared_delegators,
     user_json,
-    watched_lines,
 )
 from proxy.auth import DigestAuthority
 from proxy.config.errors import ConfigError
@@ -163,10 +162,9 @@ def build_api(proxy: RunningProxy) -> FastAPI:
              summary="the live state of every line you may see, as server-sent events:"
                      " a snapshot, then one event per change")
     async def lines_stream(who: Who) -> StreamingResponse:
-        lines = watched_lines(proxy.live.config.directory, who)
         # no-store: a cache would replay old states; X-Accel-Buffering: a reverse
         # proxy (nginx) in front must pass each event on as it comes.
-        return StreamingResponse(line_events(proxy.feeds, lines),
+        return StreamingResponse(line_events(proxy.feeds, who, proxy.live.config.directory),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})

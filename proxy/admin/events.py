@@ -9,18 +9,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from proxy.admin.access import Caller
 from proxy.admin.linefeed import KEEP_ALIVE, LineFeeds
+from proxy.policy.directory import Directory
 
 # A comment this often when nothing changes: proxies between us and the browser
 # keep the connection open, and a browser that went away is noticed on the write.
 KEEP_ALIVE_SECONDS = 15.0
 
 
-async def line_events(feeds: LineFeeds, lines: frozenset[str],
+async def line_events(feeds: LineFeeds, caller: Caller, directory: Directory,
                       keep_alive: float = KEEP_ALIVE_SECONDS) -> AsyncIterator[str]:
     """The stream of one client, until it disconnects (the generator is closed)."""
     ready = asyncio.Event()
-    feed = feeds.open(lines, ready.set)
+    feed = feeds.open(caller, directory, ready.set)
     try:
         while True:
             try:

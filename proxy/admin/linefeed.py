@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from proxy.admin.views import line_json
+from proxy.admin.access import Caller
+from proxy.admin.views import line_json, watched_lines
 from proxy.dialog.views import LineChange, LineView
+from proxy.policy.directory import Directory
 
 # Events a client may be behind before it is sent a snapshot instead.
 FEED_LIMIT = 64
@@ -51,7 +53,9 @@ class Feed:
 
     ``wake`` is called when there is something to read (the wiring's event)."""
 
-    def __init__(self, lines: frozenset[str], wake: Callable[[], None], limit: int) -> None:
+    def __init__(self, caller: Caller, lines: frozenset[str], wake: Callable[[], None],
+                 limit: int) -> None:
+        self.caller = caller
         self.lines = lines
         self._wake = wake
         self._limit = limit
@@ -68,6 +72,15 @@ class Feed:
             else:
                 self._pending.append(frame)
         self._wake()
+
+    def rescope(self, lines: frozenset[str]) -> None:
+        """The caller now sees ``lines``: what is queued is of the old set, so the
+        next read is a snapshot of the new one."""
+        if lines != self.lines:
+            self.lines = lines
+            self._pending.clear()
+            self._behind = True
+            self._wake()
 
     def take(self, snapshot: Callable[[frozenset[str]], Snapshot]) -> list[str]:
         """The frames to send now, oldest first (empty when there is nothing new)."""
@@ -96,11 +109,18 @@ class LineFeeds:
     def __len__(self) -> int:
         return len(self._feeds)
 
-    def open(self, lines: Iterable[str], wake: Callable[[], None]) -> Feed:
-        feed = Feed(frozenset(lines), wake, self._limit)
+    def open(self, caller: Caller, directory: Directory, wake: Callable[[], None]) -> Feed:
+        """A feed of the lines ``caller`` may watch now (``watched_lines``)."""
+        feed = Feed(caller, watched_lines(directory, caller), wake, self._limit)
         self._feeds.add(feed)
         wake()
         return feed
+
+    def rescope(self, directory: Directory) -> None:
+        """The directory changed (a reload, an accepted invitation, a removed
+        delegate): each feed follows the lines its caller may watch from now on."""
+        for feed in self._feeds:
+            feed.rescope(watched_lines(directory, feed.caller))
 
     def close(self, feed: Feed) -> None:
         self._feeds.discard(feed)

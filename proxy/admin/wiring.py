@@ -82,6 +82,7 @@ async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Tr
     ), counts))
     feeds = LineFeeds(lines.tracker.line, time.time)
     lines.on_line_change(feeds.changed)
+    live.on_reload(lambda config: feeds.rescope(config.directory))
     api = build_api(RunningProxy(
         live=live,
         authority=authority,

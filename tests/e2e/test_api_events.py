@@ -2,7 +2,8 @@
 server-sent events to a real HTTP client while SIPp phones make a call.
 
 Alice (line 1000) delegates to Bob, who watches her line: the stream starts with a
-snapshot and then carries each change, ringing -> in use -> held -> idle.
+snapshot and then carries each change, ringing -> in use -> held -> idle. Erin,
+invited by Alice, gets Alice's lines on her open stream once she accepts.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .delegation_support import LINE, LINES
 from .line_stream import LineStream
 from .loopback import LoopbackAllocator, wait_until
 from .sipp import SippLauncher, assert_all_passed
-from .test_api import PASSWORDS, api_office
+from .test_api import PASSWORDS, api_office, client
 
 pytestmark = pytest.mark.e2e
 
@@ -67,3 +68,26 @@ def test_a_delegate_sees_alices_line_ring_answered_held_and_idle_as_it_happens(
     with httpx.Client(base_url=f"http://{api}", timeout=5.0) as nobody:
         refused = nobody.get("/events/lines")
     assert refused.status_code == 401, refused.text
+
+
+def test_a_delegate_who_accepts_sees_the_delegators_lines_on_the_open_stream(
+    vipproxy: StartProxy, loopback: LoopbackAllocator
+) -> None:
+    api = loopback.endpoint()
+    vipproxy({}, directory=api_office({user: f"sip:{user}@127.0.0.1:9" for user in PASSWORDS},
+                                      api))
+    erin = LineStream(api, ("erin", PASSWORDS["erin"]))
+    try:
+        with client(api, "alice") as alice:
+            invited = alice.put("/delegations/alice/delegates/erin",
+                                json={"privileges": ["answer_calls"]})
+            assert invited.status_code == 200, invited.text
+        assert [event.line["line"] for event in erin.events] == ["1003"]  # still pending
+        with client(api, "erin") as invitee:
+            accepted = invitee.post("/invitations/alice/accept")
+            assert accepted.status_code == 200, accepted.text
+        assert wait_until(lambda: erin.of(LINE), 2.0), erin.events
+        assert [(event.kind, event.line["line"]) for event in erin.events[1:]] == \
+            [("snapshot", line) for line in sorted([*LINES["alice"], "1003"])]
+    finally:
+        erin.close()

@@ -11,6 +11,7 @@ from proxy.admin.access import ADMIN, Caller
 from proxy.admin.linefeed import LineFeeds, sse
 from proxy.admin.views import watched_lines
 from proxy.config.loader import validate_document
+from proxy.config.user_settings import with_user_settings
 from proxy.dialog.views import (
     DialogState,
     DialogView,
@@ -30,6 +31,7 @@ DOCUMENT = {
         "bob": {"privileges": ["answer_calls"], "status": "accepted"},
         "dana": {"privileges": ["answer_calls"], "status": "pending"}}}},
 }
+DIRECTORY = validate_document(DOCUMENT, {}).directory
 
 
 class Lines:
@@ -68,18 +70,17 @@ def states(frames: list[str]) -> list[tuple[str, str, str]]:
 
 
 def test_a_user_watches_their_lines_and_those_of_delegators_who_accepted_them() -> None:
-    directory = validate_document(DOCUMENT, {}).directory
-    assert watched_lines(directory, Caller("bob")) == {"1000", "1001"}
-    assert watched_lines(directory, Caller("dana")) == {"1002"}  # still pending
-    assert watched_lines(directory, Caller("alice")) == {"1000"}
-    assert watched_lines(directory, ADMIN) == {"1000", "1001", "1002", "1003"}
+    assert watched_lines(DIRECTORY, Caller("bob")) == {"1000", "1001"}
+    assert watched_lines(DIRECTORY, Caller("dana")) == {"1002"}  # still pending
+    assert watched_lines(DIRECTORY, Caller("alice")) == {"1000"}
+    assert watched_lines(DIRECTORY, ADMIN) == {"1000", "1001", "1002", "1003"}
 
 
 def test_a_feed_starts_with_a_snapshot_then_gets_one_event_per_change_of_its_lines() -> None:
     lines = Lines()
     feeds = LineFeeds(lines.view, lambda: NOW)
     woken: list[int] = []
-    feed = feeds.open({"1000", "1001"}, lambda: woken.append(1))
+    feed = feeds.open(Caller("bob"), DIRECTORY, lambda: woken.append(1))
     assert woken and len(feeds) == 1
     assert states(feed.take(feeds.snapshot)) == [("snapshot", "1000", "idle"),
                                                  ("snapshot", "1001", "idle")]
@@ -108,7 +109,7 @@ def test_a_feed_starts_with_a_snapshot_then_gets_one_event_per_change_of_its_lin
 def test_a_client_that_falls_behind_is_sent_a_snapshot_not_every_change() -> None:
     lines = Lines()
     feeds = LineFeeds(lines.view, lambda: NOW, limit=3)
-    feed = feeds.open({"1000"}, lambda: None)
+    feed = feeds.open(Caller("alice"), DIRECTORY, lambda: None)
     feed.take(feeds.snapshot)
     for _ in range(3):
         feeds.changed(LineChange("1000"))
@@ -119,6 +120,23 @@ def test_a_client_that_falls_behind_is_sent_a_snapshot_not_every_change() -> Non
     assert states(feed.take(feeds.snapshot)) == [("snapshot", "1000", "ringing")]
     feeds.changed(LineChange("1000"))
     assert states(feed.take(feeds.snapshot)) == [("line", "1000", "ringing")]
+
+
+def test_a_delegate_who_accepts_is_sent_a_snapshot_with_the_delegators_lines() -> None:
+    lines = Lines()
+    feeds = LineFeeds(lines.view, lambda: NOW)
+    feed = feeds.open(Caller("dana"), DIRECTORY, lambda: None)
+    assert states(feed.take(feeds.snapshot)) == [("snapshot", "1002", "idle")]
+    feeds.changed(LineChange("1002"))
+    feeds.rescope(DIRECTORY)  # nothing changed for her: the event stays queued
+    assert states(feed.take(feeds.snapshot)) == [("line", "1002", "idle")]
+
+    accepted = with_user_settings(DOCUMENT, {"alice": {"delegates": {
+        "dana": {"privileges": ["answer_calls"], "status": "accepted"}}}})
+    feeds.changed(LineChange("1002"))
+    feeds.rescope(validate_document(accepted, {}).directory)
+    assert states(feed.take(feeds.snapshot)) == [("snapshot", "1000", "idle"),
+                                                 ("snapshot", "1002", "idle")]
 
 
 def test_an_event_is_one_data_line_ended_by_a_blank_line() -> None:
