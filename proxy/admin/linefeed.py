@@ -61,17 +61,18 @@ class Feed:
         self._limit = limit
         self._pending: deque[str] = deque()
         self._behind = True  # nothing sent yet: the first read is a snapshot
-        self.resyncs = 0  # times it fell behind and was sent a snapshot instead
 
-    def put(self, frame: str) -> None:
+    def put(self, frame: str) -> bool:
+        """Queue ``frame``; True when this is where the feed fell behind."""
+        fell_behind = False
         if not self._behind:
             if len(self._pending) >= self._limit:
                 self._pending.clear()
-                self._behind = True
-                self.resyncs += 1
+                self._behind = fell_behind = True
             else:
                 self._pending.append(frame)
         self._wake()
+        return fell_behind
 
     def rescope(self, lines: frozenset[str]) -> None:
         """The caller now sees ``lines``: what is queued is of the old set, so the
@@ -105,6 +106,7 @@ class LineFeeds:
         self._clock = clock
         self._limit = limit
         self._feeds: set[Feed] = set()
+        self.resyncs = 0  # times a feed fell behind and was sent a snapshot instead
 
     def __len__(self) -> int:
         return len(self._feeds)
@@ -139,4 +141,4 @@ class LineFeeds:
             return
         frame = sse("line", {**line_json(view), "at": self._clock()})
         for feed in watching:
-            feed.put(frame)
+            self.resyncs += feed.put(frame)

@@ -18,7 +18,7 @@ from .delegation_support import LINE, LINES
 from .line_stream import LineStream
 from .loopback import LoopbackAllocator, wait_until
 from .sipp import SippLauncher, assert_all_passed
-from .test_api import PASSWORDS, api_office, client
+from .test_api import PASSWORDS, api_office, client, samples, total
 
 pytestmark = pytest.mark.e2e
 
@@ -61,9 +61,13 @@ def test_a_delegate_sees_alices_line_ring_answered_held_and_idle_as_it_happens(
         in_use = next(event for event in bob.of(LINE) if event.line["state"] == "in_use")
         assert in_use.line["dialogs"][0]["local"]["user"] == "alice"
         assert all(event.line["line"] != LINE for event in erin.events)
+        assert total(samples(api), "vipproxy_api_line_streams") == 2
     finally:
         bob.close()
         erin.close()
+    # A browser that goes away frees its feed.
+    assert wait_until(lambda: total(samples(api), "vipproxy_api_line_streams") == 0, 3.0)
+    assert total(samples(api), "vipproxy_api_line_stream_resyncs_total") == 0
 
     with httpx.Client(base_url=f"http://{api}", timeout=5.0) as nobody:
         refused = nobody.get("/events/lines")

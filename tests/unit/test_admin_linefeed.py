@@ -116,7 +116,7 @@ def test_a_client_that_falls_behind_is_sent_a_snapshot_not_every_change() -> Non
     lines.ring("1000")
     for _ in range(100):  # far more than it may hold: no more is kept
         feeds.changed(LineChange("1000"))
-    assert feed.resyncs == 1
+    assert feeds.resyncs == 1
     assert states(feed.take(feeds.snapshot)) == [("snapshot", "1000", "ringing")]
     feeds.changed(LineChange("1000"))
     assert states(feed.take(feeds.snapshot)) == [("line", "1000", "ringing")]
