@@ -2,8 +2,10 @@
 opening the page the real proxy serves at /console, while SIPp phones call.
 
 Alice (line 1000) delegates to Bob. Bob signs in on a phone-sized screen and
-watches Alice's line: idle, ringing, in use, held, in use, idle. A screenshot of
-each state is saved in the test's temporary directory (``screenshots/``).
+watches Alice's line: idle, ringing, in use, held, in use, idle. Erin accepts
+Alice's invitation in the page, sees Alice's line appear and the next call ring her.
+A screenshot of each state is saved in the test's temporary directory
+(``screenshots/``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .conftest import StartProxy
 from .delegation_support import LINE
 from .loopback import Endpoint, LoopbackAllocator, wait_until
 from .sipp import SippLauncher, assert_all_passed
-from .test_api import PASSWORDS, api_office
+from .test_api import PASSWORDS, api_office, client
 
 pytestmark = pytest.mark.e2e
 
@@ -108,3 +110,47 @@ def test_bob_watches_alices_line_ring_answered_held_and_idle_in_the_console(
     saved = sorted(path.name for path in shots.iterdir())
     assert {name.split("-", 1)[1] for name in saved} == {"idle.png", "ringing.png",
                                                           "in_use.png", "held.png"}, saved
+
+
+def test_erin_accepts_alices_invitation_in_the_console_and_the_next_call_rings_her(
+    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator,
+    chromium: webdriver.Chrome, tmp_path: Path
+) -> None:
+    api = loopback.endpoint()
+    erin_phone = sipp.uas("erin", "uas_answer.xml", timeout=20.0)
+    proxy = vipproxy({}, directory=api_office(
+        {"alice": "sip:alice@127.0.0.1:9", "bob": "sip:bob@127.0.0.1:9",
+         "erin": erin_phone.uri("erin")}, api, other_callers="ring_delegates_only"))
+    with client(api, "alice") as alice:
+        invited = alice.put("/delegations/alice/delegates/erin",
+                            json={"privileges": ["answer_calls"]})
+        assert invited.status_code == 200, invited.text
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+
+    sign_in(chromium, api, "erin")
+    invitation = 'li.invitation[data-delegator="alice"]'
+    assert wait_until(lambda: chromium.find_elements(By.CSS_SELECTOR, invitation), 5.0), \
+        chromium.page_source
+    assert line_state(chromium) is None  # not Alice's delegate yet: not her line
+    chromium.save_screenshot(str(shots / "0-invited.png"))
+    accept = chromium.find_element(By.CSS_SELECTOR, f"{invitation} button")
+    assert accept.text == "Accept"
+    accept.click()
+
+    assert wait_until(lambda: line_state(chromium) == "idle", 3.0), chromium.page_source
+    assert chromium.find_element(By.CSS_SELECTOR, invitation).get_attribute(
+        "data-status") == "accepted"
+    chromium.execute_script(RECORD_STATES, LINE)
+    chromium.save_screenshot(str(shots / "1-accepted.png"))
+
+    caller = sipp.uac("caller", "uac_call.xml", remote=proxy.endpoint, service=LINE)
+    assert wait_until(lambda: line_state(chromium) == "in_use", 5.0), chromium.page_source
+    card = chromium.find_element(By.CSS_SELECTOR, f'li[data-line="{LINE}"]').text
+    chromium.save_screenshot(str(shots / "2-in_use.png"))
+    caller_result, erin_result = sipp.finish(caller, erin_phone)
+    assert_all_passed(caller_result, erin_result)  # the call rang Erin, and she answered
+    assert wait_until(lambda: line_state(chromium) == "idle", 3.0)
+    seen = chromium.execute_script("return window.seenStates;")
+    assert seen == ["idle", "ringing", "in_use", "idle"], seen
+    assert "In use by Erin" in card, card

@@ -56,6 +56,7 @@ function signOut() {
   $("lines").replaceChildren();
   $("who").hidden = true;
   $("lines-panel").hidden = true;
+  $("invitations-panel").hidden = true;
   $("sign-in").hidden = false;
   $("username").focus();
 }
@@ -73,7 +74,54 @@ async function start(token, user) {
     for (const entry of await users.json()) state.names[entry.id] = entry.name || entry.id;
     $("user-name").textContent = state.names[user] || user;
   }
+  showInvitations();
   follow();
+}
+
+// Invitations to serve as someone's delegate: the pending ones with accept and
+// decline, the answered ones as they stand. Accepting needs no reload: the line
+// stream is sent the delegator's lines as soon as the proxy applies it.
+async function showInvitations() {
+  const answer = await fetch("../invitations", { headers: headers() }).catch(() => null);
+  if (!answer || !answer.ok) return;
+  const invitations = await answer.json();
+  $("invitations-panel").hidden = invitations.length === 0;
+  $("invitations").replaceChildren(...invitations.map((invitation) => {
+    const item = document.createElement("li");
+    item.className = "invitation";
+    item.dataset.delegator = invitation.delegator;
+    item.dataset.status = invitation.status;
+    const text = document.createElement("p");
+    const from = state.names[invitation.delegator] || invitation.delegator;
+    const privileges = invitation.privileges.join(", ").replaceAll("_", " ");
+    text.textContent = invitation.status === "pending"
+      ? `${from} invites you as a delegate (${privileges}).`
+      : `${from}'s delegate (${privileges}): ${invitation.status}.`;
+    item.append(text);
+    if (invitation.status === "pending") {
+      for (const [verb, label] of [["accept", "Accept"], ["decline", "Decline"]]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = label;
+        button.setAttribute("aria-label", `${label} ${from}'s invitation`);
+        button.addEventListener("click", () => answerInvitation(invitation.delegator, verb));
+        item.append(button);
+      }
+    }
+    return item;
+  }));
+}
+
+async function answerInvitation(delegator, verb) {
+  $("invitations-error").textContent = "";
+  const answer = await fetch(`../invitations/${encodeURIComponent(delegator)}/${verb}`,
+                             { method: "POST", headers: headers() }).catch(() => null);
+  if (!answer || !answer.ok) {
+    const body = answer ? await answer.json().catch(() => ({})) : {};
+    $("invitations-error").textContent = [].concat(body.detail || "The proxy cannot be reached.")
+      .join(" ");
+  }
+  showInvitations();
 }
 
 // Read the stream until it ends, then connect again after a pause that grows.
