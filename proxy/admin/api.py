@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 from fastapi import Body as FastApiBody
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
-from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from proxy.admin.access import CHALLENGE, Access, Caller, Credentials, Refused
+from proxy.admin.console import ConsoleFiles
 from proxy.admin.delegations import (
     NotAllowed,
     answered,
@@ -56,8 +55,6 @@ from proxy.policy.directory import DelegationStatus, Directory
 from proxy.reloading import LiveConfig
 from proxy.store import CallHistory, Registration, StoreError
 
-# The assistant console: static files shipped in the package, no build step.
-CONSOLE_FILES = Path(__file__).with_name("console")
 HISTORY_PAGE = 50
 HISTORY_PAGE_MAX = 500
 # The address an explained call comes from when none is given (as `vipproxy explain`).
@@ -298,7 +295,7 @@ def build_api(proxy: RunningProxy) -> FastAPI:
         # (console.js, ../login) would resolve one level too high.
         return RedirectResponse("/console/", status_code=308)
 
-    api.mount("/console", StaticFiles(directory=CONSOLE_FILES, html=True), name="console")
+    api.mount("/console", ConsoleFiles(), name="console")
 
     @api.get("/metrics", summary="Prometheus metrics (text format)",
              response_class=Response)

@@ -125,6 +125,12 @@ def test_erin_accepts_alices_invitation_in_the_console_and_the_next_call_rings_h
         invited = alice.put("/delegations/alice/delegates/erin",
                             json={"privileges": ["answer_calls"]})
         assert invited.status_code == 200, invited.text
+    with client(api) as nobody:
+        assert nobody.get("/console").headers["location"] == "/console/"
+        page = nobody.get("/console/")
+    # Nobody frames the page (its buttons act for the user) nor does it talk elsewhere.
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"], page.headers
+    assert "default-src 'self'" in page.headers["content-security-policy"]
     shots = tmp_path / "screenshots"
     shots.mkdir()
 
