@@ -62,11 +62,22 @@ def sign_in(browser: webdriver.Chrome, api: Endpoint, user: str) -> None:
 
 
 def line_state(browser: webdriver.Chrome) -> str | None:
-    state = browser.execute_script(
-        "const c = document.querySelector(`li[data-line=\"${arguments[0]}\"]`);"
-        " return c ? c.dataset.state : null;", LINE)
-    assert state is None or isinstance(state, str)
-    return state
+    return read(browser, f'li[data-line="{LINE}"]', "dataset.state")
+
+
+def line_text(browser: webdriver.Chrome) -> str:
+    return read(browser, f'li[data-line="{LINE}"]', "innerText") or ""
+
+
+def read(browser: webdriver.Chrome, selector: str, attribute: str) -> str | None:
+    """One property of the element ``selector`` finds, read in one step in the page:
+    the page redraws the line cards at every event, so an element found first and
+    read next may be gone (a stale reference)."""
+    value = browser.execute_script(
+        f"const found = document.querySelector(arguments[0]);"
+        f" return found ? found.{attribute} : null;", selector)
+    assert value is None or isinstance(value, str), value
+    return value
 
 
 def test_bob_watches_alices_line_ring_answered_held_and_idle_in_the_console(
@@ -99,7 +110,7 @@ def test_bob_watches_alices_line_ring_answered_held_and_idle_in_the_console(
             shown.append(state)
             if state == "ringing":
                 assert time.monotonic() - started < 1.0 + 0.5  # SIPp's own start included
-                card = chromium.find_element(By.CSS_SELECTOR, f'li[data-line="{LINE}"]').text
+                card = line_text(chromium)
                 assert "From " in card and "Ringing Alice" in card, card
             chromium.save_screenshot(str(shots / f"{len(shown)}-{state}.png"))
         time.sleep(0.02)
@@ -145,14 +156,14 @@ def test_erin_accepts_alices_invitation_in_the_console_and_the_next_call_rings_h
     accept.click()
 
     assert wait_until(lambda: line_state(chromium) == "idle", 3.0), chromium.page_source
-    assert chromium.find_element(By.CSS_SELECTOR, invitation).get_attribute(
-        "data-status") == "accepted"
+    # The stream may show the line before the page has read the invitations again.
+    assert wait_until(lambda: read(chromium, invitation, "dataset.status") == "accepted", 3.0)
     chromium.execute_script(RECORD_STATES, LINE)
     chromium.save_screenshot(str(shots / "1-accepted.png"))
 
     caller = sipp.uac("caller", "uac_call.xml", remote=proxy.endpoint, service=LINE)
     assert wait_until(lambda: line_state(chromium) == "in_use", 5.0), chromium.page_source
-    card = chromium.find_element(By.CSS_SELECTOR, f'li[data-line="{LINE}"]').text
+    card = line_text(chromium)
     chromium.save_screenshot(str(shots / "2-in_use.png"))
     caller_result, erin_result = sipp.finish(caller, erin_phone)
     assert_all_passed(caller_result, erin_result)  # the call rang Erin, and she answered
