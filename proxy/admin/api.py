@@ -17,11 +17,12 @@ from typing import Annotated, Any, Protocol
 from fastapi import Body as FastApiBody
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from proxy.admin.access import CHALLENGE, Access, Caller, Credentials, Refused
+from proxy.admin.console import ConsoleFiles
 from proxy.admin.delegations import (
     NotAllowed,
     answered,
@@ -35,7 +36,15 @@ from proxy.admin.delegations import (
     without_contact,
     without_delegate,
 )
-from proxy.admin.views import line_json, may_see_line, page, shared_delegators, user_json
+from proxy.admin.events import line_events
+from proxy.admin.linefeed import LineFeeds
+from proxy.admin.views import (
+    line_json,
+    may_see_line,
+    page,
+    shared_delegators,
+    user_json,
+)
 from proxy.auth import DigestAuthority
 from proxy.config.errors import ConfigError
 from proxy.dialog.views import LineView
@@ -68,6 +77,7 @@ class RunningProxy:
     authority: DigestAuthority | None  # None: no user has SIP credentials
     access: Access
     line: Callable[[str], LineView | None]
+    feeds: LineFeeds  # the lines' live state, for the event stream
     history: HistoryPages
     registrations: Callable[[float], Awaitable[list[Registration]]]
     metrics: CollectorRegistry
@@ -144,6 +154,17 @@ def build_api(proxy: RunningProxy) -> FastAPI:
         view = proxy.line(number)
         assert view is not None, "the tracker knows every line of the directory"
         return line_json(view)
+
+    @api.get("/events/lines", response_class=StreamingResponse,
+             summary="the live state of every line you may see, as server-sent events:"
+                     " a snapshot, then one event per change")
+    async def lines_stream(who: Who) -> StreamingResponse:
+        # no-store: a cache would replay old states; X-Accel-Buffering: a reverse
+        # proxy (nginx) in front must pass each event on as it comes.
+        return StreamingResponse(line_events(proxy.feeds, who, proxy.live.config.directory),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store",
+                                          "X-Accel-Buffering": "no"})
 
     @api.get("/history", summary="the shared call history, oldest first, one page")
     async def history(
@@ -267,6 +288,14 @@ def build_api(proxy: RunningProxy) -> FastAPI:
     async def delete_contact(delegator: str, index: int, who: Who) -> dict[str, Any]:
         return await _change(proxy, who, delegator, check_vip_manager,
                              lambda settings: without_contact(settings, index))
+
+    @api.get("/console", include_in_schema=False)
+    async def console() -> RedirectResponse:
+        # The mount would serve the page at /console too, where its relative links
+        # (console.js, ../login) would resolve one level too high.
+        return RedirectResponse("/console/", status_code=308)
+
+    api.mount("/console", ConsoleFiles(), name="console")
 
     @api.get("/metrics", summary="Prometheus metrics (text format)",
              response_class=Response)

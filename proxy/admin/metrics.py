@@ -46,6 +46,8 @@ STORE_QUEUE = "vipproxy_store_queue_depth"
 STORE_WRITES = "vipproxy_store_writes"
 RELOADS = "vipproxy_config_reloads"
 NOTIFICATIONS = "vipproxy_notifications"
+LINE_STREAMS = "vipproxy_api_line_streams"
+LINE_STREAM_RESYNCS = "vipproxy_api_line_stream_resyncs"
 
 # Label values (a tuple, one per label) -> the value.
 Samples = Mapping[Any, float]
@@ -75,6 +77,7 @@ class Sources:
     store_writes: Callable[[], Mapping[str, int]]  # written, dropped
     reloads: Callable[[], Mapping[str, int]]  # applied, refused
     notifications: Callable[[], Mapping[tuple[str, str], int]]  # (channel, result) -> count
+    line_streams: Callable[[], tuple[int, int]]  # open, resyncs
 
 
 class CallCounts:
@@ -162,6 +165,11 @@ class ProxyCollector(Collector):
         yield _counter(NOTIFICATIONS, "delegation notices, by channel (webhook, email, queue)"
                        " and result (sent, failed after every attempt, dropped)",
                        ["channel", "result"], sources.notifications())
+        streams, resyncs = sources.line_streams()
+        yield _gauge(LINE_STREAMS, "open line-state event streams (GET /events/lines)", [],
+                     {(): streams})
+        yield _counter(LINE_STREAM_RESYNCS, "times a line stream's client fell behind and was"
+                       " sent a snapshot in place of the changes it missed", [], {(): resyncs})
 
     def _health(self) -> Iterator[Metric]:
         sources = self._sources

@@ -49,3 +49,11 @@ def line_json(view: LineView) -> dict[str, Any]:
 def page(total: int, items: list[Any], offset: int, limit: int) -> dict[str, Any]:
     """One page of ``total`` items, with the total so a client knows how many pages."""
     return {"total": total, "offset": offset, "limit": limit, "items": items}
+
+
+def watched_lines(directory: Directory, caller: Caller) -> frozenset[str]:
+    """The lines whose live state ``caller`` may watch (normalised numbers)."""
+    delegators = shared_delegators(directory, caller)
+    users = directory.users.values() if delegators is None else (
+        directory.users[user] for user in delegators if user in directory.users)
+    return frozenset(directory.normalize(line) for user in users for line in user.lines)

@@ -12,6 +12,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from proxy.admin.access import Access
 from proxy.admin.api import RunningProxy, build_api
+from proxy.admin.linefeed import LineFeeds
 from proxy.admin.metrics import CallCounts, ProxyCollector, Sources
 from proxy.admin.server import ApiServer, start_api
 from proxy.core.driver import ProxyCore
@@ -58,6 +59,9 @@ async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Tr
     lines.on_call_finished(counts.call_finished)
     access = Access(lambda: secrets.token_urlsafe(_SESSION_TOKEN_BYTES))
     authority = phones.auth.authority if phones.auth is not None else None
+    feeds = LineFeeds(lines.tracker.line, time.time)
+    lines.on_line_change(feeds.changed)
+    live.on_reload(lambda config: feeds.rescope(config.directory))
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)  # CPU seconds, memory, open files
     registry.register(ProxyCollector(Sources(
@@ -78,12 +82,14 @@ async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Tr
         store_writes=lambda: {"written": store.stats.written, "dropped": store.stats.dropped},
         reloads=lambda: live.results,
         notifications=lambda: notifications.results,
+        line_streams=lambda: (len(feeds), feeds.resyncs),
     ), counts))
     api = build_api(RunningProxy(
         live=live,
         authority=authority,
         access=access,
         line=lines.tracker.line,
+        feeds=feeds,
         history=store.call_history_page,
         registrations=store.load_registrations,
         metrics=registry,

@@ -22,7 +22,7 @@ def scrape(stats: dict[str, int]) -> dict[str, list[tuple[dict[str, str], float]
         auth_sources=lambda: (1, 0), api_logins=lambda: (0, 0), udp_receive=lambda: (7, 0),
         loop_lag=lambda: 0.002, store_queue=lambda: 5,
         store_writes=lambda: {"written": 9, "dropped": 0}, reloads=lambda: {},
-        notifications=lambda: {})
+        notifications=lambda: {}, line_streams=lambda: (2, 1))
     registry = CollectorRegistry()
     registry.register(ProxyCollector(sources, CallCounts()))
     text = generate_latest(registry).decode()
@@ -39,6 +39,8 @@ def test_names_follow_the_conventions_and_every_family_is_there() -> None:
         ({"code": "200"}, 2.0), ({"code": "486"}, 1.0)]
     assert families["vipproxy_udp_receive_drops_total"] == [({}, 7.0)]
     assert families["vipproxy_store_queue_depth"] == [({}, 5.0)]
+    assert families["vipproxy_api_line_streams"] == [({}, 2.0)]
+    assert families["vipproxy_api_line_stream_resyncs_total"] == [({}, 1.0)]
     assert families["vipproxy_lines"] == [({"state": "held"}, 0.0), ({"state": "in_use"}, 0.0),
                                           ({"state": "ringing"}, 0.0)]
 

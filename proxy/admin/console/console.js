@@ -1,0 +1,256 @@
+// The assistant console: signs in with the management API's POST /login and shows
+// the user's lines live from GET /events/lines (server-sent events).
+//
+// The stream is read with fetch() rather than EventSource because EventSource
+// cannot send the Authorization header, and a token in the URL would end up in
+// logs. The framing is the HTML Living Standard's ("Server-sent events",
+// "Interpreting an event stream"). Everything shown is set with textContent: a
+// caller's display name comes from a SIP header anyone can write.
+"use strict";
+
+const TOKEN_KEY = "vipproxy.console.token";
+const USER_KEY = "vipproxy.console.user";
+const RETRY_MS = [500, 1000, 2000, 5000];
+
+const $ = (id) => document.getElementById(id);
+const state = { token: null, user: null, names: {}, lines: new Map(), since: new Map(),
+                abort: null, retries: 0 };
+
+function headers() {
+  return { Authorization: `Bearer ${state.token}` };
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const username = $("username").value;
+  const password = $("password").value;
+  $("sign-in-error").textContent = "";
+  let answer;
+  try {
+    answer = await fetch("../login", {
+      method: "POST",
+      headers: { Authorization: "Basic " + btoa(unescape(encodeURIComponent(
+        `${username}:${password}`))) },
+    });
+  } catch (error) {
+    $("sign-in-error").textContent = "The proxy cannot be reached.";
+    return;
+  }
+  const body = await answer.json().catch(() => ({}));
+  if (!answer.ok) {
+    $("sign-in-error").textContent = body.detail || `Sign-in refused (${answer.status}).`;
+    return;
+  }
+  $("password").value = "";
+  sessionStorage.setItem(TOKEN_KEY, body.token);
+  sessionStorage.setItem(USER_KEY, body.user);
+  start(body.token, body.user);
+}
+
+function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(USER_KEY);
+  if (state.abort) state.abort.abort();
+  state.token = null;
+  state.lines.clear();
+  $("lines").replaceChildren();
+  $("who").hidden = true;
+  $("lines-panel").hidden = true;
+  $("invitations-panel").hidden = true;
+  $("sign-in").hidden = false;
+  $("username").focus();
+}
+
+async function start(token, user) {
+  state.token = token;
+  state.user = user;
+  $("sign-in").hidden = true;
+  $("who").hidden = false;
+  $("lines-panel").hidden = false;
+  $("user-name").textContent = user;
+  const users = await fetch("../users", { headers: headers() }).catch(() => null);
+  if (users && users.status === 401) return signOut();
+  if (users && users.ok) {
+    for (const entry of await users.json()) state.names[entry.id] = entry.name || entry.id;
+    $("user-name").textContent = state.names[user] || user;
+  }
+  showInvitations();
+  follow();
+}
+
+// Invitations to serve as someone's delegate: the pending ones with accept and
+// decline, the answered ones as they stand. Accepting needs no reload: the line
+// stream is sent the delegator's lines as soon as the proxy applies it.
+async function showInvitations() {
+  const answer = await fetch("../invitations", { headers: headers() }).catch(() => null);
+  if (!answer || !answer.ok) return;
+  const invitations = await answer.json();
+  $("invitations-panel").hidden = invitations.length === 0;
+  $("invitations").replaceChildren(...invitations.map((invitation) => {
+    const item = document.createElement("li");
+    item.className = "invitation";
+    item.dataset.delegator = invitation.delegator;
+    item.dataset.status = invitation.status;
+    const text = document.createElement("p");
+    const from = state.names[invitation.delegator] || invitation.delegator;
+    const privileges = invitation.privileges.join(", ").replaceAll("_", " ");
+    text.textContent = invitation.status === "pending"
+      ? `${from} invites you as a delegate (${privileges}).`
+      : `${from}'s delegate (${privileges}): ${invitation.status}.`;
+    item.append(text);
+    if (invitation.status === "pending") {
+      for (const [verb, label] of [["accept", "Accept"], ["decline", "Decline"]]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = label;
+        button.setAttribute("aria-label", `${label} ${from}'s invitation`);
+        button.addEventListener("click", () => answerInvitation(invitation.delegator, verb));
+        item.append(button);
+      }
+    }
+    return item;
+  }));
+}
+
+async function answerInvitation(delegator, verb) {
+  $("invitations-error").textContent = "";
+  const answer = await fetch(`../invitations/${encodeURIComponent(delegator)}/${verb}`,
+                             { method: "POST", headers: headers() }).catch(() => null);
+  if (!answer || !answer.ok) {
+    const body = answer ? await answer.json().catch(() => ({})) : {};
+    $("invitations-error").textContent = [].concat(body.detail || "The proxy cannot be reached.")
+      .join(" ");
+  }
+  showInvitations();
+}
+
+// Read the stream until it ends, then connect again after a pause that grows.
+async function follow() {
+  const controller = new AbortController();
+  state.abort = controller;
+  try {
+    const answer = await fetch("../events/lines", { headers: headers(),
+                                                    signal: controller.signal });
+    if (answer.status === 401) return signOut();
+    if (!answer.ok) throw new Error(`the stream was refused (${answer.status})`);
+    showStatus("Live");
+    state.retries = 0;
+    await readEvents(answer.body, received);
+  } catch (error) {
+    if (controller.signal.aborted) return;
+  }
+  if (controller.signal.aborted) return;
+  const wait = RETRY_MS[Math.min(state.retries++, RETRY_MS.length - 1)];
+  showStatus(`Connection lost; trying again in ${wait / 1000} s`);
+  setTimeout(follow, wait);
+}
+
+async function readEvents(body, onEvent) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value.replace(/\r\n?/g, "\n");
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith(":")) continue; // a comment: the keep-alive
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "event") name = text;
+        if (field === "data") data.push(text);
+      }
+      if (data.length) onEvent(name, JSON.parse(data.join("\n")));
+    }
+  }
+}
+
+function received(name, data) {
+  if (name === "snapshot") {
+    state.lines.clear();
+    for (const line of data.lines) remember(line, data.at);
+  } else if (name === "line") {
+    remember(data, data.at);
+  }
+  render();
+}
+
+function remember(line, at) {
+  const before = state.lines.get(line.line);
+  if (!before || before.state !== line.state) state.since.set(line.line, at);
+  state.lines.set(line.line, line);
+}
+
+function showStatus(text) {
+  $("stream-status").textContent = text;
+}
+
+function person(party) {
+  if (!party) return "";
+  if (party.user) return state.names[party.user] || party.user;
+  return party.display || number(party.identity);
+}
+
+function number(uri) {
+  const match = /^(?:sips?:|tel:)?([^@;>]+)/.exec(uri || "");
+  return match ? match[1] : uri;
+}
+
+function describe(line) {
+  const live = line.dialogs.filter((dialog) => dialog.state !== "terminated");
+  const confirmed = live.filter((dialog) => dialog.state === "confirmed");
+  const since = new Date((state.since.get(line.line) || 0) * 1000).toLocaleTimeString();
+  if (line.state === "ringing") {
+    const caller = person(live[0] && live[0].remote);
+    const rung = [...new Set(live.map((dialog) => person(dialog.local)))].join(", ");
+    return [`From ${caller}`, `Ringing ${rung}`];
+  }
+  if (line.state === "in_use") {
+    const dialog = confirmed[0];
+    return [`In use by ${person(dialog.local)}`, `With ${person(dialog.remote)}`];
+  }
+  if (line.state === "held") {
+    const dialog = confirmed[0];
+    const holder = dialog.held_by === "local" ? person(dialog.local) : person(dialog.remote);
+    return [`Held by ${holder} since ${since}`, `With ${person(dialog.remote)}`];
+  }
+  return [];
+}
+
+function render() {
+  const items = [...state.lines.values()].sort((a, b) =>
+    a.owner.localeCompare(b.owner) || a.line.localeCompare(b.line));
+  $("lines").replaceChildren(...items.map((line) => {
+    const item = document.createElement("li");
+    item.className = `line ${line.state}`;
+    item.dataset.line = line.line;
+    item.dataset.state = line.state;
+    const title = document.createElement("h3");
+    title.textContent = `${line.line} · ${state.names[line.owner] || line.owner}`;
+    const status = document.createElement("span");
+    status.className = "state";
+    status.textContent = line.state.replace("_", " ");
+    item.append(title, status);
+    for (const text of describe(line)) {
+      const detail = document.createElement("p");
+      detail.className = "detail";
+      detail.textContent = text;
+      item.append(detail);
+    }
+    return item;
+  }));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("sign-in").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", signOut);
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) start(token, sessionStorage.getItem(USER_KEY));
+  else $("username").focus();
+});
