@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import SplitResult, urlsplit
 
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError
 
-from proxy.config.checks import TEXT_SCHEMA, Check, expand_env, fail, text_of
+from proxy.config.checks import TEXT_SCHEMA, Check, expand_env, fail, kind, text_of
 from proxy.config.context import ConfigContext
 from proxy.policy.directory import IpNetwork
 from proxy.policy.numbers import MAX_EXTENSION_DIGITS, is_country_code, normalize_number
@@ -95,6 +96,39 @@ class PhoneNumber(Check):
                 f" {MAX_EXTENSION_DIGITS} digits"
             )
         return number
+
+
+@dataclass(frozen=True, slots=True)
+class ContactNumber:
+    """One of a VIP contact's numbers, normalised as ``PhoneNumber`` reads it, and
+    what it is (``mobile``, ``office``; empty when not said)."""
+
+    number: str
+    label: str = ""
+
+
+class LabelledPhoneNumber(Check):
+    """A VIP contact's number: a phone number, or ``{number: ..., label: mobile}``
+    to say which of the contact's numbers it is."""
+
+    schema: ClassVar[JsonSchemaValue] = {"oneOf": [
+        TEXT_SCHEMA,
+        {"type": "object", "required": ["number"], "additionalProperties": False,
+         "properties": {"number": TEXT_SCHEMA, "label": {"type": "string"}}},
+    ]}
+
+    def check(self, value: object, context: ConfigContext) -> ContactNumber:
+        if not isinstance(value, dict):
+            return ContactNumber(PhoneNumber().check(value, context))
+        unknown = sorted(str(key) for key in value if key not in ("number", "label"))
+        if unknown:
+            raise fail(f"unknown key {unknown[0]!r}; allowed: label, number")
+        if "number" not in value:
+            raise fail("number is required: the phone number (label says what it is)")
+        label = value.get("label", "")
+        if not isinstance(label, str):
+            raise fail(f"label must be a string, got {kind(label)}")
+        return ContactNumber(PhoneNumber().check(value["number"], context), label)
 
 
 class CountryCode(Check):

@@ -24,7 +24,13 @@ from typing import Annotated
 from pydantic import Field, StrictBool, field_validator, model_validator
 from pydantic_core import InitErrorDetails, ValidationError
 
-from proxy.config.addresses import Email, PhoneNumber, SipTarget, UserRef
+from proxy.config.addresses import (
+    ContactNumber,
+    Email,
+    LabelledPhoneNumber,
+    SipTarget,
+    UserRef,
+)
 from proxy.config.checks import (
     Loc,
     OneOf,
@@ -112,9 +118,10 @@ class VipContact(Section):
     company: Annotated[str, Text()] = ""
     email: Annotated[str, Email()] = ""
     numbers: Annotated[
-        tuple[Annotated[str, PhoneNumber()], ...],
+        tuple[Annotated[ContactNumber, LabelledPhoneNumber()], ...],
         at_least_one("number"),
-        Field(description="a list of phone numbers", json_schema_extra=min_items(1)),
+        Field(description="a list of phone numbers, each a number or {number, label}",
+              json_schema_extra=min_items(1)),
     ]
 
 
@@ -169,13 +176,13 @@ class Delegation(Section):
         owner: dict[str, int] = {}  # E.164 number -> index of its contact
         problems: list[tuple[Loc, str]] = []
         for index, contact in enumerate(contacts):
-            for position, number in enumerate(contact.numbers):
-                if number in owner:
+            for position, entry in enumerate(contact.numbers):
+                if entry.number in owner:
                     problems.append(((index, "numbers", position),
-                                     f"{number} is already a number of"
-                                     f" vip_contacts[{owner[number]}]"))
+                                     f"{entry.number} is already a number of"
+                                     f" vip_contacts[{owner[entry.number]}]"))
                 else:
-                    owner[number] = index
+                    owner[entry.number] = index
         if problems:
             raise problems_at(problems)
         return contacts

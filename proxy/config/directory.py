@@ -60,7 +60,8 @@ def _delegation(delegator: str, delegation: DelegationSection) -> Delegation:
         if enabled and vip is not None and vip.vip_callers and vip.other_callers
         else None,
         vip_contacts=tuple(
-            VipContact(c.first_name, c.last_name, c.company, c.email, c.numbers)
+            VipContact(c.first_name, c.last_name, c.company, c.email,
+                       tuple(entry.number for entry in c.numbers))
             for c in delegation.vip_contacts
         ),
         ring_timeout=delegation.ring_timeout,

@@ -131,10 +131,11 @@ def test_invitation_acceptance_and_vip_contacts_apply_to_the_next_call(
 
     # Bob manages Alice's VIP contacts: Victor's next call follows the VIP policy.
     contact = {"first_name": "Victor", "company": "Acme", "email": "victor@example.com",
-               "numbers": ["+1 (415) 555-0142"]}
+               "numbers": [{"number": "+1 (415) 555-0142", "label": "mobile"}]}
     with as_user(api, "bob") as bob_api:
         added = bob_api.post("/delegations/alice/vip_contacts", json=contact)
     assert added.status_code == 201, added.text
+    assert contact in added.json()["vip_contacts"], added.text  # the label kept
     with as_user(api, "erin") as erin_api:
         refused = erin_api.post("/delegations/alice/vip_contacts", json=contact)
     assert refused.status_code == 403 and "manage_vip_contacts" in refused.json()["detail"]

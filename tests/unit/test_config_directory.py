@@ -450,6 +450,32 @@ def test_voicemail_policy_needs_a_voicemail_uri() -> None:
             "unknown key; allowed: company, email, first_name, last_name, numbers",
         ),
         ("[Carol]", "[0]", "must be a mapping"),
+        (
+            "[{first_name: Carol, numbers: [{number: '1000', kind: mobile}]}]",
+            "[0].numbers[0]",
+            "unknown key 'kind'; allowed: label, number",
+        ),
+        (
+            "[{first_name: Carol, numbers: [{label: mobile}]}]",
+            "[0].numbers[0]",
+            "number is required: the phone number",
+        ),
+        (
+            "[{first_name: Carol, numbers: [{number: 'call me', label: mobile}]}]",
+            "[0].numbers[0]",
+            "'call me' is not a phone number",
+        ),
+        (
+            "[{first_name: Carol, numbers: [{number: '1000', label: [mobile]}]}]",
+            "[0].numbers[0]",
+            "label must be a string, got a list",
+        ),
+        (
+            "[{first_name: Carol, numbers: ['+14155550199']},"
+            " {first_name: Dave, numbers: [{number: '4155550199', label: office}]}]",
+            "[1].numbers[0]",
+            "+14155550199 is already a number of vip_contacts[0]",
+        ),
     ],
 )
 def test_vip_contacts(contacts: str, path: str, fragment: str) -> None:
@@ -470,6 +496,16 @@ def test_vip_numbers_normalise_to_e164() -> None:
     assert directory is not None
     assert directory.delegations["alice"].vip_contacts[0].numbers == ("+14155550199", "1234")
     assert directory.vip_contact("alice", "14155550199") is not None
+
+
+def test_vip_numbers_may_carry_a_label_and_match_as_numbers() -> None:
+    directory, problems = load(delegation(
+        BOB_ANSWERS + "vip_contacts: [{last_name: Ng, numbers:"
+        " [{number: '(415) 555-0199', label: mobile}, '1234']}]"))
+    assert problems == []
+    assert directory is not None
+    assert directory.delegations["alice"].vip_contacts[0].numbers == ("+14155550199", "1234")
+    assert directory.vip_contact("alice", "+14155550199") is not None
 
 
 # --- the rest of a delegation: timeout, mailbox, prefixes --------------------------
