@@ -10,8 +10,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -29,7 +30,7 @@ from proxy.config.user_settings import with_user_settings
 from proxy.history.view import SINCE_FORMS, history_table, json_lines, since_time
 from proxy.policy.decide import CallInfo, decide
 from proxy.reloading import ReloadUnreachable, request_reload
-from proxy.store import CallHistory, StoreError, open_store
+from proxy.store import Store, StoreError, open_store
 
 # How long ``vipproxy reload`` waits for the running proxy's answer.
 RELOAD_ANSWER_SECONDS = 10.0
@@ -153,19 +154,14 @@ def _reload(config: ProxyConfig, path: str) -> int:
 async def _export(config: ProxyConfig, path: str) -> int:
     """``vipproxy export``: the file with the users' settings, validated, as YAML."""
     try:
-        store = await open_store(config.database_url)
+        stored, url = await _read_store(config, lambda store: store.delegation_settings())
     except StoreError as error:
-        print(f"vipproxy: {error}", file=sys.stderr)
-        return 1
-    try:
-        stored = await store.delegation_settings()
-    finally:
-        await store.close()
+        return _store_failed(error)
     document = with_user_settings(read_document(path), stored)
     try:
         validate_document(document, os.environ)
     except ConfigError as error:
-        return _invalid(f"{path} with the delegations in {store.url}", error)
+        return _invalid(f"{path} with the delegations in {url}", error)
     print(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), end="")
     return 0
 
@@ -207,17 +203,12 @@ def _explain(config: ProxyConfig, args: argparse.Namespace) -> int:
 async def _registrations(config: ProxyConfig) -> int:
     """The registrations the store holds (what a restarted proxy would load), one
     line each: address of record, contact, seconds left, where it registered from."""
+    now = time.time()
     try:
-        store = await open_store(config.database_url)
+        rows, url = await _read_store(config, lambda store: store.load_registrations(now))
     except StoreError as error:
-        print(f"vipproxy: {error}", file=sys.stderr)
-        return 1
-    try:
-        now = time.time()
-        rows = await store.load_registrations(now)
-    finally:
-        await store.close()
-    print(f"{len(rows)} registration(s) in {store.url}")
+        return _store_failed(error)
+    print(f"{len(rows)} registration(s) in {url}")
     for row in rows:
         received = row.received
         print(f"{row.aor}  {row.contact}  expires in {int(row.expires_at - now)} s  "
@@ -245,10 +236,10 @@ def _history(config: ProxyConfig, args: argparse.Namespace) -> int:
         delegators = directory.history_shared_with(args.user)
     lines = None if args.line is None else [directory.normalize(args.line)]
     try:
-        rows = asyncio.run(_read_history(config, lines, delegators, args.since))
+        rows, _ = asyncio.run(_read_store(config, lambda store: store.call_history(
+            lines=lines, delegators=delegators, since=args.since)))
     except StoreError as error:
-        print(f"vipproxy: {error}", file=sys.stderr)
-        return 1
+        return _store_failed(error)
     if args.json:
         if rows:
             print(json_lines(rows))
@@ -257,14 +248,23 @@ def _history(config: ProxyConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _read_history(config: ProxyConfig, lines: Sequence[str] | None,
-                        delegators: Sequence[str] | None,
-                        since: float | None) -> list[CallHistory]:
+T = TypeVar("T")
+
+
+async def _read_store(config: ProxyConfig,
+                      read: Callable[[Store], Awaitable[T]]) -> tuple[T, str]:
+    """Open the configured store, ``read`` it and close it: what was read and the
+    store's URL (password hidden). StoreError when it cannot be opened or read."""
     store = await open_store(config.database_url)
     try:
-        return await store.call_history(lines=lines, delegators=delegators, since=since)
+        return await read(store), store.url
     finally:
         await store.close()
+
+
+def _store_failed(error: StoreError) -> int:
+    print(f"vipproxy: {error}", file=sys.stderr)
+    return 1
 
 
 def _run(config: ProxyConfig, path: Path) -> int:
