@@ -16,8 +16,9 @@ import pytest
 from .conftest import StartProxy
 from .delegation_support import LINE, LINES
 from .line_stream import LineStream
-from .loopback import LoopbackAllocator, wait_until
-from .sipp import SippLauncher, assert_all_passed
+from .loopback import Endpoint, LoopbackAllocator, wait_until
+from .proxy_process import ProxyProcess
+from .sipp import SippLauncher, SippProcess, assert_all_passed
 from .test_api import PASSWORDS, api_office, client, samples, total
 
 pytestmark = pytest.mark.e2e
@@ -26,15 +27,22 @@ pytestmark = pytest.mark.e2e
 WITHIN = 1.0
 
 
-def test_a_delegate_sees_alices_line_ring_answered_held_and_idle_as_it_happens(
-    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator
-) -> None:
-    api = loopback.endpoint()
-    # Alice rings half a second (under her 1 s ring timeout), then answers and holds.
+def office_where_alice_holds(vipproxy: StartProxy, sipp: SippLauncher,
+                             api: Endpoint) -> tuple[ProxyProcess, SippProcess]:
+    """The API office whose alice rings half a second (under her 1 s ring timeout),
+    then answers and holds; bob and erin have no phone."""
     alice = sipp.uas("alice", "uas_answer_hold.xml", pause_ms=500, timeout=20.0)
     proxy = vipproxy({}, directory=api_office(
         {"alice": alice.uri("alice"), "bob": "sip:bob@127.0.0.1:9",
          "erin": "sip:erin@127.0.0.1:9"}, api))
+    return proxy, alice
+
+
+def test_a_delegate_sees_alices_line_ring_answered_held_and_idle_as_it_happens(
+    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator
+) -> None:
+    api = loopback.endpoint()
+    proxy, alice = office_where_alice_holds(vipproxy, sipp, api)
 
     bob = LineStream(api, ("bob", PASSWORDS["bob"]))
     erin = LineStream(api, ("erin", PASSWORDS["erin"]))

@@ -24,6 +24,7 @@ from .delegation_support import LINE
 from .loopback import Endpoint, LoopbackAllocator, wait_until
 from .sipp import SippLauncher, assert_all_passed
 from .test_api import PASSWORDS, api_office, client
+from .test_api_events import office_where_alice_holds
 
 pytestmark = pytest.mark.e2e
 
@@ -85,11 +86,7 @@ def test_bob_watches_alices_line_ring_answered_held_and_idle_in_the_console(
     chromium: webdriver.Chrome, tmp_path: Path
 ) -> None:
     api = loopback.endpoint()
-    # Alice rings half a second (under her 1 s ring timeout), then answers and holds.
-    alice = sipp.uas("alice", "uas_answer_hold.xml", pause_ms=500, timeout=20.0)
-    proxy = vipproxy({}, directory=api_office(
-        {"alice": alice.uri("alice"), "bob": "sip:bob@127.0.0.1:9",
-         "erin": "sip:erin@127.0.0.1:9"}, api))
+    proxy, alice = office_where_alice_holds(vipproxy, sipp, api)
     shots = tmp_path / "screenshots"
     shots.mkdir()
 
