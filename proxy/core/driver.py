@@ -71,7 +71,7 @@ from proxy.sip.message import (
     make_response,
     parse_message,
 )
-from proxy.sip.via import Via, parse_via
+from proxy.sip.via import Via
 from proxy.transaction.keys import client_key, client_key_for, server_key
 from proxy.transaction.keys import server_key_for_cancelled_invite as invite_key_of
 from proxy.transaction.timers import TimerSettings
@@ -224,13 +224,7 @@ class ProxyCore:
             # here, before any Via or transaction work, as the refusal did.
             self.stats["shed_acks"] += 1
             return
-        try:
-            top = parse_via(request.top_via)
-        except SipParseError as error:
-            self.stats["dropped_bad_via"] += 1
-            self._log.info("message.dropped", reason=error.reason, call_id=request.call_id)
-            return
-        request, top = stamp_received(request, top, hop)
+        request, top = stamp_received(request, request.via, hop)  # the parser read the Via
         source = self._trust.source(hop)
         if request.method == "ACK":
             self._on_ack(request, top, source)
@@ -406,8 +400,8 @@ class ProxyCore:
 
     def on_ack_for_2xx(self, entry: ServerEntry, ack: Request) -> None:
         """RFC 6026 §7.1: an ACK that matched an Accepted INVITE is a 2xx's ACK (rare:
-        its sender reused the INVITE's branch), so its Via is parsed again here."""
-        self._forward_ack(ack, entry.source, parse_via(ack.top_via).branch or "")
+        its sender reused the INVITE's branch)."""
+        self._forward_ack(ack, entry.source, ack.via.branch or "")
 
     def _forward_ack(self, ack: Request, source: Source, upstream_branch: str) -> None:
         """§16.6 / §13.2.2.4: the ACK for a 2xx is its own transaction, end to end,

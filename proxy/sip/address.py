@@ -84,8 +84,14 @@ def parse_name_addr(value: str) -> NameAddr:
     return NameAddr(
         quoted if quoted is not None else plain["tokens"],
         plain["uri"] or plain["spec"],
-        tuple([_plain_param(text) for text in param_text[1:].split(";")]) if param_text else (),
+        plain_params(param_text),
     )
+
+
+def plain_params(param_text: str) -> Params:
+    """The parameters of text matched by ``PLAIN_HEADER_PARAMS``: what
+    ``parse_params`` reads there, split at each ";" without its checks."""
+    return tuple([_plain_param(text) for text in param_text[1:].split(";")]) if param_text else ()
 
 
 def _plain_param(text: str) -> tuple[str, str | None]:

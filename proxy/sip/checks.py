@@ -1,10 +1,11 @@
 """Well-formedness checks of the header values a proxy acts on.
 
-``parse_message`` only needs to know that the top Via, From, To and a SIP
-Request-URI are well formed; the values themselves are parsed again by whoever
-uses them. Each check first tries one regular expression for the common,
-plainly valid form (a strict subset of what the full parser accepts) and falls
-back to the full parser, which accepts the unusual forms and raises
+``parse_message`` only needs to know that From, To and a SIP Request-URI are
+well formed (the top Via has its own check in ``proxy.sip.via``); the values
+themselves are parsed again by whoever uses them. Each check first tries one
+regular expression for the common, plainly valid form (a strict subset of what
+the full parser accepts) and falls back to the full parser, which accepts the
+unusual forms and raises
 :class:`~proxy.sip.errors.SipParseError` with the reason for the bad ones. The
 fast paths keep a typical INVITE well under 25 µs to parse (tools/bench_parse.py).
 """
@@ -13,26 +14,18 @@ from __future__ import annotations
 
 import re
 
-from proxy.sip.address import PLAIN_HEADER_PARAMS, PLAIN_NAME_ADDR, parse_name_addr
+from proxy.sip.address import PLAIN_NAME_ADDR, parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.uri import SipUri, parse_uri
-from proxy.sip.via import parse_via
 
 _HOST = r"(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])"
 _PORT = r"(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}))"  # 1-59999; other ports take the slow path
 _URI_CHARS = r"[A-Za-z0-9\-_.!~*'()%\[\]/:&+$]"
 
-_PLAIN_VIA = re.compile(rf"SIP/2\.0/[A-Za-z]+ {_HOST}{_PORT}?{PLAIN_HEADER_PARAMS}")
 _PLAIN_SIP_URI = re.compile(
     rf"sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+@)?{_HOST}{_PORT}?"
     rf"(?:;{_URI_CHARS}+(?:={_URI_CHARS}*)?)*"
 )
-
-
-def check_via(value: str) -> None:
-    """Raise :class:`SipParseError` unless ``value`` is one well-formed Via value."""
-    if _PLAIN_VIA.fullmatch(value) is None:
-        parse_via(value)
 
 
 def check_name_addr(value: str) -> None:

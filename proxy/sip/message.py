@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from proxy.sip.address import has_tag
-from proxy.sip.checks import check_name_addr, check_sip_request_uri, check_via
+from proxy.sip.checks import check_name_addr, check_sip_request_uri
 from proxy.sip.errors import SipParseError
 from proxy.sip.headers import (
     cached_header_key,
@@ -32,6 +32,7 @@ from proxy.sip.headers import (
     split_comma_values,
 )
 from proxy.sip.uri import uri_scheme
+from proxy.sip.via import Via, check_via, parse_via
 
 SIP_VERSION = "SIP/2.0"
 Header = tuple[str, str]
@@ -61,28 +62,39 @@ _SINGLE_HEADERS = {
 }
 
 
-class _HeaderAccess:
-    """Case-insensitive header access shared by requests and responses.
+class _Parts:
+    """What has been read off a message's headers, kept with it: the lookup keys
+    of the header names, searched with ``tuple.index``, and the CSeq and top Via,
+    which transaction matching and response routing read on every hop. Filled by
+    the parser, or on first use; a private cache, so the message stays frozen."""
 
-    The lookup keys of the header names are computed once per message (by the
-    parser, or on first use) and searched with ``tuple.index``.
-    """
+    __slots__ = ("cseq", "keys", "via")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+        self.cseq: tuple[int, str] | None = None
+        self.via: Via | None = None
+
+
+class _HeaderAccess:
+    """Case-insensitive header access shared by requests and responses."""
 
     __slots__ = ()
     headers: tuple[Header, ...]
-    _keys: tuple[str, ...] | None
+    _parts: _Parts | None
 
-    def _header_keys(self) -> tuple[str, ...]:
-        keys = self._keys
-        if keys is None:
+    def _read(self) -> _Parts:
+        parts = self._parts
+        if parts is None:
             # One dict lookup per known name; header_key only for a name not seen yet.
-            keys = tuple([cached_header_key(name) or header_key(name) for name, _ in self.headers])
-            object.__setattr__(self, "_keys", keys)
-        return keys
+            parts = _Parts(tuple([cached_header_key(name) or header_key(name)
+                                  for name, _ in self.headers]))
+            object.__setattr__(self, "_parts", parts)
+        return parts
 
     def header(self, name: str) -> str | None:
         """Value of the first header line called ``name`` (compact forms match)."""
-        keys = self._keys or self._header_keys()
+        keys = (self._parts or self._read()).keys
         key = cached_header_key(name) or header_key(name)
         if key in keys:
             return self.headers[keys.index(key)][1]
@@ -91,7 +103,7 @@ class _HeaderAccess:
     def header_lines(self, name: str) -> list[str]:
         """Every header line called ``name``, unsplit, in message order."""
         key = cached_header_key(name) or header_key(name)
-        keys = self._keys or self._header_keys()
+        keys = (self._parts or self._read()).keys
         if key not in keys:
             return []  # the common case for Route, Proxy-Require, Max-Breadth...
         return [header[1] for header, found in zip(self.headers, keys, strict=True) if found == key]
@@ -105,7 +117,7 @@ class _HeaderAccess:
 
     def has_header(self, name: str) -> bool:
         """True when at least one ``name`` line is present."""
-        return header_key(name) in self._header_keys()
+        return header_key(name) in self._read().keys
 
     @property
     def call_id(self) -> str:
@@ -114,8 +126,12 @@ class _HeaderAccess:
 
     @property
     def cseq(self) -> tuple[int, str]:
-        """(sequence number, method) of the CSeq header (§20.16)."""
-        return parse_cseq(self.header("cseq") or "")
+        """(sequence number, method) of the CSeq header (§20.16), parsed (by the
+        parser, or on first use): transaction matching reads it on every hop."""
+        parts = self._parts or self._read()
+        if parts.cseq is None:
+            parts.cseq = parse_cseq(self.header("cseq") or "")
+        return parts.cseq
 
     @property
     def max_forwards(self) -> int | None:
@@ -134,6 +150,15 @@ class _HeaderAccess:
             return values[0] if values else ""
         return line.strip()
 
+    @property
+    def via(self) -> Via:
+        """The top Via, parsed (by the parser, or on first use). Raises
+        :class:`SipParseError` when it is missing or malformed."""
+        parts = self._parts or self._read()
+        if parts.via is None:
+            parts.via = parse_via(self.top_via)
+        return parts.via
+
 
 @dataclass(frozen=True, slots=True)
 class Request(_HeaderAccess):
@@ -144,7 +169,7 @@ class Request(_HeaderAccess):
     headers: tuple[Header, ...]
     body: bytes = b""
     version: str = SIP_VERSION
-    _keys: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    _parts: _Parts | None = field(default=None, init=False, repr=False, compare=False)
 
     def with_headers(self, headers: Iterable[Header]) -> Request:
         """A copy with another header tuple (method, URI and body unchanged)."""
@@ -169,7 +194,7 @@ class Response(_HeaderAccess):
     headers: tuple[Header, ...]
     body: bytes = b""
     version: str = SIP_VERSION
-    _keys: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    _parts: _Parts | None = field(default=None, init=False, repr=False, compare=False)
 
     def with_headers(self, headers: Iterable[Header]) -> Response:
         """A copy with another header tuple (status, reason and body unchanged)."""
@@ -248,8 +273,9 @@ def parse_message(data: bytes) -> Message:
     try:
         headers, keys = _parse_header_lines(lines)
         message = _build(start_line, is_request, headers, keys, body)
-        object.__setattr__(message, "_keys", keys)
-        _check(message, keys)
+        parts = _Parts(keys)
+        object.__setattr__(message, "_parts", parts)
+        _check(message, parts)
     except SipParseError as error:
         error.headers = error.headers or headers
         error.is_request = is_request
@@ -388,8 +414,10 @@ def _body(headers: tuple[Header, ...], keys: tuple[str, ...], body: bytes) -> by
     return body[:length] if length < len(body) else body
 
 
-def _check(message: Message, keys: tuple[str, ...]) -> None:
-    """Reject what the proxy cannot process even though it parses (§16.3 step 1)."""
+def _check(message: Message, parts: _Parts) -> None:
+    """Reject what the proxy cannot process even though it parses (§16.3 step 1);
+    keep the CSeq and a request's top Via in ``parts``, read once here."""
+    keys = parts.keys
     for key, spelling in _MANDATORY_HEADERS.items():
         if key not in keys:
             raise SipParseError(f"Missing {spelling} header")  # RFC 4475 insuf
@@ -397,12 +425,16 @@ def _check(message: Message, keys: tuple[str, ...]) -> None:
         if keys.count(key) > 1:
             raise SipParseError(f"More than one {spelling} header")
     headers = message.headers
-    check_via(message.top_via)  # transaction matching and response routing (§17, §18.2.2)
-    _, cseq_method = parse_cseq(headers[keys.index("cseq")][1])
+    if isinstance(message, Request):
+        # Transaction matching and response routing read it (§17.2.3, §18.2.2).
+        parts.via = parse_via(message.top_via)
+    else:
+        check_via(message.top_via)  # a response is matched by its branch alone (§17.1.3)
+    cseq = parts.cseq = parse_cseq(headers[keys.index("cseq")][1])
     check_name_addr(headers[keys.index("from")][1])  # tags identify transactions, dialogs
     check_name_addr(headers[keys.index("to")][1])
     if isinstance(message, Request):
-        if cseq_method != message.method:
+        if cseq[1] != message.method:
             raise SipParseError("CSeq method does not match the request method")
         if "max-forwards" in keys:
             parse_max_forwards(headers[keys.index("max-forwards")][1])
@@ -532,11 +564,11 @@ def error_response_for(headers: tuple[Header, ...], status: int, reason: str) ->
 
 
 class _HeaderStub(_HeaderAccess):
-    __slots__ = ("_keys", "headers")
+    __slots__ = ("_parts", "headers")
 
     def __init__(self, headers: tuple[Header, ...]) -> None:
         self.headers = headers
-        self._keys = None
+        self._parts = None
 
 
 __all__ = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from proxy.sip.address import PLAIN_HEADER_PARAMS, plain_params
 from proxy.sip.errors import SipParseError
 from proxy.sip.params import Params, find_param, format_params, parse_params, with_param
 from proxy.sip.uri import split_host_port
@@ -16,6 +17,15 @@ _TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
 _VIA = re.compile(
     rf"\s*({_TOKEN})\s*/\s*({_TOKEN})\s*/\s*({_TOKEN})\s+([^;]+?)\s*(?:;(.*))?",
     re.DOTALL,
+)
+# The plain form of a Via value, as nearly every peer writes it: SIP/2.0, single
+# spaces, a host name, IPv4 address or IPv6 reference (what ``split_host_port``
+# accepts), a port of 1-59999 and plain parameters. A strict subset of what the
+# full expression accepts, read with this one match: the parser reads the top Via
+# of every message.
+_PLAIN_VIA = re.compile(
+    r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9\-._]+|\[[0-9A-Fa-f:.]+\])"
+    rf"(?::([1-9][0-9]{{0,3}}|[1-5][0-9]{{4}}))?({PLAIN_HEADER_PARAMS})"
 )
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7: branches of RFC 3261 implementations start so
 DEFAULT_PORTS = {"UDP": 5060, "TCP": 5060, "SCTP": 5060, "TLS": 5061, "WS": 80, "WSS": 443}
@@ -64,6 +74,25 @@ def parse_via(value: str) -> Via:
     Whitespace around the slashes is allowed (RFC 3261 §25.1 SLASH = SWS "/" SWS).
     Raises :class:`SipParseError` (400) on anything else that is not a Via value.
     """
+    plain = _PLAIN_VIA.fullmatch(value)
+    if plain is None:
+        return _read_via(value)
+    # What _read_via gives for the plain form, without its steps.
+    transport, host, port, param_text = plain.groups()
+    return Via("SIP/2.0", transport.upper(), host, int(port) if port else None,
+               plain_params(param_text))
+
+
+def check_via(value: str) -> None:
+    """Raise :class:`SipParseError` unless ``value`` is one well-formed Via value:
+    for a message that only needs its Via checked, not read (a response is
+    matched by the branch alone, §17.1.3)."""
+    if _PLAIN_VIA.fullmatch(value) is None:
+        _read_via(value)
+
+
+def _read_via(value: str) -> Via:
+    """:func:`parse_via` for every form, step by step."""
     match = _VIA.fullmatch(value)
     if match is None:
         raise SipParseError(f"Malformed Via header: {value[:60]!r}")

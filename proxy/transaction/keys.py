@@ -27,7 +27,7 @@ import re
 
 from proxy.sip.address import parse_name_addr
 from proxy.sip.message import Request, Response
-from proxy.sip.via import MAGIC_COOKIE, Via, parse_via
+from proxy.sip.via import MAGIC_COOKIE, Via
 
 TransactionKey = tuple[str | int, ...]
 
@@ -92,7 +92,7 @@ def _transaction_method(method: str) -> str:
 
 
 def _server_key(request: Request, method: str, top_via: Via | None) -> TransactionKey:
-    via = top_via or parse_via(request.top_via)
+    via = top_via or request.via
     branch = via.branch
     if branch is not None and branch.startswith(MAGIC_COOKIE):
         host, port = via.sent_by
