@@ -2,19 +2,20 @@
 
 ``parse_message`` only needs to know that From, To and a SIP Request-URI are
 well formed (the top Via has its own check in ``proxy.sip.via``); the values
-themselves are parsed again by whoever uses them. Each check first tries one
-regular expression for the common, plainly valid form (a strict subset of what
-the full parser accepts) and falls back to the full parser, which accepts the
-unusual forms and raises
-:class:`~proxy.sip.errors.SipParseError` with the reason for the bad ones. The
-fast paths keep a typical INVITE well under 25 µs to parse (tools/bench_parse.py).
+themselves are parsed again by whoever uses them. The Request-URI check first
+tries one regular expression for the common, plainly valid form (a strict subset
+of what the full parser accepts) and falls back to the full parser, which accepts
+the unusual forms and raises :class:`~proxy.sip.errors.SipParseError` with the
+reason for the bad ones; From and To go to their parser, whose results are kept.
+The fast paths keep a typical INVITE well under 25 µs to parse
+(tools/bench_parse.py).
 """
 
 from __future__ import annotations
 
 import re
 
-from proxy.sip.address import PLAIN_NAME_ADDR, parse_name_addr
+from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.uri import SipUri, parse_uri
 
@@ -29,9 +30,12 @@ _PLAIN_SIP_URI = re.compile(
 
 
 def check_name_addr(value: str) -> None:
-    """Raise :class:`SipParseError` unless ``value`` is a name-addr or addr-spec."""
-    if PLAIN_NAME_ADDR.fullmatch(value) is None:
-        parse_name_addr(value)
+    """Raise :class:`SipParseError` unless ``value`` is a name-addr or addr-spec.
+
+    Parsed rather than matched: ``parse_name_addr`` keeps its results, a call's
+    From and To come back in each of its messages, and the core reads their tags
+    anyway (a cache hit costs less than the match)."""
+    parse_name_addr(value)
 
 
 def check_sip_request_uri(uri: str) -> None:
