@@ -13,6 +13,7 @@ the transaction machines what a transaction sends (run by
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -339,7 +340,9 @@ class ProxyCore:
                 assert_never(verdict)
 
     def _log_decision(self, request: Request, decision: PolicyDecision | None) -> None:
-        if decision is not None:
+        # The decision's two dozen fields are gathered only for a log that keeps
+        # them (a busy site logs at warning).
+        if decision is not None and self._log.is_enabled_for(logging.INFO):
             self._log.info("route.decision", call_id=request.call_id, **decision.log_fields())
 
     def _serve(self, entry: ServerEntry, name: str, source: Source) -> None:
