@@ -122,6 +122,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from arguments import add_call_shape_arguments, positive_int, positive_ints
+from checking import breakdown, check_step, read_leftovers
+from invariants import Violation, total
 from processes import (
     CpuSplit,
     ManagedProcess,
@@ -137,6 +139,8 @@ from proxies import (
     BASELINE,
     DOMAIN,
     KAMAILIO_AS_RUN,
+    TRANSACTION_LINGER_SECONDS,
+    VIP_NUMBER,
     Fork,
     ProxyUnderTest,
     kamailio_installed,
@@ -154,6 +158,7 @@ from report import (
     summarise,
 )
 from sipp import (
+    CALLER_USER,
     VARIANTS,
     Credentials,
     Endpoint,
@@ -190,6 +195,15 @@ REGISTER_SECONDS = 10.0
 WATCHERS = Endpoint("127.0.0.45", 5090, 28845)
 WATCH_EXPIRES = 3600
 SUBSCRIBE_SECONDS = 10.0
+# The ring_me_only step: a VIP contact calls an executive; callee B is the
+# assistant's phone. Were it rung by mistake, it rings until cancelled, so the
+# call still completes and only the `not rung` invariant tells.
+VIP = "vip"
+CALLEE_B_DOES = {**VARIANTS, VIP: "cancelled"}
+# After the last call, the proxy is stopped once every transaction of it has had
+# its full linger, and this much more.
+LEFTOVER_MARGIN_SECONDS = 1.0
+VIOLATIONS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -212,6 +226,7 @@ class Settings:
     callees: tuple[str, ...] = ("static",)
     watchers: int = 50
     baseline: Path | None = None  # another checkout, benched as BASELINE
+    check_invariants: bool = True  # short traces, the exit dump and invariants.py
 
 
 def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
@@ -240,9 +255,12 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                         help=f"proxies to load, in order (default: {default_proxies})")
     parser.add_argument("--rates", type=positive_ints, default="100,200,300,500",
                         help="call rates in calls/s, one step each (default: 100,200,300,500)")
-    parser.add_argument("--variants", type=_names(list(VARIANTS)), default=",".join(VARIANTS),
+    parser.add_argument("--variants", type=_names([*VARIANTS, VIP]),
+                        default=",".join([*VARIANTS, VIP]),
                         help="what callee B does: busy (486) and/or cancel (rings, is "
-                             "CANCELled) (default: busy,cancel)")
+                             "CANCELled); vip: a VIP caller whose policy is ring_me_only, "
+                             "callee B the assistant's phone that must not ring (vipproxy "
+                             "only) (default: busy,cancel,vip)")
     parser.add_argument("--duration", type=positive_int, default=6,
                         help="seconds of calls per step: the step places rate x duration "
                              "calls (default: 6)")
@@ -266,6 +284,9 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                         help="seconds of calls at --then-rate (default: 20)")
     parser.add_argument("--trace-messages", action="store_true",
                         help="make every SIPp log every message (slow; for debugging)")
+    parser.add_argument("--skip-invariants", action="store_true",
+                        help="no short traces, no wait for the proxy's exit dump: the "
+                             "invariants go unchecked (violations column -)")
     parser.add_argument("--pin", action="store_true",
                         help="run the proxy on the last CPU and SIPp on the others, so "
                              "that the load's own CPU does not change the proxy's capacity "
@@ -287,7 +308,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         trace_messages=args.trace_messages, pin=args.pin, then_rate=args.then_rate,
         then_duration=args.then_duration if args.then_rate else 0, callees=args.callees,
         watchers=args.watchers,
-        baseline=args.baseline,
+        baseline=args.baseline, check_invariants=not args.skip_invariants,
     )
 
 
@@ -324,19 +345,20 @@ def register_phone(running: ProcessSet, name: str, endpoint: Endpoint, proxy: Pr
 
 def start_callees(running: ProcessSet, proxy: ProxyUnderTest, fork: Fork, variant: str,
                   endpoints: tuple[Endpoint, Endpoint], calls: int, answer_delay_ms: int,
-                  workdir: Path, recv_timeout_ms: int,
-                  trace_messages: bool) -> list[ManagedProcess]:
+                  workdir: Path, recv_timeout_ms: int, trace_messages: bool,
+                  short_trace: bool) -> list[ManagedProcess]:
     """Callee A (answers) and callee B (`variant`), each listening at its endpoint and
     handling `calls` calls; with `fork.phones`, each registers there first."""
     callees = []
     for name, behaviour, endpoint in (("callee-a", "answer", endpoints[0]),
-                                      ("callee-b", VARIANTS[variant], endpoints[1])):
+                                      ("callee-b", CALLEE_B_DOES[variant], endpoints[1])):
         if fork.phones is not None:
             register_phone(running, name, endpoint, proxy, fork.phones, workdir,
                            recv_timeout_ms, trace_messages)
         callees.append(start_listening(running, ManagedProcess(name, callee_command(
             name, behaviour, endpoint, calls, answer_delay_ms, workdir, recv_timeout_ms,
-            trace_messages), workdir, workdir / f"{name}.out"), endpoint.host, endpoint.port))
+            trace_messages, short_trace), workdir, workdir / f"{name}.out"),
+            endpoint.host, endpoint.port))
     return callees
 
 
@@ -367,6 +389,7 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
     cannot leave retransmissions and half-open transactions to the next one.
     """
     step_dir.mkdir(parents=True)
+    checking = settings.check_invariants
     first_calls = rate * settings.duration
     calls = first_calls + (settings.then_rate or 0) * settings.then_duration
     timeout = settings.recv_timeout_ms
@@ -376,14 +399,14 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
             running, proxy.process(fork, step_dir), proxy.host, proxy.port, proxy=True)
         callees = start_callees(running, proxy, fork, variant, (CALLEE_A, CALLEE_B), calls,
                                 settings.answer_delay_ms, step_dir, timeout,
-                                settings.trace_messages)
+                                settings.trace_messages, checking)
         if reach == "watched":
             start_watchers(running, proxy, fork, settings.watchers, step_dir)
         check_udp_port_free(CALLER.host, CALLER.port)
         caller = ManagedProcess("caller", caller_command(
             CALLER, (proxy.host, proxy.port), settings.service, rate, calls,
-            settings.hold_ms, step_dir, timeout, settings.trace_messages),
-            step_dir, step_dir / "caller.out")
+            settings.hold_ms, step_dir, timeout, settings.trace_messages, checking,
+            fork.vip_caller or CALLER_USER), step_dir, step_dir / "caller.out")
 
         cpu_before = cpu_seconds(proxy_process.pid)
         drops_before = udp_socket_drops(proxy.host, proxy.port) or 0
@@ -396,6 +419,7 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         deadline = (started + settings.duration + settings.then_duration
                     + (settings.hold_ms + 2 * timeout) / 1000 + 5)
         caller.wait(max(0.0, deadline - time.monotonic()))
+        calls_over = time.monotonic()
         # The callees end their last calls shortly after (callee A holds each call
         # 2 s after the BYE); whatever is still open then counts as failed.
         deadline = time.monotonic() + CALLEE_LINGER_SECONDS
@@ -409,7 +433,21 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
                 f"{proxy.name} exited with {proxy_process.exit_code()} during the step:\n"
                 f"{proxy_process.log_tail()}"
             )
+        left = None
+        if checking and proxy.reports_leftovers:
+            left = _stop_after_linger(running, proxy_process, calls_over)
 
+    violations = None
+    if checking:
+        # The shutdown's own final NOTIFYs leave a client transaction each (Timer K).
+        expected = {"left_client_transactions": settings.watchers} if reach == "watched" else {}
+        found = check_step(step_dir, [callee.name for callee in callees],
+                           "callee-b" if fork.vip_caller else None, left, expected)
+        violations = total(found)
+        if found:
+            print("\n".join(f"    {proxy.name} {variant}-{rate}: {line}"
+                            for line in breakdown(found, VIOLATIONS_SHOWN)),
+                  file=sys.stderr, flush=True)
     counts = read_call_counts(step_dir / "caller.stat.csv")
     times = read_response_times(step_dir)
     outcomes = read_outcomes(step_dir)
@@ -433,7 +471,19 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         setup_ms=summarise(times.get("setup", [])),
         seconds=settings.duration + settings.then_duration, phases=phases,
         lamps=read_lamps(proxy_process.log_path) if reach == "watched" else None,
+        violations=violations,
     )
+
+
+def _stop_after_linger(running: ProcessSet, proxy_process: ManagedProcess,
+                       calls_over: float) -> dict[str, int] | Violation:
+    """Wait until every transaction of the last call has lingered its full time,
+    stop the proxy (SIGTERM: it drains and logs its exit dump) and read what it
+    still held. The CPU was measured before: the wait costs wall time only."""
+    time.sleep(max(0.0, calls_over + TRANSACTION_LINGER_SECONDS + LEFTOVER_MARGIN_SECONDS
+                   - time.monotonic()))
+    running.stop(proxy_process)
+    return read_leftovers(proxy_process.log_path, proxy_process.exit_code())
 
 
 def _change_rate_at(when: float, rate: int) -> None:
@@ -483,12 +533,18 @@ def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
     if not callees:
         print(f"{proxy.name}: no registrar, and only registered callees asked for: skipped",
               flush=True)
+    if VIP in settings.variants and not proxy.delegation:
+        print(f"{proxy.name}: no VIP policies: no {VIP} steps", flush=True)
     for variant in settings.variants:
+        # The vip step is its own set-up: an executive's line with static phones.
+        kinds = callees if variant != VIP else ["static"] if proxy.delegation else []
         for rate in settings.rates:
-            for reach in callees:
+            for reach in kinds:
                 suffix = "" if reach == "static" else f"-{reach}"
                 step_dir = workdir / proxy.name / f"{variant}-{rate}{suffix}"
-                result = run_step(settings, proxy, forks[reach], variant, rate, step_dir,
+                fork_of_step = (forks[reach] if variant != VIP
+                                else replace(fork, vip_caller=VIP_NUMBER))
+                result = run_step(settings, proxy, fork_of_step, variant, rate, step_dir,
                                   reach)
                 print(step_row(result), flush=True)
                 for line in phase_lines(result):
@@ -531,7 +587,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if {base, other} <= kinds:
             print("\n" + callees_table(results, base, other))
     all_completed = all(not r.failed and not r.callee_failed for r in results)
-    if exit_code == 0 and not all_completed:
+    violated = sum(r.violations or 0 for r in results)
+    if violated:
+        print(f"\n{violated} violations of the invariants (zero is the only pass); "
+              "the first of each step are listed above on stderr")
+    if exit_code == 0 and (not all_completed or violated):
         exit_code = 1
     if settings.workdir is None and exit_code == 0:
         shutil.rmtree(workdir)
