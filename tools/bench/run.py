@@ -6,7 +6,11 @@ forks to two SIPp callees at once. Callee A rings (180), answers (200) after
 --answer-delay-ms; callee B either answers 486 at once (variant `busy`) or
 rings until the proxy CANCELs it when A answers (variant `cancel`: 180,
 CANCEL/200, 487/ACK). The caller ACKs the 200, holds for --hold-ms, sends BYE
-through the Record-Route and waits for its 200.
+through the Record-Route and waits for its 200. In the `vip` variant (vipproxy
+only) the number called is an executive's line whose VIP callers ring the
+executive alone (ring_me_only): the caller's From is a VIP contact's number,
+callee A the executive's phone, callee B the assistant's, which must not ring
+(were it rung, it would ring until cancelled: the call would still complete).
 
 For every proxy, variant and call rate, one step starts a fresh proxy and a
 fresh pair of callees, places `rate x --duration` calls (SIPp -r RATE -m N),
@@ -33,6 +37,34 @@ stops them all and prints one table row:
                                  (timeouts, aborted calls)
   goodput                        completed calls per second of placing calls
   INVITE->200                    p50/p90/p99 call setup time of answered calls
+  violations                     of the invariants below; zero is the only pass
+                                 (- with --skip-invariants)
+
+Invariants (tools/bench/invariants.py), checked for every call from the SIPp
+short traces (-trace_shortmsg: one line per message sent or received, matched
+across the caller and the callees by Call-ID, which the proxy keeps through the
+fork):
+
+  answer          exactly one outcome reaches the caller: a 2xx that one callee
+                  sent (retransmissions relayed are the same answer), or a final
+                  refusal such as a 503 when the proxy sheds load; never both,
+                  never none (a call that timed out is one), never two answers
+  branch ended    every callee that got the INVITE got a CANCEL or sent a final
+  call-id kept    every INVITE a callee got belongs to a call the caller placed
+  not rung        (vip steps) callee B, the assistant's phone, got no INVITE
+  left in proxy   (vipproxy) nothing is left in the proxy at exit: after the last
+                  call and every transaction's linger (64*T1 = 32 s), the bench
+                  stops the proxy with SIGTERM and reads the left_* counts of its
+                  proxy.stopped line; each transaction, call or subscription left
+                  is one violation (in watched steps, the shutdown's own final
+                  NOTIFYs are expected: one client transaction per watcher)
+
+A step with violations prints on stderr the count per invariant and the first
+few, each with its Call-ID. The linger wait comes after the CPU is measured and
+adds about 30 s to each vipproxy step. The short traces cost SIPp CPU (SIPp
+writes and flushes a line per message: about 30% more SIPp CPU, some 5% of a
+core at 300 calls/s for the three SIPps), never the proxy's; --skip-invariants
+leaves them out, and the wait, for the cheapest load.
 
 Overload and recovery (--then-rate R2 --then-duration S2): each step places
 calls at its rate for --duration seconds and then, on the same proxy and the
@@ -93,21 +125,24 @@ last table gives this checkout's CPU per call over the baseline's. For example:
   python tools/bench/run.py --rates 300 --duration 20 --baseline ../base
 
 All traffic stays on 127.0.0.41-44; every process started is stopped at the
-end, also on Ctrl-C, SIGTERM or an error. The defaults run for about three
-minutes with both proxies; a step with failed calls takes longer (up to
---duration + --hold-ms + 2 x --recv-timeout-ms + 8 s) as SIPp waits out its
-timeouts.
+end, also on Ctrl-C, SIGTERM or an error. The defaults run for about ten
+minutes with both proxies (three with --skip-invariants, without the vip steps);
+a step with failed calls takes longer (up to --duration + --hold-ms + 2 x
+--recv-timeout-ms + 8 s) as SIPp waits out its timeouts. The vip step runs once
+per rate, whatever --callees says.
 
 Usage (from the repository root):
 
   python tools/bench/run.py                          # both proxies, default steps
   python tools/bench/run.py --proxies kamailio       # only the reference
   python tools/bench/run.py --rates 300 --duration 20 --variants cancel
+  python tools/bench/run.py --variants vip --proxies vipproxy       # ring_me_only only
   python tools/bench/run.py --workdir /tmp/bench --trace-messages   # keep SIPp logs
   python tools/bench/run.py --callees static,registered             # registered callees too
 
-Exit code: 0 when every call of every step completed, 1 when some failed,
-2 when a process could not start, 130 when interrupted.
+Exit code: 0 when every call of every step completed without a violation, 1
+when some failed or an invariant was violated, 2 when a process could not
+start, 130 when interrupted.
 """
 
 from __future__ import annotations
