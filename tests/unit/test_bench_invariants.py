@@ -173,3 +173,14 @@ def test_each_thing_left_in_the_proxy_counts_beyond_what_its_shutdown_leaves() -
         ("3 left_client_transactions", 3), ("2 left_server_transactions", 2)]
     assert inv.total(violations) == 5
     assert inv.by_invariant(violations) == {"left in proxy": 5}
+
+
+def test_the_exit_counts_come_from_the_stopped_line_or_a_clean_exit_without_one() -> None:
+    stopped = {"event": "proxy.stopped", "level": "warning", "left_server_transactions": 1,
+               "left_client_transactions": 300, "left_dialogs": 0, "left_subscriptions": 0}
+    assert inv.leftovers(stopped, 0)["left_client_transactions"] == 300
+    # At warning level a clean exit writes no line: exit code 0 says it got there.
+    assert inv.leftovers(None, 0) == dict.fromkeys(inv.LEFT_FIELDS, 0)
+    killed = inv.leftovers(None, -9)
+    assert (killed.invariant, killed.count) == ("left in proxy", 1)
+    assert "exit code -9" in killed.detail

@@ -13,17 +13,12 @@ from invariants import (
     check_calls,
     check_left_in_proxy,
     check_not_rung,
+    leftovers,
     read_trace,
     total,
 )
 from report import read_stopped
 from sipp import short_trace_path
-
-LEFT_FIELDS = ("left_server_transactions", "left_client_transactions", "left_dialogs",
-               "left_subscriptions")
-# The exit codes of a vipproxy that reached its proxy.stopped line (1: the store
-# did not close cleanly).
-_STOPPED_BY_ITSELF = (0, 1)
 
 
 def _trace(step_dir: Path, name: str) -> Trace:
@@ -35,17 +30,9 @@ def _trace(step_dir: Path, name: str) -> Trace:
 
 
 def read_leftovers(log_path: Path, exit_code: int | None) -> dict[str, int] | Violation:
-    """What vipproxy held when it stopped. It logs ``proxy.stopped`` at warning when
-    anything was left, else at info: a proxy that logs only warnings (the bench's)
-    wrote no line when nothing was left, which its exit code confirms. A proxy
-    that was killed or crashed tells nothing: one violation."""
-    stopped = read_stopped(log_path)
-    if stopped is not None:
-        return {field: int(stopped.get(field, 0)) for field in LEFT_FIELDS}
-    if exit_code in _STOPPED_BY_ITSELF:
-        return dict.fromkeys(LEFT_FIELDS, 0)
-    return Violation("left in proxy", "-", f"the proxy did not stop by itself (exit code "
-                     f"{exit_code}): what it held is unknown")
+    """What vipproxy held when it stopped, from its log and exit code
+    (`invariants.leftovers`)."""
+    return leftovers(read_stopped(log_path), exit_code)
 
 
 def check_step(step_dir: Path, callees: Sequence[str], not_rung: str | None,

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 SENT, RECEIVED = "S", "R"
 _FIELDS = 7
@@ -177,6 +178,28 @@ def check_left_in_proxy(left: Mapping[str, int], expected: Mapping[str, int]) ->
     return [Violation("left in proxy", "-", f"{count - expected.get(kind, 0)} {kind}",
                       count - expected.get(kind, 0))
             for kind, count in sorted(left.items()) if count > expected.get(kind, 0)]
+
+
+LEFT_FIELDS = ("left_server_transactions", "left_client_transactions", "left_dialogs",
+               "left_subscriptions")
+# The exit codes of a vipproxy that reached its proxy.stopped line (1: the store
+# did not close cleanly).
+_STOPPED_BY_ITSELF = (0, 1)
+
+
+def leftovers(stopped: Mapping[str, Any] | None,
+              exit_code: int | None) -> dict[str, int] | Violation:
+    """What vipproxy held when it stopped, from its ``proxy.stopped`` line (None when
+    its log has none) and its exit code. It logs that line at warning when anything
+    was left, else at info: a proxy that logs only warnings (the bench's) wrote no
+    line when nothing was left, which its exit code confirms. A proxy that was
+    killed or crashed tells nothing: one violation."""
+    if stopped is not None:
+        return {field: int(stopped.get(field, 0)) for field in LEFT_FIELDS}
+    if exit_code in _STOPPED_BY_ITSELF:
+        return dict.fromkeys(LEFT_FIELDS, 0)
+    return Violation("left in proxy", "-", f"the proxy did not stop by itself (exit code "
+                     f"{exit_code}): what it held is unknown")
 
 
 def check_calls(caller: Trace, callees: Mapping[str, Trace]) -> list[Violation]:
