@@ -166,13 +166,31 @@ async def serve(config: ProxyConfig, path: Path) -> int:
     purge.cancel()
     if names is not None:
         names.cancel()
+    calls_up = len(lines.tracker)  # counted before lines.stop() records them
     lines.stop()  # the calls still up go to the history before the store closes
     transports.close()
     stored = await _close_store(store, log)  # after the drain: its writes are queued
     remove_pid_file(pid_file)
-    log.info("proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats),
-             **lamps.summary(), **collector.summary())
+    left = _left_at_exit(core, calls_up, lamps)
+    # At warning when anything is left, so a proxy logging only warnings (the load
+    # bench) still says what it dropped; a clean exit stays at info.
+    (log.warning if any(left.values()) else log.info)(
+        "proxy.stopped", shed_periods=watch.shed_periods, **dict(core.stats),
+        **lamps.summary(), **collector.summary(), **left)
     return 0 if stored else 1
+
+
+def _left_at_exit(core: ProxyCore, calls_up: int, lamps: Lamps) -> dict[str, int]:
+    """What the proxy still held when it stopped: transactions (a finished one
+    lingers up to 64*T1 to absorb retransmissions, RFC 3261 §17), calls up on users'
+    lines and lamp subscriptions whose final NOTIFY went unanswered. Counted once,
+    at exit, off the message path."""
+    return {
+        "left_server_transactions": core.live_server_transactions,
+        "left_client_transactions": core.live_client_transactions,
+        "left_dialogs": calls_up,
+        "left_subscriptions": len(lamps.notifier),
+    }
 
 
 async def _resolve_names(config: ProxyConfig, core: ProxyCore,

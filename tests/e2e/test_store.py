@@ -33,6 +33,11 @@ def test_the_secret_is_in_the_sqlite_file_and_sigterm_closes_the_store(
     order = process.stderr()
     assert order.index('"proxy.draining"') < order.index('"store.closed"') < order.index(
         '"proxy.stopped"')
+    # An idle proxy held nothing when it stopped: its exit dump says so at info.
+    [stopped] = process.events("proxy.stopped")
+    assert (stopped["level"], stopped["left_server_transactions"],
+            stopped["left_client_transactions"], stopped["left_dialogs"],
+            stopped["left_subscriptions"]) == ("info", 0, 0, 0, 0), stopped
     with sqlite3.connect(tmp_path / "state" / "vipproxy.db") as database:
         [(length,)] = database.execute(
             "SELECT length(value) FROM secrets WHERE name = 'route-token'").fetchall()

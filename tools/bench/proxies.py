@@ -13,6 +13,11 @@ each registered with digest before the calls: the user's plan is one stage
 with one target per registered contact, the same two-branch parallel fork as
 the static route. (Two users would need a delegation to ring both, which adds
 policy work the static route does not have.)
+
+The `vip` step (vipproxy only) calls an executive whose delegation rings the
+executive's phone (callee A) and the assistant's (callee B) for other callers,
+and only the executive's for VIP contacts (`vip_callers: ring_me_only`); the
+caller's From is a VIP contact's number, so callee B must never ring.
 """
 
 from __future__ import annotations
@@ -37,6 +42,14 @@ DOMAIN = "bench.vipproxy.test"
 REGISTERED = "registered"
 # A user's line carries every call of the load at once, as the static route does.
 LINE_CARRIES_ALL = 100_000
+# vipproxy's T1 in the bench (RFC 3261 §17.1.1.1's default). A transaction lingers
+# after its final response to absorb retransmissions, at most 64*T1 (Timers J, L,
+# M) or 32 s (Timer D over UDP): after that long, a proxy holds nothing of a call.
+T1_SECONDS = 0.5
+TRANSACTION_LINGER_SECONDS = max(64 * T1_SECONDS, 32.0)
+# The executive of the `vip` step and the VIP contact's number that calls.
+EXECUTIVE, ASSISTANT = "bench-exec", "bench-assistant"
+VIP_NUMBER = "+14155550199"
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,9 @@ class Fork:
     # One log line per transaction event at info level would measure the logger;
     # info shows per call only route.decision and call.ended.
     log_level: str = "warning"
+    # Set: the service number is the line of an executive whose VIP contacts (this
+    # number) ring only the executive, callee A; others ring the assistant, B, too.
+    vip_caller: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,9 @@ class ProxyUnderTest:
     port: int
     launch: Callable[[ProxyUnderTest, Fork, Path], ManagedProcess]
     registrar: bool = False  # whether it can ring registered callees (Fork.phones)
+    delegation: bool = False  # whether it has VIP policies (Fork.vip_caller)
+    # Whether its exit log line says what it still held (left_* fields).
+    reports_leftovers: bool = False
 
     def process(self, fork: Fork, workdir: Path) -> ManagedProcess:
         """The (not yet started) process, its files in `workdir`."""
@@ -94,8 +113,32 @@ def registrar_sections(users: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
     }
 
 
+def _vip_sections(fork: Fork, vip_caller: str) -> dict[str, Any]:
+    """An executive on the service line with an assistant: everyone rings both,
+    except VIP contacts, who ring the executive only (ring_me_only)."""
+    return {
+        "users": {
+            EXECUTIVE: {"name": EXECUTIVE, "lines": [fork.service],
+                        "endpoints": [fork.callee_uris[0]]},
+            ASSISTANT: {"name": ASSISTANT, "lines": [], "endpoints": [fork.callee_uris[1]]},
+        },
+        "delegations": {EXECUTIVE: {
+            "delegates": {ASSISTANT: {"privileges": ["answer_calls"], "status": "accepted"}},
+            "vip_delegation": {"enabled": True, "vip_callers": "ring_me_only",
+                               "other_callers": "ring_all"},
+            "vip_contacts": [{"first_name": "Bench", "last_name": "VIP",
+                              "numbers": [vip_caller]}],
+            "ring_timeout": "20s",
+        }},
+        "lines": {"max_calls": LINE_CARRIES_ALL},
+    }
+
+
 def _fork_sections(fork: Fork) -> dict[str, Any]:
-    """What makes a call to the service number ring both callees."""
+    """What makes a call to the service number ring both callees (or, for a VIP
+    caller of the `vip` step, only the first)."""
+    if fork.vip_caller is not None:
+        return _vip_sections(fork, fork.vip_caller)
     if fork.static_user:
         return {
             "users": {"bench": {"name": "bench", "lines": [fork.service],
@@ -117,7 +160,8 @@ def vipproxy_config(proxy: ProxyUnderTest, fork: Fork) -> dict[str, Any]:
     return {
         "listen": [{"transport": "udp", "host": proxy.host, "port": proxy.port}],
         # RFC 3261 §16.6 step 11: Timer C must be greater than 3 minutes.
-        "timers": {"t1": "500ms", "t2": "4s", "t4": "5s", "timer_c": "181s"},
+        "timers": {"t1": f"{T1_SECONDS * 1000:g}ms", "t2": "4s", "t4": "5s",
+                   "timer_c": "181s"},
         "shutdown_grace": "2s",
         "logging": {"level": fork.log_level, "format": "json"},
         **_fork_sections(fork),
@@ -180,7 +224,7 @@ def known_proxies(host: str, baseline: Path | None = None) -> dict[str, ProxyUnd
     also vipproxy from that checkout (static callees only: it may have no registrar)."""
     proxies = {
         "vipproxy": ProxyUnderTest("vipproxy", host, 15060, _launch_vipproxy,
-                                   registrar=True),
+                                   registrar=True, delegation=True, reports_leftovers=True),
         "kamailio": ProxyUnderTest("kamailio", host, 15070, _launch_kamailio),
     }
     if baseline is not None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sipp import percentile
 
@@ -47,8 +48,8 @@ class LampSummary:
     delay_p99_ms: float | None
 
 
-def read_lamps(log_path: Path) -> LampSummary | None:
-    """The lamp figures of the proxy's ``proxy.stopped`` JSON log line, if any."""
+def read_stopped(log_path: Path) -> dict[str, Any] | None:
+    """vipproxy's ``proxy.stopped`` JSON log line (its exit dump), if any."""
     try:
         lines = log_path.read_text(errors="replace").splitlines()
     except FileNotFoundError:
@@ -57,12 +58,20 @@ def read_lamps(log_path: Path) -> LampSummary | None:
         if '"proxy.stopped"' not in line:
             continue
         try:
-            stopped = json.loads(line)
+            stopped: dict[str, Any] = json.loads(line)
         except ValueError:
             return None
-        return LampSummary(int(stopped.get("notify_sent", 0)),
-                           stopped.get("notify_delay_p50_ms"), stopped.get("notify_delay_p99_ms"))
+        return stopped
     return None
+
+
+def read_lamps(log_path: Path) -> LampSummary | None:
+    """The lamp figures of the proxy's ``proxy.stopped`` line, if any."""
+    stopped = read_stopped(log_path)
+    if stopped is None:
+        return None
+    return LampSummary(int(stopped.get("notify_sent", 0)),
+                       stopped.get("notify_delay_p50_ms"), stopped.get("notify_delay_p99_ms"))
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class StepResult:
     callees: str = "static"  # or "registered": the phones of a user who registered them
     # "watched" steps: the proxy's change-to-NOTIFY delay (p50, p99 ms) and NOTIFYs sent.
     lamps: LampSummary | None = None
+    violations: int | None = None  # of the invariants (invariants.py); None: not checked
 
     @property
     def failed(self) -> int:
@@ -132,16 +142,17 @@ def _cpu(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-# The columns after `wall` came with load shedding; the ones before keep their place.
+# The columns after `wall` came with load shedding, the last with the invariants
+# (invariants.py); the ones before keep their place.
 STEP_HEADER = (
     f"{'proxy':<13} {'variant':<10} {'rate':>5} {'attempted':>9} {'completed':>9} "
     f"{'failed':>6} {'callee':>6} {'UDP':>5} {'CPU s per':>10} "
     f"{'INVITE->180 ms':>15} {'BYE->200 ms':>12} {'wall':>5} "
-    f"{'503':>6} {'other':>6} {'goodput':>7} {'INVITE->200 ms':>16}\n"
+    f"{'503':>6} {'other':>6} {'goodput':>7} {'INVITE->200 ms':>16} {'violations':>10}\n"
     f"{'':<13} {'':<10} {'cps':>5} {'':>9} {'':>9} "
     f"{'':>6} {'failed':>6} {'drops':>5} {'1000 calls':>10} "
     f"{'p50/p90/p99':>15} {'p50/p90/p99':>12} {'s':>5} "
-    f"{'':>6} {'failed':>6} {'cps':>7} {'p50/p90/p99':>16}"
+    f"{'':>6} {'failed':>6} {'cps':>7} {'p50/p90/p99':>16} {'':>10}"
 )
 
 
@@ -153,7 +164,8 @@ def step_row(result: StepResult) -> str:
         f"{result.udp_drops:>5} {_cpu(result.cpu_ms_per_call):>10} "
         f"{_percentiles(result.ring_ms):>15} {_percentiles(result.bye_ms):>12} "
         f"{result.wall_seconds:>5.1f} {result.shed:>6} {result.other_failed:>6} "
-        f"{result.goodput:>7.0f} {_percentiles(result.setup_ms):>16}"
+        f"{result.goodput:>7.0f} {_percentiles(result.setup_ms):>16} "
+        f"{'-' if result.violations is None else result.violations:>10}"
     )
 
 

@@ -6,7 +6,11 @@ forks to two SIPp callees at once. Callee A rings (180), answers (200) after
 --answer-delay-ms; callee B either answers 486 at once (variant `busy`) or
 rings until the proxy CANCELs it when A answers (variant `cancel`: 180,
 CANCEL/200, 487/ACK). The caller ACKs the 200, holds for --hold-ms, sends BYE
-through the Record-Route and waits for its 200.
+through the Record-Route and waits for its 200. In the `vip` variant (vipproxy
+only) the number called is an executive's line whose VIP callers ring the
+executive alone (ring_me_only): the caller's From is a VIP contact's number,
+callee A the executive's phone, callee B the assistant's, which must not ring
+(were it rung, it would ring until cancelled: the call would still complete).
 
 For every proxy, variant and call rate, one step starts a fresh proxy and a
 fresh pair of callees, places `rate x --duration` calls (SIPp -r RATE -m N),
@@ -33,6 +37,34 @@ stops them all and prints one table row:
                                  (timeouts, aborted calls)
   goodput                        completed calls per second of placing calls
   INVITE->200                    p50/p90/p99 call setup time of answered calls
+  violations                     of the invariants below; zero is the only pass
+                                 (- with --skip-invariants)
+
+Invariants (tools/bench/invariants.py), checked for every call from the SIPp
+short traces (-trace_shortmsg: one line per message sent or received, matched
+across the caller and the callees by Call-ID, which the proxy keeps through the
+fork):
+
+  answer          exactly one outcome reaches the caller: a 2xx that one callee
+                  sent (retransmissions relayed are the same answer), or a final
+                  refusal such as a 503 when the proxy sheds load; never both,
+                  never none (a call that timed out is one), never two answers
+  branch ended    every callee that got the INVITE got a CANCEL or sent a final
+  call-id kept    every INVITE a callee got belongs to a call the caller placed
+  not rung        (vip steps) callee B, the assistant's phone, got no INVITE
+  left in proxy   (vipproxy) nothing is left in the proxy at exit: after the last
+                  call and every transaction's linger (64*T1 = 32 s), the bench
+                  stops the proxy with SIGTERM and reads the left_* counts of its
+                  proxy.stopped line; each transaction, call or subscription left
+                  is one violation (in watched steps, the shutdown's own final
+                  NOTIFYs are expected: one client transaction per watcher)
+
+A step with violations prints on stderr the count per invariant and the first
+few, each with its Call-ID. The linger wait comes after the CPU is measured and
+adds about 30 s to each vipproxy step. The short traces cost SIPp CPU (SIPp
+writes and flushes a line per message: about 30% more SIPp CPU, some 5% of a
+core at 300 calls/s for the three SIPps), never the proxy's; --skip-invariants
+leaves them out, and the wait, for the cheapest load.
 
 Overload and recovery (--then-rate R2 --then-duration S2): each step places
 calls at its rate for --duration seconds and then, on the same proxy and the
@@ -93,21 +125,24 @@ last table gives this checkout's CPU per call over the baseline's. For example:
   python tools/bench/run.py --rates 300 --duration 20 --baseline ../base
 
 All traffic stays on 127.0.0.41-44; every process started is stopped at the
-end, also on Ctrl-C, SIGTERM or an error. The defaults run for about three
-minutes with both proxies; a step with failed calls takes longer (up to
---duration + --hold-ms + 2 x --recv-timeout-ms + 8 s) as SIPp waits out its
-timeouts.
+end, also on Ctrl-C, SIGTERM or an error. The defaults run for about ten
+minutes with both proxies (three with --skip-invariants, without the vip steps);
+a step with failed calls takes longer (up to --duration + --hold-ms + 2 x
+--recv-timeout-ms + 8 s) as SIPp waits out its timeouts. The vip step runs once
+per rate, whatever --callees says.
 
 Usage (from the repository root):
 
   python tools/bench/run.py                          # both proxies, default steps
   python tools/bench/run.py --proxies kamailio       # only the reference
   python tools/bench/run.py --rates 300 --duration 20 --variants cancel
+  python tools/bench/run.py --variants vip --proxies vipproxy       # ring_me_only only
   python tools/bench/run.py --workdir /tmp/bench --trace-messages   # keep SIPp logs
   python tools/bench/run.py --callees static,registered             # registered callees too
 
-Exit code: 0 when every call of every step completed, 1 when some failed,
-2 when a process could not start, 130 when interrupted.
+Exit code: 0 when every call of every step completed without a violation, 1
+when some failed or an invariant was violated, 2 when a process could not
+start, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -122,6 +157,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from arguments import add_call_shape_arguments, positive_int, positive_ints
+from checking import breakdown, check_step, read_leftovers
+from invariants import Violation, total
 from processes import (
     CpuSplit,
     ManagedProcess,
@@ -137,6 +174,8 @@ from proxies import (
     BASELINE,
     DOMAIN,
     KAMAILIO_AS_RUN,
+    TRANSACTION_LINGER_SECONDS,
+    VIP_NUMBER,
     Fork,
     ProxyUnderTest,
     kamailio_installed,
@@ -154,6 +193,7 @@ from report import (
     summarise,
 )
 from sipp import (
+    CALLER_USER,
     VARIANTS,
     Credentials,
     Endpoint,
@@ -190,6 +230,15 @@ REGISTER_SECONDS = 10.0
 WATCHERS = Endpoint("127.0.0.45", 5090, 28845)
 WATCH_EXPIRES = 3600
 SUBSCRIBE_SECONDS = 10.0
+# The ring_me_only step: a VIP contact calls an executive; callee B is the
+# assistant's phone. Were it rung by mistake, it rings until cancelled, so the
+# call still completes and only the `not rung` invariant tells.
+VIP = "vip"
+CALLEE_B_DOES = {**VARIANTS, VIP: "cancelled"}
+# After the last call, the proxy is stopped once every transaction of it has had
+# its full linger, and this much more.
+LEFTOVER_MARGIN_SECONDS = 1.0
+VIOLATIONS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -212,6 +261,7 @@ class Settings:
     callees: tuple[str, ...] = ("static",)
     watchers: int = 50
     baseline: Path | None = None  # another checkout, benched as BASELINE
+    check_invariants: bool = True  # short traces, the exit dump and invariants.py
 
 
 def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
@@ -240,9 +290,12 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                         help=f"proxies to load, in order (default: {default_proxies})")
     parser.add_argument("--rates", type=positive_ints, default="100,200,300,500",
                         help="call rates in calls/s, one step each (default: 100,200,300,500)")
-    parser.add_argument("--variants", type=_names(list(VARIANTS)), default=",".join(VARIANTS),
+    parser.add_argument("--variants", type=_names([*VARIANTS, VIP]),
+                        default=",".join([*VARIANTS, VIP]),
                         help="what callee B does: busy (486) and/or cancel (rings, is "
-                             "CANCELled) (default: busy,cancel)")
+                             "CANCELled); vip: a VIP caller whose policy is ring_me_only, "
+                             "callee B the assistant's phone that must not ring (vipproxy "
+                             "only) (default: busy,cancel,vip)")
     parser.add_argument("--duration", type=positive_int, default=6,
                         help="seconds of calls per step: the step places rate x duration "
                              "calls (default: 6)")
@@ -266,6 +319,9 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                         help="seconds of calls at --then-rate (default: 20)")
     parser.add_argument("--trace-messages", action="store_true",
                         help="make every SIPp log every message (slow; for debugging)")
+    parser.add_argument("--skip-invariants", action="store_true",
+                        help="no short traces, no wait for the proxy's exit dump: the "
+                             "invariants go unchecked (violations column -)")
     parser.add_argument("--pin", action="store_true",
                         help="run the proxy on the last CPU and SIPp on the others, so "
                              "that the load's own CPU does not change the proxy's capacity "
@@ -287,7 +343,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         trace_messages=args.trace_messages, pin=args.pin, then_rate=args.then_rate,
         then_duration=args.then_duration if args.then_rate else 0, callees=args.callees,
         watchers=args.watchers,
-        baseline=args.baseline,
+        baseline=args.baseline, check_invariants=not args.skip_invariants,
     )
 
 
@@ -324,19 +380,20 @@ def register_phone(running: ProcessSet, name: str, endpoint: Endpoint, proxy: Pr
 
 def start_callees(running: ProcessSet, proxy: ProxyUnderTest, fork: Fork, variant: str,
                   endpoints: tuple[Endpoint, Endpoint], calls: int, answer_delay_ms: int,
-                  workdir: Path, recv_timeout_ms: int,
-                  trace_messages: bool) -> list[ManagedProcess]:
+                  workdir: Path, recv_timeout_ms: int, trace_messages: bool,
+                  short_trace: bool) -> list[ManagedProcess]:
     """Callee A (answers) and callee B (`variant`), each listening at its endpoint and
     handling `calls` calls; with `fork.phones`, each registers there first."""
     callees = []
     for name, behaviour, endpoint in (("callee-a", "answer", endpoints[0]),
-                                      ("callee-b", VARIANTS[variant], endpoints[1])):
+                                      ("callee-b", CALLEE_B_DOES[variant], endpoints[1])):
         if fork.phones is not None:
             register_phone(running, name, endpoint, proxy, fork.phones, workdir,
                            recv_timeout_ms, trace_messages)
         callees.append(start_listening(running, ManagedProcess(name, callee_command(
             name, behaviour, endpoint, calls, answer_delay_ms, workdir, recv_timeout_ms,
-            trace_messages), workdir, workdir / f"{name}.out"), endpoint.host, endpoint.port))
+            trace_messages, short_trace), workdir, workdir / f"{name}.out"),
+            endpoint.host, endpoint.port))
     return callees
 
 
@@ -367,6 +424,7 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
     cannot leave retransmissions and half-open transactions to the next one.
     """
     step_dir.mkdir(parents=True)
+    checking = settings.check_invariants
     first_calls = rate * settings.duration
     calls = first_calls + (settings.then_rate or 0) * settings.then_duration
     timeout = settings.recv_timeout_ms
@@ -376,14 +434,14 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
             running, proxy.process(fork, step_dir), proxy.host, proxy.port, proxy=True)
         callees = start_callees(running, proxy, fork, variant, (CALLEE_A, CALLEE_B), calls,
                                 settings.answer_delay_ms, step_dir, timeout,
-                                settings.trace_messages)
+                                settings.trace_messages, checking)
         if reach == "watched":
             start_watchers(running, proxy, fork, settings.watchers, step_dir)
         check_udp_port_free(CALLER.host, CALLER.port)
         caller = ManagedProcess("caller", caller_command(
             CALLER, (proxy.host, proxy.port), settings.service, rate, calls,
-            settings.hold_ms, step_dir, timeout, settings.trace_messages),
-            step_dir, step_dir / "caller.out")
+            settings.hold_ms, step_dir, timeout, settings.trace_messages, checking,
+            fork.vip_caller or CALLER_USER), step_dir, step_dir / "caller.out")
 
         cpu_before = cpu_seconds(proxy_process.pid)
         drops_before = udp_socket_drops(proxy.host, proxy.port) or 0
@@ -396,6 +454,7 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         deadline = (started + settings.duration + settings.then_duration
                     + (settings.hold_ms + 2 * timeout) / 1000 + 5)
         caller.wait(max(0.0, deadline - time.monotonic()))
+        calls_over = time.monotonic()
         # The callees end their last calls shortly after (callee A holds each call
         # 2 s after the BYE); whatever is still open then counts as failed.
         deadline = time.monotonic() + CALLEE_LINGER_SECONDS
@@ -409,7 +468,21 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
                 f"{proxy.name} exited with {proxy_process.exit_code()} during the step:\n"
                 f"{proxy_process.log_tail()}"
             )
+        left = None
+        if checking and proxy.reports_leftovers:
+            left = _stop_after_linger(running, proxy_process, calls_over)
 
+    violations = None
+    if checking:
+        # The shutdown's own final NOTIFYs leave a client transaction each (Timer K).
+        expected = {"left_client_transactions": settings.watchers} if reach == "watched" else {}
+        found = check_step(step_dir, [callee.name for callee in callees],
+                           "callee-b" if fork.vip_caller else None, left, expected)
+        violations = total(found)
+        if found:
+            print("\n".join(f"    {proxy.name} {variant}-{rate}: {line}"
+                            for line in breakdown(found, VIOLATIONS_SHOWN)),
+                  file=sys.stderr, flush=True)
     counts = read_call_counts(step_dir / "caller.stat.csv")
     times = read_response_times(step_dir)
     outcomes = read_outcomes(step_dir)
@@ -433,7 +506,19 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         setup_ms=summarise(times.get("setup", [])),
         seconds=settings.duration + settings.then_duration, phases=phases,
         lamps=read_lamps(proxy_process.log_path) if reach == "watched" else None,
+        violations=violations,
     )
+
+
+def _stop_after_linger(running: ProcessSet, proxy_process: ManagedProcess,
+                       calls_over: float) -> dict[str, int] | Violation:
+    """Wait until every transaction of the last call has lingered its full time,
+    stop the proxy (SIGTERM: it drains and logs its exit dump) and read what it
+    still held. The CPU was measured before: the wait costs wall time only."""
+    time.sleep(max(0.0, calls_over + TRANSACTION_LINGER_SECONDS + LEFTOVER_MARGIN_SECONDS
+                   - time.monotonic()))
+    running.stop(proxy_process)
+    return read_leftovers(proxy_process.log_path, proxy_process.exit_code())
 
 
 def _change_rate_at(when: float, rate: int) -> None:
@@ -483,12 +568,18 @@ def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
     if not callees:
         print(f"{proxy.name}: no registrar, and only registered callees asked for: skipped",
               flush=True)
+    if VIP in settings.variants and not proxy.delegation:
+        print(f"{proxy.name}: no VIP policies: no {VIP} steps", flush=True)
     for variant in settings.variants:
+        # The vip step is its own set-up: an executive's line with static phones.
+        kinds = callees if variant != VIP else ["static"] if proxy.delegation else []
         for rate in settings.rates:
-            for reach in callees:
+            for reach in kinds:
                 suffix = "" if reach == "static" else f"-{reach}"
                 step_dir = workdir / proxy.name / f"{variant}-{rate}{suffix}"
-                result = run_step(settings, proxy, forks[reach], variant, rate, step_dir,
+                fork_of_step = (forks[reach] if variant != VIP
+                                else replace(fork, vip_caller=VIP_NUMBER))
+                result = run_step(settings, proxy, fork_of_step, variant, rate, step_dir,
                                   reach)
                 print(step_row(result), flush=True)
                 for line in phase_lines(result):
@@ -531,7 +622,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if {base, other} <= kinds:
             print("\n" + callees_table(results, base, other))
     all_completed = all(not r.failed and not r.callee_failed for r in results)
-    if exit_code == 0 and not all_completed:
+    violated = sum(r.violations or 0 for r in results)
+    if violated:
+        print(f"\n{violated} violations of the invariants (zero is the only pass); "
+              "the first of each step are listed above on stderr")
+    if exit_code == 0 and (not all_completed or violated):
         exit_code = 1
     if settings.workdir is None and exit_code == 0:
         shutil.rmtree(workdir)

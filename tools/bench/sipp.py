@@ -43,6 +43,8 @@ WATCHER_SCENARIO = SCENARIOS / "watcher.xml"
 WATCHERS_BUFFER_BYTES = 4 * 1024 * 1024
 # What callee B does in each variant of the call (a key of CALLEE_SCENARIOS).
 VARIANTS = {"busy": "busy", "cancel": "cancelled"}
+# The user part of the caller's From (caller.xml's [caller_user]) unless a step says.
+CALLER_USER = "bench"
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,14 @@ class CallCounts:
         return self.created - self.successful
 
 
+def short_trace_path(workdir: Path, name: str) -> Path:
+    """Where the SIPp `name` writes its short trace (-trace_shortmsg): one line per
+    message sent or received, what the bench's invariants are checked from."""
+    return workdir / f"{name}.short.log"
+
+
 def _common_arguments(name: str, endpoint: Endpoint, workdir: Path, recv_timeout_ms: int,
-                      trace_messages: bool) -> list[str]:
+                      trace_messages: bool, short_trace: bool = False) -> list[str]:
     arguments = [
         "sipp", "-nostdin", "-bind_local",
         "-i", endpoint.host, "-p", str(endpoint.port), "-cp", str(endpoint.control_port),
@@ -79,29 +87,38 @@ def _common_arguments(name: str, endpoint: Endpoint, workdir: Path, recv_timeout
     ]
     if trace_messages:
         arguments += ["-trace_msg", "-message_file", str(workdir / f"{name}.messages.log")]
+    if short_trace:
+        arguments += ["-trace_shortmsg", "-shortmessage_file",
+                      str(short_trace_path(workdir, name))]
     return arguments
 
 
 def callee_command(name: str, behaviour: str, endpoint: Endpoint, calls: int,
                    answer_delay_ms: int, workdir: Path, recv_timeout_ms: int,
-                   trace_messages: bool) -> list[str]:
+                   trace_messages: bool, short_trace: bool = False) -> list[str]:
     """A callee that handles `calls` INVITEs with `behaviour` (answer, busy, cancelled)
-    and then exits. `answer_delay_ms` is the ring time of the answering callee."""
+    and then exits. `answer_delay_ms` is the ring time of the answering callee; with
+    `short_trace`, it writes the short trace at `short_trace_path`."""
     return [
-        *_common_arguments(name, endpoint, workdir, recv_timeout_ms, trace_messages),
+        *_common_arguments(name, endpoint, workdir, recv_timeout_ms, trace_messages,
+                           short_trace),
         "-sf", str(CALLEE_SCENARIOS[behaviour]), "-m", str(calls), "-d", str(answer_delay_ms),
     ]
 
 
 def caller_command(endpoint: Endpoint, proxy: tuple[str, int], service: str, rate: int,
                    calls: int, hold_ms: int, workdir: Path, recv_timeout_ms: int,
-                   trace_messages: bool) -> list[str]:
-    """A caller placing `calls` calls to `service` via `proxy` at `rate` calls/s."""
+                   trace_messages: bool, short_trace: bool = False,
+                   caller_user: str = CALLER_USER) -> list[str]:
+    """A caller placing `calls` calls to `service` via `proxy` at `rate` calls/s, each
+    From `caller_user`; with `short_trace`, it writes the short trace at
+    `short_trace_path`."""
     # Calls open at once stay under rate x (hold + the slowest setup SIPp waits for).
     limit = 100 + rate * math.ceil((hold_ms + recv_timeout_ms) / 1000)
     return [
-        *_common_arguments("caller", endpoint, workdir, recv_timeout_ms, trace_messages),
-        "-sf", str(SCENARIOS / "caller.xml"), "-s", service,
+        *_common_arguments("caller", endpoint, workdir, recv_timeout_ms, trace_messages,
+                           short_trace),
+        "-sf", str(SCENARIOS / "caller.xml"), "-s", service, "-key", "caller_user", caller_user,
         "-r", str(rate), "-m", str(calls), "-l", str(limit), "-d", str(hold_ms),
         # SIPp writes response times in batches of -rtt_freq calls and drops a last
         # partial batch, so the batch size divides the number of calls.
