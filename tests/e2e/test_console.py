@@ -2,10 +2,13 @@
 opening the page the real proxy serves at /console, while SIPp phones call.
 
 Alice (line 1000) delegates to Bob. Bob signs in on a phone-sized screen and
-watches Alice's line: idle, ringing, in use, held, in use, idle. Erin accepts
-Alice's invitation in the page, sees Alice's line appear and the next call ring her.
-A screenshot of each state is saved in the test's temporary directory
-(``screenshots/``).
+watches Alice's line: idle, ringing, in use, held, in use, idle; then the call is
+on top of the history, answered by Alice, with its routing decision in words.
+Erin accepts Alice's invitation in the page, sees Alice's line appear and the next
+call ring her. On a desk-sized screen, Carol (Alice's VIP contact) calls: the
+ringing line stands out with her name, and the missed call tops the history; the
+explain form answers with the keyboard alone. A screenshot of each state is saved
+in the test's temporary directory (``screenshots/``), not compared with anything.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.select import Select
 
-from .browser import start_chromium
+from .browser import DESKTOP_WINDOW, start_chromium
 from .conftest import StartProxy
 from .delegation_support import LINE
 from .loopback import Endpoint, LoopbackAllocator, wait_until
@@ -46,9 +51,29 @@ record();
 """
 
 
+# Each state the line card shows, with its classes and text, recorded by the page
+# as it changes: a VIP's call rings one second, shorter than a check from here takes.
+RECORD_CARDS = """
+const line = arguments[0];
+window.seenCards = [];
+new MutationObserver(() => {
+  const card = document.querySelector(`li[data-line="${line}"]`);
+  if (card) window.seenCards.push([card.dataset.state, card.className, card.innerText]);
+}).observe(document.getElementById("lines"), {subtree: true, childList: true});
+"""
+FIRST_CALL = "#history li.call"
+
+
 @pytest.fixture
 def chromium(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     browser = start_chromium(tmp_path / "chromium")
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture
+def desktop_chromium(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    browser = start_chromium(tmp_path / "chromium", window=DESKTOP_WINDOW)
     yield browser
     browser.quit()
 
@@ -60,6 +85,12 @@ def sign_in(browser: webdriver.Chrome, api: Endpoint, user: str) -> None:
     browser.find_element(By.ID, "username").send_keys(user)
     browser.find_element(By.ID, "password").send_keys(PASSWORDS[user])
     browser.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+
+
+def scroll_to(browser: webdriver.Chrome, element_id: str) -> None:
+    """Bring a panel into the window, for the screenshot that follows."""
+    browser.execute_script("document.getElementById(arguments[0]).scrollIntoView();",
+                           element_id)
 
 
 def line_state(browser: webdriver.Chrome) -> str | None:
@@ -115,9 +146,20 @@ def test_bob_watches_alices_line_ring_answered_held_and_idle_in_the_console(
 
     seen = chromium.execute_script("return window.seenStates;")
     assert seen == ["idle", "ringing", "in_use", "held", "in_use", "idle"], (seen, shown)
+
+    # The call just over is on top of the history, newest first, with its decision.
+    assert wait_until(lambda: read(chromium, FIRST_CALL, "dataset.answeredBy") == "alice",
+                      3.0), read(chromium, "#history", "innerText")
+    outcome = read(chromium, f"{FIRST_CALL} .outcome", "textContent") or ""
+    assert outcome.startswith("answered · answered by Alice · 0:"), outcome
+    assert read(chromium, f"{FIRST_CALL} .decision", "textContent") == (
+        "other caller: ring me only; alice answered")
+    scroll_to(chromium, "history-panel")
+    chromium.save_screenshot(str(shots / "9-history.png"))
     saved = sorted(path.name for path in shots.iterdir())
     assert {name.split("-", 1)[1] for name in saved} == {"idle.png", "ringing.png",
-                                                          "in_use.png", "held.png"}, saved
+                                                          "in_use.png", "held.png",
+                                                          "history.png"}, saved
 
 
 def test_erin_accepts_alices_invitation_in_the_console_and_the_next_call_rings_her(
@@ -168,3 +210,91 @@ def test_erin_accepts_alices_invitation_in_the_console_and_the_next_call_rings_h
     seen = chromium.execute_script("return window.seenStates;")
     assert seen == ["idle", "ringing", "in_use", "idle"], seen
     assert "In use by Erin" in card, card
+
+
+def test_a_vip_callers_ringing_line_stands_out_and_the_missed_call_tops_the_history(
+    vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator,
+    desktop_chromium: webdriver.Chrome, tmp_path: Path
+) -> None:
+    api = loopback.endpoint()
+    # Alice rings for her 1 s ring timeout and nobody else is rung: the call is missed.
+    alice = sipp.uas("alice", "uas_ring_until_cancel.xml", timeout=20.0)
+    proxy = vipproxy({}, directory=api_office(
+        {"alice": alice.uri("alice"), "bob": "sip:bob@127.0.0.1:9",
+         "erin": "sip:erin@127.0.0.1:9"}, api))
+    browser = desktop_chromium
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    sign_in(browser, api, "bob")
+    assert wait_until(lambda: line_state(browser) == "idle", 5.0), browser.page_source
+    browser.execute_script(RECORD_CARDS, LINE)
+    browser.save_screenshot(str(shots / "desktop-0-idle.png"))
+
+    # Carol's number as her phone sends it, with a display name the page must not
+    # trust: the name shown is the contact's, the one the routing decision matched.
+    caller = sipp.uac("carol", "uac_expect_failure.xml", remote=proxy.endpoint, service=LINE,
+                      keys={"caller": "4155550199", "caller_name": "Not Carol"})
+    assert wait_until(lambda: line_state(browser) == "ringing", 3.0), browser.page_source
+    browser.save_screenshot(str(shots / "desktop-1-ringing-vip.png"))
+    assert_all_passed(*sipp.finish(caller, alice))
+    assert wait_until(lambda: line_state(browser) == "idle", 3.0)
+
+    cards = browser.execute_script("return window.seenCards;")
+    ringing = [card for card in cards if card[0] == "ringing"]
+    assert ringing, cards
+    for _, classes, text in ringing:
+        assert "vip" in classes.split(), (classes, text)
+        assert "VIP caller: Carol Ng" in text and "VIP" in text.split(), text
+        assert "Not Carol" not in text, text
+    assert all("vip" not in classes.split() for state, classes, _ in cards
+               if state == "idle"), cards
+
+    assert wait_until(lambda: read(browser, FIRST_CALL, "dataset.outcome") == "missed", 3.0), \
+        read(browser, "#history", "innerText")
+    assert read(browser, f"{FIRST_CALL} .decision", "textContent") == (
+        "VIP contact Carol Ng: ring me only; alice did not answer in 1 s; nobody answered")
+    assert "VIP" in (read(browser, f"{FIRST_CALL} h3", "textContent") or "")
+    scroll_to(browser, "history-panel")
+    browser.save_screenshot(str(shots / "desktop-2-history.png"))
+
+    # Filtered by outcome: no call was answered.
+    Select(browser.find_element(By.ID, "history-outcome")).select_by_value("answered")
+    assert wait_until(lambda: read(browser, "#history-status", "textContent") == "No calls.",
+                      3.0), read(browser, "#history-status", "textContent")
+    assert read(browser, FIRST_CALL, "dataset.outcome") is None
+    browser.save_screenshot(str(shots / "desktop-3-filtered.png"))
+
+
+def test_the_explain_form_says_why_a_call_would_go_where_it_goes_keyboard_only(
+    vipproxy: StartProxy, loopback: LoopbackAllocator, chromium: webdriver.Chrome,
+    tmp_path: Path
+) -> None:
+    api = loopback.endpoint()
+    vipproxy({}, directory=api_office({user: f"sip:{user}@127.0.0.1:9" for user in PASSWORDS},
+                                      api, vip_callers="ring_me_then_delegates"))
+    sign_in(chromium, api, "bob")
+    assert wait_until(lambda: line_state(chromium) == "idle", 5.0), chromium.page_source
+    assert wait_until(lambda: read(chromium, f'#explain-line option[value="{LINE}"]',
+                                   "value") == LINE, 3.0)
+
+    form = chromium.find_element(By.ID, "explain-caller")
+    form.send_keys("+1 415 555 0199")
+    # The line, then the button, are the next stops of the keyboard.
+    form.send_keys(Keys.TAB)
+    assert chromium.switch_to.active_element.get_attribute("id") == "explain-line"
+    Select(chromium.switch_to.active_element).select_by_value(LINE)
+    chromium.switch_to.active_element.send_keys(Keys.TAB)
+    assert chromium.switch_to.active_element.text == "Explain"
+    chromium.switch_to.active_element.send_keys(Keys.ENTER)
+
+    assert wait_until(lambda: read(chromium, "#explain-answer", "textContent"), 3.0), \
+        read(chromium, "#explain-error", "textContent")
+    answer = read(chromium, "#explain-answer", "textContent") or ""
+    assert "VIP: yes, Carol Ng" in answer, answer
+    assert "policy: ring_me_then_delegates" in answer, answer
+    assert read(chromium, "#explain-result", "textContent") == (
+        "Routed by the ring me then delegates policy.")
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    scroll_to(chromium, "explain-panel")
+    chromium.save_screenshot(str(shots / "explained.png"))
