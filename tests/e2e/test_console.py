@@ -13,15 +13,20 @@ in the test's temporary directory (``screenshots/``), not compared with anything
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
+
+from proxy.store import open_store
 
 from .browser import DESKTOP_WINDOW, start_chromium
 from .conftest import StartProxy
@@ -30,6 +35,7 @@ from .loopback import Endpoint, LoopbackAllocator, wait_until
 from .sipp import SippLauncher, assert_all_passed
 from .test_api import PASSWORDS, api_office, client
 from .test_api_events import office_where_alice_holds
+from .test_history import an_old_call, database
 
 pytestmark = pytest.mark.e2e
 
@@ -85,6 +91,14 @@ def sign_in(browser: webdriver.Chrome, api: Endpoint, user: str) -> None:
     browser.find_element(By.ID, "username").send_keys(user)
     browser.find_element(By.ID, "password").send_keys(PASSWORDS[user])
     browser.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+
+
+def office(api: Endpoint, phones: Mapping[str, str] | None = None,
+           **policies: str) -> dict[str, Any]:
+    """The API office where the users of ``phones`` have those phones and the others
+    none that answers."""
+    endpoints = {user: f"sip:{user}@127.0.0.1:9" for user in PASSWORDS}
+    return api_office({**endpoints, **(phones or {})}, api, **policies)
 
 
 def scroll_to(browser: webdriver.Chrome, element_id: str) -> None:
@@ -168,9 +182,8 @@ def test_erin_accepts_alices_invitation_in_the_console_and_the_next_call_rings_h
 ) -> None:
     api = loopback.endpoint()
     erin_phone = sipp.uas("erin", "uas_answer.xml", timeout=20.0)
-    proxy = vipproxy({}, directory=api_office(
-        {"alice": "sip:alice@127.0.0.1:9", "bob": "sip:bob@127.0.0.1:9",
-         "erin": erin_phone.uri("erin")}, api, other_callers="ring_delegates_only"))
+    proxy = vipproxy({}, directory=office(api, {"erin": erin_phone.uri("erin")},
+                                          other_callers="ring_delegates_only"))
     with client(api, "alice") as alice:
         invited = alice.put("/delegations/alice/delegates/erin",
                             json={"privileges": ["answer_calls"]})
@@ -219,9 +232,7 @@ def test_a_vip_callers_ringing_line_stands_out_and_the_missed_call_tops_the_hist
     api = loopback.endpoint()
     # Alice rings for her 1 s ring timeout and nobody else is rung: the call is missed.
     alice = sipp.uas("alice", "uas_ring_until_cancel.xml", timeout=20.0)
-    proxy = vipproxy({}, directory=api_office(
-        {"alice": alice.uri("alice"), "bob": "sip:bob@127.0.0.1:9",
-         "erin": "sip:erin@127.0.0.1:9"}, api))
+    proxy = vipproxy({}, directory=office(api, {"alice": alice.uri("alice")}))
     browser = desktop_chromium
     shots = tmp_path / "screenshots"
     shots.mkdir()
@@ -270,8 +281,7 @@ def test_the_explain_form_says_why_a_call_would_go_where_it_goes_keyboard_only(
     tmp_path: Path
 ) -> None:
     api = loopback.endpoint()
-    vipproxy({}, directory=api_office({user: f"sip:{user}@127.0.0.1:9" for user in PASSWORDS},
-                                      api, vip_callers="ring_me_then_delegates"))
+    vipproxy({}, directory=office(api, vip_callers="ring_me_then_delegates"))
     sign_in(chromium, api, "bob")
     assert wait_until(lambda: line_state(chromium) == "idle", 5.0), chromium.page_source
     assert wait_until(lambda: read(chromium, f'#explain-line option[value="{LINE}"]',
@@ -298,3 +308,62 @@ def test_the_explain_form_says_why_a_call_would_go_where_it_goes_keyboard_only(
     shots.mkdir()
     scroll_to(chromium, "explain-panel")
     chromium.save_screenshot(str(shots / "explained.png"))
+
+
+async def _calls_before(url: str, now: float) -> None:
+    """Twelve calls on alice's line 1000, one a minute, the newest missed ones
+    first; and one on bob's own line 1001, an hour ago."""
+    store = await open_store(url)
+    for minutes in range(12):
+        store.add_call(replace(an_old_call(now - 60 * (minutes + 1)),
+                               call_id=f"call-{minutes}",
+                               outcome="missed" if minutes < 3 else "busy"))
+    store.add_call(replace(an_old_call(now - 3600), call_id="bobs", line="1001",
+                           delegator="bob", rung="bob"))
+    await store.close()
+
+
+def test_the_history_pages_back_and_filters_by_line_and_outcome(
+    vipproxy: StartProxy, loopback: LoopbackAllocator, chromium: webdriver.Chrome,
+    tmp_path: Path
+) -> None:
+    api = loopback.endpoint()
+    keys, url = database("sqlite", tmp_path)
+    asyncio.run(_calls_before(url, time.time()))
+    vipproxy({}, directory={**office(api), **keys})
+    sign_in(chromium, api, "bob")
+
+    def shown() -> list[str]:
+        found = chromium.execute_script(
+            "return [...document.querySelectorAll('#history li.call')]"
+            ".map((call) => call.dataset.callId);")
+        assert isinstance(found, list)
+        return found
+
+    def status() -> str:
+        return read(chromium, "#history-status", "textContent") or ""
+
+    # Newest first, ten a page.
+    assert wait_until(lambda: status() == "Calls 1 to 10 of 13, newest first.", 5.0), status()
+    assert shown() == [f"call-{minutes}" for minutes in range(10)]
+    newer = chromium.find_element(By.ID, "history-newer")
+    older = chromium.find_element(By.ID, "history-older")
+    assert not newer.is_enabled() and older.is_enabled()
+    older.click()
+    assert wait_until(lambda: status() == "Calls 11 to 13 of 13, newest first.", 3.0), status()
+    assert shown() == ["call-10", "call-11", "bobs"]
+    assert newer.is_enabled() and not older.is_enabled()
+    newer.click()
+    assert wait_until(lambda: shown()[:1] == ["call-0"], 3.0), shown()
+
+    # By line, then by outcome too: each filter starts again at the newest call.
+    Select(chromium.find_element(By.ID, "history-line")).select_by_value("1001")
+    assert wait_until(lambda: shown() == ["bobs"], 3.0), shown()
+    Select(chromium.find_element(By.ID, "history-line")).select_by_value(LINE)
+    Select(chromium.find_element(By.ID, "history-outcome")).select_by_value("missed")
+    assert wait_until(lambda: shown() == ["call-0", "call-1", "call-2"], 3.0), shown()
+    assert status() == "Calls 1 to 3 of 3, newest first."
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    scroll_to(chromium, "history-panel")
+    chromium.save_screenshot(str(shots / "history-filtered.png"))

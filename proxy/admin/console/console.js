@@ -27,15 +27,22 @@ function announce(name, detail) {
   document.dispatchEvent(new CustomEvent(name, { detail }));
 }
 
-// One <option> per watched line, "number · owner", for the panels' line choices.
-function lineOptions() {
-  return [...state.lines.keys()].sort().map((number) => {
+// Offer the watched lines in `select`, one option each ("number · owner"), after
+// its options without a value ("All lines"), keeping what was chosen.
+function offerLines(select) {
+  const numbers = [...state.lines.keys()].sort();
+  if (select.dataset.lines === numbers.join()) return;
+  select.dataset.lines = numbers.join();
+  const chosen = select.value;
+  select.replaceChildren(...[...select.options].filter((option) => !option.value),
+                         ...numbers.map((number) => {
     const option = document.createElement("option");
     const owner = state.lines.get(number).owner;
     option.value = number;
     option.textContent = `${number} · ${state.names[owner] || owner}`;
     return option;
-  });
+  }));
+  if (numbers.includes(chosen)) select.value = chosen;
 }
 
 async function signIn(event) {

@@ -2,11 +2,9 @@
 // to GET /explain, which answers with the decision the proxy would take now and its
 // explanation (the text `vipproxy explain` prints).
 //
-// It uses console.js's `headers`, `$` and `lineOptions` and follows its "console:start",
+// It uses console.js's `headers`, `$` and `offerLines` and follows its "console:start",
 // "console:stop" and "console:line" events. The answer is set with textContent.
 "use strict";
-
-const explained = { lines: "" };
 
 async function explainCall(event) {
   event.preventDefault();
@@ -28,17 +26,6 @@ async function explainCall(event) {
   $("explain-result").focus();
 }
 
-// The lines one may ask about are the lines the stream shows.
-function explainLines() {
-  const options = lineOptions();
-  const numbers = options.map((option) => option.value).join();
-  if (numbers === explained.lines) return;
-  explained.lines = numbers;
-  const chosen = $("explain-line").value;
-  $("explain-line").replaceChildren(...options);
-  if (options.some((option) => option.value === chosen)) $("explain-line").value = chosen;
-}
-
 document.addEventListener("DOMContentLoaded", () => {
   $("explain-form").addEventListener("submit", explainCall);
 });
@@ -48,10 +35,11 @@ document.addEventListener("console:start", () => {
 });
 
 document.addEventListener("console:stop", () => {
-  explained.lines = "";
+  delete $("explain-line").dataset.lines;
   $("explain-result").textContent = "";
   $("explain-answer").textContent = "";
   $("explain-panel").hidden = true;
 });
 
-document.addEventListener("console:line", explainLines);
+// The lines one may ask about are the lines the stream shows.
+document.addEventListener("console:line", () => offerLines($("explain-line")));

@@ -3,7 +3,7 @@
 // by outcome, each call with its routing decision in words (decision_text, built by
 // the proxy). It reads again when a watched line goes idle: a call just ended.
 //
-// It uses console.js's `state`, `headers`, `$`, `lineOptions` and `vipBadge`
+// It uses console.js's `state`, `headers`, `$`, `offerLines` and `vipBadge`
 // (classic scripts share their top-level names) and follows its "console:start", "console:stop" and
 // "console:line" events. Every value from the proxy is set with textContent.
 "use strict";
@@ -13,7 +13,7 @@ const HISTORY_PAGE = 10;
 // again a little later, and once more if it was not there yet.
 const HISTORY_AFTER_CALL_MS = [300, 1500];
 
-const history = { offset: 0, total: 0, lines: "", timers: [] };
+const history = { offset: 0, total: 0, timers: [] };
 
 function historyQuery() {
   const query = new URLSearchParams({ order: "newest", offset: history.offset,
@@ -37,7 +37,7 @@ async function showHistory() {
   $("history").replaceChildren(...page.items.map(historyItem));
   const last = Math.min(page.offset + page.items.length, page.total);
   $("history-status").textContent = page.total === 0 ? "No calls."
-    : `Calls ${page.offset + 1}–${last} of ${page.total}, newest first.`;
+    : `Calls ${page.offset + 1} to ${last} of ${page.total}, newest first.`;
   $("history-newer").disabled = page.offset === 0;
   $("history-older").disabled = last >= page.total;
 }
@@ -83,20 +83,6 @@ function historyDuration(seconds) {
   return `${minutes}:${String(whole % 60).padStart(2, "0")}`;
 }
 
-// The line filter offers the lines the stream shows; it keeps what was chosen.
-function historyLines() {
-  const options = lineOptions();
-  const numbers = options.map((option) => option.value).join();
-  if (numbers === history.lines) return;
-  history.lines = numbers;
-  const chosen = $("history-line").value;
-  const all = document.createElement("option");
-  all.value = "";
-  all.textContent = "All lines";
-  $("history-line").replaceChildren(all, ...options);
-  $("history-line").value = options.some((option) => option.value === chosen) ? chosen : "";
-}
-
 function historyFromStart() {
   history.offset = 0;
   showHistory();
@@ -133,13 +119,13 @@ document.addEventListener("console:start", () => {
 
 document.addEventListener("console:stop", () => {
   history.timers.forEach(clearTimeout);
-  history.lines = "";
+  delete $("history-line").dataset.lines;
   $("history").replaceChildren();
   $("history-panel").hidden = true;
 });
 
 document.addEventListener("console:line", (event) => {
-  historyLines();
+  offerLines($("history-line"));
   const { before, now } = event.detail;
   // A call ended: the first page (where it lands) is read again.
   if (before && before !== "idle" && now === "idle" && history.offset === 0) {
