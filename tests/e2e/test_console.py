@@ -349,11 +349,13 @@ def test_the_history_pages_back_and_filters_by_line_and_outcome(
     newer = chromium.find_element(By.ID, "history-newer")
     older = chromium.find_element(By.ID, "history-older")
     assert not newer.is_enabled() and older.is_enabled()
-    older.click()
+    older.send_keys(Keys.ENTER)
     assert wait_until(lambda: status() == "Calls 11 to 13 of 13, newest first.", 3.0), status()
     assert shown() == ["call-10", "call-11", "bobs"]
     assert newer.is_enabled() and not older.is_enabled()
-    newer.click()
+    # The last page disabled the button pressed; the keyboard is on the other one.
+    assert wait_until(lambda: chromium.switch_to.active_element == newer, 1.0)
+    chromium.switch_to.active_element.send_keys(Keys.ENTER)
     assert wait_until(lambda: shown()[:1] == ["call-0"], 3.0), shown()
 
     # By line, then by outcome too: each filter starts again at the newest call.

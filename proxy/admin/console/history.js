@@ -4,20 +4,22 @@
 // the proxy). It reads again when a watched line goes idle: a call just ended.
 //
 // It uses console.js's `state`, `headers`, `$`, `offerLines` and `vipBadge`
-// (classic scripts share their top-level names) and follows its "console:start", "console:stop" and
-// "console:line" events. Every value from the proxy is set with textContent.
+// (classic scripts share their top-level names, so this file's start with
+// "history") and follows its "console:start", "console:stop" and "console:line"
+// events. Every value from the proxy is set with textContent.
 "use strict";
 
-const HISTORY_PAGE = 10;
+const HISTORY_PAGE_SIZE = 10;
 // The record of a call that just ended is written behind (the store's queue): read
 // again a little later, and once more if it was not there yet.
 const HISTORY_AFTER_CALL_MS = [300, 1500];
 
-const history = { offset: 0, total: 0, timers: [] };
+// The page shown (from `offset`), how many calls there are, the reads still to come.
+const historyPage = { offset: 0, total: 0, timers: [] };
 
 function historyQuery() {
-  const query = new URLSearchParams({ order: "newest", offset: history.offset,
-                                      limit: HISTORY_PAGE });
+  const query = new URLSearchParams({ order: "newest", offset: historyPage.offset,
+                                      limit: HISTORY_PAGE_SIZE });
   if ($("history-line").value) query.set("line", $("history-line").value);
   if ($("history-outcome").value) query.set("outcome", $("history-outcome").value);
   return query;
@@ -33,7 +35,7 @@ async function showHistory() {
     return;
   }
   const page = await answer.json();
-  history.total = page.total;
+  historyPage.total = page.total;
   $("history").replaceChildren(...page.items.map(historyItem));
   const last = Math.min(page.offset + page.items.length, page.total);
   $("history-status").textContent = page.total === 0 ? "No calls."
@@ -84,15 +86,15 @@ function historyDuration(seconds) {
 }
 
 function historyFromStart() {
-  history.offset = 0;
+  historyPage.offset = 0;
   showHistory();
 }
 
 function historyAfterCall() {
-  history.timers.forEach(clearTimeout);
-  const before = history.total;
-  history.timers = HISTORY_AFTER_CALL_MS.map((delay, index) => setTimeout(() => {
-    if (index === 0 || history.total === before) showHistory();
+  historyPage.timers.forEach(clearTimeout);
+  const before = historyPage.total;
+  historyPage.timers = HISTORY_AFTER_CALL_MS.map((delay, index) => setTimeout(() => {
+    if (index === 0 || historyPage.total === before) showHistory();
   }, delay));
 }
 
@@ -102,15 +104,19 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     historyFromStart();
   });
-  $("history-newer").addEventListener("click", () => {
-    history.offset = Math.max(0, history.offset - HISTORY_PAGE);
-    showHistory();
-  });
-  $("history-older").addEventListener("click", () => {
-    history.offset += HISTORY_PAGE;
-    showHistory();
-  });
+  $("history-newer").addEventListener("click", () => historyTurn(-HISTORY_PAGE_SIZE));
+  $("history-older").addEventListener("click", () => historyTurn(HISTORY_PAGE_SIZE));
 });
+
+// A page newer or older. A button that has no page left is disabled, which takes
+// the keyboard's focus away: it goes to the other one.
+async function historyTurn(by) {
+  historyPage.offset = Math.max(0, historyPage.offset + by);
+  await showHistory();
+  const [pressed, other] = by < 0 ? ["history-newer", "history-older"]
+    : ["history-older", "history-newer"];
+  if ($(pressed).disabled && !$(other).disabled) $(other).focus();
+}
 
 document.addEventListener("console:start", () => {
   $("history-panel").hidden = false;
@@ -118,7 +124,7 @@ document.addEventListener("console:start", () => {
 });
 
 document.addEventListener("console:stop", () => {
-  history.timers.forEach(clearTimeout);
+  historyPage.timers.forEach(clearTimeout);
   delete $("history-line").dataset.lines;
   $("history").replaceChildren();
   $("history-panel").hidden = true;
@@ -128,7 +134,7 @@ document.addEventListener("console:line", (event) => {
   offerLines($("history-line"));
   const { before, now } = event.detail;
   // A call ended: the first page (where it lands) is read again.
-  if (before && before !== "idle" && now === "idle" && history.offset === 0) {
+  if (before && before !== "idle" && now === "idle" && historyPage.offset === 0) {
     historyAfterCall();
   }
 });
