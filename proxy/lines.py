@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from proxy.core.events import CallEvent
-from proxy.dialog import CallRecord, DialogTracker, LineChange, Update
+from proxy.dialog import CallRecord, DialogTracker, LineChange, LineView, Update
 
 # How often calls past their deadline (a lost BYE) are looked for.
 EXPIRY_CHECK_SECONDS = 5.0
@@ -34,6 +34,12 @@ class Lines:
         self._wall_offset = time.time() - loop.time()
         self._line_listeners: list[LineListener] = []
         self._record_listeners: list[RecordListener] = []
+
+    def line(self, number: str) -> LineView | None:
+        """The line now, its times in Unix seconds (``DialogTracker.line``): what a
+        page shows as "held since" must survive a reload of the page."""
+        view = self.tracker.line(number)
+        return None if view is None else view.on_wall_clock(self._wall_offset)
 
     def on_line_change(self, listener: LineListener) -> None:
         self._line_listeners.append(listener)

@@ -47,13 +47,15 @@ from proxy.admin.views import (
 )
 from proxy.auth import DigestAuthority
 from proxy.config.errors import ConfigError
+from proxy.dialog import Outcome
 from proxy.dialog.views import LineView
+from proxy.history.decision_text import decision_text
 from proxy.history.view import SINCE_FORMS, since_time
 from proxy.notices import Notice, notices_of
 from proxy.policy.decide import CallInfo, decide
 from proxy.policy.directory import DelegationStatus, Directory
 from proxy.reloading import LiveConfig
-from proxy.store import CallHistory, Registration, StoreError
+from proxy.store import CallHistory, HistoryOrder, Registration, StoreError
 
 HISTORY_PAGE = 50
 HISTORY_PAGE_MAX = 500
@@ -66,7 +68,8 @@ class HistoryPages(Protocol):
 
     async def __call__(self, *, lines: Collection[str] | None,
                        delegators: Collection[str] | None, since: float | None,
-                       offset: int, limit: int) -> tuple[int, list[CallHistory]]: ...
+                       outcomes: Collection[str] | None, offset: int, limit: int,
+                       order: HistoryOrder) -> tuple[int, list[CallHistory]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +169,17 @@ def build_api(proxy: RunningProxy) -> FastAPI:
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
 
-    @api.get("/history", summary="the shared call history, oldest first, one page")
+    @api.get("/history", summary="the shared call history, one page, each call with its"
+                                 " routing decision in words (decision_text)")
     async def history(
         who: Who,
         line: Annotated[str | None, Query(description="only calls on this line")] = None,
         since: Annotated[str | None, Query(description=f"only calls started since: "
                                                        f"{SINCE_FORMS}")] = None,
+        outcome: Annotated[list[Outcome] | None, Query(
+            description="only calls with this outcome (repeat for several)")] = None,
+        order: Annotated[HistoryOrder, Query(description="oldest or newest first")] = (
+            HistoryOrder.OLDEST_FIRST),
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=HISTORY_PAGE_MAX)] = HISTORY_PAGE,
     ) -> dict[str, Any]:
@@ -190,8 +198,10 @@ def build_api(proxy: RunningProxy) -> FastAPI:
                 raise HTTPException(422, f"since: {error}") from None
         total, rows = await proxy.history(lines=lines,
                                           delegators=shared_delegators(directory, who),
-                                          since=started, offset=offset, limit=limit)
-        return page(total, [asdict(row) for row in rows], offset, limit)
+                                          since=started, outcomes=outcome, offset=offset,
+                                          limit=limit, order=order)
+        return page(total, [{**asdict(row), "decision_text": decision_text(row)}
+                            for row in rows], offset, limit)
 
     @api.get("/explain", summary="how a call would be routed now, and why (as vipproxy "
                                  "explain)")

@@ -59,7 +59,7 @@ async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Tr
     lines.on_call_finished(counts.call_finished)
     access = Access(lambda: secrets.token_urlsafe(_SESSION_TOKEN_BYTES))
     authority = phones.auth.authority if phones.auth is not None else None
-    feeds = LineFeeds(lines.tracker.line, time.time)
+    feeds = LineFeeds(lines.line, time.time)
     lines.on_line_change(feeds.changed)
     live.on_reload(lambda config: feeds.rescope(config.directory))
     registry = CollectorRegistry()
@@ -88,7 +88,7 @@ async def start_management_api(live: LiveConfig, core: ProxyCore, transports: Tr
         live=live,
         authority=authority,
         access=access,
-        line=lines.tracker.line,
+        line=lines.line,
         feeds=feeds,
         history=store.call_history_page,
         registrations=store.load_registrations,

@@ -57,6 +57,7 @@ class Leg:
     contact: str | None = None  # the callee phone's Contact
     confirmed: float | None = None
     held_by: Side | None = None
+    held_at: float | None = None
     end: LegEnd | None = None
 
     def apply(self, event: LegInput, end: LegEnd | None = None) -> bool:
@@ -169,12 +170,16 @@ class Call:
         held = None
         if leg.held_by is not None:
             held = HeldBy.LOCAL if leg.held_by is line_side else HeldBy.REMOTE
+        # The caller is a VIP contact of the called line's owner: not of the line
+        # the call was placed from.
+        vip = self.decision.vip if self.decision is not None and line_side is Side.CALLEE else None
         return DialogView(
             id=f"{self._id_prefix}-{leg.branch_id}", call_id=self.call_id,
             local_tag=local_tag, remote_tag=remote_tag, direction=appearance.direction,
             state=leg.state, local=local, remote=remote, held_by=held,
             terminated_by=_terminated_event(leg.end, line_side), started=leg.started,
-            confirmed=leg.confirmed)
+            confirmed=leg.confirmed, held_at=leg.held_at,
+            vip=vip.label if vip is not None else None)
 
     def record(self, appearance: Appearance, ended: float,
                pickups: Sequence[Call] = ()) -> CallRecord:

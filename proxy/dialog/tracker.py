@@ -362,10 +362,10 @@ class DialogTracker:
         """RFC 3264 §8.4: the side that offered held media holds the call; its offer
         of active media resumes it. The other side's offers do not undo a hold."""
         if holding and leg.held_by is None:
-            leg.held_by = side
+            leg.held_by, leg.held_at = side, at
             call.held_by, call.held_at = call.person_on(side, leg), at
         elif not holding and leg.held_by is side:
-            leg.held_by = None
+            leg.held_by = leg.held_at = None
         else:
             return NO_UPDATE
         return self._changes(call, [])

@@ -9,7 +9,7 @@ the point of view of the entity the watcher subscribed to: ``local`` is the line
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 class DialogState(enum.StrEnum):
@@ -66,7 +66,10 @@ class DialogView:
 
     ``id`` is stable for the dialog's life and unique among the line's dialogs;
     ``terminated_by`` is RFC 4235's ``event`` attribute of a terminated state
-    (cancelled, rejected, local-bye, remote-bye, timeout, error).
+    (cancelled, rejected, local-bye, remote-bye, timeout, error). ``vip`` is the
+    VIP contact the routing decision matched the caller with (its label), on the
+    called line's dialogs: what the decision believed, under the trust rules, not
+    what the remote identity looks like.
     """
 
     id: str
@@ -81,6 +84,14 @@ class DialogView:
     terminated_by: str | None = None
     started: float = 0.0  # on the events' clock
     confirmed: float | None = None
+    held_at: float | None = None  # since when ``held_by`` holds it
+    vip: str | None = None
+
+    def moved(self, offset: float) -> DialogView:
+        """The view with its times moved by ``offset`` (loop clock -> Unix time)."""
+        return replace(self, started=self.started + offset,
+                       confirmed=None if self.confirmed is None else self.confirmed + offset,
+                       held_at=None if self.held_at is None else self.held_at + offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +106,13 @@ class LineView:
     def state(self) -> LineState:
         states = [_line_state(dialog) for dialog in self.dialogs]
         return max(states, key=_BUSIEST.index, default=LineState.IDLE)
+
+    def on_wall_clock(self, offset: float) -> LineView:
+        """The line with its dialogs' times moved by ``offset`` (loop clock -> Unix
+        time), for whoever shows them to a person."""
+        if not self.dialogs:
+            return self
+        return replace(self, dialogs=tuple(dialog.moved(offset) for dialog in self.dialogs))
 
 
 @dataclass(frozen=True, slots=True)

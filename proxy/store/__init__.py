@@ -7,8 +7,8 @@ write-behind, so nothing on the per-message path awaits the database.
 """
 
 from proxy.store.errors import StoreError
-from proxy.store.records import CallHistory, Received, Registration
+from proxy.store.records import CallHistory, HistoryOrder, Received, Registration
 from proxy.store.store import Store, StoreStats, open_store
 
-__all__ = ["CallHistory", "Received", "Registration", "Store", "StoreError", "StoreStats",
-           "open_store"]
+__all__ = ["CallHistory", "HistoryOrder", "Received", "Registration", "Store", "StoreError",
+           "StoreStats", "open_store"]

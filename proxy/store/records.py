@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 
@@ -13,6 +14,13 @@ class Received:
     transport: str  # "UDP", "TCP", ...
     host: str  # IP literal, IPv6 without brackets
     port: int
+
+
+class HistoryOrder(enum.StrEnum):
+    """Which calls of the history come first in a page."""
+
+    OLDEST_FIRST = "oldest"  # as ``vipproxy history`` prints them
+    NEWEST_FIRST = "newest"  # as the console shows them: the call just over on top
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ from proxy.store.database import create_engine, parse_url, shown
 from proxy.store.errors import StoreError
 from proxy.store.migrate import upgrade_to_head
 from proxy.store.pending import Delete, Operation, PendingWrites
-from proxy.store.records import CallHistory, Received, Registration
+from proxy.store.records import CallHistory, HistoryOrder, Received, Registration
 from proxy.store.schema import call_history, delegations, registrations, secrets
 
 # What a database or its driver raises when it cannot be reached or refuses.
@@ -182,11 +182,16 @@ class Store:
 
     async def call_history_page(self, *, lines: Collection[str] | None = None,
                                 delegators: Collection[str] | None = None,
-                                since: float | None = None, offset: int = 0,
-                                limit: int) -> tuple[int, list[CallHistory]]:
-        """How many calls :meth:`call_history` would give, and ``limit`` of them
-        from ``offset`` on: one page, read as such from the database."""
+                                since: float | None = None,
+                                outcomes: Collection[str] | None = None, offset: int = 0,
+                                limit: int, order: HistoryOrder = HistoryOrder.OLDEST_FIRST,
+                                ) -> tuple[int, list[CallHistory]]:
+        """How many calls :meth:`call_history` would give (only those whose outcome
+        is one of ``outcomes``, when given), and ``limit`` of them from ``offset`` on,
+        in ``order``: one page, read as such from the database."""
         filters = _history_filters(lines, delegators, since)
+        if outcomes is not None:
+            filters.append(call_history.c.outcome.in_(list(outcomes)))
         try:
             async with self._engine.connect() as connection:
                 total = await connection.scalar(
@@ -194,7 +199,9 @@ class Store:
         except _DATABASE_ERRORS as error:
             raise StoreError(self.url, f"cannot count the call history: {_describe(error)}"
                              ) from error
-        query = (select(call_history).where(*filters).order_by(*_HISTORY_ORDER)
+        ordered = (_HISTORY_ORDER if order is HistoryOrder.OLDEST_FIRST
+                   else [column.desc() for column in _HISTORY_ORDER])
+        query = (select(call_history).where(*filters).order_by(*ordered)
                  .offset(offset).limit(limit))
         rows = await self._rows(query, "the call history")
         return int(total or 0), [CallHistory(**row) for row in rows]

@@ -16,6 +16,7 @@ from selenium.webdriver.chrome.service import Service
 
 # A phone's screen (CSS pixels): the console must work there, not only on a desk.
 PHONE_WINDOW = (390, 844)
+DESKTOP_WINDOW = (1366, 900)
 _QUIET = ["--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
           "--no-default-browser-check", "--disable-background-networking",
           "--disable-component-update", "--disable-sync", "--disable-default-apps",

@@ -108,7 +108,15 @@ def test_metrics_and_history_show_the_calls_placed(
     with client(api, "admin") as admin:
         assert wait_until(lambda: admin.get("/history").json()["total"] == 2, 5.0)
         second = admin.get("/history", params={"offset": 1, "limit": 1}).json()
+        # Newest first (the console's order), each call with its decision in words.
+        newest = admin.get("/history", params={"order": "newest", "limit": 1}).json()
+        answered = admin.get("/history", params={"outcome": ["answered", "missed"]}).json()
+        missed = admin.get("/history", params={"outcome": "missed"}).json()
+        assert admin.get("/history", params={"order": "sideways"}).status_code == 422
     assert (second["total"], [row["line"] for row in second["items"]]) == (2, ["1001"]), second
+    assert [row["line"] for row in newest["items"]] == ["1001"], newest
+    assert newest["items"][0]["decision_text"] == "bob's own line, no delegation; bob answered"
+    assert (answered["total"], missed["total"]) == (2, 0), (answered, missed)
 
 
 def test_users_see_what_the_delegation_shares_and_nothing_else(

@@ -68,6 +68,11 @@ def test_a_delegate_sees_alices_line_ring_answered_held_and_idle_as_it_happens(
         assert bob.states(LINE) == ["idle", "ringing", "in_use", "held", "in_use", "idle"]
         in_use = next(event for event in bob.of(LINE) if event.line["state"] == "in_use")
         assert in_use.line["dialogs"][0]["local"]["user"] == "alice"
+        assert in_use.line["dialogs"][0]["vip"] is None  # not a VIP contact of alice
+        # Since when it is held is the tracker's, in Unix seconds like the event's time
+        # (the loop's clock moved by the wall clock's offset at start: near, not equal).
+        held = next(event for event in bob.of(LINE) if event.line["state"] == "held")
+        assert abs(held.line["dialogs"][0]["held_at"] - held.line["at"]) < 0.5, held.line
         assert all(event.line["line"] != LINE for event in erin.events)
         assert total(samples(api), "vipproxy_api_line_streams") == 2
     finally:

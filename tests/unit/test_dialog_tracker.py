@@ -5,10 +5,9 @@ BYE, the line that is full, and the record each call leaves."""
 from __future__ import annotations
 
 import pytest
-from fakelink import CALLER, TOKENS, FakeLoop, Link, answer, cancel_for, invite, make_core
+from fakelink import CALLER, TOKENS, answer, cancel_for, invite, make_core
 
 from proxy.config.loader import parse_config
-from proxy.core.driver import ProxyCore
 from proxy.core.events import BranchRung, CallRouted
 from proxy.core.router import route_request
 from proxy.dialog import (
@@ -48,12 +47,17 @@ delegations:
     voicemail: sip:vm@127.0.0.4:5070
 """
 
+VIP_DELEGATION = """vip_delegation: {enabled: true, vip_callers: ring_me_only,
+                     other_callers: ring_me_only}
+    vip_contacts:
+      - {first_name: Carol, last_name: Ng, company: Acme, numbers: ["+14155550199"]}"""
+
 
 class Proxy:
     """The core with a tracker listening, as the app wires them."""
 
-    def __init__(self, settings: DialogSettings | None = None) -> None:
-        self.core, self.loop, self.link = _core()
+    def __init__(self, config: str = CONFIG, settings: DialogSettings | None = None) -> None:
+        self.core, self.loop, self.link = make_core(config)
         self.tracker = DialogTracker(self.core_directory, settings)
         self.changes: list[LineChange] = []
         self.records: list[CallRecord] = []
@@ -81,10 +85,6 @@ class Proxy:
         view = self.tracker.line(line)
         assert view is not None
         return [(dialog.local.user, dialog.state) for dialog in view.dialogs]
-
-
-def _core() -> tuple[ProxyCore, FakeLoop, Link]:
-    return make_core(CONFIG)
 
 
 def _in_dialog(method: str, *, from_callee: str | None = None, body: str = "",
@@ -163,16 +163,24 @@ def test_a_forked_call_shows_each_branch_early_and_exactly_one_confirmed() -> No
 def test_hold_and_resume_by_either_side_and_the_hang_up_leave_a_record() -> None:
     proxy = Proxy()
     _answered_by_alice(proxy)
+    proxy.loop.advance(0.25)  # less than T1: nothing is retransmitted meanwhile
+    held_at = proxy.loop.time()
     proxy.core.receive(_in_dialog("INVITE", from_callee="a", body=_sdp("sendonly")), ALICE_HOP)
     proxy.respond(_forwarded(proxy), 200, "OK", CALLER, "caller-tag")
     view = proxy.tracker.line("1000")
     assert view is not None and view.state is LineState.HELD
     assert view.dialogs[0].held_by is HeldBy.LOCAL  # alice's phone held it
+    # Since when, kept by the tracker: a page opened later shows the true time.
+    assert view.dialogs[0].held_at == held_at > view.dialogs[0].confirmed  # type: ignore[operator]
+    on_wall = view.on_wall_clock(1_700_000_000.0).dialogs[0]
+    assert (on_wall.held_at, on_wall.started) == (held_at + 1_700_000_000.0,
+                                                  view.dialogs[0].started + 1_700_000_000.0)
 
     proxy.core.receive(_in_dialog("INVITE", from_callee="a", body=_sdp("sendrecv"), cseq=3,
                                   branch="z9hG4bKresume"), ALICE_HOP)
     proxy.respond(_forwarded(proxy), 200, "OK", CALLER, "caller-tag")
-    assert proxy.tracker.line("1000").dialogs[0].held_by is None  # type: ignore[union-attr]
+    resumed = proxy.tracker.line("1000").dialogs[0]  # type: ignore[union-attr]
+    assert (resumed.held_by, resumed.held_at) == (None, None)
 
     proxy.core.receive(_in_dialog("INVITE", body=_sdp("inactive", "0.0.0.0"), cseq=4,
                                   branch="z9hG4bKhold2"), CALLER)
@@ -193,6 +201,22 @@ def test_hold_and_resume_by_either_side_and_the_hang_up_leave_a_record() -> None
     assert record.caller == "+14155550199" and record.caller_source == "from"
     assert record.hung_up_by == "+14155550199" and record.end_reason == "bye"
     assert record.policy == "ring_all" and record.stages is not None
+
+
+def test_the_line_says_the_caller_is_the_vip_contact_the_routing_decision_matched() -> None:
+    proxy = Proxy(CONFIG.replace("vip_delegation: {enabled: false}", VIP_DELEGATION))
+    proxy.ring()
+    view = proxy.tracker.line("1000")
+    assert view is not None and len(view.dialogs) == 1  # ring_me_only: alice alone
+    assert view.dialogs[0].vip == "Carol Ng (Acme)"
+    # The trusted peer asserts another caller: the decision believes that identity,
+    # so the From naming Carol does not make the call a VIP's.
+    asserted = Proxy(CONFIG.replace("vip_delegation: {enabled: false}", VIP_DELEGATION))
+    asserted.core.receive(invite("sip:1000@127.0.0.1:5060", extra=(
+        "P-Asserted-Identity: <sip:+14155550123@127.0.0.9>\r\n")), CALLER)
+    view = asserted.tracker.line("1000")
+    assert view is not None and [d.vip for d in view.dialogs] == [None], view
+    assert view.dialogs[0].remote.identity == "sip:+14155550123@127.0.0.9"
 
 
 def test_a_call_answered_by_the_delegate_is_recorded_as_his() -> None:
@@ -239,7 +263,7 @@ def test_nobody_answering_ends_in_the_voicemail() -> None:
 
 
 def test_a_lost_bye_ends_the_call_at_the_longest_duration() -> None:
-    proxy = Proxy(DialogSettings(max_duration=3600.0))
+    proxy = Proxy(settings=DialogSettings(max_duration=3600.0))
     _answered_by_alice(proxy)
     now = proxy.loop.time()
     assert proxy.tracker.expire(now + 3599).changed == ()
@@ -265,7 +289,7 @@ def test_a_negotiated_session_timer_ends_a_quiet_call_sooner_and_a_refresh_exten
 
 
 def test_a_full_line_answers_busy_and_the_refusal_is_in_the_history() -> None:
-    proxy = Proxy(DialogSettings(max_calls=1))
+    proxy = Proxy(settings=DialogSettings(max_calls=1))
     _answered_by_alice(proxy)
     second = invite("sip:1000@127.0.0.1:5060", branch="z9hG4bKsecond").replace(
         b"call-1@", b"call-2@")
@@ -279,7 +303,7 @@ def test_a_full_line_answers_busy_and_the_refusal_is_in_the_history() -> None:
 
 
 def test_a_call_placed_from_a_full_line_gets_403_naming_the_line() -> None:
-    proxy = Proxy(DialogSettings(max_calls=1))
+    proxy = Proxy(settings=DialogSettings(max_calls=1))
     _answered_by_alice(proxy)
     placed = invite("sip:1001@127.0.0.1:5060", branch="z9hG4bKplaced").replace(
         b"127.0.0.9:5090;branch", b"127.0.0.2:5070;branch").replace(

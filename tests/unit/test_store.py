@@ -20,7 +20,15 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from proxy.config.loader import parse_config
-from proxy.store import CallHistory, Received, Registration, Store, StoreError, open_store
+from proxy.store import (
+    CallHistory,
+    HistoryOrder,
+    Received,
+    Registration,
+    Store,
+    StoreError,
+    open_store,
+)
 from proxy.store.database import parse_url
 from proxy.store.pending import Delete, PendingWrites
 from proxy.store.schema import metadata
@@ -456,3 +464,31 @@ async def test_a_history_page_is_read_from_the_database_with_the_total(store: St
     assert total == 5
     assert [row.call_id for row in rows] == ["call-1", "call-2"]
     assert await store.call_history_page(lines=["nobody"], limit=2) == (0, [])
+
+
+async def test_a_history_page_newest_first_pages_back_from_the_last_call(store: Store) -> None:
+    for index in range(5):
+        store.add_call(call(f"call-{index}", started=NOW + index))
+    # Two rows of one call at one instant (a call between two users' lines).
+    store.add_call(call("call-5", started=NOW + 5, line="1001", delegator="bob"))
+    store.add_call(call("call-5", started=NOW + 5))
+    await store.flush()
+    total, first = await store.call_history_page(limit=3, order=HistoryOrder.NEWEST_FIRST)
+    assert total == 7
+    assert [(row.call_id, row.line) for row in first] == [
+        ("call-5", "1001"), ("call-5", "+14155550100"), ("call-4", "+14155550100")]
+    _, second = await store.call_history_page(offset=3, limit=3,
+                                              order=HistoryOrder.NEWEST_FIRST)
+    assert [row.call_id for row in second] == ["call-3", "call-2", "call-1"]
+    _, oldest = await store.call_history_page(limit=1)  # the default is unchanged
+    assert [row.call_id for row in oldest] == ["call-0"]
+
+
+async def test_a_history_page_keeps_only_the_outcomes_asked_for(store: Store) -> None:
+    store.add_call(call("answered"))
+    store.add_call(call("missed", started=NOW + 1, outcome="missed", answered_by=None))
+    store.add_call(call("busy", started=NOW + 2, outcome="busy", answered_by=None))
+    await store.flush()
+    total, rows = await store.call_history_page(outcomes=["missed", "busy"], limit=10)
+    assert total == 2
+    assert [row.call_id for row in rows] == ["missed", "busy"]

@@ -13,11 +13,36 @@ const USER_KEY = "vipproxy.console.user";
 const RETRY_MS = [500, 1000, 2000, 5000];
 
 const $ = (id) => document.getElementById(id);
-const state = { token: null, user: null, names: {}, lines: new Map(), since: new Map(),
-                abort: null, retries: 0 };
+const state = { token: null, user: null, names: {}, lines: new Map(), abort: null,
+                retries: 0 };
 
 function headers() {
   return { Authorization: `Bearer ${state.token}` };
+}
+
+// The other panels (history.js, explain.js) follow the page through these events:
+// "console:start" (signed in, names known), "console:stop", and "console:line"
+// ({line, before, now}: a line's state as the stream told it).
+function announce(name, detail) {
+  document.dispatchEvent(new CustomEvent(name, { detail }));
+}
+
+// Offer the watched lines in `select`, one option each ("number · owner"), after
+// its options without a value ("All lines"), keeping what was chosen.
+function offerLines(select) {
+  const numbers = [...state.lines.keys()].sort();
+  if (select.dataset.lines === numbers.join()) return;
+  select.dataset.lines = numbers.join();
+  const chosen = select.value;
+  select.replaceChildren(...[...select.options].filter((option) => !option.value),
+                         ...numbers.map((number) => {
+    const option = document.createElement("option");
+    const owner = state.lines.get(number).owner;
+    option.value = number;
+    option.textContent = `${number} · ${state.names[owner] || owner}`;
+    return option;
+  }));
+  if (numbers.includes(chosen)) select.value = chosen;
 }
 
 async function signIn(event) {
@@ -59,6 +84,7 @@ function signOut() {
   $("invitations-panel").hidden = true;
   $("sign-in").hidden = false;
   $("username").focus();
+  announce("console:stop");
 }
 
 async function start(token, user) {
@@ -74,6 +100,7 @@ async function start(token, user) {
     for (const entry of await users.json()) state.names[entry.id] = entry.name || entry.id;
     $("user-name").textContent = state.names[user] || user;
   }
+  announce("console:start");
   showInvitations();
   follow();
 }
@@ -172,19 +199,17 @@ async function readEvents(body, onEvent) {
 }
 
 function received(name, data) {
+  const before = new Map([...state.lines].map(([number, line]) => [number, line.state]));
   if (name === "snapshot") {
     state.lines.clear();
-    for (const line of data.lines) remember(line, data.at);
+    for (const line of data.lines) state.lines.set(line.line, line);
   } else if (name === "line") {
-    remember(data, data.at);
+    state.lines.set(data.line, data);
   }
   render();
-}
-
-function remember(line, at) {
-  const before = state.lines.get(line.line);
-  if (!before || before.state !== line.state) state.since.set(line.line, at);
-  state.lines.set(line.line, line);
+  for (const [number, line] of state.lines) {
+    announce("console:line", { line: number, before: before.get(number), now: line.state });
+  }
 }
 
 function showStatus(text) {
@@ -202,14 +227,28 @@ function number(uri) {
   return match ? match[1] : uri;
 }
 
+// The VIP contact the proxy matched the caller with (the routing decision's, not a
+// guess from the caller's number), if any.
+function vipOf(line) {
+  const dialog = line.dialogs.find((each) => each.state !== "terminated" && each.vip);
+  return dialog ? dialog.vip : null;
+}
+
+function vipBadge() {
+  const badge = document.createElement("span");
+  badge.className = "badge";
+  badge.textContent = "VIP";
+  return badge;
+}
+
 function describe(line) {
   const live = line.dialogs.filter((dialog) => dialog.state !== "terminated");
   const confirmed = live.filter((dialog) => dialog.state === "confirmed");
-  const since = new Date((state.since.get(line.line) || 0) * 1000).toLocaleTimeString();
   if (line.state === "ringing") {
     const caller = person(live[0] && live[0].remote);
     const rung = [...new Set(live.map((dialog) => person(dialog.local)))].join(", ");
-    return [`From ${caller}`, `Ringing ${rung}`];
+    const vip = vipOf(line);
+    return [vip ? `VIP caller: ${vip}` : `From ${caller}`, `Ringing ${rung}`];
   }
   if (line.state === "in_use") {
     const dialog = confirmed[0];
@@ -218,6 +257,7 @@ function describe(line) {
   if (line.state === "held") {
     const dialog = confirmed[0];
     const holder = dialog.held_by === "local" ? person(dialog.local) : person(dialog.remote);
+    const since = new Date(dialog.held_at * 1000).toLocaleTimeString();
     return [`Held by ${holder} since ${since}`, `With ${person(dialog.remote)}`];
   }
   return [];
@@ -228,7 +268,8 @@ function render() {
     a.owner.localeCompare(b.owner) || a.line.localeCompare(b.line));
   $("lines").replaceChildren(...items.map((line) => {
     const item = document.createElement("li");
-    item.className = `line ${line.state}`;
+    const vip = vipOf(line);
+    item.className = `line ${line.state}${vip ? " vip" : ""}`;
     item.dataset.line = line.line;
     item.dataset.state = line.state;
     const title = document.createElement("h3");
@@ -237,6 +278,7 @@ function render() {
     status.className = "state";
     status.textContent = line.state.replace("_", " ");
     item.append(title, status);
+    if (vip) item.append(" ", vipBadge());
     for (const text of describe(line)) {
       const detail = document.createElement("p");
       detail.className = "detail";
