@@ -58,6 +58,7 @@ function signOut() {
   $("lines-panel").hidden = true;
   $("invitations-panel").hidden = true;
   $("sign-in").hidden = false;
+  document.dispatchEvent(new CustomEvent("console:stop"));
   $("username").focus();
 }
 
@@ -76,6 +77,9 @@ async function start(token, user) {
   }
   showInvitations();
   follow();
+  // The management panels (manage.js) start from here.
+  document.dispatchEvent(new CustomEvent("console:start",
+                                         { detail: { token, user, names: state.names } }));
 }
 
 // Invitations to serve as someone's delegate: the pending ones with accept and
@@ -122,6 +126,7 @@ async function answerInvitation(delegator, verb) {
       .join(" ");
   }
   showInvitations();
+  document.dispatchEvent(new CustomEvent("console:changed"));
 }
 
 // Read the stream until it ends, then connect again after a pause that grows.
