@@ -172,7 +172,7 @@ def test_bob_adds_a_vip_contact_in_the_page_and_the_next_call_from_it_rings_alic
     assert decisions == [("ring_me_only", True)], decisions
 
 
-def test_a_refused_contact_shows_the_apis_problems_next_to_the_form(
+def test_a_refused_contact_shows_the_apis_problems_then_bob_edits_and_removes_one(
     vipproxy: StartProxy, loopback: LoopbackAllocator, chromium: webdriver.Chrome, shots: Path
 ) -> None:
     api = loopback.endpoint()
@@ -190,6 +190,25 @@ def test_a_refused_contact_shows_the_apis_problems_next_to_the_form(
         " vip_contacts[0]")
     assert chromium.switch_to.active_element.get_attribute("class") == "problems error"
     snap(chromium, shots, "0-refused")
+
+    # Bob edits Carol instead (her number gets a label), then removes her.
+    appears(chromium, f"{ALICES_VIPS} button[aria-label='Edit Carol Ng']").click()
+    block = find(chromium, f"{ALICES_VIPS} form")[0]
+    assert chromium.switch_to.active_element == field(block, "First name")
+    numbers = field(block, "Numbers (one a line; a label after a comma)")
+    assert numbers.get_attribute("value") == "+1 (415) 555-0199"
+    numbers.send_keys(", office")
+    block.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert wait_until(lambda: "(office)" in text_of(chromium, ALICES_VIPS), 5.0)
+    with as_user(api, "bob") as bob:
+        assert bob.get("/delegations/alice").json()["vip_contacts"] == [{
+            "first_name": "Carol", "last_name": "Ng",
+            "numbers": [{"number": "+1 (415) 555-0199", "label": "office"}]}]
+    snap(chromium, shots, "1-edited")
+    appears(chromium, f"{ALICES_VIPS} button[aria-label='Remove Carol Ng']").click()
+    assert wait_until(lambda: "No VIP contacts." in text_of(chromium, ALICES_VIPS), 5.0)
+    with as_user(api, "bob") as bob:
+        assert bob.get("/delegations/alice").json()["vip_contacts"] == []
 
 
 def test_eve_has_no_add_button_and_is_told_why_and_the_api_refuses_her(
