@@ -25,10 +25,12 @@ from proxy.admin.access import CHALLENGE, Access, Caller, Credentials, Refused
 from proxy.admin.console import ConsoleFiles
 from proxy.admin.delegations import (
     NotAllowed,
+    Permission,
     answered,
     check_invitee,
     check_manager,
     check_vip_manager,
+    locked_refusal,
     with_contact_replaced,
     with_delegate,
     with_new_contact,
@@ -38,6 +40,7 @@ from proxy.admin.delegations import (
 )
 from proxy.admin.events import line_events
 from proxy.admin.linefeed import LineFeeds
+from proxy.admin.rights import rights_json
 from proxy.admin.views import (
     line_json,
     may_see_line,
@@ -53,7 +56,7 @@ from proxy.history.decision_text import decision_text
 from proxy.history.view import SINCE_FORMS, since_time
 from proxy.notices import Notice, notices_of
 from proxy.policy.decide import CallInfo, decide
-from proxy.policy.directory import DelegationStatus, Directory
+from proxy.policy.directory import DelegationStatus
 from proxy.reloading import LiveConfig
 from proxy.store import CallHistory, HistoryOrder, Registration, StoreError
 
@@ -117,7 +120,6 @@ Who = Annotated[Caller, Depends(_caller)]
 Admin = Annotated[Caller, Depends(_admin)]
 # A JSON object; its values are judged by the configuration's models.
 Body = Annotated[dict[str, Any], FastApiBody()]
-Permission = Callable[[Directory, Caller, str], None]
 
 
 def build_api(proxy: RunningProxy) -> FastAPI:
@@ -133,6 +135,11 @@ def build_api(proxy: RunningProxy) -> FastAPI:
         token, lifetime = proxy.access.open_session(who, proxy.clock())
         return {"token": token, "token_type": "bearer", "expires_in": int(lifetime),
                 "user": who.user}
+
+    @api.get("/me", summary="who you are and, per delegation you take part in, what you"
+             " may change there (or why not) and which policies it may choose now")
+    async def me(who: Who) -> dict[str, Any]:
+        return rights_json(proxy.live.config.directory, who, proxy.live.locked)
 
     @api.get("/users", summary="every user: id, name, lines (endpoints for the admin)")
     async def users(who: Who) -> list[dict[str, Any]]:
@@ -328,10 +335,9 @@ async def _change(proxy: RunningProxy, who: Caller, delegator: str, may: Permiss
     with the whole file by the configuration's models (422 naming every problem by
     its path, nothing changed), in force for the next call, kept in the store."""
     _known_user(proxy, delegator)
-    if proxy.live.locked(delegator):
-        raise HTTPException(403, f"the administrator locked {delegator}'s delegation: it is"
-                            " changed in the configuration file")
     try:
+        if proxy.live.locked(delegator):
+            raise locked_refusal(delegator)
         may(proxy.live.config.directory, who, delegator)
         before = proxy.live.settings_of(delegator)
         settings = change(proxy.live.settings_of(delegator))

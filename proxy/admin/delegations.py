@@ -15,7 +15,7 @@ A delegator the administrator locked (``locked: true``) is changed in the file o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from proxy.admin.access import Caller
@@ -34,6 +34,16 @@ class NotAllowed(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+# A check of who may make a change: returns, or raises NotAllowed.
+Permission = Callable[[Directory, Caller, str], None]
+
+
+def locked_refusal(delegator: str) -> NotAllowed:
+    """The refusal of every user's change to a delegation the administrator locked."""
+    return NotAllowed(403, f"the administrator locked {delegator}'s delegation: it is"
+                      " changed in the configuration file")
 
 
 def check_manager(directory: Directory, caller: Caller, delegator: str) -> None:

@@ -59,6 +59,9 @@ RING_TIMEOUT = Seconds(0.5, 180.0)
 
 _PRIVILEGES = OneOf(Privilege)
 _STATUSES = OneOf(DelegationStatus)
+# The policies each key of ``vip_delegation`` may name.
+POLICY_CHOICES: dict[str, tuple[Policy, ...]] = {"vip_callers": VIP_POLICIES,
+                                                 "other_callers": tuple(Policy)}
 _VIP_POLICIES = OneOf(VIP_POLICIES)
 _POLICIES = OneOf(Policy)
 
@@ -197,20 +200,29 @@ class Delegation(Section):
             for d in self.delegates.values()
         )
         problems: list[tuple[Loc, str]] = []
-        for key, choices in (("vip_callers", VIP_POLICIES), ("other_callers", tuple(Policy))):
+        for key, choices in POLICY_CHOICES.items():
             policy = getattr(self.vip_delegation, key)
-            if policy is None:
-                continue
-            loc = ("vip_delegation", key)
-            if not answering and policy not in POLICIES_WITHOUT_DELEGATES:
-                without = ", ".join(p for p in choices if p in POLICIES_WITHOUT_DELEGATES)
-                problems.append((loc, (
-                    f"{policy} needs at least one delegate with status accepted and the"
-                    f" answer_calls privilege, and there is none; without one allowed: {without}"
-                )))
-            if policy is Policy.VOICEMAIL and self.voicemail is None:
-                problems.append((loc, "voicemail needs a mailbox: set voicemail (a sip: URI)"
-                                 " in this delegation"))
+            if policy is not None:
+                problems.extend((("vip_delegation", key), why) for why in policy_refusals(
+                    policy, choices, answering=answering, mailbox=self.voicemail is not None))
         if problems:
             raise problems_at(problems)
         return self
+
+
+def policy_refusals(policy: Policy, choices: tuple[Policy, ...], *, answering: bool,
+                    mailbox: bool) -> list[str]:
+    """Why ``policy`` (one of ``choices``) cannot ring anyone in a delegation with
+    (``answering``) or without an accepted delegate holding ``answer_calls``, and
+    with or without a ``mailbox``; empty when it can. The file's check and the
+    console's list of choices (``GET /me``) both ask here."""
+    refusals = []
+    if not answering and policy not in POLICIES_WITHOUT_DELEGATES:
+        without = ", ".join(p for p in choices if p in POLICIES_WITHOUT_DELEGATES)
+        refusals.append(f"{policy} needs at least one delegate with status accepted and the"
+                        f" answer_calls privilege, and there is none; without one allowed:"
+                        f" {without}")
+    if policy is Policy.VOICEMAIL and not mailbox:
+        refusals.append("voicemail needs a mailbox: set voicemail (a sip: URI) in this"
+                        " delegation")
+    return refusals

@@ -84,12 +84,13 @@ def desktop_chromium(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     browser.quit()
 
 
-def sign_in(browser: webdriver.Chrome, api: Endpoint, user: str) -> None:
+def sign_in(browser: webdriver.Chrome, api: Endpoint, user: str,
+            password: str | None = None) -> None:
     browser.get(f"http://{api}/console")
     assert browser.current_url == f"http://{api}/console/", (browser.current_url,
                                                              browser.page_source)
     browser.find_element(By.ID, "username").send_keys(user)
-    browser.find_element(By.ID, "password").send_keys(PASSWORDS[user])
+    browser.find_element(By.ID, "password").send_keys(password or PASSWORDS[user])
     browser.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
 
 

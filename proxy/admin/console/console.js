@@ -83,6 +83,7 @@ function signOut() {
   $("lines-panel").hidden = true;
   $("invitations-panel").hidden = true;
   $("sign-in").hidden = false;
+  document.dispatchEvent(new CustomEvent("console:stop"));
   $("username").focus();
   announce("console:stop");
 }
@@ -103,6 +104,9 @@ async function start(token, user) {
   announce("console:start");
   showInvitations();
   follow();
+  // The management panels (manage.js) start from here.
+  document.dispatchEvent(new CustomEvent("console:start",
+                                         { detail: { token, user, names: state.names } }));
 }
 
 // Invitations to serve as someone's delegate: the pending ones with accept and
@@ -149,6 +153,7 @@ async function answerInvitation(delegator, verb) {
       .join(" ");
   }
   showInvitations();
+  document.dispatchEvent(new CustomEvent("console:changed"));
 }
 
 // Read the stream until it ends, then connect again after a pause that grows.
