@@ -24,6 +24,7 @@ from proxy.transaction.actions import (
     PassUpAck,
     Send,
     StartTimer,
+    StopTimer,
     Terminated,
     TimedOut,
     TransportError,
@@ -112,6 +113,8 @@ class TransactionTable:
                 case StartTimer(name, delay, generation):
                     entry.timers.start(self._loop, name, delay, self._server_timer, entry.key,
                                        name, generation)
+                case StopTimer(name):
+                    entry.timers.cancel(name)
                 case PassUpAck(ack):
                     # RFC 6026 §7.1: an ACK matching an Accepted INVITE acknowledges a
                     # 2xx; it travels end to end like any other 2xx ACK.
@@ -180,6 +183,8 @@ class TransactionTable:
                 case StartTimer(name, delay, generation):
                     entry.timers.start(self._loop, name, delay, self._client_timer, entry.key,
                                        name, generation)
+                case StopTimer(name):
+                    entry.timers.cancel(name)
                 case PassUp(response):
                     self._user.on_branch_response(entry, response)
                 case TimedOut():
