@@ -17,6 +17,7 @@ firing the driver could not take back never reaches a table (principle 5).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import ClassVar
 
 from proxy.sip.message import Response
@@ -49,6 +50,14 @@ def response_class(status: int) -> str:
     return "3xx-6xx"
 
 
+# Timer actions are frozen values, equal by content, and a frozen dataclass costs
+# several times a plain object to make. A transaction asks for three timers and
+# stops two (each NOTIFY the busy lamps send, each branch of a call) from a handful
+# of names, delays and generations: those few values are made once and shared.
+_started = lru_cache(maxsize=512)(StartTimer)
+_stopped = lru_cache(maxsize=64)(StopTimer)
+
+
 class TimerGenerations:
     """The current generation of each named timer of one transaction (principle 5),
     and which of them are running (started, and neither fired nor stopped since)."""
@@ -64,7 +73,7 @@ class TimerGenerations:
         generation = self._current.get(name, 0) + 1
         self._current[name] = generation
         self._running.add(name)
-        return StartTimer(name, delay, generation)
+        return _started(name, delay, generation)
 
     def stop(self, *names: str) -> list[StopTimer]:
         """Make any pending firing of ``names`` stale; a StopTimer for each that runs."""
@@ -73,7 +82,7 @@ class TimerGenerations:
             self._current[name] = self._current.get(name, 0) + 1
             if name in self._running:
                 self._running.discard(name)
-                stops.append(StopTimer(name))
+                stops.append(_stopped(name))
         return stops
 
     def fired(self, event: TimerFired) -> bool:
