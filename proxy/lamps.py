@@ -56,6 +56,9 @@ class Lamps:
         self._log = log
         self._clock = clock  # wall-clock seconds, as the Service port passes them
         self._flush_due = False
+        # Subscriptions resting until a moment, by that moment: the watchers of a
+        # line notified by one flush rest until the same moment, on one loop timer.
+        self._resting: dict[float, list[tuple[DialogKey, int]]] = {}
         self.stats: Counter[str] = Counter()
         self._delays: deque[float] = deque(maxlen=DELAY_SAMPLES)
         self._longest_delay = 0.0
@@ -115,8 +118,12 @@ class Lamps:
                 case SendNotify(key, request, hop, changed_at):
                     self._send(key, request, hop, changed_at)
                 case RestUntil(key, until, cseq):
-                    self._loop.call_later(max(0.0, until - self._clock()), self._rested,
-                                          key, cseq)
+                    resting = self._resting.get(until)
+                    if resting is None:
+                        resting = self._resting[until] = []
+                        self._loop.call_later(max(0.0, until - self._clock()), self._rested,
+                                              until)
+                    resting.append((key, cseq))
                 case SubscriptionStarted(_, watcher, entity, expires):
                     self.stats["subscriptions_started"] += 1
                     self._log.info("lamp.subscribed", watcher=watcher, entity=entity,
@@ -135,8 +142,10 @@ class Lamps:
         self.stats["notify_sent"] += 1
         self._originate(request, hop, partial(self._answered, key))
 
-    def _rested(self, key: DialogKey, cseq: int) -> None:
-        self._run(self.notifier.rested(key, cseq, self._clock()))
+    def _rested(self, until: float) -> None:
+        now = self._clock()
+        for key, cseq in self._resting.pop(until):
+            self._run(self.notifier.rested(key, cseq, now))
 
     def _answered(self, key: DialogKey, response: Response) -> None:
         if response.status >= 300:

@@ -47,6 +47,12 @@ class TimerSet:
             old.cancel()
         self._handles[name] = loop.call_later(delay, callback, *args)
 
+    def cancel(self, name: Any) -> None:
+        """Take back the pending call of ``name``, if any."""
+        handle = self._handles.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
     def running(self, name: Any) -> bool:
         handle = self._handles.get(name)
         return handle is not None and not handle.cancelled()

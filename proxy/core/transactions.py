@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, Protocol, assert_never
 
 from proxy.core.entries import ClientEntry, ClientTransaction, ServerEntry, ServerTransaction
@@ -24,6 +25,7 @@ from proxy.transaction.actions import (
     PassUpAck,
     Send,
     StartTimer,
+    StopTimer,
     Terminated,
     TimedOut,
     TransportError,
@@ -40,6 +42,10 @@ from proxy.transaction.timers import TimerSettings
 # send(message, hop, fallback): ``fallback`` is where a response goes over a new
 # connection if the one its request came on has closed (§18.2.2).
 MessageSender = Callable[[Message, Hop, "Hop | None"], None]
+
+# A timer's firing, made once per name and generation and shared (a frozen value;
+# every request the proxy sends has a timer fire, see ``proxy.transaction.machine``).
+_fired = lru_cache(maxsize=512)(TimerFired)
 
 # Server transactions that have not sent a final response yet.
 UNANSWERED = (TransactionState.TRYING, TransactionState.PROCEEDING)
@@ -112,6 +118,8 @@ class TransactionTable:
                 case StartTimer(name, delay, generation):
                     entry.timers.start(self._loop, name, delay, self._server_timer, entry.key,
                                        name, generation)
+                case StopTimer(name):
+                    entry.timers.cancel(name)
                 case PassUpAck(ack):
                     # RFC 6026 §7.1: an ACK matching an Accepted INVITE acknowledges a
                     # 2xx; it travels end to end like any other 2xx ACK.
@@ -134,7 +142,7 @@ class TransactionTable:
     def _server_timer(self, key: TransactionKey, name: str, generation: int) -> None:
         entry = self.servers.get(key)
         if entry is not None:  # else the transaction ended: a stale timer (principle 5)
-            self._fire(entry, self.run_server, TimerFired(name, generation))
+            self._fire(entry, self.run_server, _fired(name, generation))
 
     def _fire(self, entry: Any, run: Callable[[Any, list[Action]], None],
               event: TimerFired) -> None:
@@ -180,6 +188,8 @@ class TransactionTable:
                 case StartTimer(name, delay, generation):
                     entry.timers.start(self._loop, name, delay, self._client_timer, entry.key,
                                        name, generation)
+                case StopTimer(name):
+                    entry.timers.cancel(name)
                 case PassUp(response):
                     self._user.on_branch_response(entry, response)
                 case TimedOut():
@@ -198,4 +208,4 @@ class TransactionTable:
     def _client_timer(self, key: TransactionKey, name: str, generation: int) -> None:
         entry = self.clients.get(key)
         if entry is not None:
-            self._fire(entry, self.run_client, TimerFired(name, generation))
+            self._fire(entry, self.run_client, _fired(name, generation))

@@ -16,6 +16,7 @@ from proxy.sip.via import MAGIC_COOKIE
 
 # Call-ID, the subscriber's tag, ours: the subscription's dialog id (RFC 3261 §12).
 DialogKey = tuple[str, str, str]
+_CONTENT_TYPE: Header = ("Content-Type", CONTENT_TYPE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,24 +53,25 @@ class Subscription:
     seen: dict[str, int] = field(default_factory=dict)
     changed_at: float | None = None  # the oldest change no NOTIFY has carried yet
     sent_at: float = 0.0  # when our last NOTIFY left: the minimum interval counts from it
+    # The header lines every NOTIFY repeats as they are, around its CSeq: made once
+    # (fifty watchers of a busy line get a NOTIFY each several times a second).
+    _before_cseq: tuple[Header, ...] = field(init=False, repr=False, compare=False)
+    _after_cseq: tuple[Header, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The route set is the dialog's for its whole life (RFC 3261 §12.2: a
+        # refresh changes the remote target, not the route set).
+        self._before_cseq = (("Max-Forwards", str(MAX_FORWARDS)),
+                             *[("Route", route) for route in self.peer.route_set],
+                             ("From", self.local), ("To", self.remote), ("Call-ID", self.key[0]))
+        self._after_cseq = (("Contact", self.contact), ("Event", self.event))
 
     def notify(self, subscription_state: str, body: bytes) -> Request:
         """The next NOTIFY: a new CSeq, a branch of its own (tag and CSeq make it
         unique, RFC 3261 §8.1.1.7), the route set as Route (loose routing)."""
         self.cseq += 1
-        branch = f"{MAGIC_COOKIE}{self.key[2]}.{self.cseq}"
-        headers: list[Header] = [("Via", self.peer.interface.via(branch)),
-                                 ("Max-Forwards", str(MAX_FORWARDS))]
-        headers += [("Route", route) for route in self.peer.route_set]
-        headers += [
-            ("From", self.local),
-            ("To", self.remote),
-            ("Call-ID", self.key[0]),
-            ("CSeq", f"{self.cseq} NOTIFY"),
-            ("Contact", self.contact),
-            ("Event", self.event),
-            ("Subscription-State", subscription_state),
-            ("Content-Type", CONTENT_TYPE),
-            ("Content-Length", str(len(body))),
-        ]
-        return Request("NOTIFY", self.peer.target, tuple(headers), body)
+        via = self.peer.interface.via(f"{MAGIC_COOKIE}{self.key[2]}.{self.cseq}")
+        headers = (("Via", via), *self._before_cseq, ("CSeq", f"{self.cseq} NOTIFY"),
+                   *self._after_cseq, ("Subscription-State", subscription_state),
+                   _CONTENT_TYPE, ("Content-Length", str(len(body))))
+        return Request("NOTIFY", self.peer.target, headers, body)

@@ -32,6 +32,14 @@ class StartTimer:
 
 
 @dataclass(frozen=True, slots=True)
+class StopTimer:
+    """Cancel the pending firing of timer ``name``: the transition that stopped it
+    has made it stale already, so a firing that slips through changes nothing."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class PassUp:
     """Client transaction -> core: a response for the proxy core to decide on."""
 
@@ -81,5 +89,6 @@ class Terminated:
 
 
 Action = (
-    Send | StartTimer | PassUp | TimedOut | TransportError | PassUpAck | AckTimedOut | Terminated
+    Send | StartTimer | StopTimer | PassUp | TimedOut | TransportError | PassUpAck | AckTimedOut
+    | Terminated
 )

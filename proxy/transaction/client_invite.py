@@ -81,24 +81,25 @@ class InviteClientTransaction(ClientTransaction):
     def _provisional(self, response: Response) -> list[Action]:
         # §17.1.1.2: a 1xx stops retransmissions. Timer B is left running; see
         # _TABLE for why its firing in Proceeding does nothing.
-        self._timers.stop("A")
+        stops = self._timers.stop("A")
         self._state = S.PROCEEDING
-        return [PassUp(response)]
+        return [*stops, PassUp(response)]
 
     def _accepted(self, response: Response) -> list[Action]:
         # RFC 6026 §7.2: a 2xx moves to Accepted, where Timer M (64*T1) keeps the
         # transaction alive so that retransmitted 2xx, and 2xx from other UASs
         # behind a forking proxy, still match it and reach the core.
-        self._timers.stop("A", "B")
+        stops = self._timers.stop("A", "B")
         self._state = S.ACCEPTED
-        return [PassUp(response), self._timers.start("M", self._settings.transaction_timeout)]
+        return [*stops, PassUp(response),
+                self._timers.start("M", self._settings.transaction_timeout)]
 
     def _completed(self, response: Response) -> list[Action]:
         # §17.1.1.2: ACK the 300-699 and pass it up; Timer D absorbs retransmissions.
-        self._timers.stop("A", "B")
+        stops = self._timers.stop("A", "B")
         self._state = S.COMPLETED
         self._ack = [Send(ack_for_final(self._request, response))]
-        return [*self._ack, PassUp(response), *self._linger("D", TIMER_D_UNRELIABLE)]
+        return [*stops, *self._ack, PassUp(response), *self._linger("D", TIMER_D_UNRELIABLE)]
 
     def _acknowledge_again(self, response: Response) -> list[Action]:
         # §17.1.1.2: a retransmitted final gets the same ACK again and is not passed up.

@@ -61,9 +61,9 @@ class NonInviteClientTransaction(ClientTransaction):
 
     def _completed(self, response: Response) -> list[Action]:
         # §17.1.2.2: a final (200-699) goes up; Timer K absorbs its retransmissions.
-        self._timers.stop("E", "F")
+        stops = self._timers.stop("E", "F")
         self._state = S.COMPLETED
-        return [PassUp(response), *self._linger("K", self._settings.t4)]
+        return [*stops, PassUp(response), *self._linger("K", self._settings.t4)]
 
     _TABLE: ClassVar[Table] = {
         (S.TRYING, "E"): _retransmit,

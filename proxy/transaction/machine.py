@@ -8,13 +8,16 @@ short strings that read like the labels of the RFC's state diagrams: ``"1xx"``,
 
 A pair missing from a table is input the RFC gives no meaning in that state
 (anything after Terminated, for instance): it is dropped and nothing is sent.
-Timers that a transition stops are made stale by bumping their generation, so a
-late firing never reaches a table at all (principle 5).
+A transition that stops a running timer asks the driver to cancel it
+(:class:`StopTimer`: a timer per request the proxy sends would otherwise still
+fire, for nothing, on a busy loop) and bumps its generation too, so that a
+firing the driver could not take back never reaches a table (principle 5).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import ClassVar
 
 from proxy.sip.message import Response
@@ -22,6 +25,7 @@ from proxy.transaction.actions import (
     Action,
     PassUp,
     StartTimer,
+    StopTimer,
     Terminated,
     TimedOut,
     TransportError,
@@ -46,28 +50,48 @@ def response_class(status: int) -> str:
     return "3xx-6xx"
 
 
-class TimerGenerations:
-    """The current generation of each named timer of one transaction (principle 5)."""
+# Timer actions are frozen values, equal by content, and a frozen dataclass costs
+# several times a plain object to make. A transaction asks for three timers and
+# stops two (each NOTIFY the busy lamps send, each branch of a call) from a handful
+# of names, delays and generations: those few values are made once and shared.
+_started = lru_cache(maxsize=512)(StartTimer)
+_stopped = lru_cache(maxsize=64)(StopTimer)
 
-    __slots__ = ("_current",)
+
+class TimerGenerations:
+    """The current generation of each named timer of one transaction (principle 5),
+    and which of them are running (started, and neither fired nor stopped since)."""
+
+    __slots__ = ("_current", "_running")
 
     def __init__(self) -> None:
         self._current: dict[str, int] = {}
+        self._running: set[str] = set()
 
     def start(self, name: str, delay: float) -> StartTimer:
         """A StartTimer for ``name`` with a new generation; older firings become stale."""
         generation = self._current.get(name, 0) + 1
         self._current[name] = generation
-        return StartTimer(name, delay, generation)
+        self._running.add(name)
+        return _started(name, delay, generation)
 
-    def stop(self, *names: str) -> None:
-        """Make any pending firing of ``names`` stale (the driver has no cancel action)."""
+    def stop(self, *names: str) -> list[StopTimer]:
+        """Make any pending firing of ``names`` stale; a StopTimer for each that runs."""
+        stops = []
         for name in names:
             self._current[name] = self._current.get(name, 0) + 1
+            if name in self._running:
+                self._running.discard(name)
+                stops.append(_stopped(name))
+        return stops
 
-    def is_current(self, event: TimerFired) -> bool:
-        """True when ``event`` is the latest start of its timer and the timer was not stopped."""
-        return self._current.get(event.name) == event.generation
+    def fired(self, event: TimerFired) -> bool:
+        """True when ``event`` is the latest start of its timer and the timer was not
+        stopped; the timer is then no longer running."""
+        if self._current.get(event.name) != event.generation:
+            return False
+        self._running.discard(event.name)
+        return True
 
 
 def absorb(machine: TransactionMachine, *payload: object) -> list[Action]:
@@ -122,7 +146,7 @@ class TransactionMachine:
         return handler(self, *payload)
 
     def _run_timer(self, event: TimerFired) -> list[Action]:
-        if not self._timers.is_current(event):
+        if not self._timers.fired(event):
             return []  # stale: restarted or stopped since (principle 5)
         return self._run(event.name)
 

@@ -70,9 +70,9 @@ class InviteServerTransaction(ServerTransaction):
 
     def _confirmed(self, ack: Request) -> list[Action]:
         # §17.2.1: the ACK stops retransmissions; Timer I absorbs ACK retransmissions.
-        self._timers.stop("G", "H")
+        stops = self._timers.stop("G", "H")
         self._state = S.CONFIRMED
-        return self._linger("I", self._settings.t4)
+        return [*stops, *self._linger("I", self._settings.t4)]
 
     def _no_ack(self) -> list[Action]:
         # §17.2.1: Timer H fired with no ACK; the core counts it.

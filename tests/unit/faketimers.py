@@ -1,30 +1,34 @@
 """A fake clock that runs the timers a transaction asks for, in deadline order.
 
 It behaves like the real driver: a StartTimer replaces a pending timer of the
-same name (see :class:`proxy.transaction.actions.StartTimer`); there is no way
-to cancel, so a timer the machine stopped still fires, with a stale generation.
+same name (see :class:`proxy.transaction.actions.StartTimer`) and a StopTimer
+takes it back. ``cancelling=False`` keeps stopped timers pending instead, as a
+driver too late to cancel would: they fire with a stale generation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from proxy.transaction.actions import Action, StartTimer, Terminated
+from proxy.transaction.actions import Action, StartTimer, StopTimer, Terminated
 from proxy.transaction.events import Event, TimerFired
 
 Handle = Callable[[Event, float], list[Action]]
 
 
 class FakeTimers:
-    def __init__(self) -> None:
+    def __init__(self, *, cancelling: bool = True) -> None:
         self.pending: dict[str, tuple[float, int]] = {}
         self.terminated = False
+        self._cancelling = cancelling
 
     def note(self, actions: Iterable[Action], now: float) -> None:
-        """Record the StartTimer (and Terminated) actions returned at time ``now``."""
+        """Record the StartTimer, StopTimer and Terminated actions returned at ``now``."""
         for action in actions:
             if isinstance(action, StartTimer):
                 self.pending[action.name] = (now + action.delay, action.generation)
+            elif isinstance(action, StopTimer) and self._cancelling:
+                self.pending.pop(action.name, None)
             elif isinstance(action, Terminated):
                 self.terminated = True
 

@@ -290,6 +290,44 @@ def test_unsubscribing_in_the_dialog_gets_the_final_notify(office: Office) -> No
     assert office.send_in_dialog("t1", expires=600).status == 481
 
 
+def test_an_answered_notify_leaves_only_its_timer_k_on_the_loop(office: Office) -> None:
+    """Its Timers E and F are taken back when the 200 arrives: a NOTIFY per watcher
+    per change must not leave two stale timers each to fire on the loop."""
+    office.subscribe()
+    office.loop.advance(0)
+    notifies = office.take_notifies()
+    office.core.receive(answer(notifies[0], 200, "OK"), WATCHER)
+    waiting = [handle.args[1] for _, _, handle in office.loop._queue
+               if handle.args is not None and not handle.cancelled()
+               and getattr(handle.callback, "__name__", "") == "_client_timer"]
+    assert waiting == ["K"]
+
+
+def test_watchers_notified_together_rest_on_one_timer_and_hear_the_next_change(
+        office: Office) -> None:
+    office.subscribe()
+    office.subscribe()  # a second subscription of the same phone: a dialog of its own
+    office.loop.advance(0)
+    for notify in office.take_notifies():
+        office.core.receive(answer(notify, 200, "OK"), WATCHER)
+    office.loop.advance(LAMP_NOTIFY_MIN_INTERVAL)
+    branches = office.ring()
+    ring(office, branches)
+    office.loop.advance(0)
+    notifies = office.take_notifies()
+    assert len(notifies) == 2
+    for notify in notifies:
+        office.core.receive(answer(notify, 200, "OK"), WATCHER)
+    resting = [handle for _, _, handle in office.loop._queue
+               if not handle.cancelled() and getattr(handle.callback, "__name__", "") == "_rested"]
+    assert len(resting) == 1
+    office.core.receive(answer(branches["127.0.0.2"], 200, "OK", to_tag="a",
+                               extra="\r\nContact: <sip:a@127.0.0.2:5070>"), ALICE_HOP)
+    office.loop.advance(LAMP_NOTIFY_MIN_INTERVAL)  # both rested: the answer goes to each
+    assert [dialogs(notify) for notify in office.take_notifies()] == [
+        [("a", "confirmed"), ("b", "terminated")]] * 2
+
+
 def test_a_notify_that_times_out_ends_the_subscription(office: Office) -> None:
     office.subscribe()
     office.loop.advance(0)

@@ -587,6 +587,37 @@ def test_an_edge_proxys_record_route_is_followed_anyone_elses_is_not() -> None:
         assert notify.hop == next_hop
 
 
+def test_a_refreshed_subscriptions_notify_goes_to_the_new_contact_through_the_same_route(
+        ) -> None:
+    """Every header line of a NOTIFY after a target refresh, in order: the lines the
+    subscription prepared once (route set, dialog, Contact, Event) around the new CSeq."""
+    notifier, _ = make()
+    outcome = notifier.subscribe(
+        subscribe(extra="Record-Route: <sip:127.0.0.9:5060;lr>\r\n"), watcher(hop=EDGE), T0)
+    first = only_notify(outcome.actions)
+    notifier.answered(first.key, 200, T0)
+    moved = _in_dialog(first, 600).with_headers(
+        (name, "<sip:bob@192.168.1.21:5062>" if name == "Contact" else value)
+        for name, value in _in_dialog(first, 600).headers)
+    again = only_notify(notifier.subscribe(moved, watcher(hop=EDGE), T0 + 10).actions)
+    assert (again.request.uri, again.hop) == ("sip:bob@192.168.1.21:5062", EDGE)
+    assert [(name, value) for name, value in again.request.headers if name != "Via"] == [
+        ("Max-Forwards", "70"),
+        ("Route", "<sip:127.0.0.9:5060;lr>"),
+        ("From", "<sip:1000@vipproxy.test>;tag=tag1"),
+        ("To", "\"Bob\" <sip:bob@vipproxy.test>;tag=watcher"),
+        ("Call-ID", "sub-1@127.0.0.50"),
+        ("CSeq", "2 NOTIFY"),
+        ("Contact", "<sip:1000@127.0.0.1:5060;transport=udp>"),
+        ("Event", "dialog"),
+        ("Subscription-State", "active;expires=600"),
+        ("Content-Type", "application/dialog-info+xml"),
+        ("Content-Length", str(len(again.request.body))),
+    ]
+    assert again.request.headers[0] == (
+        "Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKtag1.2;rport")
+
+
 # --- the machine and the document -----------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from proxy.transaction.actions import (
     PassUp,
     Send,
     StartTimer,
+    StopTimer,
     Terminated,
     TimedOut,
     TransportError,
@@ -84,9 +85,21 @@ def test_provisional_moves_to_proceeding_and_stops_retransmissions() -> None:
     clock = FakeTimers()
     clock.note(tx.start(0.0), 0.0)
     ringing = received(180)
-    assert tx.handle(ringing, 0.2) == [PassUp(ringing.response)]
+    actions = tx.handle(ringing, 0.2)
+    assert actions == [StopTimer("A"), PassUp(ringing.response)]
+    clock.note(actions, 0.2)
     assert tx.state is TransactionState.PROCEEDING
-    # Timer A (stale now) and Timer B still fire; neither does anything in Proceeding.
+    # Timer A is taken back; Timer B still fires and does nothing in Proceeding.
+    assert set(clock.pending) == {"B"}
+    assert clock.run(tx.handle, until=100.0) == []
+    assert tx.state is TransactionState.PROCEEDING
+
+
+def test_stopped_timer_a_that_still_fires_is_stale() -> None:
+    tx = InviteClientTransaction(INVITE, reliable=False, timers=TIMERS)
+    clock = FakeTimers(cancelling=False)  # a driver too late to take the timer back
+    clock.note(tx.start(0.0), 0.0)
+    clock.note(tx.handle(received(180), 0.2), 0.2)
     assert clock.run(tx.handle, until=100.0) == []
     assert tx.state is TransactionState.PROCEEDING
 
@@ -108,7 +121,8 @@ def test_timer_b_in_proceeding_is_ignored_core_timer_c_bounds_it() -> None:
 def test_2xx_moves_to_accepted_with_timer_m() -> None:
     tx = started()
     ok = received(200)
-    assert tx.handle(ok, 1.0) == [PassUp(ok.response), StartTimer("M", 32.0, 1)]
+    assert tx.handle(ok, 1.0) == [StopTimer("A"), StopTimer("B"), PassUp(ok.response),
+                                  StartTimer("M", 32.0, 1)]
     assert tx.state is TransactionState.ACCEPTED
 
 
@@ -139,6 +153,7 @@ def test_final_error_acks_passes_up_and_starts_timer_d() -> None:
     busy = received(486)
     actions = tx.handle(busy, 2.0)
     assert actions == [
+        StopTimer("B"),  # A was stopped by the 180 already
         Send(ack_for_final(INVITE, busy.response)),
         PassUp(busy.response),
         StartTimer("D", 32.0, 1),
@@ -170,7 +185,7 @@ def test_ack_is_built_per_17_1_1_3() -> None:
 def test_final_retransmission_reacks_and_is_not_passed_up() -> None:
     tx = started()
     busy = received(486)
-    first_ack = tx.handle(busy, 1.0)[0]
+    first_ack = tx.handle(busy, 1.0)[2]  # after the StopTimers of A and B
     assert tx.handle(received(486), 1.6) == [first_ack]
     assert tx.handle(received(180), 1.7) == []
     assert tx.handle(received(200), 1.8) == []
@@ -181,6 +196,7 @@ def test_reliable_final_terminates_at_once() -> None:
     tx = started(reliable=True)
     busy = received(603)
     assert tx.handle(busy, 1.0) == [
+        StopTimer("B"),  # no Timer A on a reliable transport
         Send(ack_for_final(INVITE, busy.response)),
         PassUp(busy.response),
         Terminated(),

@@ -15,6 +15,7 @@ from proxy.transaction.actions import (
     PassUp,
     Send,
     StartTimer,
+    StopTimer,
     Terminated,
     TimedOut,
     TransportError,
@@ -89,7 +90,8 @@ def test_more_provisionals_in_proceeding_are_passed_up() -> None:
 def test_final_completes_and_starts_timer_k_t4() -> None:
     tx = started()
     ok = received(200)
-    assert tx.handle(ok, 1.0) == [PassUp(ok.response), StartTimer("K", 5.0, 1)]
+    assert tx.handle(ok, 1.0) == [StopTimer("E"), StopTimer("F"), PassUp(ok.response),
+                                  StartTimer("K", 5.0, 1)]
     assert tx.state is TransactionState.COMPLETED
 
 
@@ -97,7 +99,8 @@ def test_error_final_from_proceeding_completes_too() -> None:
     tx = started()
     tx.handle(received(100), 0.1)
     error = received(481)
-    assert tx.handle(error, 1.0) == [PassUp(error.response), StartTimer("K", 5.0, 1)]
+    assert tx.handle(error, 1.0) == [StopTimer("E"), StopTimer("F"), PassUp(error.response),
+                                     StartTimer("K", 5.0, 1)]
 
 
 def test_completed_absorbs_retransmissions_and_stale_e_f_then_k_ends() -> None:
@@ -105,17 +108,26 @@ def test_completed_absorbs_retransmissions_and_stale_e_f_then_k_ends() -> None:
     clock = FakeTimers()
     clock.note(tx.start(0.0), 0.0)
     clock.note(tx.handle(received(200), 0.2), 0.2)
+    assert set(clock.pending) == {"K"}  # E (due 0.5) and F (due 32) taken back
     assert tx.handle(received(200), 0.3) == []
     assert tx.handle(received(100), 0.4) == []
-    # E (0.5) and F (32) are stale; K fires at 0.2 + T4.
+    # K fires at 0.2 + T4.
     assert clock.run(tx.handle, until=100.0) == [(5.2, Terminated())]
     assert tx.state is TransactionState.TERMINATED
+
+
+def test_stopped_e_and_f_that_still_fire_are_stale() -> None:
+    tx = NonInviteClientTransaction(BYE, reliable=False, timers=TIMERS)
+    clock = FakeTimers(cancelling=False)  # a driver too late to take them back
+    clock.note(tx.start(0.0), 0.0)
+    clock.note(tx.handle(received(200), 0.2), 0.2)
+    assert clock.run(tx.handle, until=100.0) == [(5.2, Terminated())]
 
 
 def test_reliable_final_terminates_at_once() -> None:
     tx = started(reliable=True)
     ok = received(200)
-    assert tx.handle(ok, 1.0) == [PassUp(ok.response), Terminated()]
+    assert tx.handle(ok, 1.0) == [StopTimer("F"), PassUp(ok.response), Terminated()]
 
 
 def test_stale_timer_e_after_restart_is_ignored() -> None:

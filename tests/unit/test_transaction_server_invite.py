@@ -13,6 +13,7 @@ from proxy.transaction.actions import (
     PassUpAck,
     Send,
     StartTimer,
+    StopTimer,
     Terminated,
 )
 from proxy.transaction.events import (
@@ -126,19 +127,28 @@ def test_ack_confirms_stops_retransmissions_and_starts_timer_i() -> None:
     clock.note(tx.send_response(response(INVITE, 486), 0.0), 0.0)
     clock.run(tx.handle, until=0.6)  # one retransmission
     actions = tx.handle(ACK, 0.8)
-    assert actions == [StartTimer("I", 5.0, 1)]
+    assert actions == [StopTimer("G"), StopTimer("H"), StartTimer("I", 5.0, 1)]
     assert tx.state is TransactionState.CONFIRMED
     clock.note(actions, 0.8)
+    assert set(clock.pending) == {"I"}  # G (due 1.5) and H (due 32) taken back
     assert tx.handle(ACK, 0.9) == []  # ACK retransmission absorbed
     assert tx.handle(RETRANSMISSION, 1.0) == []
-    # G (due 1.5) and H (due 32) are stale; I ends the transaction at 0.8 + T4.
+    # I ends the transaction at 0.8 + T4.
     assert clock.run(tx.handle, until=100.0) == [(5.8, Terminated())]
+
+
+def test_stopped_g_and_h_that_still_fire_are_stale() -> None:
+    tx = started()
+    clock = FakeTimers(cancelling=False)  # a driver too late to take them back
+    clock.note(tx.send_response(response(INVITE, 486), 0.0), 0.0)
+    clock.note(tx.handle(ACK, 0.2), 0.2)
+    assert clock.run(tx.handle, until=100.0) == [(5.2, Terminated())]
 
 
 def test_reliable_ack_terminates_at_once() -> None:
     tx = started(reliable=True)
     tx.send_response(response(INVITE, 404), 1.0)
-    assert tx.handle(ACK, 1.1) == [Terminated()]
+    assert tx.handle(ACK, 1.1) == [StopTimer("H"), Terminated()]  # no Timer G on a stream
     assert tx.handle(ACK, 1.2) == []
 
 

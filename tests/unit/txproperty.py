@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sipfactory import response
 
 from proxy.sip.message import Request, Response
-from proxy.transaction.actions import Action, StartTimer, Terminated
+from proxy.transaction.actions import Action, StartTimer, StopTimer, Terminated
 from proxy.transaction.events import (
     Event,
     RequestReceived,
@@ -108,6 +108,8 @@ def _check(actions: list[Action], generations: dict[str, int], ended: bool) -> b
         if isinstance(action, StartTimer):
             assert action.generation > generations.get(action.name, 0)
             generations[action.name] = action.generation
+        if isinstance(action, StopTimer):
+            assert action.name in generations, f"{action.name} stopped, never started"
         if isinstance(action, Terminated):
             assert index == len(actions) - 1, "Terminated must be the last action"
             ended = True
