@@ -25,7 +25,8 @@ from .sipp import SippLauncher, assert_all_passed
 pytestmark = pytest.mark.e2e
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
-PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret", "erin": "erin-secret"}
+PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret", "dana": "dana-secret",
+             "erin": "erin-secret"}
 REALM = "vipproxy.test"
 
 

@@ -4,10 +4,11 @@ opening the page the real proxy serves at /console, while SIPp phones call.
 Alice (line 1000) delegates to Bob. Bob signs in on a phone-sized screen and
 watches Alice's line: idle, ringing, in use, held, in use, idle; then the call is
 on top of the history, answered by Alice, with its routing decision in words.
-Erin accepts Alice's invitation in the page, sees Alice's line appear and the next
-call ring her. On a desk-sized screen, Carol (Alice's VIP contact) calls: the
-ringing line stands out with her name, and the missed call tops the history; the
-explain form answers with the keyboard alone. A screenshot of each state is saved
+Dana, invited as in the example configuration, accepts Alice's invitation in the
+page, sees Alice's line appear and the next call ring her. On a desk-sized
+screen, Carol (Alice's VIP contact) calls: the ringing line stands out with her
+name, and the missed call tops the history; the explain form answers with the
+keyboard alone. A screenshot of each state is saved
 in the test's temporary directory (``screenshots/``), not compared with anything.
 """
 
@@ -177,16 +178,16 @@ def test_bob_watches_alices_line_ring_answered_held_and_idle_in_the_console(
                                                           "history.png"}, saved
 
 
-def test_erin_accepts_alices_invitation_in_the_console_and_the_next_call_rings_her(
+def test_dana_accepts_alices_invitation_in_the_console_and_the_next_call_rings_her(
     vipproxy: StartProxy, sipp: SippLauncher, loopback: LoopbackAllocator,
     chromium: webdriver.Chrome, tmp_path: Path
 ) -> None:
     api = loopback.endpoint()
-    erin_phone = sipp.uas("erin", "uas_answer.xml", timeout=20.0)
-    proxy = vipproxy({}, directory=office(api, {"erin": erin_phone.uri("erin")},
+    dana_phone = sipp.uas("dana", "uas_answer.xml", timeout=20.0)
+    proxy = vipproxy({}, directory=office(api, {"dana": dana_phone.uri("dana")},
                                           other_callers="ring_delegates_only"))
     with client(api, "alice") as alice:
-        invited = alice.put("/delegations/alice/delegates/erin",
+        invited = alice.put("/delegations/alice/delegates/dana",
                             json={"privileges": ["answer_calls"]})
         assert invited.status_code == 200, invited.text
     with client(api) as nobody:
@@ -198,11 +199,11 @@ def test_erin_accepts_alices_invitation_in_the_console_and_the_next_call_rings_h
     shots = tmp_path / "screenshots"
     shots.mkdir()
 
-    sign_in(chromium, api, "erin")
+    sign_in(chromium, api, "dana")
     invitation = 'li.invitation[data-delegator="alice"]'
     assert wait_until(lambda: chromium.find_elements(By.CSS_SELECTOR, invitation), 5.0), \
         chromium.page_source
-    assert line_state(chromium) is None  # not Alice's delegate yet: not her line
+    assert line_state(chromium) is None  # invited, not yet accepted (the seed's Dana): not her line
     chromium.save_screenshot(str(shots / "0-invited.png"))
     accept = chromium.find_element(By.CSS_SELECTOR, f"{invitation} button")
     assert accept.text == "Accept"
@@ -218,12 +219,12 @@ def test_erin_accepts_alices_invitation_in_the_console_and_the_next_call_rings_h
     assert wait_until(lambda: line_state(chromium) == "in_use", 5.0), chromium.page_source
     card = line_text(chromium)
     chromium.save_screenshot(str(shots / "2-in_use.png"))
-    caller_result, erin_result = sipp.finish(caller, erin_phone)
-    assert_all_passed(caller_result, erin_result)  # the call rang Erin, and she answered
+    caller_result, dana_result = sipp.finish(caller, dana_phone)
+    assert_all_passed(caller_result, dana_result)  # the call rang Dana, and she answered
     assert wait_until(lambda: line_state(chromium) == "idle", 3.0)
     seen = chromium.execute_script("return window.seenStates;")
     assert seen == ["idle", "ringing", "in_use", "idle"], seen
-    assert "In use by Erin" in card, card
+    assert "In use by Dana" in card, card
 
 
 def test_a_vip_callers_ringing_line_stands_out_and_the_missed_call_tops_the_history(
