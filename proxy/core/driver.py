@@ -46,7 +46,7 @@ from proxy.core.locations import (
     has_registered_targets,
     rings_nobody,
 )
-from proxy.core.overload import LoadGuard, answers_shed_call, shed_to_tag
+from proxy.core.overload import Admission, answers_shed_call, shed_to_tag
 from proxy.core.pickup import LineDialogs
 from proxy.core.received import stamp_received
 from proxy.core.refusal_log import RefusalThrottle
@@ -96,7 +96,7 @@ class ProxyCore:
     def __init__(self, *, local: LocalAddresses, settings: CoreSettings, send: Sender,
                  loop: asyncio.AbstractEventLoop, trust: TrustModel, route_secret: bytes,
                  log: Any, services: Mapping[str, Service] | None = None,
-                 guard: LoadGuard | None = None, auth: Authentication | None = None,
+                 guard: Admission | None = None, auth: Authentication | None = None,
                  registrar_hosts: frozenset[str] = frozenset(),
                  presence_hosts: frozenset[str] = frozenset(), locate: Locate | None = None,
                  wall_clock: Callable[[], float] | None = None,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
@@ -196,6 +197,18 @@ class SustainedOverload:
             reasons.append(f"{sample.in_progress} transactions in progress "
                            f"(budget {settings.in_progress_budget})")
         return ", ".join(reasons) or None
+
+
+class Admission(Protocol):
+    """What the driver asks of admission control before it takes a new call.
+
+    A protocol rather than :class:`LoadGuard` itself: compiled code checks an
+    argument's class, and the unit tests stand a stub in for the guard."""
+
+    @property
+    def retry_after(self) -> int: ...
+
+    def admit_new_call(self, now: float) -> bool: ...
 
 
 class LoadGuard:

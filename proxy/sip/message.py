@@ -520,7 +520,7 @@ def remove_header(headers: tuple[Header, ...], name: str) -> tuple[Header, ...]:
 
 
 def make_response(
-    request: Request | _HeaderAccess,
+    request: _HeaderAccess,
     status: int,
     reason: str,
     *,

@@ -1,19 +1,16 @@
 """The INVITE client transaction (RFC 3261 §17.1.1, Figure 5, as amended by RFC 6026 §7.2).
 
 The proxy runs one per INVITE branch it sends (§16.6 step 10). Transitions are
-in :attr:`InviteClientTransaction._TABLE` at the bottom of the class.
+in :attr:`InviteClientTransaction._TABLE` right after the class.
 """
 
 from __future__ import annotations
-
-from typing import ClassVar
 
 from proxy.sip.message import Header, Request, Response
 from proxy.transaction.actions import Action, PassUp, Send
 from proxy.transaction.client_base import ClientTransaction
 from proxy.transaction.machine import (
     TRANSPORT_FAILED,
-    Table,
     absorb,
     end,
     fail_transport,
@@ -105,34 +102,37 @@ class InviteClientTransaction(ClientTransaction):
         # §17.1.1.2: a retransmitted final gets the same ACK again and is not passed up.
         return list(self._ack)
 
-    _TABLE: ClassVar[Table] = {
-        (S.CALLING, "A"): _retransmit,
-        (S.CALLING, "B"): time_out,
-        (S.CALLING, "1xx"): _provisional,
-        (S.CALLING, "2xx"): _accepted,
-        (S.CALLING, "3xx-6xx"): _completed,
-        (S.CALLING, TRANSPORT_FAILED): fail_transport,
-        (S.PROCEEDING, "1xx"): pass_up,
-        (S.PROCEEDING, "2xx"): _accepted,
-        (S.PROCEEDING, "3xx-6xx"): _completed,
-        (S.PROCEEDING, TRANSPORT_FAILED): fail_transport,
-        # §17.1.1.2 lets Timer B fire only in Calling. A proxy's branch in
-        # Proceeding is bounded by the core's Timer C instead (§16.6 step 11,
-        # §16.8), which CANCELs it; the 487 that follows completes this machine.
-        (S.PROCEEDING, "B"): absorb,
-        (S.COMPLETED, "3xx-6xx"): _acknowledge_again,
-        (S.COMPLETED, "1xx"): absorb,  # late provisional, nothing to do
-        # A stateful next hop never sends a 2xx after a 300-699 (§16.7); drop it.
-        (S.COMPLETED, "2xx"): absorb,
-        (S.COMPLETED, "D"): end,
-        # The final is with the core already: a failed ACK send just ends the machine.
-        (S.COMPLETED, TRANSPORT_FAILED): end,
-        # RFC 6026 §7.2: every 2xx in Accepted goes up; the proxy forwards each (§16.7 step 5).
-        (S.ACCEPTED, "2xx"): pass_up,
-        (S.ACCEPTED, "1xx"): absorb,  # RFC 6026 Figure 5: only 2xx are passed up
-        (S.ACCEPTED, "3xx-6xx"): absorb,
-        (S.ACCEPTED, "M"): end,
-        # Nothing is sent in Accepted (the ACK for a 2xx is end to end), so a
-        # transport failure only means no later 2xx can come this way.
-        (S.ACCEPTED, TRANSPORT_FAILED): end,
-    }
+
+# The transitions, set once the class exists so that its handlers can be named
+# (a compiled class body cannot refer to its own methods).
+InviteClientTransaction._TABLE = {
+    (S.CALLING, "A"): InviteClientTransaction._retransmit,
+    (S.CALLING, "B"): time_out,
+    (S.CALLING, "1xx"): InviteClientTransaction._provisional,
+    (S.CALLING, "2xx"): InviteClientTransaction._accepted,
+    (S.CALLING, "3xx-6xx"): InviteClientTransaction._completed,
+    (S.CALLING, TRANSPORT_FAILED): fail_transport,
+    (S.PROCEEDING, "1xx"): pass_up,
+    (S.PROCEEDING, "2xx"): InviteClientTransaction._accepted,
+    (S.PROCEEDING, "3xx-6xx"): InviteClientTransaction._completed,
+    (S.PROCEEDING, TRANSPORT_FAILED): fail_transport,
+    # §17.1.1.2 lets Timer B fire only in Calling. A proxy's branch in
+    # Proceeding is bounded by the core's Timer C instead (§16.6 step 11,
+    # §16.8), which CANCELs it; the 487 that follows completes this machine.
+    (S.PROCEEDING, "B"): absorb,
+    (S.COMPLETED, "3xx-6xx"): InviteClientTransaction._acknowledge_again,
+    (S.COMPLETED, "1xx"): absorb,  # late provisional, nothing to do
+    # A stateful next hop never sends a 2xx after a 300-699 (§16.7); drop it.
+    (S.COMPLETED, "2xx"): absorb,
+    (S.COMPLETED, "D"): end,
+    # The final is with the core already: a failed ACK send just ends the machine.
+    (S.COMPLETED, TRANSPORT_FAILED): end,
+    # RFC 6026 §7.2: every 2xx in Accepted goes up; the proxy forwards each (§16.7 step 5).
+    (S.ACCEPTED, "2xx"): pass_up,
+    (S.ACCEPTED, "1xx"): absorb,  # RFC 6026 Figure 5: only 2xx are passed up
+    (S.ACCEPTED, "3xx-6xx"): absorb,
+    (S.ACCEPTED, "M"): end,
+    # Nothing is sent in Accepted (the ACK for a 2xx is end to end), so a
+    # transport failure only means no later 2xx can come this way.
+    (S.ACCEPTED, TRANSPORT_FAILED): end,
+}

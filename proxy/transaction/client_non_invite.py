@@ -6,14 +6,11 @@ Transitions are in :attr:`NonInviteClientTransaction._TABLE`.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from proxy.sip.message import Request, Response
 from proxy.transaction.actions import Action, PassUp
 from proxy.transaction.client_base import ClientTransaction
 from proxy.transaction.machine import (
     TRANSPORT_FAILED,
-    Table,
     absorb,
     end,
     fail_transport,
@@ -65,24 +62,27 @@ class NonInviteClientTransaction(ClientTransaction):
         self._state = S.COMPLETED
         return [*stops, PassUp(response), *self._linger("K", self._settings.t4)]
 
-    _TABLE: ClassVar[Table] = {
-        (S.TRYING, "E"): _retransmit,
-        (S.TRYING, "F"): time_out,
-        (S.TRYING, "1xx"): _provisional,
-        (S.TRYING, "2xx"): _completed,
-        (S.TRYING, "3xx-6xx"): _completed,
-        (S.TRYING, TRANSPORT_FAILED): fail_transport,
-        (S.PROCEEDING, "E"): _retransmit,
-        (S.PROCEEDING, "F"): time_out,
-        (S.PROCEEDING, "1xx"): pass_up,
-        (S.PROCEEDING, "2xx"): _completed,
-        (S.PROCEEDING, "3xx-6xx"): _completed,
-        (S.PROCEEDING, TRANSPORT_FAILED): fail_transport,
-        # §17.1.2.2: in Completed, retransmitted finals (and stray 1xx) are absorbed.
-        (S.COMPLETED, "1xx"): absorb,
-        (S.COMPLETED, "2xx"): absorb,
-        (S.COMPLETED, "3xx-6xx"): absorb,
-        (S.COMPLETED, "K"): end,
-        # The final is with the core already; nothing is sent in Completed.
-        (S.COMPLETED, TRANSPORT_FAILED): end,
-    }
+
+# The transitions, set once the class exists so that its handlers can be named
+# (a compiled class body cannot refer to its own methods).
+NonInviteClientTransaction._TABLE = {
+    (S.TRYING, "E"): NonInviteClientTransaction._retransmit,
+    (S.TRYING, "F"): time_out,
+    (S.TRYING, "1xx"): NonInviteClientTransaction._provisional,
+    (S.TRYING, "2xx"): NonInviteClientTransaction._completed,
+    (S.TRYING, "3xx-6xx"): NonInviteClientTransaction._completed,
+    (S.TRYING, TRANSPORT_FAILED): fail_transport,
+    (S.PROCEEDING, "E"): NonInviteClientTransaction._retransmit,
+    (S.PROCEEDING, "F"): time_out,
+    (S.PROCEEDING, "1xx"): pass_up,
+    (S.PROCEEDING, "2xx"): NonInviteClientTransaction._completed,
+    (S.PROCEEDING, "3xx-6xx"): NonInviteClientTransaction._completed,
+    (S.PROCEEDING, TRANSPORT_FAILED): fail_transport,
+    # §17.1.2.2: in Completed, retransmitted finals (and stray 1xx) are absorbed.
+    (S.COMPLETED, "1xx"): absorb,
+    (S.COMPLETED, "2xx"): absorb,
+    (S.COMPLETED, "3xx-6xx"): absorb,
+    (S.COMPLETED, "K"): end,
+    # The final is with the core already; nothing is sent in Completed.
+    (S.COMPLETED, TRANSPORT_FAILED): end,
+}

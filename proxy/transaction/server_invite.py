@@ -1,16 +1,14 @@
 """The INVITE server transaction (RFC 3261 §17.2.1, Figure 7, as amended by RFC 6026 §7.1).
 
 The proxy runs one per INVITE it receives. Transitions are in
-:attr:`InviteServerTransaction._TABLE` at the bottom of the class.
+:attr:`InviteServerTransaction._TABLE` right after the class.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from proxy.sip.message import Request, Response, make_response
 from proxy.transaction.actions import AckTimedOut, Action, PassUpAck
-from proxy.transaction.machine import TRANSPORT_FAILED, Table, absorb, end
+from proxy.transaction.machine import TRANSPORT_FAILED, absorb, end
 from proxy.transaction.server_base import (
     RETRANSMISSION,
     ServerTransaction,
@@ -81,30 +79,33 @@ class InviteServerTransaction(ServerTransaction):
     def _pass_up_ack(self, ack: Request) -> list[Action]:
         return [PassUpAck(ack)]
 
-    _TABLE: ClassVar[Table] = {
-        (S.PROCEEDING, from_core("1xx")): send,
-        (S.PROCEEDING, from_core("2xx")): _accepted,
-        (S.PROCEEDING, from_core("3xx-6xx")): _completed,
-        (S.PROCEEDING, RETRANSMISSION): send_last_again,  # the last 1xx, or the 100
-        (S.PROCEEDING, TRANSPORT_FAILED): end,  # §17.2.4
-        # RFC 6026 §7.1: 2xx from other branches are forwarded through Accepted;
-        # INVITE retransmissions are absorbed (the 2xx are end to end, the UAS
-        # retransmits them, not us); an ACK here acknowledges a 2xx and is the
-        # core's to route (RFC 6026 §8.7).
-        (S.ACCEPTED, from_core("2xx")): send,
-        (S.ACCEPTED, RETRANSMISSION): absorb,
-        (S.ACCEPTED, "ACK"): _pass_up_ack,
-        (S.ACCEPTED, "L"): end,
-        # A failed 2xx send does not end Accepted: INVITE retransmissions must still
-        # be absorbed, not routed anew, and 2xx from other branches may get through.
-        (S.ACCEPTED, TRANSPORT_FAILED): absorb,
-        (S.COMPLETED, RETRANSMISSION): send_last_again,  # the final again
-        (S.COMPLETED, "ACK"): _confirmed,
-        (S.COMPLETED, "G"): _retransmit_final,
-        (S.COMPLETED, "H"): _no_ack,
-        (S.COMPLETED, TRANSPORT_FAILED): end,  # §17.2.4
-        (S.CONFIRMED, "ACK"): absorb,  # §17.2.1: ACK retransmissions
-        (S.CONFIRMED, RETRANSMISSION): absorb,  # a late INVITE copy: the final is acknowledged
-        (S.CONFIRMED, "I"): end,
-        # Confirmed sends nothing, so no transport failure can concern it.
-    }
+
+# The transitions, set once the class exists so that its handlers can be named
+# (a compiled class body cannot refer to its own methods).
+InviteServerTransaction._TABLE = {
+    (S.PROCEEDING, from_core("1xx")): send,
+    (S.PROCEEDING, from_core("2xx")): InviteServerTransaction._accepted,
+    (S.PROCEEDING, from_core("3xx-6xx")): InviteServerTransaction._completed,
+    (S.PROCEEDING, RETRANSMISSION): send_last_again,  # the last 1xx, or the 100
+    (S.PROCEEDING, TRANSPORT_FAILED): end,  # §17.2.4
+    # RFC 6026 §7.1: 2xx from other branches are forwarded through Accepted;
+    # INVITE retransmissions are absorbed (the 2xx are end to end, the UAS
+    # retransmits them, not us); an ACK here acknowledges a 2xx and is the
+    # core's to route (RFC 6026 §8.7).
+    (S.ACCEPTED, from_core("2xx")): send,
+    (S.ACCEPTED, RETRANSMISSION): absorb,
+    (S.ACCEPTED, "ACK"): InviteServerTransaction._pass_up_ack,
+    (S.ACCEPTED, "L"): end,
+    # A failed 2xx send does not end Accepted: INVITE retransmissions must still
+    # be absorbed, not routed anew, and 2xx from other branches may get through.
+    (S.ACCEPTED, TRANSPORT_FAILED): absorb,
+    (S.COMPLETED, RETRANSMISSION): send_last_again,  # the final again
+    (S.COMPLETED, "ACK"): InviteServerTransaction._confirmed,
+    (S.COMPLETED, "G"): InviteServerTransaction._retransmit_final,
+    (S.COMPLETED, "H"): InviteServerTransaction._no_ack,
+    (S.COMPLETED, TRANSPORT_FAILED): end,  # §17.2.4
+    (S.CONFIRMED, "ACK"): absorb,  # §17.2.1: ACK retransmissions
+    (S.CONFIRMED, RETRANSMISSION): absorb,  # a late INVITE copy: the final is acknowledged
+    (S.CONFIRMED, "I"): end,
+    # Confirmed sends nothing, so no transport failure can concern it.
+}

@@ -6,11 +6,9 @@ Transitions are in :attr:`NonInviteServerTransaction._TABLE`.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from proxy.sip.message import Request, Response
 from proxy.transaction.actions import Action
-from proxy.transaction.machine import TRANSPORT_FAILED, Table, absorb, end
+from proxy.transaction.machine import TRANSPORT_FAILED, absorb, end
 from proxy.transaction.server_base import (
     RETRANSMISSION,
     ServerTransaction,
@@ -52,18 +50,21 @@ class NonInviteServerTransaction(ServerTransaction):
         self._state = S.COMPLETED
         return [*send(self, response), *self._linger("J", self._settings.transaction_timeout)]
 
-    _TABLE: ClassVar[Table] = {
-        (S.TRYING, from_core("1xx")): _proceeding,
-        (S.TRYING, from_core("2xx")): _completed,
-        (S.TRYING, from_core("3xx-6xx")): _completed,
-        (S.TRYING, RETRANSMISSION): absorb,  # §17.2.2: nothing to answer with yet
-        (S.PROCEEDING, from_core("1xx")): send,
-        (S.PROCEEDING, from_core("2xx")): _completed,
-        (S.PROCEEDING, from_core("3xx-6xx")): _completed,
-        (S.PROCEEDING, RETRANSMISSION): send_last_again,
-        (S.PROCEEDING, TRANSPORT_FAILED): end,  # §17.2.4
-        # §17.2.2: further responses from the core are discarded in Completed.
-        (S.COMPLETED, RETRANSMISSION): send_last_again,
-        (S.COMPLETED, "J"): end,
-        (S.COMPLETED, TRANSPORT_FAILED): end,  # §17.2.4
-    }
+
+# The transitions, set once the class exists so that its handlers can be named
+# (a compiled class body cannot refer to its own methods).
+NonInviteServerTransaction._TABLE = {
+    (S.TRYING, from_core("1xx")): NonInviteServerTransaction._proceeding,
+    (S.TRYING, from_core("2xx")): NonInviteServerTransaction._completed,
+    (S.TRYING, from_core("3xx-6xx")): NonInviteServerTransaction._completed,
+    (S.TRYING, RETRANSMISSION): absorb,  # §17.2.2: nothing to answer with yet
+    (S.PROCEEDING, from_core("1xx")): send,
+    (S.PROCEEDING, from_core("2xx")): NonInviteServerTransaction._completed,
+    (S.PROCEEDING, from_core("3xx-6xx")): NonInviteServerTransaction._completed,
+    (S.PROCEEDING, RETRANSMISSION): send_last_again,
+    (S.PROCEEDING, TRANSPORT_FAILED): end,  # §17.2.4
+    # §17.2.2: further responses from the core are discarded in Completed.
+    (S.COMPLETED, RETRANSMISSION): send_last_again,
+    (S.COMPLETED, "J"): end,
+    (S.COMPLETED, TRANSPORT_FAILED): end,  # §17.2.4
+}
