@@ -183,10 +183,10 @@ def test_dana_accepts_alices_invitation_in_the_console_and_the_next_call_rings_h
     chromium: webdriver.Chrome, tmp_path: Path
 ) -> None:
     api = loopback.endpoint()
-    # Dana rings for a second before she answers: a ringing that lasts only as long
-    # as the 180 and the 200 take reaches the page in one read, and the page shows
-    # only the second.
-    dana_phone = sipp.uas("dana", "uas_answer.xml", timeout=20.0, pause_ms=1000)
+    # Dana's phone rings 300 ms before she answers (the office's ring timeout is
+    # 1 s): a ringing that lasts only as long as the 180 and the 200 take can reach
+    # the page in one read, and the page then shows only the second.
+    dana_phone = sipp.uas("dana", "uas_answer.xml", timeout=20.0, pause_ms=300)
     proxy = vipproxy({}, directory=office(api, {"dana": dana_phone.uri("dana")},
                                           other_callers="ring_delegates_only"))
     with client(api, "alice") as alice:
