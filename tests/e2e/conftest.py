@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from selenium import webdriver
 
 from .baresip import BaresipPhone, Registration
+from .browser import start_chromium
 from .linphone import LinphonePhone
 from .loopback import Endpoint, LoopbackAllocator
 from .proxy_process import ProxyProcess, proxy_config
@@ -182,3 +184,12 @@ def udp_probe(loopback: LoopbackAllocator) -> Generator[OpenProbe, None, None]:
     yield open_probe
     for probe in probes:
         probe.close()
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Generator[webdriver.Chrome, None, None]:
+    """Headless Chromium on a phone-sized screen (tests/e2e/browser.py) for the
+    console's tests, quit after the test."""
+    browser = start_chromium(tmp_path / "chromium")
+    yield browser
+    browser.quit()

@@ -72,13 +72,6 @@ FIRST_CALL = "#history li.call"
 
 
 @pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    browser = start_chromium(tmp_path / "chromium")
-    yield browser
-    browser.quit()
-
-
-@pytest.fixture
 def desktop_chromium(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     browser = start_chromium(tmp_path / "chromium", window=DESKTOP_WINDOW)
     yield browser

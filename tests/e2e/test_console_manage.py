@@ -11,7 +11,7 @@ directory (``screenshots/``); at both sizes the page must not scroll sideways.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.select import Select
 
-from .browser import PHONE_WINDOW, start_chromium
+from .browser import PHONE_WINDOW
 from .conftest import StartProxy
 from .delegation_support import LINE, office, route_decisions
 from .loopback import Endpoint, LoopbackAllocator, wait_until
@@ -67,13 +67,6 @@ def manage_office(phones: Mapping[str, str], api: Endpoint, *,
 
 def as_user(api: Endpoint, user: str) -> httpx.Client:
     return httpx.Client(base_url=f"http://{api}", timeout=5.0, auth=(user, password(user)))
-
-
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    browser = start_chromium(tmp_path / "chromium")
-    yield browser
-    browser.quit()
 
 
 @pytest.fixture
