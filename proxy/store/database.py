@@ -3,10 +3,14 @@ asyncpg, both behind SQLAlchemy's async engine."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -20,6 +24,8 @@ _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncp
 _SUPPORTED = ("sqlite+aiosqlite", "postgresql+asyncpg")
 # Seconds a SQLite writer waits for another connection's lock before failing.
 _SQLITE_BUSY_TIMEOUT = 10.0
+# Seconds between tries of the switch to WAL while another connection holds the file.
+_WAL_RETRY_INTERVAL = 0.02
 
 
 def shown(url: str) -> str:
@@ -72,11 +78,11 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
         # SQLAlchemy's documented recipe for real SQLite transactions: the driver
         # emits no BEGIN of its own, the "begin" hook below does.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
         # WAL: readers do not block the writer. synchronous=NORMAL: a commit is in
         # the OS before it returns, so a killed process loses nothing committed
         # (only a power cut can lose the last commits).
-        cursor.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.run_async(_use_write_ahead_log)
+        cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -87,3 +93,26 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+async def _use_write_ahead_log(connection: aiosqlite.Connection) -> None:
+    """Switch the file to WAL, waiting while another connection holds it.
+
+    The switch takes the file's exclusive lock, and SQLite does not call its busy
+    handler when a connection holding a shared lock asks for it (two such
+    connections would wait for each other forever): it answers "database is
+    locked" at once. Proxies opening a new file together meet exactly that, so the
+    switch is retried up to the busy timeout. WAL is stored in the file: once one
+    connection has switched, the others find it done.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT
+    while True:
+        try:
+            cursor = await connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(_WAL_RETRY_INTERVAL)
+        else:
+            await cursor.close()
+            return

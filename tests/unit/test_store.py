@@ -138,15 +138,15 @@ async def test_a_secret_is_made_once_and_kept_across_a_restart(url: str) -> None
     assert len(made) == 2
 
 
-async def test_two_proxies_starting_at_once_get_the_same_secret(url: str) -> None:
-    """Migrations and the secret's get-or-create race on an empty database; both
-    proxies end with one schema and one secret."""
+async def test_proxies_starting_at_once_get_the_same_secret(url: str) -> None:
+    """The switch to WAL, the migrations and the secret's get-or-create race on an
+    empty database; every proxy starts, and all end with one schema and one secret."""
 
     async def start(value: bytes) -> tuple[Store, bytes]:
         store = await open_store(url)
         return store, await store.secret("route-token", lambda: value)
 
-    started = await asyncio.gather(*(start(bytes([n]) * 32) for n in range(3)))
+    started = await asyncio.gather(*(start(bytes([n]) * 32) for n in range(6)))
     secrets = {secret for _, secret in started}
     for store, _ in started:
         await store.close()
