@@ -24,6 +24,8 @@ CALM = LoadSample(loop_lag=0.001, in_progress=10, receive_backlog=0)
 LATE = LoadSample(loop_lag=0.180, in_progress=10, receive_backlog=0)
 # Over the backlog mark and not shrinking from one sample to the next.
 QUEUED = LoadSample(loop_lag=0.001, in_progress=10, receive_backlog=2 * 1024 * 1024)
+# While shedding: over backlog_low (not healthy) but under backlog_target.
+BETWEEN = LoadSample(loop_lag=0.0, in_progress=10, receive_backlog=384 * 1024)
 
 
 class Clock:
@@ -136,25 +138,37 @@ def test_a_queue_that_keeps_growing_starts_shedding() -> None:
 def test_sustained_overload_needs_each_signal_to_last() -> None:
     settings = OverloadSettings()
     sustained = SustainedOverload(settings)
+    mark = settings.backlog_high
     busy = LoadSample(0.0, settings.in_progress_budget, 0)
-    assert sustained.observe(busy) is None
-    assert sustained.observe(busy) == (f"{settings.in_progress_budget} transactions in "
-                                       f"progress (budget {settings.in_progress_budget})")
-    assert sustained.observe(CALM) is None
+    assert sustained.observe(busy, mark) is None
+    assert sustained.observe(busy, mark) == (f"{settings.in_progress_budget} transactions in "
+                                             f"progress (budget {settings.in_progress_budget})")
+    assert sustained.observe(CALM, mark) is None
     # Late, on time, late: the run of late samples starts again.
     for sample in (LATE, LATE, LATE, CALM, LATE, LATE, LATE):
-        assert sustained.observe(sample) is None
-    assert sustained.observe(LATE) is not None
+        assert sustained.observe(sample, mark) is None
+    assert sustained.observe(LATE, mark) is not None
+
+
+def test_the_queue_counts_against_the_mark_it_is_given() -> None:
+    settings = OverloadSettings()
+    queue = LoadSample(0.0, 10, 768 * 1024)
+    under_high, over_target = SustainedOverload(settings), SustainedOverload(settings)
+    for _ in range(settings.sustain):
+        assert under_high.observe(queue, settings.backlog_high) is None
+        reason = over_target.observe(queue, settings.backlog_target)
+    assert reason == "768 KiB waiting in the receive queue and not shrinking"
 
 
 def test_each_signal_names_itself_in_the_reason() -> None:
     settings = OverloadSettings()
     backlog = LoadSample(0.0, 0, 3 * 1024 * 1024)
     busy = LoadSample(0.0, settings.in_progress_budget, 0)
-    assert overload_reason(CALM, settings) is None
-    assert overload_reason(backlog, settings) == "3072 KiB waiting in the receive queue"
+    mark = settings.backlog_high
+    assert overload_reason(CALM, settings, mark) is None
+    assert overload_reason(backlog, settings, mark) == "3072 KiB waiting in the receive queue"
     assert f"{settings.in_progress_budget} transactions in progress" in (
-        overload_reason(busy, settings) or "")
+        overload_reason(busy, settings, mark) or "")
 
 
 def test_while_shedding_admissions_follow_the_rate_and_the_rest_are_refused() -> None:
@@ -202,18 +216,38 @@ def test_the_rate_grows_to_a_margin_over_what_is_admitted() -> None:
     assert start == pytest.approx(100, rel=0.05)
     # 120 offered, between the marks: the rate grows past 120, then stops at the
     # margin over the 120 admitted instead of growing on for nothing.
-    between = LoadSample(loop_lag=0.0, in_progress=10, receive_backlog=512 * 1024)
-    offer(guard, clock, 120, between, 5.0)
+    offer(guard, clock, 120, BETWEEN, 5.0)
     assert guard.admission_rate == pytest.approx(settings.rate_margin * 120, rel=0.05)
 
 
 def test_refusals_between_the_marks_grow_the_rate() -> None:
     settings = OverloadSettings()
     guard, clock, before = shedding_guard(1000, settings)
-    between = LoadSample(loop_lag=0.0, in_progress=10, receive_backlog=512 * 1024)
-    offer(guard, clock, 1000, between, 1.0)
+    offer(guard, clock, 1000, BETWEEN, 1.0)
     after = guard.admission_rate
     assert after is not None and after > before * (1 + settings.increase_per_second * 0.9)
+
+
+def test_while_shedding_a_queue_standing_over_the_target_cuts_the_rate() -> None:
+    # Under the mark that starts shedding, over the one it steers to: the calls
+    # admitted wait behind that queue, so the rate comes down until it drains.
+    settings = OverloadSettings()
+    guard, clock, start = shedding_guard(1000, settings)
+    standing = LoadSample(0.0, 10, (settings.backlog_target + settings.backlog_high) // 2)
+    # The first decision holds (the queue shrank from the 2 MiB shedding started
+    # at); the second sees it standing where it was and cuts.
+    offer(guard, clock, 1000, standing, settings.decision_interval + TICK)
+    assert guard.admission_rate == start
+    offer(guard, clock, 1000, standing, settings.decision_interval + TICK)
+    assert guard.admission_rate == pytest.approx(start * settings.decrease_factor, rel=0.02)
+
+
+def test_the_same_queue_does_not_start_shedding() -> None:
+    settings = OverloadSettings()
+    guard, clock = served_guard(400)
+    standing = LoadSample(0.0, 10, (settings.backlog_target + settings.backlog_high) // 2)
+    _, refused, changes = offer(guard, clock, 400, standing, 2.0)
+    assert (refused, changes, guard.shedding) == (0, [], False)
 
 
 def test_a_draining_queue_holds_the_rate() -> None:
