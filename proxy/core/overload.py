@@ -104,6 +104,15 @@ class OverloadSettings:
       against 368-556 ms, goodput 97-110% of the rate against 96-106%, no
       timeouts; in two, a second short shedding period came 35 s after the
       start, at the rate served (the rate alone: none in those nine runs).
+    What that second period is (per-second CPU of the process, cancel variant
+    600 then 300 calls/s beside 300 alone): a fresh process serves more than
+    it sustains, because a finished call's transactions linger 32 s (RFC 3261
+    §17) and ending them costs about a tenth of a call's CPU (72% -> 80% of a
+    core at 32 s at 300 calls/s). During the overload the guard admitted what
+    the queue showed the proxy could serve, 118-140% of the rate, and 32 s
+    later those calls' endings came on top of the new calls (83-96% of a core
+    against 80%). With the rate measured after 32 s of load (the README's
+    capacity), 7 of 8 runs had no 503 after the first second past the drop.
     """
 
     lag_high: float = 0.080  # s: overloaded when the loop is this late...
