@@ -66,17 +66,25 @@ writes and flushes a line per message: about 30% more SIPp CPU, some 5% of a
 core at 300 calls/s for the three SIPps), never the proxy's; --skip-invariants
 leaves them out, and the wait, for the cheapest load.
 
-Overload and recovery (--then-rate R2 --then-duration S2): each step places
-calls at its rate for --duration seconds and then, on the same proxy and the
-same caller (its rate changed through SIPp's control socket), at R2 for S2
-seconds. Under the row, one line per phase gives offered, completed, goodput,
-503s, other failures and setup times of the calls placed in it (by call number),
-and when the last failed call of the phase was placed: for the second phase,
-how long after the rate dropped failures went on. For example, twice the
-highest rate without failures, then that rate:
+Overload and recovery (--then-rate R2,R3,... --then-duration S2,S3,...): each
+step places calls at its rate for --duration seconds and then, on the same proxy
+and the same caller (its rate changed through SIPp's control socket), at R2 for
+S2 seconds, then R3 for S3 seconds, and so on. Under the row, one line per phase
+gives offered, completed, goodput, 503s, other failures and setup times of the
+calls placed in it (by call number), and when the last failed call of the phase
+was placed: for the phase after an overload, how long after the rate dropped
+failures went on. For example, twice the highest rate without failures, then
+that rate:
 
   python tools/bench/run.py --proxies vipproxy --variants busy --rates 1600 \
       --duration 20 --then-rate 800 --then-duration 20
+
+A proxy that has run for minutes costs more per call than a fresh one (see the
+README, Speed): to overload a proxy in its steady state, warm it up at the rate
+first, then overload it, then go back:
+
+  python tools/bench/run.py --proxies vipproxy --variants busy --rates 380 \
+      --duration 180 --then-rate 760,380 --then-duration 20,40
 
 On a machine with few cores the SIPp processes compete with the proxy for CPU,
 and an overloaded caller takes more of it than one at the capacity rate, so the
@@ -256,8 +264,8 @@ class Settings:
     workdir: Path | None
     trace_messages: bool
     pin: bool = False  # the proxy on one CPU, SIPp on the others (CpuSplit)
-    then_rate: int | None = None
-    then_duration: int = 0
+    # The phases after the first: (rate, seconds) each (--then-rate, --then-duration).
+    then: tuple[tuple[int, int], ...] = ()
     callees: tuple[str, ...] = ("static",)
     watchers: int = 50
     baseline: Path | None = None  # another checkout, benched as BASELINE
@@ -312,11 +320,13 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--workdir", type=Path,
                         help="keep configs and SIPp logs in a new directory under this one "
                              "(default: a temporary directory, removed unless a call failed)")
-    parser.add_argument("--then-rate", type=positive_int,
+    parser.add_argument("--then-rate", type=positive_ints,
                         help="after --duration seconds, go on at this rate on the same proxy "
-                             "(overload, then recovery; see above)")
-    parser.add_argument("--then-duration", type=positive_int, default=20,
-                        help="seconds of calls at --then-rate (default: 20)")
+                             "(overload, then recovery; see above); comma-separated for "
+                             "one phase after another")
+    parser.add_argument("--then-duration", type=positive_ints, default="20",
+                        help="seconds of calls at each --then-rate, comma-separated in the "
+                             "same order (default: 20)")
     parser.add_argument("--trace-messages", action="store_true",
                         help="make every SIPp log every message (slow; for debugging)")
     parser.add_argument("--skip-invariants", action="store_true",
@@ -330,6 +340,12 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                         help=f"also bench vipproxy from the checkout at PATH, as {BASELINE}, "
                              "right after vipproxy (before and after in one run)")
     args = parser.parse_args(argv)
+    then_rates, then_durations = args.then_rate or (), args.then_duration
+    if then_rates and len(then_durations) not in (1, len(then_rates)):
+        parser.error(f"--then-duration: one value, or one per --then-rate "
+                     f"({len(then_rates)}), not {len(then_durations)}")
+    if len(then_durations) == 1:
+        then_durations *= len(then_rates)
     proxies = args.proxies
     if args.baseline is None and BASELINE in proxies:
         parser.error(f"--proxies {BASELINE} needs --baseline PATH")
@@ -340,8 +356,8 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         proxies=proxies, rates=args.rates, variants=args.variants,
         duration=args.duration, hold_ms=args.hold_ms, answer_delay_ms=args.answer_delay_ms,
         recv_timeout_ms=args.recv_timeout_ms, service=args.service, workdir=args.workdir,
-        trace_messages=args.trace_messages, pin=args.pin, then_rate=args.then_rate,
-        then_duration=args.then_duration if args.then_rate else 0, callees=args.callees,
+        trace_messages=args.trace_messages, pin=args.pin,
+        then=tuple(zip(then_rates, then_durations, strict=True)), callees=args.callees,
         watchers=args.watchers,
         baseline=args.baseline, check_invariants=not args.skip_invariants,
     )
@@ -426,7 +442,8 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
     step_dir.mkdir(parents=True)
     checking = settings.check_invariants
     first_calls = rate * settings.duration
-    calls = first_calls + (settings.then_rate or 0) * settings.then_duration
+    calls = first_calls + sum(then_rate * seconds for then_rate, seconds in settings.then)
+    seconds = settings.duration + sum(seconds for _, seconds in settings.then)
     timeout = settings.recv_timeout_ms
     split = CpuSplit.of_this_machine() if settings.pin else None
     with ProcessSet(STOP_GRACE_SECONDS, split) as running:
@@ -447,12 +464,13 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         drops_before = udp_socket_drops(proxy.host, proxy.port) or 0
         started = time.monotonic()
         running.start(caller)
-        if settings.then_rate:
-            _change_rate_at(started + settings.duration, settings.then_rate)
-        # Every call is over by then: placed within `duration`, then setup, hold
+        change_at = started + settings.duration
+        for then_rate, phase_seconds in settings.then:
+            _change_rate_at(change_at, then_rate)
+            change_at += phase_seconds
+        # Every call is over by then: placed within the phases, then setup, hold
         # and BYE, each bounded by SIPp's receive timeout.
-        deadline = (started + settings.duration + settings.then_duration
-                    + (settings.hold_ms + 2 * timeout) / 1000 + 5)
+        deadline = started + seconds + (settings.hold_ms + 2 * timeout) / 1000 + 5
         caller.wait(max(0.0, deadline - time.monotonic()))
         calls_over = time.monotonic()
         # The callees end their last calls shortly after (callee A holds each call
@@ -486,13 +504,14 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
     counts = read_call_counts(step_dir / "caller.stat.csv")
     times = read_response_times(step_dir)
     outcomes = read_outcomes(step_dir)
-    phases: tuple[PhaseResult, ...] = ()
-    if settings.then_rate:
-        phases = (
-            _phase(outcomes, step_dir, rate, settings.duration, 1, 0.0),
-            _phase(outcomes, step_dir, settings.then_rate, settings.then_duration,
-                   first_calls + 1, settings.duration),
-        )
+    phases: list[PhaseResult] = []
+    if settings.then:
+        first_call, starts_at = 1, 0.0
+        for phase_rate, phase_seconds in ((rate, settings.duration), *settings.then):
+            phases.append(_phase(outcomes, step_dir, phase_rate, phase_seconds, first_call,
+                                 starts_at))
+            first_call += phase_rate * phase_seconds
+            starts_at += phase_seconds
     return StepResult(
         proxy=proxy.name, variant=variant, rate=rate, attempted=counts.created,
         callees=reach,
@@ -504,7 +523,7 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         ring_ms=summarise(times.get("ring", [])), bye_ms=summarise(times.get("bye", [])),
         wall_seconds=wall, shed=len(outcomes.shed),
         setup_ms=summarise(times.get("setup", [])),
-        seconds=settings.duration + settings.then_duration, phases=phases,
+        seconds=seconds, phases=tuple(phases),
         lamps=read_lamps(proxy_process.log_path) if reach == "watched" else None,
         violations=violations,
     )
