@@ -104,15 +104,28 @@ class OverloadSettings:
       against 368-556 ms, goodput 97-110% of the rate against 96-106%, no
       timeouts; in two, a second short shedding period came 35 s after the
       start, at the rate served (the rate alone: none in those nine runs).
-    What that second period is (per-second CPU of the process, cancel variant
-    600 then 300 calls/s beside 300 alone): a fresh process serves more than
-    it sustains, because a finished call's transactions linger 32 s (RFC 3261
-    §17) and ending them costs about a tenth of a call's CPU (72% -> 80% of a
-    core at 32 s at 300 calls/s). During the overload the guard admitted what
-    the queue showed the proxy could serve, 118-140% of the rate, and 32 s
-    later those calls' endings came on top of the new calls (83-96% of a core
-    against 80%). With the rate measured after 32 s of load (the README's
-    capacity), 7 of 8 runs had no 503 after the first second past the drop.
+    What that second period is: a fresh process serves more than it sustains.
+    Its CPU per call grows for minutes under a constant load (cancel variant,
+    250 calls/s: 64% of a core in the first 30 s, 69% once finished
+    transactions start to end after their 32 s (RFC 3261 §17), about 80% from
+    the fourth minute on; the README, Speed, says why). During an overload of
+    a fresh process the guard admitted what the queue showed it could serve
+    then, 108-140% of a rate measured over 70 s, and the rate after the drop
+    then met a dearer process (7 of 8 such runs had no 503 after the first
+    second past the drop). Warmed up at the rate for 180 s first (the README's
+    overload check), three runs per rate:
+    - at the highest rates whose three warm-ups completed every call, busy
+      320 and cancel 280, the last 503 came 0.5 s after the drop, none, and
+      14.3 s (busy: shedding went on from the overload) and 0.1 s, 0.2 s and
+      none (cancel); at busy 340 (one warm-up in three refused 408 calls)
+      none in all three;
+    - at busy 360 and cancel 290, one warm-up in three refused calls with no
+      overload at all (1,041 and 161), and after the overload 503s went on
+      for 0.4, 0.5 and 22.9 s (busy) and 9.3, 31.9 and 36.8 s (cancel). In a
+      traced run at 290 the process took 80% of a core in the warm-up's last
+      30 s, 94% during the overload and 88% in the 40 s after it: at a rate
+      the proxy barely sustains, little CPU is spare to drain what the
+      overload left, and the overload's own calls end 32 s later.
     """
 
     lag_high: float = 0.080  # s: overloaded when the loop is this late...
