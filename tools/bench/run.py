@@ -83,8 +83,8 @@ A proxy that has run for minutes costs more per call than a fresh one (see the
 README, Speed): to overload a proxy in its steady state, warm it up at the rate
 first, then overload it, then go back:
 
-  python tools/bench/run.py --proxies vipproxy --variants busy --rates 380 \
-      --duration 180 --then-rate 760,380 --then-duration 20,40
+  python tools/bench/run.py --proxies vipproxy --variants busy --rates 320 \
+      --duration 180 --then-rate 640,320 --then-duration 20,40
 
 On a machine with few cores the SIPp processes compete with the proxy for CPU,
 and an overloaded caller takes more of it than one at the capacity rate, so the
