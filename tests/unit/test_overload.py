@@ -338,6 +338,27 @@ def test_shedding_stops_once_calm_and_nothing_was_refused() -> None:
     assert guard.admit_new_call(clock.now) and guard.admission_rate is None
 
 
+def test_shedding_stops_though_a_collector_pass_makes_a_sample_late_each_second() -> None:
+    settings = OverloadSettings()
+    guard, clock, _ = shedding_guard(1000)
+    # After the overload: little queued, nothing refused, and once a second the
+    # loop 60 ms late (the generation-1 pass), under the mark that is overload.
+    paused = LoadSample(loop_lag=0.060, in_progress=10, receive_backlog=128 * 1024)
+    changes: list[ShedChange] = []
+    for _ in range(3):
+        changes += offer(guard, clock, 100, CALM, 1.0 - TICK)[2]
+        changes += offer(guard, clock, 100, paused, TICK)[2]
+    assert [change.shedding for change in changes] == [False]
+    assert not guard.shedding
+    # Over the mark, lateness still holds the end off.
+    guard, clock, _ = shedding_guard(1000)
+    late = LoadSample(loop_lag=settings.lag_high, in_progress=10, receive_backlog=0)
+    for _ in range(3):
+        offer(guard, clock, 100, CALM, 0.5 - TICK)
+        offer(guard, clock, 100, late, TICK)
+    assert guard.shedding
+
+
 def test_refusals_keep_shedding_on_even_when_calm() -> None:
     guard, clock, _ = shedding_guard(1000)
     # Offered far above what the rate can grow to in 2 s: refusals go on.
