@@ -19,37 +19,61 @@ def restore_collector() -> Iterator[None]:
     gc.unfreeze()
 
 
-def paced(loop: FakeLoop, collected: list[int]) -> PacedCollector:
-    def collect(generation: int) -> int:
-        collected.append(generation)
-        return 3 if generation == 2 else 0
+class Passes:
+    """What the collector was asked to do, in order: a generation, or a freeze."""
 
+    def __init__(self) -> None:
+        self.calls: list[int | str] = []
+        self.frozen = False
+
+    def collect(self, generation: int) -> int:
+        self.calls.append(generation)
+        return 3 if generation == 2 else 1
+
+    def freeze(self) -> None:
+        self.calls.append("freeze")
+        self.frozen = True
+
+    def unfreeze(self) -> None:
+        self.calls.append("unfreeze")
+        self.frozen = False
+
+
+def paced(loop: FakeLoop, passes: Passes) -> PacedCollector:
     pauses = iter([0.0, 0.002] * 10_000)  # each pass takes 2 ms on the fake timer
     return PacedCollector(loop, structlog.get_logger("test"), young_interval=0.1,  # type: ignore[arg-type]
-                          older_every=10, full_interval=5.0, collect=collect,
-                          timer=lambda: next(pauses))
+                          full_interval=5.0, collect=passes.collect, freeze=passes.freeze,
+                          unfreeze=passes.unfreeze, timer=lambda: next(pauses))
 
 
-def test_young_every_tick_older_every_tenth_full_on_its_interval(restore_collector: None) -> None:
-    loop, collected = FakeLoop(), []
-    collector = paced(loop, collected)
+def test_young_then_freeze_every_tick_full_on_its_interval(restore_collector: None) -> None:
+    loop, passes = FakeLoop(), Passes()
+    collector = paced(loop, passes)
     collector.start()
     assert not gc.isenabled()  # CPython's own collections are off while paced
+    assert passes.calls == ["freeze"]  # what start-up made
     for _ in range(60):
         loop.advance(0.1)
-    assert collected[:10] == [0] * 9 + [1]
-    assert collected.count(2) == 1 and collected.index(2) == 49  # at 5 s, not before
-    assert collector.passes == [collected.count(0), collected.count(1), 1]
-    assert collector.summary()["gc2_passes"] == 1
-    assert collector.summary()["gc0_longest_ms"] == 2
+    # Each young pass freezes its survivors: no generation-1 pass ever rescans them.
+    assert passes.calls[1:5] == [0, "freeze", 0, "freeze"]
+    assert 1 not in passes.calls
+    # At 5 s, not before: everything unfrozen, a full pass, then frozen again.
+    full = passes.calls.index(2)
+    assert passes.calls.count(2) == 1 and passes.calls[full - 1:full + 2] == [
+        "unfreeze", 2, "freeze"]
+    assert passes.calls[1:full - 1].count(0) == 49
+    assert collector.summary() == {
+        "gc_young_passes": passes.calls.count(0), "gc_young_longest_ms": 2,
+        "gc_young_found": passes.calls.count(0), "gc_full_passes": 1,
+        "gc_full_longest_ms": 2, "gc_full_found": 3}
 
 
 def test_stop_hands_collection_back_to_cpython(restore_collector: None) -> None:
-    loop, collected = FakeLoop(), []
-    collector = paced(loop, collected)
+    loop, passes = FakeLoop(), Passes()
+    collector = paced(loop, passes)
     collector.start()
     loop.advance(0.25)
     collector.stop()
     loop.advance(5.0)
-    assert collected == [0, 0]
-    assert gc.isenabled()
+    assert passes.calls == ["freeze", 0, "freeze", 0, "freeze", "unfreeze"]
+    assert gc.isenabled() and not passes.frozen
