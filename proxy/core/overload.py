@@ -189,9 +189,10 @@ def overload_reason(sample: LoadSample, settings: OverloadSettings,
 
 def is_healthy(sample: LoadSample, settings: OverloadSettings) -> bool:
     """The queue below its low-water mark (hysteresis against flapping), the loop
-    on time and transactions within budget. The loop needs no low mark of its
-    own: lateness alone starts shedding only when it lasts (``lag_sustain``),
-    and a collector pass makes one sample a second late (see OverloadSettings)."""
+    under the mark that is overload and transactions within budget. The loop
+    needs no low mark of its own: lateness alone starts shedding only when it
+    lasts (``lag_sustain``), and a pause makes single samples late (see
+    OverloadSettings)."""
     return (sample.loop_lag < settings.lag_high
             and sample.receive_backlog < settings.backlog_low
             and sample.in_progress < settings.in_progress_budget)
