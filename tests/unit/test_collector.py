@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -77,3 +78,31 @@ def test_stop_hands_collection_back_to_cpython(restore_collector: None) -> None:
     loop.advance(5.0)
     assert passes.calls == ["freeze", 0, "freeze", 0, "freeze", "unfreeze"]
     assert gc.isenabled() and not passes.frozen
+
+
+class Node:
+    """An object the collector tracks, which can hold another (a cycle)."""
+
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def test_the_real_collector_frees_the_frozen_by_count_and_their_cycles_in_the_full_pass(
+        restore_collector: None) -> None:
+    loop = FakeLoop()
+    collector = PacedCollector(loop, structlog.get_logger("test"),  # type: ignore[arg-type]
+                               young_interval=0.1, full_interval=5.0)
+    collector.start()
+    plain, cycle = Node(), Node()
+    cycle.other = Node()
+    cycle.other.other = cycle
+    plain_ref, cycle_ref = weakref.ref(plain), weakref.ref(cycle)
+    loop.advance(0.1)  # a young pass with both alive: frozen
+    assert not any(tracked is plain or tracked is cycle for tracked in gc.get_objects())
+    del plain, cycle
+    assert plain_ref() is None  # frozen, yet freed when its last reference goes
+    loop.advance(1.0)
+    assert cycle_ref() is not None  # a cycle that died frozen waits for the full pass
+    loop.advance(4.0)
+    assert cycle_ref() is None and collector.found["full"] >= 2
+    collector.stop()
