@@ -338,11 +338,12 @@ def test_shedding_stops_once_calm_and_nothing_was_refused() -> None:
     assert guard.admit_new_call(clock.now) and guard.admission_rate is None
 
 
-def test_shedding_stops_though_a_collector_pass_makes_a_sample_late_each_second() -> None:
+def test_shedding_stops_though_a_pause_makes_a_sample_late_each_second() -> None:
     settings = OverloadSettings()
     guard, clock, _ = shedding_guard(1000)
     # After the overload: little queued, nothing refused, and once a second the
-    # loop 60 ms late (the generation-1 pass), under the mark that is overload.
+    # loop 60 ms late (a pause: then a collector pass, or another process on the
+    # core), under the mark that is overload.
     paused = LoadSample(loop_lag=0.060, in_progress=10, receive_backlog=128 * 1024)
     changes: list[ShedChange] = []
     for _ in range(3):
