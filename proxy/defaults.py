@@ -5,6 +5,9 @@ from __future__ import annotations
 
 # RFC 3261 §16.6 step 11: Timer C must be larger than 3 minutes.
 TIMER_C_SECONDS = 185.0
+# The transactions' timers (proxy/core/timer_queues.py) fire at most this late, in
+# batches: a loop timer per batch instead of one per timer.
+TIMER_RESOLUTION_SECONDS = 0.01
 # Larger requests get 513 (RFC 3261 §21.5.14); a stream closes its connection.
 MAX_MESSAGE_SIZE = 65536
 # RFC 5393 §4: parallel branches allowed for a request that carries no Max-Breadth.

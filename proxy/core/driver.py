@@ -54,9 +54,10 @@ from proxy.core.refusals import answer_for_unparsable, oversized_error
 from proxy.core.route_token import RouteTokens
 from proxy.core.routing import has_to_tag, preprocess_routes
 from proxy.core.services import Service
+from proxy.core.timer_queues import TimerQueues
 from proxy.core.transactions import UNANSWERED, TransactionTable
 from proxy.core.validation import split_breadth
-from proxy.defaults import MAX_BREADTH, MAX_MESSAGE_SIZE, TIMER_C_SECONDS
+from proxy.defaults import MAX_BREADTH, MAX_MESSAGE_SIZE, TIMER_C_SECONDS, TIMER_RESOLUTION_SECONDS
 from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import RoutingPlan
 from proxy.policy.trust import Source, TrustModel
@@ -129,11 +130,12 @@ class ProxyCore:
         # counts as OTHER: a label per made-up method would let anyone grow the table.
         self.requests_received: Counter[str] = Counter()
         self.responses_sent: Counter[int] = Counter()
-        self._table = TransactionTable(loop=loop, timers=settings.timers, send=self._send,
-                                       user=self, log=log)
-        self._forks = Forks(table=self._table, local=local, loop=loop, timers=settings.timers,
-                            send=self._send, events=self.events, stats=self.stats, log=log,
-                            on_error=self.on_transaction_error)
+        self.timer_queues = TimerQueues(loop, TIMER_RESOLUTION_SECONDS)
+        self._table = TransactionTable(loop=loop, queues=self.timer_queues, timers=settings.timers,
+                                       send=self._send, user=self, log=log)
+        self._forks = Forks(table=self._table, local=local, loop=loop, queues=self.timer_queues,
+                            timers=settings.timers, send=self._send, events=self.events,
+                            stats=self.stats, log=log, on_error=self.on_transaction_error)
 
     # --- lifecycle ----------------------------------------------------------------
 

@@ -9,12 +9,12 @@ garbage collector finds nothing to do (tests/unit/test_core_memory.py).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from proxy.core.context import ResponseContext, StartBranch
 from proxy.core.local import Interface
+from proxy.core.timer_queues import Timer, TimerQueues
 from proxy.policy.trust import Source
 from proxy.sip.address import NameAddr
 from proxy.sip.hop import Hop
@@ -32,35 +32,36 @@ FinalCallback = Callable[[Response], None]
 
 
 class TimerSet:
-    """Running timer handles of one owner, by name; starting a name replaces it."""
+    """Running timers of one owner, by name; starting a name replaces it."""
 
-    __slots__ = ("_handles",)
+    __slots__ = ("_timers",)
 
     def __init__(self) -> None:
-        self._handles: dict[Any, asyncio.TimerHandle] = {}
+        self._timers: dict[Any, Timer] = {}
 
-    def start(self, loop: asyncio.AbstractEventLoop, name: Any, delay: float,
+    def start(self, queues: TimerQueues, name: Any, delay: float,
               callback: Callable[..., None], *args: Any) -> None:
         """Call ``callback(*args)`` after ``delay``; ``args`` must not hold the owner."""
-        old = self._handles.get(name)
+        old = self._timers.get(name)
         if old is not None:
             old.cancel()
-        self._handles[name] = loop.call_later(delay, callback, *args)
+        self._timers[name] = queues.call_later(delay, callback, *args)
 
     def cancel(self, name: Any) -> None:
         """Take back the pending call of ``name``, if any."""
-        handle = self._handles.pop(name, None)
-        if handle is not None:
-            handle.cancel()
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
 
     def running(self, name: Any) -> bool:
-        handle = self._handles.get(name)
-        return handle is not None and not handle.cancelled()
+        """Whether ``name`` was started and has neither fired nor been cancelled."""
+        timer = self._timers.get(name)
+        return timer is not None and timer.pending
 
     def cancel_all(self) -> None:
-        for handle in self._handles.values():
-            handle.cancel()
-        self._handles.clear()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
 
 class ServerEntry:

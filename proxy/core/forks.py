@@ -33,6 +33,7 @@ from proxy.core.failover import HopFailure, fails_over
 from proxy.core.forwarding import build_cancel
 from proxy.core.local import LocalAddresses
 from proxy.core.routing import has_to_tag
+from proxy.core.timer_queues import TimerQueues
 from proxy.core.transactions import UNANSWERED, MessageSender, TransactionTable
 from proxy.sip.errors import SipParseError
 from proxy.sip.hop import NO_NAMES, Hop
@@ -49,12 +50,13 @@ class Forks:
     """Runs the decisions of every server transaction's response context."""
 
     def __init__(self, *, table: TransactionTable, local: LocalAddresses,
-                 loop: asyncio.AbstractEventLoop, timers: TimerSettings, send: MessageSender,
-                 events: EventBus, stats: Counter[str], log: Any,
+                 loop: asyncio.AbstractEventLoop, queues: TimerQueues, timers: TimerSettings,
+                 send: MessageSender, events: EventBus, stats: Counter[str], log: Any,
                  on_error: Callable[[str], None]) -> None:
         self._table = table
         self._local = local
         self._loop = loop
+        self._queues = queues
         self._timers = timers
         self._send = send
         self._events = events
@@ -74,7 +76,7 @@ class Forks:
                 case CancelBranch(branch_id, reason):
                     self._cancel_branch(entry, branch_id, reason)
                 case ArmTimer(name, delay, generation, branch_id):
-                    entry.context_timers.start(self._loop, (name, branch_id), delay,
+                    entry.context_timers.start(self._queues, (name, branch_id), delay,
                                                self._context_timer, entry.key, name, generation,
                                                branch_id)
                 case _:
@@ -208,7 +210,7 @@ class Forks:
             branch = self._branch(entry, branch_id)
             if branch is not None and branch.tx.state in _WAITING and not branch.timers.running(
                     "abandon"):
-                branch.timers.start(self._loop, "abandon", self._timers.transaction_timeout,
+                branch.timers.start(self._queues, "abandon", self._timers.transaction_timeout,
                                     self._abandon, branch.key)
 
     def _abandon(self, key: TransactionKey) -> None:

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Protocol, assert_never
 
 from proxy.core.entries import ClientEntry, ClientTransaction, ServerEntry, ServerTransaction
+from proxy.core.timer_queues import TimerQueues
 from proxy.sip.hop import Hop
 from proxy.sip.message import Message, Request, Response
 from proxy.transaction.actions import (
@@ -64,9 +65,11 @@ class TransactionUser(Protocol):
 class TransactionTable:
     """Every live server and client transaction, by key."""
 
-    def __init__(self, *, loop: asyncio.AbstractEventLoop, timers: TimerSettings,
-                 send: MessageSender, user: TransactionUser, log: Any) -> None:
+    def __init__(self, *, loop: asyncio.AbstractEventLoop, queues: TimerQueues,
+                 timers: TimerSettings, send: MessageSender, user: TransactionUser,
+                 log: Any) -> None:
         self._loop = loop
+        self._queues = queues
         self._timers = timers
         self._send = send
         self._user = user
@@ -116,7 +119,7 @@ class TransactionTable:
                 case Send(message):
                     self._send(message, entry.hop, entry.fallback_hop)
                 case StartTimer(name, delay, generation):
-                    entry.timers.start(self._loop, name, delay, self._server_timer, entry.key,
+                    entry.timers.start(self._queues, name, delay, self._server_timer, entry.key,
                                        name, generation)
                 case StopTimer(name):
                     entry.timers.cancel(name)
@@ -186,7 +189,7 @@ class TransactionTable:
                 case Send(message):
                     self._send(message, entry.hop, entry.fallback_hop)
                 case StartTimer(name, delay, generation):
-                    entry.timers.start(self._loop, name, delay, self._client_timer, entry.key,
+                    entry.timers.start(self._queues, name, delay, self._client_timer, entry.key,
                                        name, generation)
                 case StopTimer(name):
                     entry.timers.cancel(name)

@@ -1,8 +1,8 @@
 """A fake event loop and link for driving the real ProxyCore without sockets or sleeps.
 
 ``FakeLoop`` provides what the driver and the wiring use, ``time()``,
-``call_later()`` and ``call_soon()``; ``advance(seconds)`` fires due callbacks in
-deadline order.
+``call_later()``, ``call_soon()`` and ``call_exception_handler()``;
+``advance(seconds)`` fires due callbacks in deadline order.
 ``Link`` records what the proxy sends, per destination, parsed.
 """
 
@@ -70,6 +70,10 @@ class FakeLoop:
     def call_soon(self, callback: Callable[..., None], *args: Any) -> FakeHandle:
         """Runs at the next ``advance`` (``advance(0)``: once the current message is done)."""
         return self.call_later(0.0, callback, *args)
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        """A real loop logs a callback's exception and goes on; a test should fail."""
+        raise context["exception"]
 
     def advance(self, seconds: float) -> None:
         end = self.now + seconds

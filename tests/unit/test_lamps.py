@@ -297,9 +297,9 @@ def test_an_answered_notify_leaves_only_its_timer_k_on_the_loop(office: Office) 
     office.loop.advance(0)
     notifies = office.take_notifies()
     office.core.receive(answer(notifies[0], 200, "OK"), WATCHER)
-    waiting = [handle.args[1] for _, _, handle in office.loop._queue
-               if handle.args is not None and not handle.cancelled()
-               and getattr(handle.callback, "__name__", "") == "_client_timer"]
+    waiting = [timer._args[1] for queue in office.core.timer_queues._queues.values()
+               for timer in queue.timers
+               if timer.pending and getattr(timer._callback, "__name__", "") == "_client_timer"]
     assert waiting == ["K"]
 
 
