@@ -17,7 +17,9 @@ A cancelled timer stays in its queue, as nothing to run, until it falls due:
 taking it out of the middle of a deque would cost what the queue saves. A
 queue whose cancelled timers outnumber the live ones is compacted, so Timer C
 (cancelled by nearly every call's final response, due after 185 s) does not
-hold three minutes of calls' worth of them.
+hold three minutes of calls' worth of them. The 32-s queue stays under that
+mark: at 300 calls/s it holds about 86,000 timers, 38,000 of them Timers B and
+F cancelled by their final responses, a few MB waiting out their 32 s.
 """
 
 from __future__ import annotations

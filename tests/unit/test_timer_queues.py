@@ -3,6 +3,8 @@ order, how many loop timers they take, and what cancelling leaves behind."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from fakelink import FakeLoop
 
@@ -21,7 +23,8 @@ def queues(loop: FakeLoop) -> TimerQueues:
     return TimerQueues(loop, RESOLUTION)  # type: ignore[arg-type]
 
 
-def record(fired: list[tuple[str, float]], loop: FakeLoop):  # type: ignore[no-untyped-def]
+def record(fired: list[tuple[str, float]], loop: FakeLoop) -> Callable[[str], None]:
+    """A callback that notes its name and the fake clock's seconds since the start."""
     return lambda name: fired.append((name, round(loop.now - 1000.0, 4)))
 
 
