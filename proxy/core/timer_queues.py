@@ -57,12 +57,14 @@ class Timer:
             self._callback, self._args = None, ()
             self._queue.cancelled_one()
 
-    def fire(self) -> None:
-        """Run the call, once; nothing happens when it was cancelled."""
+    def fire(self) -> bool:
+        """Run the call, once; False, and nothing run, when it was cancelled."""
         callback, args = self._callback, self._args
-        if callback is not None:
-            self._callback, self._args = None, ()
-            callback(*args)
+        if callback is None:
+            return False
+        self._callback, self._args = None, ()
+        callback(*args)
+        return True
 
 
 class _DelayQueue:
@@ -104,10 +106,6 @@ class TimerQueues:
         queue.timers.append(timer)
         return timer
 
-    def queued(self) -> int:
-        """Timers in every queue, cancelled ones included (they wait to fall due)."""
-        return sum(len(queue.timers) for queue in self._queues.values())
-
     def _expire(self, delay: float) -> None:
         """The head of ``delay``'s queue is due: run every timer that is, then wait
         for the next head, a resolution at least."""
@@ -115,12 +113,9 @@ class TimerQueues:
         timers = queue.timers
         now = self._loop.time()
         while timers and timers[0].deadline <= now:
-            timer = timers.popleft()
-            if not timer.pending:
-                queue.cancelled -= 1
-                continue
             try:
-                timer.fire()
+                if not timers.popleft().fire():
+                    queue.cancelled -= 1  # it was counted when cancelled
             except Exception as error:  # as the loop does for its own callbacks
                 self._loop.call_exception_handler(
                     {"message": "timer callback failed", "exception": error})

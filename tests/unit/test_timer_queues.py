@@ -28,6 +28,11 @@ def record(fired: list[tuple[str, float]], loop: FakeLoop) -> Callable[[str], No
     return lambda name: fired.append((name, round(loop.now - 1000.0, 4)))
 
 
+def queued(queues: TimerQueues) -> int:
+    """Timers in every queue, cancelled ones included (they wait to fall due)."""
+    return sum(len(queue.timers) for queue in queues._queues.values())
+
+
 def loop_timers(loop: FakeLoop) -> int:
     return sum(1 for _, _, handle in loop._queue if not handle.cancelled())
 
@@ -80,7 +85,7 @@ def test_a_cancelled_timer_does_not_fire_and_a_fired_one_cannot_be_cancelled(
     kept.cancel()
     assert fired == [("kept", 1.0)]
     assert not kept.pending
-    assert queues.queued() == 0
+    assert queued(queues) == 0
 
 
 def test_cancelled_timers_are_compacted_away_before_they_fall_due(
@@ -92,7 +97,7 @@ def test_cancelled_timers_are_compacted_away_before_they_fall_due(
               for number in range(4 * COMPACT_AFTER)]
     for timer in timers[:3 * COMPACT_AFTER]:
         timer.cancel()
-    assert queues.queued() < 2 * COMPACT_AFTER
+    assert queued(queues) < 2 * COMPACT_AFTER
     loop.advance(185.0)
     assert fired == [str(number) for number in range(3 * COMPACT_AFTER, 4 * COMPACT_AFTER)]
 
@@ -113,7 +118,7 @@ def test_a_timer_started_or_cancelled_by_a_firing_one_is_taken_into_account(
     assert fired == [("first", 1.0)]
     loop.advance(1.0)
     assert fired == [("first", 1.0), ("started by the first", 2.0)]
-    assert queues.queued() == 0
+    assert queued(queues) == 0
 
 
 def test_a_failing_callback_is_reported_and_the_batch_goes_on(
