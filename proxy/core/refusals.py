@@ -17,15 +17,16 @@ def oversized_error(data: bytes, limit: int) -> MessageTooLarge:
         message = parse_message(data)
     except SipParseError:
         return error
-    if isinstance(message, Request) and message.method != "ACK":
-        error.headers, error.is_request = message.headers, True
+    if isinstance(message, Request):
+        error.headers, error.is_request, error.method = message.headers, True, message.method
     return error
 
 
 def answer_for_unparsable(error: SipParseError, source: Hop) -> tuple[Response, Hop] | None:
     """The response to a refused request and where it goes, or None when it cannot
-    be answered (a response, or no Via to answer along)."""
-    if not error.is_request:
+    be answered (a response, an ACK, or no Via to answer along)."""
+    if not error.is_request or error.method == "ACK":
+        # RFC 3261 §17: an ACK is never answered, however broken; it is dropped.
         return None
     response = error_response_for(error.headers, error.status_hint, error.reason)
     if response is None:

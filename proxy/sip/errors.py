@@ -12,10 +12,11 @@ class SipParseError(ValueError):
     """The bytes are not a SIP message we can accept.
 
     When :func:`proxy.sip.message.parse_message` could read the head before it
-    gave up, ``headers`` holds the header lines it read and ``is_request`` says
-    whether the start line looked like a request, so that the caller can still
-    answer with :func:`proxy.sip.message.error_response_for` (RFC 3261 §16.3
-    step 1). Otherwise ``headers`` is empty and ``is_request`` is False.
+    gave up, ``headers`` holds the header lines it read, ``is_request`` says
+    whether the start line looked like a request and ``method`` is its first
+    word, so that the caller can still answer with
+    :func:`proxy.sip.message.error_response_for` (RFC 3261 §16.3 step 1).
+    Otherwise ``headers`` is empty, ``is_request`` False and ``method`` "".
     """
 
     def __init__(self, reason: str, status_hint: int = 400) -> None:
@@ -24,6 +25,7 @@ class SipParseError(ValueError):
         self.status_hint = status_hint
         self.headers: tuple[tuple[str, str], ...] = ()
         self.is_request = False
+        self.method = ""
         # Stream framing only: the complete head of the message that could not be
         # framed, so that it can still be answered before the connection closes.
         self.head: bytes | None = None

@@ -279,6 +279,7 @@ def parse_message(data: bytes) -> Message:
     except SipParseError as error:
         error.headers = error.headers or headers
         error.is_request = is_request
+        error.method = start_line.partition(" ")[0] if is_request else ""
         raise
     return message
 

@@ -229,6 +229,16 @@ def test_malformed_request_gets_400_naming_the_problem(proxy) -> None:
     assert "CSeq" in response.reason
 
 
+def test_a_malformed_ack_is_dropped_not_answered(proxy) -> None:
+    # RFC 3261 §17: nothing answers an ACK; a 400 to it would be a response to a
+    # request that admits none.
+    core, _, link = proxy
+    ack = invite().replace(b"INVITE sip:", b"ACK sip:", 1).replace(b"1 INVITE", b"1 ACK")
+    core.receive(ack.replace(b"Max-Forwards: 70", b"Max-Forwards: abc"), CALLER)
+    assert link.take() == []
+    assert core.stats["parse_errors"] == 1
+
+
 def test_garbage_is_dropped_and_counted(proxy) -> None:
     core, _, link = proxy
     core.receive(b"\x00\xffnot sip at all", CALLER)
