@@ -18,7 +18,7 @@ import enum
 from dataclasses import dataclass, field
 
 from proxy.core.diversion import UNCONDITIONAL, Diversion, diversion_after
-from proxy.core.selection import best_response
+from proxy.core.selection import best_response, with_every_challenge
 from proxy.defaults import TIMER_C_SECONDS
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
 from proxy.sip.message import Request, Response, make_response
@@ -310,6 +310,7 @@ class ResponseContext:
         self.final_sent = True
         finals = [b.final for b in self.branches if b.final is not None]
         best = best_response(finals) or self._synthetic(408, "Request Timeout")
+        best = with_every_challenge(best, finals)
         if best.status == 503:
             # Our own 503 for a target we cannot reach says just that, and goes up as
             # is. §16.7 step 6: a 503 from downstream must not (it would make the

@@ -219,6 +219,40 @@ def test_loop_is_detected_when_the_request_comes_back(proxy) -> None:
     assert [m.status for m in finals] == [482]
 
 
+def test_a_challenge_goes_up_with_the_other_branches_challenges(proxy) -> None:
+    # RFC 3261 §16.7 step 7: the caller answers every realm of the fork at once.
+    core, _, link = proxy
+    branches = _start(proxy, "2000")
+    core.receive(answer(branches[A], 401, "Unauthorized", to_tag="a",
+                        extra='\r\nWWW-Authenticate: Digest realm="a", nonce="1"'),
+                 Hop("UDP", "127.0.0.2", 5070))
+    core.receive(answer(branches[B], 407, "Proxy Authentication Required", to_tag="b",
+                        extra='\r\nProxy-Authenticate: Digest realm="b", nonce="2"'),
+                 Hop("UDP", "127.0.0.3", 5070))
+    finals = [m for h, m in link.take() if isinstance(m, Response) and m.status >= 200
+              and f"{h.host}:{h.port}" == UP]
+    assert [m.status for m in finals] == [401]
+    assert finals[0].header_lines("www-authenticate") == ['Digest realm="a", nonce="1"']
+    assert finals[0].header_lines("proxy-authenticate") == ['Digest realm="b", nonce="2"']
+
+
+def test_a_message_nobody_answers_gets_no_408(proxy) -> None:
+    # RFC 4320 §4.2: the caller's own Timer F ends a non-INVITE request nobody
+    # answered; a 408 from us would arrive when it has given up already.
+    core, loop, link = proxy
+    message = invite().replace(b"INVITE sip:", b"MESSAGE sip:", 1).replace(b"1 INVITE",
+                                                                         b"1 MESSAGE")
+    core.receive(message, CALLER)
+    assert sorted(link.take_summary()) == [f"{A} MESSAGE", f"{B} MESSAGE"]
+    loop.advance(40.0)  # Timer F (64*T1) of both branches, and more
+    assert [line for line in _unique(link.take_summary()) if line.startswith(UP)] == []
+    assert core.live_server_transactions == 1  # Timer J absorbs retransmissions
+    core.receive(message, CALLER)
+    assert [line for line in link.take_summary() if line.startswith(UP)] == []
+    loop.advance(33.0)
+    assert core.live_server_transactions == 0
+
+
 def test_malformed_request_gets_400_naming_the_problem(proxy) -> None:
     core, _, link = proxy
     core.receive(invite().replace(b"CSeq: 1 INVITE", b"CSeq: 1 BYE"), CALLER)

@@ -62,6 +62,23 @@ def test_final_from_proceeding_completes() -> None:
     assert tx.send_response(error, 0.2) == [Send(error), StartTimer("J", 32.0, 1)]
 
 
+def test_a_408_is_withheld_and_retransmissions_get_nothing() -> None:
+    # RFC 4320 §4.2: no 408 to a non-INVITE request; the client's Timer F ends it.
+    tx = started()
+    trying = response(OPTIONS, 100)
+    tx.send_response(trying, 0.1)
+    assert tx.send_response(response(OPTIONS, 408), 32.0) == [StartTimer("J", 32.0, 1)]
+    assert tx.state is TransactionState.COMPLETED
+    assert tx.handle(RETRANSMISSION, 32.5) == []
+    assert tx.send_response(response(OPTIONS, 200), 33.0) == []  # the final was decided
+    assert tx.handle(TimerFired("J", 1), 64.0) == [Terminated()]
+
+
+def test_a_withheld_408_over_a_reliable_transport_terminates_at_once() -> None:
+    tx = started(reliable=True)
+    assert tx.send_response(response(OPTIONS, 408), 32.0) == [Terminated()]
+
+
 def test_reliable_final_terminates_at_once() -> None:
     tx = started(reliable=True)
     ok = response(OPTIONS, 200)
