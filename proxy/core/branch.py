@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import secrets
 
+from proxy.sip.address import address_tag
 from proxy.sip.message import Request
 from proxy.sip.via import MAGIC_COOKIE
 
@@ -16,12 +17,15 @@ def loop_hash(request: Request) -> str:
     §16.6 step 8 suggests To tag, From tag, Call-ID, Request-URI, CSeq number,
     Proxy-Require and Proxy-Authorization. A request that comes back with the
     same values is a loop (482); one whose Request-URI changed is a spiral.
+    Only the tags of To and From count: the proxy itself rewrites From's display
+    name and address on the way to delegates, and a request of ours that came
+    back must still be recognised.
     """
     material = "\n".join(
         (
             request.uri,
-            request.header("to") or "",
-            request.header("from") or "",
+            address_tag(request.header("to")) or "",
+            address_tag(request.header("from")) or "",
             request.call_id,
             (request.header("cseq") or "").split(" ", 1)[0],
             request.header("proxy-require") or "",

@@ -210,10 +210,16 @@ def test_validation_rejections(proxy, extra: str, status: int) -> None:
     assert [m.status for m in finals] == [status]
 
 
-def test_loop_is_detected_when_the_request_comes_back(proxy) -> None:
+@pytest.mark.parametrize("from_rewritten", [False, True], ids=["as-sent", "from-rewritten"])
+def test_loop_is_detected_when_the_request_comes_back(proxy, from_rewritten: bool) -> None:
     core, _, link = proxy
     branches = _start(proxy, "3000")
     looped = branches[A].serialize().replace(b"sip:a@127.0.0.2:5070", b"sip:3000@127.0.0.1:5060", 1)
+    if from_rewritten:
+        # As the proxy rewrites From for delegates ("[VIP] ", the line called): only
+        # its tag counts, so the request is still recognised (RFC 3261 §16.6 step 8).
+        looped = looped.replace(b'From: "Carol"', b'From: "[VIP] Carol"', 1)
+        assert b"[VIP] Carol" in looped
     core.receive(looped, Hop("UDP", "127.0.0.2", 5070))
     finals = [m for _, m in link.take() if isinstance(m, Response) and m.status >= 200]
     assert [m.status for m in finals] == [482]
