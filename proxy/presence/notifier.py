@@ -203,7 +203,7 @@ class Notifier:
         subscription = Subscription(
             key=key, watcher=admitted.watcher, entity=watched.entity, lines=watched.lines,
             event=_echoed(event), local=_with_tag(request.header("to") or "", tag),
-            remote=request.header("from") or "",
+            remote=request.header("from") or "", remote_cseq=request.cseq[0],
             contact=self._contact(watched.user_part, source.hop), peer=admitted.peer,
             expires_at=now + expires)
         self._subscriptions[key] = subscription
@@ -216,8 +216,11 @@ class Notifier:
             actions = self._end(subscription, TIMEOUT, now)
         else:
             actions = self._feed(subscription, SubscriptionInput.SUBSCRIBED, now)
-        reply = Reply(200, "OK", (("Expires", str(expires)), ("Contact", subscription.contact)),
-                      to_tag=tag)
+        # RFC 3261 §12.1.1: the 200 carries the Record-Route the route set came from,
+        # so that the phone's refreshes take the same path as our NOTIFYs.
+        record_routes = tuple(("Record-Route", route) for route in admitted.peer.route_set)
+        reply = Reply(200, "OK", (*record_routes, ("Expires", str(expires)),
+                                  ("Contact", subscription.contact)), to_tag=tag)
         return Outcome(reply, (started, *actions))
 
     def _admit(self, request: Request, source: Source) -> _Admitted | Reply:
@@ -258,6 +261,13 @@ class Notifier:
         subscription = self._subscriptions.get(key)
         if subscription is None or subscription.event != _echoed(event):
             return Outcome(NO_SUBSCRIPTION)
+        number = request.cseq[0]
+        if number < subscription.remote_cseq:
+            # RFC 3261 §12.2.2 names the status: a late refresh or unsubscribe must
+            # not undo a newer one.
+            return Outcome(Reply(500, f"Server Internal Error (CSeq {number} is out of "
+                                      f"order: {subscription.remote_cseq} came before)"))
+        subscription.remote_cseq = number
         expires = granted_expires(request, self._settings)
         if isinstance(expires, Reply):
             return Outcome(expires)
@@ -271,6 +281,7 @@ class Notifier:
         if isinstance(peer, Reply):
             return Outcome(peer)
         subscription.peer, subscription.expires_at = peer, now + expires
+        subscription.full_state_due = True
         reply = Reply(200, "OK", (("Expires", str(expires)), ("Contact", subscription.contact)))
         return Outcome(reply, tuple(self._apply(subscription, step, now)))
 
@@ -449,12 +460,13 @@ class Notifier:
                 now: float) -> SendNotify:
         """RFC 6665 §4.2.2: the full state now, plus the dialogs that ended since the
         last NOTIFY, shown this once as terminated."""
-        if subscription.version and self._busy(subscription):
+        if subscription.version and not subscription.full_state_due and self._busy(subscription):
             body = partial_state(subscription.entity, subscription.version,
                                  self._changed_dialogs(subscription))
         else:
             body = full_state_of(subscription.entity, subscription.version,
                                  self._dialogs(subscription), IDLE_DIALOG_ID)
+        subscription.full_state_due = False
         subscription.version += 1
         for line in subscription.lines:
             self._caught_up(subscription, line)

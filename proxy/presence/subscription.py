@@ -41,6 +41,7 @@ class Subscription:
     event: str  # the Event value every NOTIFY repeats (RFC 6665 §8.2.1: package, id)
     local: str  # our side: the SUBSCRIBE's To with our tag (the NOTIFY's From)
     remote: str  # the subscriber: the SUBSCRIBE's From (the NOTIFY's To)
+    remote_cseq: int  # of the subscriber's last SUBSCRIBE (RFC 3261 §12.2.2)
     contact: str  # our Contact (in the 200 and in every NOTIFY)
     peer: Peer
     expires_at: float
@@ -52,6 +53,9 @@ class Subscription:
     # (``line_log``); what came after goes next, the ended dialogs shown once.
     seen: dict[str, int] = field(default_factory=dict)
     changed_at: float | None = None  # the oldest change no NOTIFY has carried yet
+    # A refresh asks for the full state (RFC 6665 §4.2.1; RFC 4235 §4.1: how a
+    # watcher that missed a version catches up), even on a busy line.
+    full_state_due: bool = False
     sent_at: float = 0.0  # when our last NOTIFY left: the minimum interval counts from it
     # The header lines every NOTIFY repeats as they are, around its CSeq: made once
     # (fifty watchers of a busy line get a NOTIFY each several times a second).

@@ -533,7 +533,9 @@ def make_response(
     Every Via is copied; so are the first From, Call-ID and CSeq (a request that
     repeats them was refused for it and must not get a repeating answer). To gets
     ``to_tag`` when it has none yet and the response is not a 100 (§16.2).
-    Responses this proxy makes establish no dialog, so Record-Route is not copied.
+    Record-Route is not copied: the one response of ours that establishes a
+    dialog (a SUBSCRIBE's 200) gets, in ``extra``, the route set its service
+    adopted, which need not be the request's whole Record-Route.
     """
     copied: list[Header] = []
     seen: set[str] = set()

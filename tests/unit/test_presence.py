@@ -585,6 +585,9 @@ def test_an_edge_proxys_record_route_is_followed_anyone_elses_is_not() -> None:
         notify = only_notify(outcome.actions)
         assert notify.request.header_values("route") == routes
         assert notify.hop == next_hop
+        # RFC 3261 §12.1.1: the phone learns the same route set from the 200.
+        assert [value for name, value in outcome.reply.headers
+                if name == "Record-Route"] == routes
 
 
 def test_a_refreshed_subscriptions_notify_goes_to_the_new_contact_through_the_same_route(
@@ -714,6 +717,37 @@ def test_a_busy_line_gets_only_the_calls_that_changed_after_the_first_notify() -
     root = document(second)
     assert (root.get("state"), root.get("version")) == ("partial", "1")
     assert [d.get("id") for d in root] == ["d3"]  # RFC 4235 §4.1: only what changed
+
+
+def test_a_late_unsubscribe_does_not_undo_a_newer_refresh() -> None:
+    # RFC 3261 §12.2.2: a request of the dialog with a lower CSeq is out of order.
+    notifier, _ = make()
+    _, first = subscribed(notifier)
+    answer(notifier, first)
+    refreshed = notifier.subscribe(_in_dialog(first, 600, cseq=5), watcher(), T0 + 1)
+    assert refreshed.reply.status == 200
+    late = notifier.subscribe(_in_dialog(first, 0, cseq=3), watcher(), T0 + 2)
+    assert late.reply.status == 500 and "CSeq 3 is out of order" in late.reply.reason
+    assert late.actions == () and len(notifier) == 1
+
+
+def test_a_refresh_gets_the_full_state_even_on_a_busy_line() -> None:
+    # RFC 6665 §4.2.1, RFC 4235 §4.1: a refresh is how a watcher that missed a
+    # version catches up; a partial document with nothing in it would not help.
+    notifier, lines = make()
+    lines.show("1000", *[dialog(DialogState.CONFIRMED, number=n, call=f"call-{n}")
+                         for n in range(1, 7)])
+    first = subscribed(notifier)[1]
+    answer(notifier, first)
+    again = only_notify(notifier.subscribe(_in_dialog(first, 600), watcher(), T0 + 5).actions)
+    root = document(again)
+    assert (root.get("state"), root.get("version"), len(root)) == ("full", "1", 6)
+    answer(notifier, again, T0 + 5)
+    lines.show("1000", *[dialog(DialogState.CONFIRMED, number=n, call=f"call-{n}")
+                         for n in range(1, 6)])
+    notifier.note_change(LineChange("1000", (), "call-6"), T0 + 6)
+    [after] = notifies(notifier.flush(T0 + 6))
+    assert document(after).get("state") == "partial"  # back to what changed only
 
 
 def test_a_quiet_line_always_gets_the_full_state() -> None:
