@@ -64,11 +64,25 @@ def granted_expires(request: Request, settings: PresenceSettings) -> int | Reply
 
 def accepts_dialog_info(request: Request) -> bool:
     """RFC 4235 §3.5: without Accept the subscriber takes dialog-info+xml; with one,
-    it must list it (or a range that covers it)."""
-    values = request.header_values("accept")
-    if not values:
+    it must list it (or a range that covers it) with a q above 0. An empty Accept
+    takes no format at all (RFC 3261 §20.1)."""
+    if not request.has_header("accept"):
         return True
-    return any(value.split(";")[0].strip().lower() in _ACCEPTING for value in values)
+    return any(_accepting(value) for value in request.header_values("accept"))
+
+
+def _accepting(value: str) -> bool:
+    media_range, *parameters = value.split(";")
+    if media_range.strip().lower() not in _ACCEPTING:
+        return False
+    for parameter in parameters:
+        name, _, weight = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(weight) > 0  # q=0: "not acceptable" (RFC 2616 §14.1)
+            except ValueError:
+                return False
+    return True
 
 
 def subscriber_target(request: Request) -> str | Reply:

@@ -222,6 +222,8 @@ def test_the_interval_defaults_to_an_hour_and_is_shortened_to_the_maximum(
     (subscribe(expires=30), 423, ("Min-Expires", "60")),
     (subscribe(event="presence"), 489, ("Allow-Events", "dialog")),
     (subscribe(extra="Accept: application/pidf+xml\r\n"), 406, None),
+    (subscribe(extra="Accept: application/dialog-info+xml;q=0\r\n"), 406, None),
+    (subscribe(extra="Accept: \r\n"), 406, None),  # RFC 3261 §20.1: no format at all
 ])
 def test_refusals_say_what_would_be_accepted(request_: Request, status: int,
                                             header: tuple[str, str] | None) -> None:
@@ -231,6 +233,14 @@ def test_refusals_say_what_would_be_accepted(request_: Request, status: int,
     if header is not None:
         assert header in outcome.reply.headers
     assert len(notifier) == 0
+
+
+@pytest.mark.parametrize("accept", ["application/dialog-info+xml;q=0.5",
+                                    "application/pidf+xml, application/*"])
+def test_an_accept_that_takes_dialog_info_is_served(accept: str) -> None:
+    notifier, _ = make()
+    outcome = notifier.subscribe(subscribe(extra=f"Accept: {accept}\r\n"), watcher(), T0)
+    assert outcome.reply.status == 200
 
 
 def test_expires_zero_fetches_the_state_once() -> None:
