@@ -286,8 +286,11 @@ class Classifier:
             # A trusted peer is not challenged, but a REGISTER or SUBSCRIBE it relays
             # (an edge proxy, RFC 3327) still carries the phone's own credentials.
             return source
-        # RFC 3261 §22.1: the proxy answering as the UAS challenges with 401.
-        kind = REGISTRAR_CHALLENGE if served else PROXY_CHALLENGE
+        # RFC 3261 §22.1: the proxy answering as the UAS challenges with 401. Which
+        # challenge a lamp SUBSCRIBE gets must not depend on whether its line exists:
+        # 401 for one and 407 for another would tell strangers which lines do.
+        asks_us = request.method == "REGISTER" or self._lamp_user(request) is not None
+        kind = REGISTRAR_CHALLENGE if asks_us else PROXY_CHALLENGE
         credentials = request.header_lines(kind.credentials_header)  # commas are inside
         if not credentials and not served and not self._must_authenticate(source, auth):
             return source
@@ -315,17 +318,24 @@ class Classifier:
     def _watches_line(self, request: Request) -> bool:
         """A SUBSCRIBE for the dialog package (RFC 4235) of a user's line or address
         of record, here: the lamps answer it. Other SUBSCRIBEs are routed as before."""
-        if request.method != "SUBSCRIBE" or not self.presence_hosts:
+        user = self._lamp_user(request)
+        if user is None:
             return False
+        directory = self.trust.directory
+        return directory.line_owner(user) is not None or user in directory.users
+
+    def _lamp_user(self, request: Request) -> str | None:
+        """The user part of a SUBSCRIBE for the dialog package addressed to us,
+        whether or not it names a line; None for any other request."""
+        if request.method != "SUBSCRIBE" or not self.presence_hosts:
+            return None
         event = request_event(request)
         uri = sip_uri_or_none(request.uri)
         if event is None or event.package != DIALOG_PACKAGE or uri is None or uri.user is None:
-            return False
+            return None
         if uri.host.lower() not in self.presence_hosts and not self.local.is_local(uri):
-            return False
-        directory = self.trust.directory
-        user = unquote(uri.user)
-        return directory.line_owner(user) is not None or user in directory.users
+            return None
+        return unquote(uri.user)
 
     def _preloaded(self, request: Request, source: Source) -> Verdict:
         """A Route set the sender chose: only trusted peers may send anywhere; others

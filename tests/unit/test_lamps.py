@@ -366,6 +366,20 @@ def test_the_drain_deactivates_every_subscription_and_waits_for_the_answers(
     assert office.lamps.summary()["notify_delay_p99_ms"] == 0.0  # a fake clock stands still
 
 
+def test_a_stranger_gets_the_same_challenge_for_lines_that_exist_and_that_do_not(
+        office: Office) -> None:
+    # Under untrusted_calls: refuse, nothing unauthenticated may tell which lines exist.
+    answers = []
+    for index, uri in enumerate((LINE_URI, "sip:alice@vipproxy.test",
+                                 "sip:9999@vipproxy.test", "sip:nobody@vipproxy.test")):
+        office.core.receive(_subscribe(uri, f"z9hG4bKprobe{index}"), WATCHER)
+        final = office._final()
+        answers.append((final.status, final.reason,
+                        [name for name, _ in final.headers if "Authenticate" in name]))
+    assert len(set(map(repr, answers))) == 1 and answers[0][:2] == (401, "Unauthorized")
+    assert set(answers[0][2]) == {"WWW-Authenticate"}
+
+
 def test_a_lamp_subscribe_relayed_by_a_trusted_peer_is_challenged_too(office: Office) -> None:
     office.core.receive(_subscribe(LINE_URI, "z9hG4bKedge"), CALLER)
     finals = [m for _, m in office.link.take() if isinstance(m, Response) and m.status >= 200]
