@@ -130,8 +130,6 @@ def pickup_for(request: Request, source: Source, directory: Directory,
 def _replacing(value: str, request: Request, user: str, directory: Directory,
                dialogs: LineDialogs) -> Pickup | PickupRefused | None:
     """An INVITE with Replaces naming a dialog on a user's line."""
-    if request.header("referred-by") is not None:
-        return None  # RFC 3892: a transferee acting on a REFER, not a pick-up
     try:
         named = parse_replaces(value)
     except SipParseError as error:
@@ -143,6 +141,11 @@ def _replacing(value: str, request: Request, user: str, directory: Directory,
     if not found:
         return None
     dialog = found[0]
+    if not dialog.held and not dialog.ringing and request.header("referred-by") is not None:
+        # RFC 3892: a transferee acting on a REFER replaces a call in progress (the
+        # transferor's consultation call). Taking a held or ringing call is a pick-up
+        # whatever the request says of itself: Referred-By is the sender's word.
+        return None
     privilege = Privilege.ANSWER_CALLS if dialog.ringing else Privilege.PICKUP_HELD_CALLS
     refusal = _refusal(user, dialog.owner, directory, privilege)
     if refusal is not None:

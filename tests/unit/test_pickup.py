@@ -277,14 +277,32 @@ def test_a_pick_up_the_held_party_refuses_leaves_the_call_held_by_alice() -> Non
                                                                       "+14155550199")
 
 
+TRANSFERRED_BY_ALICE = (f"Replaces: {HELD_CALL};to-tag=caller-tag;from-tag=a\r\n"
+                        "Referred-By: <sip:1000@127.0.0.1>\r\n")
+
+
 def test_a_transfer_acting_on_a_refer_is_no_pick_up() -> None:
     office = Office()
-    office.held_by_alice()
-    office.core.receive(_pickup("sip:1000@127.0.0.1", calling="1001", extra=(
-        f"Replaces: {HELD_CALL};to-tag=caller-tag;from-tag=a\r\n"
-        "Referred-By: <sip:1000@127.0.0.1>\r\n")), BOB)
+    office.core.receive(invite("sip:1000@127.0.0.1:5060"), CALLER)
+    office.core.receive(answer(office.forwarded(ALICE), 200, "OK", to_tag="a"), ALICE)
+    office.link.take()
+    office.core.receive(_pickup("sip:1000@127.0.0.1", calling="1001",
+                                extra=TRANSFERRED_BY_ALICE), BOB)
     [request] = [m for _, m in office.sent() if isinstance(m, Request)]
     assert request.uri == "sip:alice@127.0.0.2:5070"  # routed as a call to the line
+
+
+def test_referred_by_does_not_let_a_phone_take_a_held_call_without_the_privilege() -> None:
+    office = Office()
+    office.held_by_alice()
+    office.core.receive(_pickup(HELD_PARTY_CONTACT, via="127.0.0.4:5070", call_id="other",
+                                extra=TRANSFERRED_BY_ALICE), DANA)
+    sent = office.sent()
+    assert [(m.status, m.reason) for _, m in sent if isinstance(m, Response)
+            and m.status >= 200] == [
+        (403, "Forbidden (dana lacks the pickup_held_calls privilege from alice)")]
+    assert not any(hop == CALLER for hop, _ in sent)  # the held party heard nothing
+    assert office.line() == [("alice", DialogState.CONFIRMED, HeldBy.LOCAL)]
 
 
 def test_a_seize_is_no_new_call_on_a_full_line() -> None:
