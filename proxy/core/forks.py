@@ -113,7 +113,11 @@ class Forks:
         now = self._loop.time()
         received = entry.received
         if has_to_tag(received):
-            self._events.publish(InDialogAnswered(received, response.status, now))
+            # Only a request the proxy forwarded (it has a response context) touched
+            # the dialog: a BYE refused here (no valid route token, a loop) ended
+            # nothing, and must not end the call on the line.
+            if entry.context is not None:
+                self._events.publish(InDialogAnswered(received, response.status, now))
             return
         context = entry.context
         if branch_id is not None and context is not None:

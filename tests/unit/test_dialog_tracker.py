@@ -25,7 +25,7 @@ from proxy.dialog.machine import _TABLE, LegInput
 from proxy.policy.plan import TargetRole
 from proxy.policy.trust import Source, SourceKind
 from proxy.sip.hop import Hop
-from proxy.sip.message import Request, parse_message
+from proxy.sip.message import Request, Response, parse_message
 
 ALICE_HOP = Hop("UDP", "127.0.0.2", 5070)
 BOB_HOP = Hop("UDP", "127.0.0.3", 5070)
@@ -217,6 +217,23 @@ def test_the_line_says_the_caller_is_the_vip_contact_the_routing_decision_matche
     view = asserted.tracker.line("1000")
     assert view is not None and [d.vip for d in view.dialogs] == [None], view
     assert view.dialogs[0].remote.identity == "sip:+14155550123@127.0.0.9"
+
+
+def test_a_bye_the_proxy_refuses_ends_nothing() -> None:
+    # A BYE with the right tags but no route of ours (from a stranger, say) is
+    # answered 403 here and never reaches alice: the call goes on, and so does the
+    # line's lamp, its count towards max_calls and the record to come.
+    proxy = Proxy()
+    _answered_by_alice(proxy)
+    stranger = Hop("UDP", "127.0.0.66", 5090)
+    bye = b"\r\n".join(line for line in _in_dialog("BYE", branch="z9hG4bKstray").split(b"\r\n")
+                        if not line.startswith(b"Route:"))
+    proxy.core.receive(bye.replace(b"127.0.0.9:5090;branch", b"127.0.0.66:5090;branch"),
+                       stranger)
+    assert [(hop, m.status) for hop, m in proxy.link.take() if isinstance(m, Response)] == [
+        (stranger, 403)]
+    assert proxy.states() == [("alice", DialogState.CONFIRMED)]
+    assert proxy.records == []
 
 
 def test_a_call_answered_by_the_delegate_is_recorded_as_his() -> None:
