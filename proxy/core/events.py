@@ -82,11 +82,16 @@ class CallSettled:
 @dataclass(frozen=True, slots=True)
 class InDialogAnswered:
     """A request inside a dialog (BYE, re-INVITE, UPDATE, ...) that the proxy
-    forwarded got its final response ``status`` upstream."""
+    forwarded got its final ``response`` upstream (a refresh's 2xx says the
+    session interval, RFC 4028 §9)."""
 
     request: Request
-    status: int
+    response: Response
     at: float
+
+    @property
+    def status(self) -> int:
+        return self.response.status
 
 
 @dataclass(frozen=True, slots=True)

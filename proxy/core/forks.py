@@ -117,7 +117,7 @@ class Forks:
             # the dialog: a BYE refused here (no valid route token, a loop) ended
             # nothing, and must not end the call on the line.
             if entry.context is not None:
-                self._events.publish(InDialogAnswered(received, response.status, now))
+                self._events.publish(InDialogAnswered(received, response, now))
             return
         context = entry.context
         if branch_id is not None and context is not None:

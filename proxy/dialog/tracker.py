@@ -297,7 +297,9 @@ class DialogTracker:
             leg.to_tag, leg.contact = to_tag, _contact(response) or leg.contact
             return self._changes(call, []) if leg.apply(LegInput.PROVISIONAL) else NO_UPDATE
         if status < 300:
-            leg.to_tag = leg.to_tag or address_tag(response.header("to"))
+            # The dialog is the 2xx's (RFC 3261 §12.1, §13.2.2.4): an element beyond
+            # the branch may have forked it, so its To tag can differ from the 1xx's.
+            leg.to_tag = address_tag(response.header("to")) or leg.to_tag
             leg.contact = _contact(response) or leg.contact
             if not leg.apply(LegInput.SUCCESS):
                 return NO_UPDATE
@@ -344,15 +346,19 @@ class DialogTracker:
         if request.method == "BYE":
             # §15.1.2: whatever the answer, the dialog is over once BYE was sent.
             end = LegEnd.BYE_FROM_CALLER if side is Side.CALLER else LegEnd.BYE_FROM_CALLEE
+            answered = leg.state is DialogState.CONFIRMED
             if not leg.apply(LegInput.BYE, end):
                 return NO_UPDATE
-            call.hung_up_by = call.hung_up_by or side
+            if answered:  # a caller's BYE to an early dialog hangs up no call (§15)
+                call.hung_up_by = call.hung_up_by or side
             return self._after_ending(call, [leg], event.at)
         if event.status // 100 != 2:
             return NO_UPDATE
         # RFC 4028 §10: a refresh (any 2xx re-INVITE or UPDATE) restarts the session
-        # timer; other 2xx traffic shows the call is alive as well.
-        call.session_interval = _session_expires(request) or call.session_interval
+        # timer, with the interval its 2xx names (§9: none there, no timer any more);
+        # other 2xx traffic shows the call is alive as well.
+        if request.method in ("INVITE", "UPDATE"):
+            call.session_interval = _session_expires(event.response)
         call.deadline = event.at + self._interval(call)
         if request.method in ("INVITE", "UPDATE") and is_sdp(request.header("content-type")):
             return self._hold(call, leg, side, holds_media(request.body), event.at)

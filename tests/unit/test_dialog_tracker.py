@@ -236,6 +236,40 @@ def test_a_bye_the_proxy_refuses_ends_nothing() -> None:
     assert proxy.records == []
 
 
+def test_the_answered_dialog_is_the_2xxs_when_its_to_tag_differs_from_the_1xxs() -> None:
+    # Something beyond alice's branch forked it (RFC 3261 §13.2.2.4): the caller's
+    # BYE names the 2xx's tag, and must end the call on the line.
+    proxy = Proxy()
+    branches = proxy.ring()
+    proxy.respond(branches["127.0.0.2"], 180, "Ringing", ALICE_HOP, "x")
+    proxy.respond(branches["127.0.0.2"], 200, "OK", ALICE_HOP, "a")
+    proxy.link.take()
+    view = proxy.tracker.line("1000")
+    assert view is not None
+    assert [(d.local_tag, d.state) for d in view.dialogs] == [("a", DialogState.CONFIRMED)]
+    proxy.core.receive(_in_dialog("BYE", branch="z9hG4bKbye"), CALLER)
+    proxy.respond(_forwarded(proxy), 200, "OK", ALICE_HOP, "a")
+    assert proxy.tracker.calls_on("1000") == 0
+    assert [record.outcome.value for record in proxy.records] == ["answered"]
+
+
+def test_a_caller_ending_an_early_dialog_hung_up_no_call() -> None:
+    # RFC 3261 §15: the caller may BYE an early dialog; the call was never answered,
+    # so the record names nobody who hung up.
+    proxy = Proxy()
+    branches = proxy.ring()
+    proxy.respond(branches["127.0.0.2"], 180, "Ringing", ALICE_HOP, "a")
+    proxy.core.receive(_in_dialog("BYE", branch="z9hG4bKearlybye"), CALLER)
+    proxy.respond(_forwarded(proxy), 200, "OK", ALICE_HOP, "a")
+    proxy.respond(branches["127.0.0.2"], 487, "Request Terminated", ALICE_HOP, "a")
+    proxy.respond(branches["127.0.0.3"], 486, "Busy Here", BOB_HOP, "b")
+    [voicemail] = [m for _, m in proxy.link.take()
+                   if isinstance(m, Request) and m.method == "INVITE"]
+    proxy.respond(voicemail, 480, "Temporarily Unavailable", VOICEMAIL_HOP, "vm")
+    [record] = proxy.records
+    assert (record.answered, record.hung_up_by) == (None, None)
+
+
 def test_a_call_answered_by_the_delegate_is_recorded_as_his() -> None:
     proxy = Proxy()
     branches = proxy.ring()
@@ -300,9 +334,23 @@ def test_a_negotiated_session_timer_ends_a_quiet_call_sooner_and_a_refresh_exten
     proxy.loop.advance(1000)
     proxy.link.take()  # bob's INVITE retransmitted: he never answered, nor heard the CANCEL
     proxy.core.receive(_in_dialog("UPDATE"), CALLER)  # a refresh, RFC 4028 §10
-    proxy.respond(_forwarded(proxy), 200, "OK", ALICE_HOP, "a")
+    proxy.respond(_forwarded(proxy), 200, "OK", ALICE_HOP, "a",
+                  extra="\r\nSession-Expires: 1800;refresher=uac")
     assert proxy.tracker.expire(start + 1801).finished == ()
     assert proxy.tracker.expire(start + 1000 + 1800).finished[0].end_reason == "expired"
+
+
+def test_a_refresh_whose_2xx_names_no_session_timer_turns_the_timer_off() -> None:
+    # RFC 4028 §9: the 2xx carries the interval agreed; the request only asks for one.
+    proxy = Proxy(settings=DialogSettings(max_duration=3600.0))
+    _answered_by_alice(proxy)
+    start = proxy.loop.time()
+    asking = _in_dialog("UPDATE").replace(b"Max-Forwards: 70\r\n",
+                                          b"Max-Forwards: 70\r\nSession-Expires: 90\r\n")
+    proxy.core.receive(asking, CALLER)
+    proxy.respond(_forwarded(proxy), 200, "OK", ALICE_HOP, "a")
+    assert proxy.tracker.expire(start + 91).finished == ()
+    assert proxy.tracker.expire(start + 3600).finished[0].end_reason == "expired"
 
 
 def test_a_full_line_answers_busy_and_the_refusal_is_in_the_history() -> None:
