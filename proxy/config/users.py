@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from proxy.config.addresses import Email, Endpoint, HexDigest, PhoneNumber
+from proxy.config.addresses import REGISTERED, Email, Endpoint, HexDigest, PhoneNumber
 from proxy.config.checks import (
     EnvText,
     Section,
@@ -90,6 +90,16 @@ class User(Section):
     email: Annotated[
         str, Email(), Field(description="where the user's notifications (invitations) go")
     ] = ""
+
+    @model_validator(mode="after")
+    def _registering_needs_credentials(self) -> User:
+        # Only digest credentials prove a REGISTER comes from the user's phone; the
+        # address it comes from proves nothing (RFC 3261 §10.3 step 3, §22).
+        if REGISTERED in self.endpoints and self.auth is None:
+            raise problems_at([(("endpoints",), f"'{REGISTERED}' needs the user's auth "
+                                "(password or ha1): a phone registers with its "
+                                "credentials")])
+        return self
 
     @field_validator("lines")
     @classmethod

@@ -67,7 +67,10 @@ def office(
         "numbering": {"default_country_code": "1"},
         "trusted_peers": list(trusted_peers),
         "users": {
-            user: {"name": user.title(), "lines": LINES[user], "endpoints": [uri]}
+            user: {"name": user.title(), "lines": LINES[user], "endpoints": [uri],
+                   # A phone that registers needs credentials (none registers here).
+                   **({"auth": {"password": f"secret-of-{user}"}} if uri == "registered"
+                      else {})}
             for user, uri in endpoints.items()
         },
         "delegations": {"alice": delegation},

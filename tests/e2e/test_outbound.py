@@ -39,7 +39,7 @@ def _directory(gateway: str) -> dict[str, Any]:
         "auth": {"realm": REALM, "algorithms": ["MD5", "SHA-256"]},
         "numbering": {"default_country_code": "1"},
         "users": {
-            "alice": {"name": "Alice Chen", "lines": [ALICE_LINE], "endpoints": ["registered"]},
+            "alice": {"name": "Alice Chen", **phone(ALICE_LINE, "alice")},
             "bob": phone("1001", "bob"), "dan": phone("1004", "dan"), "eve": phone("1005", "eve"),
         },
         "delegations": {"alice": {"delegates": {

@@ -195,6 +195,15 @@ def test_user_auth_problems(auth: str, path: str, fragment: str) -> None:
     )
 
 
+def test_a_user_whose_phones_register_needs_credentials() -> None:
+    # Nothing else proves a REGISTER is the user's: not the address it comes from.
+    expect_problem(
+        LISTEN + "users:\n  dave: {endpoints: [registered, 'sip:dave@127.0.0.80:5060']}\n",
+        "users.dave.endpoints",
+        "'registered' needs the user's auth (password or ha1)",
+    )
+
+
 def test_a_bad_endpoint_names_both_kinds() -> None:
     expect_problem(
         LISTEN + "users:\n  alice: {endpoints: [registred]}\n",
