@@ -45,6 +45,9 @@ AUTH_TRACKED_SOURCES = 10_000
 REGISTER_MIN_EXPIRES = 60
 REGISTER_MAX_EXPIRES = 3600
 REGISTER_DEFAULT_EXPIRES = 3600
+# Bindings one address of record may hold (a desk phone, a softphone, a mobile app
+# and their leftovers); past it the oldest make room. Each is a branch of a call.
+REGISTER_MAX_CONTACTS = 10
 # Dialogs (proxy.dialog): a call without an RFC 4028 session timer that goes quiet
 # (its BYE lost) is ended after this long, so its line does not stay busy for ever.
 DIALOG_MAX_DURATION_SECONDS = 12 * 3600.0

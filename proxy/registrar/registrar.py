@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from proxy.core.services import ALLOW, Reply
 from proxy.defaults import (
     REGISTER_DEFAULT_EXPIRES,
+    REGISTER_MAX_CONTACTS,
     REGISTER_MAX_EXPIRES,
     REGISTER_MIN_EXPIRES,
 )
@@ -49,7 +50,7 @@ _ONE_HOUR = 3600
 
 @dataclass(frozen=True, slots=True)
 class RegistrarSettings:
-    """The registrar's domain and intervals (seconds).
+    """The registrar's domain, intervals (seconds) and bindings per address of record.
 
     ``domain`` is the host of every canonical AOR (``sip:alice@domain``); when the
     configuration names no domain, pass the proxy's first address. ``own_hosts``
@@ -62,12 +63,15 @@ class RegistrarSettings:
     min_expires: int = REGISTER_MIN_EXPIRES
     max_expires: int = REGISTER_MAX_EXPIRES
     default_expires: int = REGISTER_DEFAULT_EXPIRES
+    max_contacts: int = REGISTER_MAX_CONTACTS
     _hosts: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_expires <= self.default_expires <= self.max_expires:
             raise ValueError("registrar intervals must satisfy "
                              "0 <= min_expires <= default_expires <= max_expires")
+        if self.max_contacts < 1:
+            raise ValueError("max_contacts must be 1 or more")
         hosts = frozenset(host.lower() for host in {self.domain, *self.own_hosts})
         object.__setattr__(self, "_hosts", hosts)
 
@@ -164,16 +168,19 @@ class Registrar:
         owner = self._to_owner(request)
         if isinstance(owner, Refusal):
             return owner
-        # Step 4: only the owner may change the bindings of an address of record.
-        if owner.id != user:
-            return Refusal(403, f"Forbidden ({user} may not register {owner.id}'s address)")
+        # Step 4: only the owner may change the bindings of an address of record. The
+        # same answer whether or not the address is somebody's: a user learns nothing
+        # of the others by registering their names.
+        if owner is None or owner.id != user:
+            return Refusal(403, f"Forbidden ({user} may register only their own address)")
         if not owner.registered:
             return Refusal(403, f"Forbidden ({owner.id}'s endpoints do not include registered)")
         return self.aor_of(owner.id)
 
-    def _to_owner(self, request: Request) -> User | Refusal:
+    def _to_owner(self, request: Request) -> User | Refusal | None:
         """Step 5: the To URI is ``sip:USER@DOMAIN``, USER a user id or one of the
-        user's lines (any formatting); anything else is not an AOR here (404)."""
+        user's lines (any formatting), else None; a To that is no AOR of this
+        domain at all gets 404."""
         to = request.header("to") or ""
         try:
             uri = parse_uri(parse_name_addr(to).uri)
@@ -182,10 +189,7 @@ class Registrar:
         if not isinstance(uri, SipUri) or uri.user is None or not self._settings.serves(
                 uri.host):
             return Refusal(404, f"Not Found ({to[:60]} is not an address of record here)")
-        owner = self._user_named(unquote(uri.user))
-        if owner is None:
-            return Refusal(404, f"Not Found (no user {uri.user[:40]})")
-        return owner
+        return self._user_named(unquote(uri.user))
 
     def _changes(self, aor: str, requested: Requested, request: Request, received: Received,
                  now: float) -> list[Change] | Refusal:
@@ -233,7 +237,38 @@ class Registrar:
                 continue
             binding = self._binding(aor, contact, request, received, now)
             changes.append(Add(binding) if existing is None else Update(existing, binding))
-        return changes
+        return self._within_limit(changes, current, now)
+
+    def _within_limit(self, changes: list[Change], current: list[Binding],
+                      now: float) -> list[Change] | Refusal:
+        """At most ``max_contacts`` bindings per address of record, so that one phone
+        cannot grow the table (and every call's fork) without end. The oldest other
+        bindings make room, as a phone that moved leaves one behind until it expires
+        (Asterisk's ``remove_existing``); a REGISTER asking for more alone is refused."""
+        limit = self._settings.max_contacts
+        kept = {binding.contact: binding for binding in current if not binding.expired(now)}
+        asked: set[str] = set()
+        for change in changes:
+            match change:
+                case Add(binding):
+                    kept[binding.contact] = binding
+                    asked.add(binding.contact)
+                case Update(old, new):
+                    kept.pop(old.contact, None)
+                    kept[new.contact] = new
+                    asked.add(new.contact)
+                case Remove(old):
+                    kept.pop(old.contact, None)
+                case _:
+                    assert_never(change)
+        excess = len(kept) - limit
+        if excess <= 0:
+            return changes
+        if len(asked) > limit:
+            return Refusal(403, f"Forbidden (at most {limit} contacts per address of record)")
+        oldest = sorted((binding for contact, binding in kept.items() if contact not in asked),
+                        key=lambda binding: binding.updated_at)[:excess]
+        return [*changes, *(Remove(binding) for binding in oldest)]
 
     def _binding(self, aor: str, contact: RequestedContact, request: Request,
                  received: Received, now: float) -> Binding:

@@ -489,8 +489,35 @@ def test_another_users_address_of_record_is_403(to: str) -> None:
     table = registrar()
     result = table.register(register(f"<{PHONE}>", to=to), FROM_PHONE, "bob", T0)
     assert result.reply.status == 403
-    assert result.reply.reason == "Forbidden (bob may not register alice's address)"
+    assert result.reply.reason == "Forbidden (bob may register only their own address)"
     assert table.bindings_for("alice", T0) == []
+
+
+def test_an_address_of_record_nobody_has_gets_the_same_403_as_another_users() -> None:
+    # A user learns nothing of the others by registering their names.
+    result = registrar().register(register(f"<{PHONE}>", to=f"sip:zed@{DOMAIN}"),
+                                  FROM_PHONE, "bob", T0)
+    assert (result.reply.status, result.reply.reason) == (
+        403, "Forbidden (bob may register only their own address)")
+
+
+def test_past_the_contact_limit_the_oldest_bindings_make_room() -> None:
+    table = registrar(max_contacts=2)
+    for index in range(3):  # a phone that moved twice: each address is a new contact
+        ok(table.register(register(f"<sip:alice@192.0.2.{20 + index}:5062>",
+                                   call_id=f"moved-{index}"), FROM_PHONE, "alice", T0 + index))
+    assert {binding.contact for binding in table.bindings_for("alice", T0 + 3)} == {
+        "sip:alice@192.0.2.21:5062", "sip:alice@192.0.2.22:5062"}
+    assert len(table) == 2
+
+
+def test_a_register_asking_for_more_contacts_than_the_limit_is_403() -> None:
+    table = registrar(max_contacts=2)
+    many = [f"<sip:alice@192.0.2.{20 + index}:5062>" for index in range(3)]
+    result = table.register(register(*many), FROM_PHONE, "alice", T0)
+    assert (result.reply.status, result.reply.reason) == (
+        403, "Forbidden (at most 2 contacts per address of record)")
+    assert len(table) == 0
 
 
 def test_a_user_without_registered_endpoints_is_403() -> None:
@@ -500,7 +527,6 @@ def test_a_user_without_registered_endpoints_is_403() -> None:
 
 
 @pytest.mark.parametrize("to, uri", [
-    (f"sip:zed@{DOMAIN}", f"sip:{DOMAIN}"),  # nobody
     ("sip:alice@elsewhere.example.net", f"sip:{DOMAIN}"),  # not our domain
     ("tel:+14155550100", f"sip:{DOMAIN}"),  # not a SIP AOR
     (ALICE_AOR, "sip:elsewhere.example.net"),  # §10.3 step 1: not our registrar
