@@ -76,7 +76,7 @@ async def open_phones(config: ProxyConfig, store: Store, own_hosts: Iterable[str
     """The authority (when any user has credentials) and the registrar (when any
     user registers), with the bindings the store kept. ``trusted_peer`` asks the
     directory in force (it changes with a reload)."""
-    auth = await _authentication(config, store, started) if config.credentials else None
+    auth = await _authentication(config, store) if config.credentials else None
     if not any(user.registered for user in config.directory.users.values()):
         return Phones(auth, None, None, frozenset(), flow_open, trusted_peer)
     domain = config.domain or next(iter(own_hosts))
@@ -120,12 +120,12 @@ def reloaded_authentication(auth: Authentication, config: ProxyConfig) -> Authen
     return _authentication_of(auth.authority, config)
 
 
-async def _authentication(config: ProxyConfig, store: Store, started: float) -> Authentication:
+async def _authentication(config: ProxyConfig, store: Store) -> Authentication:
     realm = config.auth_realm or config.domain or config.listeners[0].advertise
     secret = await store.secret(NONCE_SECRET, lambda: secrets.token_bytes(_SECRET_BYTES))
     settings = (AuthSettings(algorithms=config.auth_algorithms) if config.auth_algorithms
                 else AuthSettings())
-    authority = DigestAuthority(realm, secret, _user_secrets(config), settings, started=started)
+    authority = DigestAuthority(realm, secret, _user_secrets(config), settings)
     return _authentication_of(authority, config)
 
 

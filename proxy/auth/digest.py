@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -29,7 +30,14 @@ from proxy.auth.algorithms import (
     supported_algorithms,
 )
 from proxy.auth.header import DigestCredentials, challenge_value, parse_credentials
-from proxy.auth.nonce import CountVerdict, NonceCounts, make_nonce, nonce_issued_ms, to_ms
+from proxy.auth.nonce import (
+    ISSUER_BITS,
+    CountVerdict,
+    NonceCounts,
+    make_nonce,
+    read_nonce,
+    to_ms,
+)
 from proxy.auth.throttle import FailureThrottle
 from proxy.defaults import (
     AUTH_BLOCK_SECONDS,
@@ -154,12 +162,12 @@ class _Verdict(Enum):
 class DigestAuthority:
     """Challenges and verifies digest credentials for one realm.
 
-    ``secret`` keys the nonces' HMAC (keep it in the store so nonces outlive a
-    restart of the proxy process; at least 16 bytes). ``users`` maps digest
-    usernames to their secrets. ``started`` is the clock reading at creation:
-    nonces issued earlier were counted by a table this process does not have,
-    so they get a stale challenge instead of being trusted. Any clock works if
-    every call uses the same one.
+    ``secret`` keys the nonces' HMAC (kept in the store, at least 16 bytes). Each
+    authority issues nonces under an issuer id of its own, drawn at random: a
+    nonce of another issuer on the same secret (another proxy on the store, this
+    process before a restart) was counted by a table this one does not have, so
+    it gets a stale challenge instead of being trusted. ``users`` maps digest
+    usernames to their secrets. Any clock works if every call uses the same one.
     """
 
     def __init__(
@@ -168,8 +176,6 @@ class DigestAuthority:
         secret: bytes,
         users: Mapping[str, UserSecret],
         settings: AuthSettings,
-        *,
-        started: float,
     ) -> None:
         if len(secret) < _MIN_SECRET_BYTES:
             raise ValueError(f"the nonce secret needs at least {_MIN_SECRET_BYTES} bytes")
@@ -184,7 +190,8 @@ class DigestAuthority:
         self._ha1 = _ha1_table(realm, users, self._offered)
         self._lifetime_ms = to_ms(settings.nonce_lifetime)
         self._serials: Iterator[int] = count()
-        self._counts = NonceCounts(settings.max_tracked_nonces, tracked_from_ms=to_ms(started))
+        self._issuer = secrets.randbits(ISSUER_BITS)
+        self._counts = NonceCounts(settings.max_tracked_nonces)
         self._throttle = FailureThrottle(
             max_failures=settings.max_failures,
             window=settings.failure_window,
@@ -213,7 +220,7 @@ class DigestAuthority:
     ) -> tuple[Header, ...]:
         """The challenge header fields for a 401/407: one per offered algorithm,
         most preferred first, all with the same fresh nonce (RFC 8760 §2.4)."""
-        nonce = make_nonce(self._secret, self.realm, now, next(self._serials))
+        nonce = make_nonce(self._secret, self.realm, now, next(self._serials), self._issuer)
         return tuple(
             (kind.challenge_header, challenge_value(self.realm, nonce, algorithm.name, stale=stale))
             for algorithm in self._offered
@@ -271,11 +278,16 @@ class DigestAuthority:
         algorithm = self._algorithm_of(credentials)
         if fields is None or algorithm is None:
             return _Verdict.FAILED, ""
-        issued_ms = nonce_issued_ms(self._secret, self.realm, fields.nonce)
-        if issued_ms is None:
+        stamp = read_nonce(self._secret, self.realm, fields.nonce)
+        if stamp is None:
             return _Verdict.FAILED, ""
         if not self._response_is_right(fields, algorithm, method, request_uri):
             return _Verdict.FAILED, ""
+        if stamp.issuer != self._issuer:
+            # Authentic, but another process counted its uses: a replay there could
+            # not be told from a first use here (RFC 7616 §3.4 nc).
+            return _Verdict.STALE, ""
+        issued_ms = stamp.issued_ms
         now_ms = to_ms(now)
         expires_ms = issued_ms + self._lifetime_ms
         if not issued_ms <= now_ms < expires_ms:

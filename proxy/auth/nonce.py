@@ -1,16 +1,19 @@
 """Stateless nonces and the nonce-count replay check (RFC 7616 §3.3, §5.5).
 
-A nonce is ``base64url(issued-ms | serial | HMAC)``: the time it was issued,
-a serial that makes nonces issued in the same millisecond differ (so two
-clients never share one, and their nonce-counts never collide), and an HMAC
-over both and the realm with the proxy's secret. Checking one needs no state,
-survives a restart while the secret is kept, and a nonce cannot be made up or
-moved to another realm. RFC 7616 §3.3 suggests exactly this shape
-("time-stamp H(time-stamp ":" ETag ":" secret-data)").
+A nonce is ``base64url(issued-ms | serial | issuer | HMAC)``: the time it was
+issued, a serial that makes nonces issued in the same millisecond differ (so
+two clients never share one, and their nonce-counts never collide), the
+process that issued it, and an HMAC over them and the realm with the proxy's
+secret. Checking one needs no state, and a nonce cannot be made up or moved to
+another realm. RFC 7616 §3.3 suggests this shape ("time-stamp H(time-stamp ":"
+ETag ":" secret-data)").
 
 Replay (RFC 7616 §5.5, RFC 3261 §22.4): a request is accepted only if its
 nonce-count is greater than the highest one accepted with the same nonce. That
-needs memory, kept bounded by :class:`NonceCounts`.
+needs memory, kept bounded by :class:`NonceCounts`, and held by the process
+that issued the nonce alone: a nonce of another issuer sharing the secret
+(another proxy on the same store, or this one before a restart) is authentic
+but its counts are elsewhere, so it is answered stale, never trusted.
 """
 
 from __future__ import annotations
@@ -25,10 +28,19 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 
-_STAMP = struct.Struct(">qQ")  # issued, in ms since the clock's epoch; serial
+_STAMP = struct.Struct(">qQI")  # issued, in ms since the clock's epoch; serial; issuer
 _MAC_BYTES = 16  # 128 bits of HMAC-SHA-256
 _NONCE_BYTES = _STAMP.size + _MAC_BYTES
-_NONCE_CHARS = 43  # base64url of 32 bytes, without padding
+_NONCE_CHARS = 48  # base64url of 36 bytes
+ISSUER_BITS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class NonceStamp:
+    """What an authentic nonce says of itself."""
+
+    issued_ms: int
+    issuer: int
 
 
 def to_ms(seconds: float) -> int:
@@ -36,15 +48,15 @@ def to_ms(seconds: float) -> int:
     return math.floor(seconds * 1000)
 
 
-def make_nonce(secret: bytes, realm: str, now: float, serial: int) -> str:
-    """A fresh nonce for ``realm`` issued at ``now`` (seconds)."""
-    stamp = _STAMP.pack(to_ms(now), serial % 2**64)
+def make_nonce(secret: bytes, realm: str, now: float, serial: int, issuer: int) -> str:
+    """A fresh nonce for ``realm`` issued at ``now`` (seconds) by ``issuer``."""
+    stamp = _STAMP.pack(to_ms(now), serial % 2**64, issuer % 2**ISSUER_BITS)
     return _encode(stamp + _mac(secret, realm, stamp))
 
 
-def nonce_issued_ms(secret: bytes, realm: str, nonce: str) -> int | None:
-    """When a nonce of ours was issued (ms), or None if we did not issue it for
-    ``realm`` with ``secret`` (forged, damaged, or from another realm)."""
+def read_nonce(secret: bytes, realm: str, nonce: str) -> NonceStamp | None:
+    """When and by whom a nonce made with ``secret`` was issued, or None if it was
+    not made for ``realm`` with ``secret`` (forged, damaged, or another realm's)."""
     if len(nonce) != _NONCE_CHARS or not nonce.isascii():
         return None
     try:
@@ -56,8 +68,8 @@ def nonce_issued_ms(secret: bytes, realm: str, nonce: str) -> int | None:
     stamp, mac = raw[: _STAMP.size], raw[_STAMP.size :]
     if not hmac.compare_digest(mac, _mac(secret, realm, stamp)):
         return None
-    issued_ms, _serial = _STAMP.unpack(stamp)
-    return int(issued_ms)
+    issued_ms, _serial, issuer = _STAMP.unpack(stamp)
+    return NonceStamp(int(issued_ms), int(issuer))
 
 
 def _encode(raw: bytes) -> str:
@@ -93,15 +105,14 @@ class NonceCounts:
     the dropped one and not in the table is UNTRACKED: its earlier counts are
     forgotten, so accepting it could accept a replay. The caller answers
     UNTRACKED with a stale challenge, which costs an honest client one round
-    trip. Nonces issued before ``tracked_from_ms`` (the start of the process,
-    whose table began empty) are UNTRACKED for the same reason.
+    trip.
     """
 
-    def __init__(self, limit: int, tracked_from_ms: int) -> None:
+    def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError("the nonce-count table needs room for at least one nonce")
         self._limit = limit
-        self._tracked_from_ms = tracked_from_ms
+        self._tracked_from_ms = 0  # every nonce of ours is tracked until one is dropped
         self._seen: OrderedDict[str, _Seen] = OrderedDict()
 
     def __len__(self) -> int:

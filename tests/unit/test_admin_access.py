@@ -22,7 +22,7 @@ def credentials(admin_token: str | None = TOKEN) -> Credentials:
         # Bob's file keeps HA1 values only: he still logs in with his password.
         "bob-sip": UserSecret(ha1=ha1_values("bob-sip", REALM, "bob-pw")),
     }
-    authority = DigestAuthority(REALM, b"s" * 32, users, SETTINGS, started=0.0)
+    authority = DigestAuthority(REALM, b"s" * 32, users, SETTINGS)
     return Credentials(admin_token, authority, {"alice": "alice", "bob-sip": "bob"})
 
 

@@ -47,7 +47,7 @@ ALICE_FROM = b"sip:+14155550100@127.0.0.9"
 def proxy() -> tuple[ProxyCore, Link]:
     core, _, link = make_core(CONFIG)
     users = {"bob": UserSecret(password="bob-secret"), "dan": UserSecret(password="dan-secret")}
-    authority = DigestAuthority("vipproxy.test", b"n" * 32, users, AuthSettings(), started=0.0)
+    authority = DigestAuthority("vipproxy.test", b"n" * 32, users, AuthSettings())
     auth = Authentication(authority, {"bob": "bob", "dan": "dan"}, frozenset({"bob", "dan"}))
     core._classifier = replace(core._classifier, auth=auth)  # type: ignore[attr-defined]
     return core, link

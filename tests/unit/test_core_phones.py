@@ -52,7 +52,7 @@ def proxy() -> Proxy:
     config = parse_config(CONFIG)
     core, loop, link = make_core(CONFIG)
     users = {"alice": UserSecret(password="alice-secret")}
-    authority = DigestAuthority("vipproxy.test", SECRET, users, AuthSettings(), started=0.0)
+    authority = DigestAuthority("vipproxy.test", SECRET, users, AuthSettings())
     auth = Authentication(authority, {"alice": "alice"}, frozenset({"alice"}))
     registrar = Registrar(config.directory, RegistrarSettings("vipproxy.test",
                                                               frozenset({"127.0.0.1"})))

@@ -67,8 +67,7 @@ class Office:
         self.core, self.loop, self.link = make_core(CONFIG)
         secrets = {"bob": UserSecret(password="bob-secret"),
                    "dana": UserSecret(password="dana-secret")}
-        authority = DigestAuthority("vipproxy.test", b"n" * 32, secrets, AuthSettings(),
-                                    started=0.0)
+        authority = DigestAuthority("vipproxy.test", b"n" * 32, secrets, AuthSettings())
         auth = Authentication(authority, {"bob": "bob", "dana": "dana"},
                               frozenset({"bob", "dana"}))
         self.core._classifier = replace(  # type: ignore[attr-defined]
