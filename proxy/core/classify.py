@@ -41,6 +41,7 @@ from proxy.sip.event import DIALOG_PACKAGE, request_event
 from proxy.sip.hop import NO_NAMES, Hop
 from proxy.sip.message import Header, Request
 from proxy.sip.uri import sip_uri_or_none
+from proxy.sip.via import parse_via
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +296,7 @@ class Classifier:
         if not credentials and not served and not self._must_authenticate(source, auth):
             return source
         outcome = auth.authority.check(request.method, request.uri, credentials,
-                                       source.hop.host, wall_time)
+                                       _failing_party(request, source), wall_time)
         match outcome:
             case Authenticated(username):
                 user = auth.users.get(username)
@@ -394,3 +395,19 @@ def _answer_for_unusable(error: SipParseError) -> Answer:
     return Answer(status, f"{_STATUS_PHRASES[status]} ({error.reason})")
 
 
+def _failing_party(request: Request, source: Source) -> str:
+    """Whom failed attempts are counted against (and blocked): the sender, or for a
+    request a trusted edge proxy relays, the phone behind it as the edge recorded
+    it in the phone's Via (received, else sent-by; RFC 3261 §18.2.1). Counted
+    against the edge itself, one phone's bad password would lock out every phone
+    behind it."""
+    if not source.trusted:
+        return source.hop.host
+    vias = request.header_values("via")
+    if len(vias) < 2:
+        return source.hop.host
+    try:
+        phone = parse_via(vias[1])
+    except SipParseError:
+        return source.hop.host
+    return phone.param("received") or phone.host

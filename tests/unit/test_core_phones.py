@@ -206,6 +206,35 @@ def test_twenty_wrong_passwords_block_the_address_but_not_another(proxy: Proxy) 
     assert core.stats["refused_auth_blocked"] >= 1
 
 
+def test_wrong_passwords_through_an_edge_proxy_block_that_phone_not_the_edge(
+        proxy: Proxy) -> None:
+    # Counted against the edge, one phone's bad password would lock out every phone
+    # behind it: the phone is the address the edge recorded in its Via.
+    core, _, link, _ = proxy
+    edge = Hop("UDP", "127.0.0.9", 5080)
+
+    def relayed(branch: str, cseq: int, phone: str, authorization: str = "") -> bytes:
+        return _register(branch, cseq, authorization, via="127.0.0.9:5080").replace(
+            b"Max-Forwards", f"Via: SIP/2.0/UDP {phone}:5062;branch={branch}p;rport=5062;"
+                             f"received={phone}\r\nMax-Forwards".encode(), 1)
+
+    for index in range(20):
+        core.receive(relayed(f"z9hG4bKm{index}", 1, "127.0.0.60"), edge)
+        challenge = _md5_challenge(_final(link), "www-authenticate")
+        wrong = _answer_challenge(challenge, "alice", "wrong", "REGISTER", "sip:vipproxy.test",
+                                  "Authorization")
+        core.receive(relayed(f"z9hG4bKn{index}", 2, "127.0.0.60", wrong), edge)
+        link.take()
+    core.receive(relayed("z9hG4bKblocked", 1, "127.0.0.60"), edge)
+    assert _final(link).status == 403  # that phone is blocked
+    core.receive(relayed("z9hG4bKgood1", 1, "127.0.0.61"), edge)
+    challenge = _md5_challenge(_final(link), "www-authenticate")
+    right = _answer_challenge(challenge, "alice", "alice-secret", "REGISTER",
+                              "sip:vipproxy.test", "Authorization")
+    core.receive(relayed("z9hG4bKgood2", 2, "127.0.0.61", right), edge)
+    assert _final(link).status == 200  # another phone behind the same edge is not
+
+
 def test_a_register_relayed_by_a_trusted_edge_proxy_is_challenged_and_its_path_used(
         proxy: Proxy) -> None:
     core, _, link, _ = proxy
