@@ -186,12 +186,14 @@ class Call:
         """What the line's history keeps of the call once it is over. A call picked
         up while it was held (``pickups``, in order: each took the one before) is
         one call: answered by whoever picked it up last (at their phone), hung up
-        and ended as that pick-up was, held by whoever held it before; the first
-        answer stays."""
+        and ended as that pick-up was, held by whoever put it on hold last (before
+        a pick-up, or after it); the first answer stays."""
         record = self._own_record(appearance, ended)
         if not pickups:
             return record
-        last, held = pickups[-1], [self, *pickups][-2]
+        last = pickups[-1]
+        held = max((call for call in (self, *pickups) if call.held_at is not None),
+                   key=lambda call: call.held_at or 0.0, default=self)
         hung_up_by = (last.made_by if last.hung_up_by is Side.CALLER
                       else last.callee_number if last.hung_up_by is Side.CALLEE else None)
         record = replace(record, answered_by=last.made_by, answered_phone=last.caller.target,

@@ -305,6 +305,25 @@ def test_referred_by_does_not_let_a_phone_take_a_held_call_without_the_privilege
     assert office.line() == [("alice", DialogState.CONFIRMED, HeldBy.LOCAL)]
 
 
+def test_the_record_names_whoever_held_the_call_last_after_a_pick_up() -> None:
+    office = Office()
+    office.held_by_alice()
+    _picks_up(office, _pickup())
+    office.held_party_byes_alice()
+    office.loop.advance(10)
+    held_at = office.loop.time()
+    for cseq, direction in ((2, "sendonly"), (3, "sendrecv")):  # bob holds and resumes
+        office.core.receive(_request(
+            "INVITE", HELD_PARTY_CONTACT, call_id=PICKUP_CALL, from_="<sip:1000@127.0.0.1>;tag=pk",
+            to=f"<{HELD_PARTY_CONTACT}>;tag=held", cseq=cseq, via="127.0.0.3:5070",
+            branch=f"z9hG4bKbob{cseq}", body=_sdp(direction),
+            token=TOKENS.mint(PICKUP_CALL, "pk")), BOB)
+        office.core.receive(answer(office.forwarded(CALLER), 200, "OK"), CALLER)
+        office.loop.advance(5)
+    [record] = office.tracker.stop(office.loop.time()).finished
+    assert (record.answered_by, record.held_by, record.held_at) == ("bob", "bob", held_at)
+
+
 def test_a_seize_is_no_new_call_on_a_full_line() -> None:
     office = Office(DialogSettings(max_calls=1))
     office.held_by_alice()
