@@ -56,8 +56,9 @@ class Leg:
     to_tag: str | None = None
     contact: str | None = None  # the callee phone's Contact
     confirmed: float | None = None
-    held_by: Side | None = None
-    held_at: float | None = None
+    # The sides holding the call now, each since when: both may (RFC 3264 §8.4,
+    # RFC 6337 §5.3), and one resuming leaves the other's hold in place.
+    holding: dict[Side, float] = field(default_factory=dict)
     end: LegEnd | None = None
 
     def apply(self, event: LegInput, end: LegEnd | None = None) -> bool:
@@ -150,7 +151,7 @@ class Call:
                                  held=False, ringing=True)
             if leg.state is not DialogState.CONFIRMED:
                 continue
-            held = leg.held_by is line_side and free
+            held = line_side in leg.holding and free
             if line_side is Side.CALLEE:
                 yield LineDialog(self.call_id, appearance.line, appearance.owner, leg.to_tag,
                                  self.from_tag, self.caller.target, self.caller_flow, held)
@@ -167,9 +168,10 @@ class Call:
             self.caller, callee)
         local_tag, remote_tag = (leg.to_tag, self.from_tag) if line_side is Side.CALLEE else (
             self.from_tag, leg.to_tag)
-        held = None
-        if leg.held_by is not None:
-            held = HeldBy.LOCAL if leg.held_by is line_side else HeldBy.REMOTE
+        # The line's own hold first: it is what a delegate may pick up.
+        holder = line_side if line_side in leg.holding else next(iter(leg.holding), None)
+        held = None if holder is None else (
+            HeldBy.LOCAL if holder is line_side else HeldBy.REMOTE)
         # The caller is a VIP contact of the called line's owner: not of the line
         # the call was placed from.
         vip = self.decision.vip if self.decision is not None and line_side is Side.CALLEE else None
@@ -178,7 +180,7 @@ class Call:
             local_tag=local_tag, remote_tag=remote_tag, direction=appearance.direction,
             state=leg.state, local=local, remote=remote, held_by=held,
             terminated_by=_terminated_event(leg.end, line_side), started=leg.started,
-            confirmed=leg.confirmed, held_at=leg.held_at,
+            confirmed=leg.confirmed, held_at=None if holder is None else leg.holding[holder],
             vip=vip.label if vip is not None else None)
 
     def record(self, appearance: Appearance, ended: float,

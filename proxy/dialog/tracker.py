@@ -366,12 +366,13 @@ class DialogTracker:
 
     def _hold(self, call: Call, leg: Leg, side: Side, holding: bool, at: float) -> Update:
         """RFC 3264 §8.4: the side that offered held media holds the call; its offer
-        of active media resumes it. The other side's offers do not undo a hold."""
-        if holding and leg.held_by is None:
-            leg.held_by, leg.held_at = side, at
+        of active media resumes it. The other side's offers do not undo a hold, and
+        both sides may hold at once (RFC 6337 §5.3)."""
+        if holding and side not in leg.holding:
+            leg.holding[side] = at
             call.held_by, call.held_at = call.person_on(side, leg), at
-        elif not holding and leg.held_by is side:
-            leg.held_by = leg.held_at = None
+        elif not holding and side in leg.holding:
+            del leg.holding[side]
         else:
             return NO_UPDATE
         return self._changes(call, [])

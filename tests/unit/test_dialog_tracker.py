@@ -270,6 +270,33 @@ def test_a_caller_ending_an_early_dialog_hung_up_no_call() -> None:
     assert (record.answered, record.hung_up_by) == (None, None)
 
 
+def test_both_sides_hold_and_one_resuming_leaves_the_others_hold() -> None:
+    # RFC 6337 §5.3: mutual hold. Carol holds, alice holds too, carol resumes:
+    # alice still holds, and her delegates may still pick the call up.
+    proxy = Proxy()
+    _answered_by_alice(proxy)
+
+    def offer(from_alice: bool, direction: str, cseq: int) -> HeldBy | None:
+        branch = f"z9hG4bK{'a' if from_alice else 'c'}{cseq}"
+        if from_alice:
+            proxy.core.receive(_in_dialog("INVITE", from_callee="a", body=_sdp(direction),
+                                          cseq=cseq, branch=branch), ALICE_HOP)
+            proxy.respond(_forwarded(proxy), 200, "OK", CALLER, "caller-tag")
+        else:
+            proxy.core.receive(_in_dialog("INVITE", body=_sdp(direction), cseq=cseq,
+                                          branch=branch), CALLER)
+            proxy.respond(_forwarded(proxy), 200, "OK", ALICE_HOP, "a")
+        view = proxy.tracker.line("1000")
+        assert view is not None
+        return view.dialogs[0].held_by
+
+    assert offer(False, "sendonly", 3) is HeldBy.REMOTE
+    assert offer(True, "inactive", 3) is HeldBy.LOCAL
+    assert offer(False, "recvonly", 4) is HeldBy.LOCAL
+    assert [dialog.held for dialog in proxy.tracker.dialogs_on("1000")] == [True]
+    assert offer(True, "sendrecv", 4) is None
+
+
 def test_a_call_answered_by_the_delegate_is_recorded_as_his() -> None:
     proxy = Proxy()
     branches = proxy.ring()
