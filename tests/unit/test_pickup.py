@@ -145,6 +145,26 @@ def _pickup(uri: str = "sip:1000@127.0.0.1", *, calling: str = "1000", extra: st
                     contact=f"Contact: <sip:phone@{via}>\r\n")
 
 
+def _picked_up_by_bob() -> Office:
+    """Alice held the call, bob picked it up, and the held party ended alice's leg."""
+    office = Office()
+    office.held_by_alice()
+    _picks_up(office, _pickup())
+    office.held_party_byes_alice()
+    office.loop.advance(10)
+    return office
+
+
+def _bobs_offer(office: Office, cseq: int, direction: str) -> None:
+    """Bob's phone, in the call it picked up, offers ``direction`` media; accepted."""
+    office.core.receive(_request(
+        "INVITE", HELD_PARTY_CONTACT, call_id=PICKUP_CALL, from_="<sip:1000@127.0.0.1>;tag=pk",
+        to=f"<{HELD_PARTY_CONTACT}>;tag=held", cseq=cseq, via="127.0.0.3:5070",
+        branch=f"z9hG4bKbob{cseq}", body=_sdp(direction),
+        token=TOKENS.mint(PICKUP_CALL, "pk")), BOB)
+    office.core.receive(answer(office.forwarded(CALLER), 200, "OK"), CALLER)
+
+
 def _picks_up(office: Office, request: bytes, phone: Hop = BOB) -> Request:
     """The phone's INVITE reaches the far party, which accepts it; what it got."""
     office.core.receive(request, phone)
@@ -306,19 +326,10 @@ def test_referred_by_does_not_let_a_phone_take_a_held_call_without_the_privilege
 
 
 def test_the_record_names_whoever_held_the_call_last_after_a_pick_up() -> None:
-    office = Office()
-    office.held_by_alice()
-    _picks_up(office, _pickup())
-    office.held_party_byes_alice()
-    office.loop.advance(10)
+    office = _picked_up_by_bob()
     held_at = office.loop.time()
     for cseq, direction in ((2, "sendonly"), (3, "sendrecv")):  # bob holds and resumes
-        office.core.receive(_request(
-            "INVITE", HELD_PARTY_CONTACT, call_id=PICKUP_CALL, from_="<sip:1000@127.0.0.1>;tag=pk",
-            to=f"<{HELD_PARTY_CONTACT}>;tag=held", cseq=cseq, via="127.0.0.3:5070",
-            branch=f"z9hG4bKbob{cseq}", body=_sdp(direction),
-            token=TOKENS.mint(PICKUP_CALL, "pk")), BOB)
-        office.core.receive(answer(office.forwarded(CALLER), 200, "OK"), CALLER)
+        _bobs_offer(office, cseq, direction)
         office.loop.advance(5)
     [record] = office.tracker.stop(office.loop.time()).finished
     assert (record.answered_by, record.held_by, record.held_at) == ("bob", "bob", held_at)
@@ -333,18 +344,8 @@ def test_a_seize_is_no_new_call_on_a_full_line() -> None:
 
 
 def test_alice_takes_back_the_call_bob_picked_up_and_put_on_hold() -> None:
-    office = Office()
-    office.held_by_alice()
-    _picks_up(office, _pickup())
-    office.held_party_byes_alice()
-    office.loop.advance(10)
-    bobs_hold = _request("INVITE", HELD_PARTY_CONTACT, call_id=PICKUP_CALL,
-                         from_="<sip:1000@127.0.0.1>;tag=pk",
-                         to=f"<{HELD_PARTY_CONTACT}>;tag=held", cseq=2, via="127.0.0.3:5070",
-                         branch="z9hG4bKbobholds", body=_sdp("sendonly"),
-                         token=TOKENS.mint(PICKUP_CALL, "pk"))
-    office.core.receive(bobs_hold, BOB)
-    office.core.receive(answer(office.forwarded(CALLER), 200, "OK"), CALLER)
+    office = _picked_up_by_bob()
+    _bobs_offer(office, 2, "sendonly")
     bob_held_at = office.loop.time()
     assert office.line() == [("bob", DialogState.CONFIRMED, HeldBy.LOCAL)]
 
