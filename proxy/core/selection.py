@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from proxy.sip.headers import header_key
 from proxy.sip.message import Response
 
 # §16.7 step 6: among 4xx, prefer the ones the caller can act on (authenticate,
@@ -53,5 +54,5 @@ def with_every_challenge(best: Response, responses: list[Response]) -> Response:
     headers = best.headers
     # Before Content-Length, where a reader of the head expects the last line.
     at = next((index for index, (name, _) in enumerate(headers)
-               if name.lower() in ("content-length", "l")), len(headers))
+               if header_key(name) == "content-length"), len(headers))
     return best.with_headers((*headers[:at], *others, *headers[at:]))
