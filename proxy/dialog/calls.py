@@ -179,9 +179,17 @@ class Call:
             id=f"{self._id_prefix}-{leg.branch_id}", call_id=self.call_id,
             local_tag=local_tag, remote_tag=remote_tag, direction=appearance.direction,
             state=leg.state, local=local, remote=remote, held_by=held,
-            terminated_by=_terminated_event(leg.end, line_side), started=leg.started,
+            terminated_by=self._terminated_by(leg, line_side), started=leg.started,
             confirmed=leg.confirmed, held_at=None if holder is None else leg.holding[holder],
             vip=vip.label if vip is not None else None)
+
+    def _terminated_by(self, leg: Leg, line_side: Side) -> str | None:
+        """RFC 4235 §4.1.6.2 ``event``; a dialog that a pick-up's INVITE with Replaces
+        took over ends with the BYE of RFC 3891 §3, and says ``replaced``."""
+        if self.replaced_by is not None and leg.end in (LegEnd.BYE_FROM_CALLER,
+                                                         LegEnd.BYE_FROM_CALLEE):
+            return "replaced"
+        return _terminated_event(leg.end, line_side)
 
     def record(self, appearance: Appearance, ended: float,
                pickups: Sequence[Call] = ()) -> CallRecord:

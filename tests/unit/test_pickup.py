@@ -199,6 +199,9 @@ def test_seizing_the_held_call_sends_the_held_party_an_invite_that_replaces_alic
 
     office.held_party_byes_alice()
     assert office.line() == [("bob", DialogState.CONFIRMED, None)]
+    # RFC 4235 §4.1.6.2: alice's dialog shows as replaced, not as hung up.
+    assert [dialog.terminated_by for change in office.changes for dialog in change.ended] == [
+        "replaced"]
     [bobs] = office.tracker.line("1000").dialogs  # type: ignore[union-attr]
     assert bobs.local.target == "sip:phone@127.0.0.3:5070"  # the lamp: in use by bob
     # Shown as the line, as alice's dialog was (the To the call came with).
