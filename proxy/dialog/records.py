@@ -11,7 +11,7 @@ class Outcome(enum.StrEnum):
     ANSWERED = "answered"
     MISSED = "missed"  # nobody answered (timeouts, unavailable)
     VOICEMAIL = "voicemail"  # the shared mailbox took it
-    BUSY = "busy"  # 486/600, or the line was full
+    BUSY = "busy"  # 486, 600 or 603 (declined); also a call to a full line (486)
     CANCELLED = "cancelled"  # the caller hung up while it rang
     FAILED = "failed"  # any other final response: see ``status``
 
