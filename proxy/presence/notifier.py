@@ -255,12 +255,18 @@ class Notifier:
 
     def _in_dialog(self, request: Request, source: Source, event: Event, now: float) -> Outcome:
         """A refresh or an unsubscribe (Expires: 0), matched by the dialog id: our
-        tag is random, so only the subscriber can name the subscription."""
+        tag is random, so only the subscriber can name the subscription. It must
+        also come from where the NOTIFYs go (the phone, or the edge proxy it
+        subscribed through): someone who saw the dialog's ids on the wire cannot
+        move the NOTIFYs elsewhere or end the subscription."""
         key = (request.call_id, address_tag(request.header("from")) or "",
                address_tag(request.header("to")) or "")
         subscription = self._subscriptions.get(key)
         if subscription is None or subscription.event != _echoed(event):
             return Outcome(NO_SUBSCRIPTION)
+        if source.hop.host != subscription.peer.hop.host:
+            return Outcome(Reply(403, "Forbidden (a subscription is refreshed from where "
+                                      "it was made; subscribe again from here)"))
         number = request.cseq[0]
         if number < subscription.remote_cseq:
             # RFC 3261 §12.2.2 names the status: a late refresh or unsubscribe must

@@ -729,6 +729,23 @@ def test_a_busy_line_gets_only_the_calls_that_changed_after_the_first_notify() -
     assert [d.get("id") for d in root] == ["d3"]  # RFC 4235 §4.1: only what changed
 
 
+def test_a_refresh_or_unsubscribe_from_another_address_is_refused() -> None:
+    # Whoever saw the dialog's ids on the wire must not move the NOTIFYs elsewhere
+    # nor end the subscription: only where the NOTIFYs go may refresh it.
+    notifier, _ = make()
+    _, first = subscribed(notifier)
+    answer(notifier, first)
+    elsewhere = Hop("UDP", "127.0.0.66", 5062)
+    for expires in (600, 0):
+        refused = notifier.subscribe(_in_dialog(first, expires, cseq=5 + expires),
+                                     watcher(None, hop=elsewhere), T0 + 1)
+        assert refused.reply.status == 403 and refused.actions == ()
+    assert len(notifier) == 1
+    again = notifier.subscribe(_in_dialog(first, 600, cseq=3), watcher(), T0 + 2)
+    assert again.reply.status == 200  # its CSeq was not moved by the refused ones
+    assert only_notify(again.actions).hop == PHONE
+
+
 def test_a_late_unsubscribe_does_not_undo_a_newer_refresh() -> None:
     # RFC 3261 §12.2.2: a request of the dialog with a lower CSeq is out of order.
     notifier, _ = make()
