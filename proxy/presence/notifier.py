@@ -205,7 +205,7 @@ class Notifier:
             event=_echoed(event), local=_with_tag(request.header("to") or "", tag),
             remote=request.header("from") or "", remote_cseq=request.cseq[0],
             contact=self._contact(watched.user_part, source.hop), peer=admitted.peer,
-            expires_at=now + expires)
+            made_from=source.hop.host, expires_at=now + expires)
         self._subscriptions[key] = subscription
         for line in watched.lines:
             self._by_line.setdefault(line, {})[key] = None
@@ -256,7 +256,7 @@ class Notifier:
     def _in_dialog(self, request: Request, source: Source, event: Event, now: float) -> Outcome:
         """A refresh or an unsubscribe (Expires: 0), matched by the dialog id: our
         tag is random, so only the subscriber can name the subscription. It must
-        also come from where the NOTIFYs go (the phone, or the edge proxy it
+        also come from where the SUBSCRIBE came (the phone, or the edge proxy it
         subscribed through): someone who saw the dialog's ids on the wire cannot
         move the NOTIFYs elsewhere or end the subscription."""
         key = (request.call_id, address_tag(request.header("from")) or "",
@@ -264,7 +264,7 @@ class Notifier:
         subscription = self._subscriptions.get(key)
         if subscription is None or subscription.event != _echoed(event):
             return Outcome(NO_SUBSCRIPTION)
-        if source.hop.host != subscription.peer.hop.host:
+        if source.hop.host != subscription.made_from:
             return Outcome(Reply(403, "Forbidden (a subscription is refreshed from where "
                                       "it was made; subscribe again from here)"))
         number = request.cseq[0]

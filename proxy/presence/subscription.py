@@ -44,6 +44,9 @@ class Subscription:
     remote_cseq: int  # of the subscriber's last SUBSCRIBE (RFC 3261 §12.2.2)
     contact: str  # our Contact (in the 200 and in every NOTIFY)
     peer: Peer
+    # The address the SUBSCRIBE came from (the phone, or the edge proxy it subscribed
+    # through): refreshes and unsubscribes are taken from there only.
+    made_from: str
     expires_at: float
     state: SubscriptionState = SubscriptionState.QUIET
     cseq: int = 0  # of our last NOTIFY: it only counts up (RFC 3261 §12.2.1.1)

@@ -746,6 +746,19 @@ def test_a_refresh_or_unsubscribe_from_another_address_is_refused() -> None:
     assert only_notify(again.actions).hop == PHONE
 
 
+def test_an_edge_whose_record_route_names_another_address_still_refreshes() -> None:
+    # The edge may Record-Route an interface (or a name) other than the one it sends
+    # from: its refreshes come from where its SUBSCRIBE did.
+    notifier, _ = make()
+    outcome = notifier.subscribe(subscribe(extra="Record-Route: <sip:127.0.0.19:5060;lr>\r\n"),
+                                 watcher(hop=EDGE), T0)
+    first = only_notify(outcome.actions)
+    assert first.hop.host == "127.0.0.19"
+    answer(notifier, first)
+    refreshed = notifier.subscribe(_in_dialog(first, 600), watcher(hop=EDGE), T0 + 1)
+    assert refreshed.reply.status == 200
+
+
 def test_a_late_unsubscribe_does_not_undo_a_newer_refresh() -> None:
     # RFC 3261 §12.2.2: a request of the dialog with a lower CSeq is out of order.
     notifier, _ = make()
