@@ -22,6 +22,7 @@ from proxy.sip.errors import SipParseError
 from proxy.sip.event import DIALOG_PACKAGE
 from proxy.sip.expires import delta_seconds
 from proxy.sip.message import Request
+from proxy.sip.params import find_param, parse_params, q_value
 from proxy.sip.uri import SipUri, parse_uri
 
 # The event package this service serves.
@@ -72,17 +73,15 @@ def accepts_dialog_info(request: Request) -> bool:
 
 
 def _accepting(value: str) -> bool:
-    media_range, *parameters = value.split(";")
+    media_range, _, parameters = value.partition(";")
     if media_range.strip().lower() not in _ACCEPTING:
         return False
-    for parameter in parameters:
-        name, _, weight = parameter.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return float(weight) > 0  # q=0: "not acceptable" (RFC 2616 §14.1)
-            except ValueError:
-                return False
-    return True
+    try:
+        weight = find_param(parse_params(parameters), "q") if parameters else None
+    except SipParseError:
+        return False
+    # q=0 means "not acceptable" (RFC 2616 §14.1, which RFC 3261 §20.1 follows).
+    return weight is None or (q_value(weight) or 0.0) > 0
 
 
 def subscriber_target(request: Request) -> str | Reply:

@@ -15,10 +15,9 @@ from proxy.sip.address import parse_name_addr
 from proxy.sip.errors import SipParseError
 from proxy.sip.expires import delta_seconds
 from proxy.sip.message import Header, Request
+from proxy.sip.params import q_value
 from proxy.sip.uri import SipUri, parse_uri
 
-# RFC 3261 §25.1: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
-_QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
 # RFC 5626 §4.2: reg-id = 1*10DIGIT, 1 to 2**31-1.
 _REG_ID = re.compile(r"[1-9][0-9]{0,9}")
 # RFC 3261 §19.1.4: parameters that never match when only one URI has them.
@@ -104,7 +103,7 @@ def _contact(value: str, header_expires: int) -> RequestedContact | Refusal:
         return Refusal(400, "Bad Request (sips: contacts need TLS, which is not supported)")
     expires_param = address.param("expires")
     q_param = address.param("q")
-    q = None if q_param is None else _q_value(q_param)
+    q = None if q_param is None else q_value(q_param)
     if q_param is not None and q is None:
         return Refusal(400, f"Bad Request (malformed q value {q_param[:12]!r})")
     instance = address.param("+sip.instance")
@@ -136,10 +135,6 @@ def _unique(contacts: tuple[RequestedContact, ...]) -> tuple[RequestedContact, .
                 return Refusal(400, "Bad Request (two Contacts with the same +sip.instance "
                                     "and reg-id)")
     return contacts
-
-
-def _q_value(text: str) -> float | None:
-    return float(text) if _QVALUE.fullmatch(text.strip()) else None
 
 
 def _reg_id(text: str) -> int | None:

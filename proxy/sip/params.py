@@ -31,6 +31,16 @@ def parse_params(text: str) -> Params:
     return tuple(params)
 
 
+# RFC 3261 §25.1: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+_QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+
+
+def q_value(text: str) -> float | None:
+    """A ``q`` parameter's value (a Contact's preference, an Accept range's weight);
+    None when it is not a qvalue."""
+    return float(text) if _QVALUE.fullmatch(text.strip()) else None
+
+
 def format_params(params: Params) -> str:
     """Render parameters back as ``;name=value;flag``."""
     return "".join(f";{name}" if value is None else f";{name}={value}" for name, value in params)
