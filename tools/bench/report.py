@@ -13,6 +13,10 @@ from sipp import percentile
 PERCENTS = (50, 90, 99)
 
 
+# The variant column's mark of each kind of callees but the static route's.
+_MARKS = {"endpoints": "line", "registered": "reg", "watched": "watched"}
+
+
 @dataclass(frozen=True)
 class PhaseResult:
     """One rate of a step that changes its rate (--then-rate): the calls SIPp placed
@@ -93,7 +97,7 @@ class StepResult:
     setup_ms: tuple[float | None, ...] = (None, None, None)  # INVITE -> 200
     seconds: int = 1  # how long calls were placed
     phases: tuple[PhaseResult, ...] = ()  # with --then-rate: each rate on its own
-    callees: str = "static"  # or "registered": the phones of a user who registered them
+    callees: str = "static"  # or how else they are reached (run.py CALLEES)
     # "watched" steps: the proxy's change-to-NOTIFY delay (p50, p99 ms) and NOTIFYs sent.
     lamps: LampSummary | None = None
     violations: int | None = None  # of the invariants (invariants.py); None: not checked
@@ -115,8 +119,12 @@ class StepResult:
 
     @property
     def label(self) -> str:
-        """The variant column: the variant, marked /reg with registered callees."""
-        return self.variant if self.callees == "static" else f"{self.variant}/reg"
+        """The variant column: the variant, marked with the callees when they are not
+        the static route's (/reg registered, /line the line's endpoints, /watched a
+        line its lamps watch)."""
+        if self.callees == "static":
+            return self.variant
+        return f"{self.variant}/{_MARKS[self.callees]}"
 
     @property
     def cpu_ms_per_call(self) -> float | None:
