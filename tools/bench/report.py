@@ -153,11 +153,11 @@ def _cpu(value: float | None) -> str:
 # The columns after `wall` came with load shedding, the last with the invariants
 # (invariants.py); the ones before keep their place.
 STEP_HEADER = (
-    f"{'proxy':<13} {'variant':<10} {'rate':>5} {'attempted':>9} {'completed':>9} "
+    f"{'proxy':<13} {'variant':<14} {'rate':>5} {'attempted':>9} {'completed':>9} "
     f"{'failed':>6} {'callee':>6} {'UDP':>5} {'CPU s per':>10} "
     f"{'INVITE->180 ms':>15} {'BYE->200 ms':>12} {'wall':>5} "
     f"{'503':>6} {'other':>6} {'goodput':>7} {'INVITE->200 ms':>16} {'violations':>10}\n"
-    f"{'':<13} {'':<10} {'cps':>5} {'':>9} {'':>9} "
+    f"{'':<13} {'':<14} {'cps':>5} {'':>9} {'':>9} "
     f"{'':>6} {'failed':>6} {'drops':>5} {'1000 calls':>10} "
     f"{'p50/p90/p99':>15} {'p50/p90/p99':>12} {'s':>5} "
     f"{'':>6} {'failed':>6} {'cps':>7} {'p50/p90/p99':>16} {'':>10}"
@@ -167,7 +167,7 @@ STEP_HEADER = (
 def step_row(result: StepResult) -> str:
     """One line of the step table."""
     return (
-        f"{result.proxy:<13} {result.label:<10} {result.rate:>5} {result.attempted:>9} "
+        f"{result.proxy:<13} {result.label:<14} {result.rate:>5} {result.attempted:>9} "
         f"{result.completed:>9} {result.failed:>6} {result.callee_failed:>6} "
         f"{result.udp_drops:>5} {_cpu(result.cpu_ms_per_call):>10} "
         f"{_percentiles(result.ring_ms):>15} {_percentiles(result.bye_ms):>12} "
@@ -197,7 +197,7 @@ def ratio_table(results: Sequence[StepResult], numerator: str, denominator: str)
     by_step = {(r.proxy, r.callees, r.variant, r.rate): r for r in results}
     lines = [
         f"CPU per call, {numerator} / {denominator} (same run, same load):",
-        f"{'variant':<7} {'rate':>5} {numerator + ' ms/call':>22} "
+        f"{'variant':<14} {'rate':>5} {numerator + ' ms/call':>22} "
         f"{denominator + ' ms/call':>22} {'ratio':>6}",
     ]
     for result in results:
@@ -209,7 +209,7 @@ def ratio_table(results: Sequence[StepResult], numerator: str, denominator: str)
         mine, theirs = result.cpu_ms_per_call, other.cpu_ms_per_call
         ratio = "-" if mine is None or not theirs else f"{mine / theirs:.2f}x"
         lines.append(
-            f"{result.label:<7} {result.rate:>5} {_cpu(mine):>22} {_cpu(theirs):>22} "
+            f"{result.label:<14} {result.rate:>5} {_cpu(mine):>22} {_cpu(theirs):>22} "
             f"{ratio:>6}"
         )
     return "\n".join(lines)
