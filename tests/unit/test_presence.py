@@ -335,7 +335,7 @@ def test_changes_within_the_minimum_interval_leave_as_one_notify_at_its_end() ->
     # Nothing changed during the next interval: it ends quietly, and the next
     # change leaves at once.
     assert notifier.answered(merged.key, 200, T0 + 0.07) == [
-        RestUntil(merged.key, T0 + 2 * INTERVAL, 2)]
+        RestUntil(merged.key, (T0 + INTERVAL) + INTERVAL, 2)]  # from when it left
     assert notifier.rested(merged.key, 2, T0 + 2 * INTERVAL) == []
     notifier.note_change(lines.show("1000", dialog(DialogState.CONFIRMED, held=HeldBy.LOCAL)),
                          T0 + 1)
