@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,7 @@ class StepResult:
     seconds: int = 1  # how long calls were placed
     phases: tuple[PhaseResult, ...] = ()  # with --then-rate: each rate on its own
     callees: str = "static"  # or how else they are reached (run.py CALLEES)
+    round: int = 1  # with --rounds, the round the step ran in
     # "watched" steps: the proxy's change-to-NOTIFY delay (p50, p99 ms) and NOTIFYs sent.
     lamps: LampSummary | None = None
     violations: int | None = None  # of the invariants (invariants.py); None: not checked
@@ -194,7 +196,7 @@ def phase_lines(result: StepResult) -> list[str]:
 def ratio_table(results: Sequence[StepResult], numerator: str, denominator: str) -> str:
     """CPU per call of `numerator` over `denominator` for every step both ran
     (with the same callees: Kamailio's are static)."""
-    by_step = {(r.proxy, r.callees, r.variant, r.rate): r for r in results}
+    by_step = {(r.proxy, r.callees, r.variant, r.rate, r.round): r for r in results}
     lines = [
         f"CPU per call, {numerator} / {denominator} (same run, same load):",
         f"{'variant':<14} {'rate':>5} {numerator + ' ms/call':>22} "
@@ -203,7 +205,8 @@ def ratio_table(results: Sequence[StepResult], numerator: str, denominator: str)
     for result in results:
         if result.proxy != numerator:
             continue
-        other = by_step.get((denominator, result.callees, result.variant, result.rate))
+        other = by_step.get((denominator, result.callees, result.variant, result.rate,
+                             result.round))
         if other is None:
             continue
         mine, theirs = result.cpu_ms_per_call, other.cpu_ms_per_call
@@ -220,21 +223,25 @@ def callees_table(results: Sequence[StepResult], base: str, other: str) -> str:
     registered, watched), per proxy, variant and rate both ran; the difference in
     percent (targets: registered within 10% of static, watched within 25% of
     registered), and for watched steps the proxy's change-to-NOTIFY delay."""
-    bases = {(r.proxy, r.variant, r.rate): r for r in results if r.callees == base}
+    bases = {(r.proxy, r.variant, r.rate, r.round): r for r in results if r.callees == base}
     lines = [
         f"CPU per call, {other} callees / {base} callees (same run, same load):",
         f"{'proxy':<9} {'variant':<7} {'rate':>5} {base + ' ms/call':>19} "
         f"{other + ' ms/call':>19} {'ratio':>6} {'difference':>10} {'NOTIFYs':>8} "
         f"{'change->NOTIFY p50/p99 ms':>26}",
     ]
+    # Per proxy, variant and rate: the difference of each round, for the median.
+    rounds: dict[tuple[str, str, int], list[float]] = {}
     for result in results:
-        reference = bases.get((result.proxy, result.variant, result.rate))
+        reference = bases.get((result.proxy, result.variant, result.rate, result.round))
         if result.callees != other or reference is None:
             continue
         mine, theirs = result.cpu_ms_per_call, reference.cpu_ms_per_call
         ratio = difference = "-"
         if mine is not None and theirs:
-            ratio, difference = f"{mine / theirs:.2f}x", f"{100 * (mine / theirs - 1):+.1f}%"
+            percent = 100 * (mine / theirs - 1)
+            ratio, difference = f"{mine / theirs:.2f}x", f"{percent:+.1f}%"
+            rounds.setdefault((result.proxy, result.variant, result.rate), []).append(percent)
         lamps = result.lamps
         notifies = str(lamps.notifies) if lamps else "-"
         delays = _percentiles((lamps.delay_p50_ms, lamps.delay_p99_ms)) if lamps else "-"
@@ -242,4 +249,8 @@ def callees_table(results: Sequence[StepResult], base: str, other: str) -> str:
             f"{result.proxy:<9} {result.variant:<7} {result.rate:>5} {_cpu(theirs):>19} "
             f"{_cpu(mine):>19} {ratio:>6} {difference:>10} {notifies:>8} {delays:>26}"
         )
+    for (proxy, variant, rate), differences in rounds.items():
+        if len(differences) > 1:
+            lines.append(f"{proxy:<9} {variant:<7} {rate:>5} median of {len(differences)} "
+                         f"rounds: {statistics.median(differences):+.1f}%")
     return "\n".join(lines)

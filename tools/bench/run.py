@@ -123,6 +123,14 @@ and the proxy's own change-to-NOTIFY delay (p50/p99, from its `proxy.stopped`
 line). When watched steps run, the registered and watched steps both log at
 info (the proxy reports that delay at info): the same logging in both.
 
+On a shared machine two steps a minute apart can differ by a fifth in CPU per
+call with nothing changed, more than the comparisons look for. --rounds N runs
+the steps of each variant and rate N times, the kinds taking turns (registered,
+watched, registered, watched, ...), compares each round with its own, and gives
+the median of the rounds' differences. For example:
+
+  python tools/bench/run.py --proxies vipproxy --callees registered,watched --rounds 3
+
   python tools/bench/run.py --proxies vipproxy --callees registered,watched --watchers 50
 
 Before and after in one run (--baseline PATH): vipproxy is also started from
@@ -270,6 +278,7 @@ class Settings:
     watchers: int = 50
     baseline: Path | None = None  # another checkout, benched as BASELINE
     check_invariants: bool = True  # short traces, the exit dump and invariants.py
+    rounds: int = 1  # each step this many times, the kinds of callees taking turns
 
 
 def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
@@ -336,6 +345,11 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                         help="run the proxy on the last CPU and SIPp on the others, so "
                              "that the load's own CPU does not change the proxy's capacity "
                              "(overload runs on a 2-core machine)")
+    parser.add_argument("--rounds", type=positive_int, default=1,
+                        help="run the steps of each variant and rate this many times, the "
+                             "kinds of callees taking turns, and give each comparison of "
+                             "kinds per round and its median: two steps on a shared host "
+                             "differ by more than a comparison looks for (default: 1)")
     parser.add_argument("--baseline", type=_checkout, metavar="PATH",
                         help=f"also bench vipproxy from the checkout at PATH, as {BASELINE}, "
                              "right after vipproxy (before and after in one run)")
@@ -360,6 +374,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         then=tuple(zip(then_rates, then_durations, strict=True)), callees=args.callees,
         watchers=args.watchers,
         baseline=args.baseline, check_invariants=not args.skip_invariants,
+        rounds=args.rounds,
     )
 
 
@@ -593,19 +608,22 @@ def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
         # The vip step is its own set-up: an executive's line with static phones.
         kinds = callees if variant != VIP else ["static"] if proxy.delegation else []
         for rate in settings.rates:
-            for reach in kinds:
-                suffix = "" if reach == "static" else f"-{reach}"
-                step_dir = workdir / proxy.name / f"{variant}-{rate}{suffix}"
-                fork_of_step = (forks[reach] if variant != VIP
-                                else replace(fork, vip_caller=VIP_NUMBER))
-                result = run_step(settings, proxy, fork_of_step, variant, rate, step_dir,
-                                  reach)
-                print(step_row(result), flush=True)
-                for line in phase_lines(result):
-                    print(line, flush=True)
-                if result.failed or result.callee_failed:
-                    _show_errors(step_dir)
-                results.append(result)
+            for round_number in range(1, settings.rounds + 1):
+                for reach in kinds:
+                    suffix = "" if reach == "static" else f"-{reach}"
+                    if settings.rounds > 1:
+                        suffix += f"-{round_number}"
+                    step_dir = workdir / proxy.name / f"{variant}-{rate}{suffix}"
+                    fork_of_step = (forks[reach] if variant != VIP
+                                    else replace(fork, vip_caller=VIP_NUMBER))
+                    result = replace(run_step(settings, proxy, fork_of_step, variant, rate,
+                                              step_dir, reach), round=round_number)
+                    print(step_row(result), flush=True)
+                    for line in phase_lines(result):
+                        print(line, flush=True)
+                    if result.failed or result.callee_failed:
+                        _show_errors(step_dir)
+                    results.append(result)
     return results
 
 
