@@ -401,7 +401,9 @@ def test_a_busy_line_gets_at_most_one_notify_per_interval_each_within_it_of_its_
         seed: int) -> None:
     """Changes every few ms for two seconds, each NOTIFY answered within 30 ms, on a
     fake clock: NOTIFYs are an interval apart, one at a time, numbered in order; no
-    change waits longer than the interval; the last NOTIFY shows the line as it is."""
+    change waits longer than the interval, nor 100 ms (RFC 6446 §3 lets the notifier
+    choose it; a lamp must follow its line within 100 ms); the last NOTIFY shows the
+    line as it is."""
     notifier, lines = make()
     rng = random.Random(seed)
     events: list[tuple[float, int, str, object]] = []
@@ -442,7 +444,7 @@ def test_a_busy_line_gets_at_most_one_notify_per_interval_each_within_it_of_its_
     times = [at for at, _ in sent]
     # 1e-6: around T0 a float resolves about 0.2 µs.
     assert all(later - earlier >= INTERVAL - 1e-6 for earlier, later in itertools.pairwise(times))
-    assert all(at - notify.changed_at <= INTERVAL + 1e-6
+    assert all(at - notify.changed_at <= min(INTERVAL + 1e-6, 0.1)
                for at, notify in sent if notify.changed_at is not None)
     assert [document(n).get("version") for _, n in sent] == [str(i) for i in range(len(sent))]
     assert len(sent) <= 2 / INTERVAL + 2  # not one per change (about 500 of them)
