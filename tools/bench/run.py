@@ -123,6 +123,8 @@ and the proxy's own change-to-NOTIFY delay (p50/p99, from its `proxy.stopped`
 line). When watched steps run, the registered and watched steps both log at
 info (the proxy reports that delay at info): the same logging in both.
 
+  python tools/bench/run.py --proxies vipproxy --callees registered,watched --watchers 50
+
 On a shared machine two steps a minute apart can differ by a fifth in CPU per
 call with nothing changed, more than the comparisons look for. --rounds N runs
 the steps of each variant and rate N times, the kinds taking turns (registered,
@@ -130,8 +132,6 @@ watched, registered, watched, ...), compares each round with its own, and gives
 the median of the rounds' differences. For example:
 
   python tools/bench/run.py --proxies vipproxy --callees registered,watched --rounds 3
-
-  python tools/bench/run.py --proxies vipproxy --callees registered,watched --watchers 50
 
 Before and after in one run (--baseline PATH): vipproxy is also started from
 the checkout at PATH (for example a `git worktree add ../base COMMIT`), as
@@ -591,7 +591,8 @@ def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
                 workdir: Path) -> list[StepResult]:
     """Run every variant and rate through `proxy`, printing a row per step; with
     registered callees too, the static and the registered step of each variant
-    and rate one after the other (a proxy without a registrar runs the static)."""
+    and rate one after the other (a proxy without a registrar runs the static),
+    the whole turn --rounds times."""
     results: list[StepResult] = []
     # With lamps in the run both registered kinds log at info (see the docstring).
     level = "info" if "watched" in settings.callees else fork.log_level
