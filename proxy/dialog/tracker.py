@@ -357,10 +357,11 @@ class DialogTracker:
         # RFC 4028 §10: a refresh (any 2xx re-INVITE or UPDATE) restarts the session
         # timer, with the interval its 2xx names (§9: none there, no timer any more);
         # other 2xx traffic shows the call is alive as well.
-        if request.method in ("INVITE", "UPDATE"):
+        refresh = request.method in ("INVITE", "UPDATE")
+        if refresh:
             call.session_interval = _session_expires(event.response)
         call.deadline = event.at + self._interval(call)
-        if request.method in ("INVITE", "UPDATE") and is_sdp(request.header("content-type")):
+        if refresh and is_sdp(request.header("content-type")):
             return self._hold(call, leg, side, holds_media(request.body), event.at)
         return NO_UPDATE
 
