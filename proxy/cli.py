@@ -10,13 +10,13 @@ import json
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
-from proxy.app import serve
+from proxy.app import serve, serve_worker
 from proxy.auth import ha1_values
 from proxy.config.errors import ConfigError
 from proxy.config.loader import (
@@ -61,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_registrations(config))
     if args.command == "history":
         return _history(config, args)
-    return _run(config, Path(args.config))
+    if args.worker is not None:
+        return _run(serve_worker(config, Path(args.config), args.worker, args.handoff_fd))
+    return _run(serve(config, Path(args.config)))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     for command in (run, check, reload, export, explain, registrations, history):
         command.add_argument("--config", required=True, help="YAML configuration file")
+    # How the first of several workers starts the others (``proxy.workers``).
+    run.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    run.add_argument("--handoff-fd", type=int, help=argparse.SUPPRESS)
     passwd.add_argument("username", help="the digest username (auth.username, else the user id)")
     realm = passwd.add_mutually_exclusive_group(required=True)
     realm.add_argument("--realm", help="the digest realm (auth.realm of the configuration)")
@@ -267,10 +272,10 @@ def _store_failed(error: StoreError) -> int:
     return 1
 
 
-def _run(config: ProxyConfig, path: Path) -> int:
+def _run(main: Coroutine[Any, Any, int]) -> int:
     try:
         import uvloop
     except ImportError:  # uvloop is optional: the default loop works, only slower
-        return asyncio.run(serve(config, path))
+        return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(serve(config, path))
+        return runner.run(main)

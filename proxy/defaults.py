@@ -106,3 +106,6 @@ NOTIFY_TIMEOUT_SECONDS = 10.0
 # How often a proxy reads the delegators' settings from the store, so that a change
 # made through another proxy sharing the database applies here too.
 SETTINGS_REFRESH_SECONDS = 2.0
+# Worker processes (``workers.count``): more than the cores of a large host would
+# only add handoffs and context switches.
+MAX_WORKERS = 16

@@ -34,6 +34,7 @@ from proxy.config.server import (
     Numbering,
     Store,
     Timers,
+    Workers,
 )
 from proxy.config.users import User
 from proxy.defaults import SHUTDOWN_GRACE_SECONDS, STATE_DIR
@@ -63,6 +64,7 @@ class ConfigDocument(Section):
     history: Annotated[History, Field(default_factory=History)]
     logging: Annotated[Logging, Field(default_factory=Logging)]
     dns: Annotated[Dns, Field(default_factory=Dns)]
+    workers: Annotated[Workers, Field(default_factory=Workers)]
     shutdown_grace: Annotated[float, Seconds(0.0, 3600.0)] = SHUTDOWN_GRACE_SECONDS
     untrusted_calls: Annotated[UntrustedCalls, OneOf(UntrustedCalls)] = UntrustedCalls.REFUSE
     state_dir: Annotated[
@@ -102,6 +104,20 @@ class ConfigDocument(Section):
             " {pattern, gateway}, tried in order, first match wins; numbers are normalised"
             " (+14155550199) before matching; only users' phones and trusted peers call out")),
     ] = ()
+
+    @field_validator("workers")
+    @classmethod
+    def _worker_ports_free(cls, workers: Workers, info: ValidationInfo) -> Workers:
+        """A worker's own port must not be a listener's: the worker could not bind it."""
+        listeners: tuple[Listen, ...] = info.data.get("listen", ())  # absent when invalid
+        ports = workers.ports()
+        taken = {item.port for item in listeners} & set(ports)
+        if taken:
+            raise problems_error([(("first_port",), (
+                f"the workers' ports {ports[0]}-{ports[-1]} include"
+                f" {', '.join(map(str, sorted(taken)))}, a listener's port; allowed: ports"
+                " no listener uses"))])
+        return workers
 
     @field_validator("users")
     @classmethod

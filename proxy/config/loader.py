@@ -109,6 +109,13 @@ class ProxyConfig:
     api: ApiSettings | None = None  # None: no management API
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     emails: Mapping[str, str] = field(default_factory=dict)  # user id -> e-mail address
+    # The own ports of workers 1, 2, ... (``proxy.workers``); () for a single process.
+    worker_ports: tuple[int, ...] = ()
+
+    @property
+    def workers(self) -> int:
+        """Processes serving the listeners (``workers.count``)."""
+        return len(self.worker_ports) + 1 if self.worker_ports else 1
 
     @property
     def database_url(self) -> str:
@@ -208,6 +215,7 @@ def _proxy_config(document: ConfigDocument) -> ProxyConfig:
         api=ApiSettings(*document.api.listen, document.api.admin_token)
         if document.api is not None else None,
         notifications=_notifications(document),
+        worker_ports=document.workers.ports(),
         emails={user_id: user.email for user_id, user in document.users.items() if user.email},
         credentials={
             user_id: Credentials(

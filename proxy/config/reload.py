@@ -33,6 +33,7 @@ _START_UP_SECTIONS: tuple[tuple[str, Callable[[ProxyConfig], object]], ...] = (
     ("history", lambda config: config.history_retention),
     ("dns", lambda config: config.dns_servers),
     ("api", lambda config: config.api),
+    ("workers", lambda config: config.worker_ports),
     ("notifications", lambda config: config.notifications),
 )
 

@@ -20,6 +20,7 @@ from proxy.defaults import (
     LINE_MAX_CALLS,
     MAX_BREADTH,
     MAX_MESSAGE_SIZE,
+    MAX_WORKERS,
     NOTIFY_ATTEMPTS,
     TIMER_C_SECONDS,
 )
@@ -55,6 +56,37 @@ class Listen(Section):
         if self.advertise is not None:
             return self.advertise
         return f"[{self.host}]" if ":" in self.host else self.host
+
+
+class Workers(Section):
+    """Processes sharing the listeners' UDP ports (SO_REUSEPORT), to use more cores."""
+
+    count: Annotated[
+        int, Whole(1, MAX_WORKERS),
+        Field(description="processes; 1 (the default) runs the proxy in one process"),
+    ] = 1
+    first_port: Annotated[
+        int | None, Whole(1, 65535),
+        Field(description="the other workers' own ports, from which they send their"
+                          " requests: worker 1 on first_port, worker 2 on first_port + 1,"
+                          " ..., on every UDP listener's host"),
+    ] = None
+
+    @model_validator(mode="after")
+    def _ports_for_every_worker(self) -> Workers:
+        if self.count > 1 and self.first_port is None:
+            raise fail(f"{self.count} workers need 'first_port': every worker but the"
+                       " first sends its requests from a port of its own")
+        if self.first_port is not None and self.first_port + self.count - 2 > 65535:
+            raise fail(f"first_port {self.first_port} leaves no room for {self.count}"
+                       f" workers; allowed: at most {65535 - self.count + 2}")
+        return self
+
+    def ports(self) -> tuple[int, ...]:
+        """The own ports of workers 1 to count - 1; () for a single process."""
+        if self.count == 1 or self.first_port is None:
+            return ()
+        return tuple(range(self.first_port, self.first_port + self.count - 1))
 
 
 class Timers(Section):

@@ -57,6 +57,7 @@ from proxy.core.services import Service
 from proxy.core.timer_queues import TimerQueues
 from proxy.core.transactions import UNANSWERED, TransactionTable
 from proxy.core.validation import split_breadth
+from proxy.core.workers import first_worker_serves
 from proxy.defaults import MAX_BREADTH, MAX_MESSAGE_SIZE, TIMER_C_SECONDS, TIMER_RESOLUTION_SECONDS
 from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import RoutingPlan
@@ -102,7 +103,8 @@ class ProxyCore:
                  presence_hosts: frozenset[str] = frozenset(), locate: Locate | None = None,
                  wall_clock: Callable[[], float] | None = None,
                  line_full: Callable[[str], bool] | None = None,
-                 dialogs: LineDialogs | None = None) -> None:
+                 dialogs: LineDialogs | None = None,
+                 first_worker: Callable[[bytes, Hop], None] | None = None) -> None:
         self._local = local
         self._settings = settings
         self._context_settings = ContextSettings(timer_c=settings.timer_c)
@@ -114,6 +116,9 @@ class ProxyCore:
                                       registrar_hosts, presence_hosts, dialogs)
         self._locate = locate
         self._line_full = line_full  # the dialog state's answer: no room for another call
+        # Another worker's handoff to the first (``proxy.core.workers``); None in the
+        # first worker and in a single process, which serve every request.
+        self._first_worker = first_worker
         # Unix time for what outlives the process (registrations, digest nonces);
         # the loop's clock for everything else.
         self._wall_clock = wall_clock or loop.time
@@ -206,12 +211,36 @@ class ProxyCore:
                 self._reject_unparsable(error, source)
                 return
             if isinstance(message, Request):
+                if self._first_worker is not None and self._hand_over(message, source):
+                    self._first_worker(data, source)
+                    return
                 self._on_request(message, source)
-            else:
-                self._on_response(message, source)
+            elif not self._on_response(message, source):
+                self._stray_response(data, source)
         except Exception:  # a bug must cost one message, not the proxy
             self.stats["internal_errors"] += 1
             self._log.exception("message.internal_error", source=f"{source.host}:{source.port}")
+
+    def _stray_response(self, data: bytes, source: Hop) -> None:
+        """A response that matches no transaction of ours. In a worker but the first
+        it answers the first worker's request (which left from the shared port, and
+        the kernel gave its answer to us): handed over. Otherwise it is dropped (RFC
+        6026 §7.3 replaces RFC 3261 §16.7's stateless forwarding of unmatched
+        responses, which also keeps the proxy from reflecting forged ones)."""
+        if self._first_worker is not None and not source.reliable:
+            self.stats["responses_handed_to_first_worker"] += 1
+            self._first_worker(data, source)
+        else:
+            self.stats["dropped_stray_response"] += 1
+
+    def _hand_over(self, request: Request, hop: Hop) -> bool:
+        """Whether the first worker serves ``request``: over UDP only, as a TCP
+        connection stays with the worker that accepted it."""
+        if hop.reliable or not first_worker_serves(request, self._trust.source(hop),
+                                                   self._local, self._trust.directory):
+            return False
+        self.stats["handed_to_first_worker"] += 1
+        return True
 
     def transport_failed(self, hop: Hop, reason: str) -> None:
         """The transport could not reach ``hop`` (connection refused, ICMP error)."""
@@ -443,19 +472,16 @@ class ProxyCore:
 
     # --- responses ------------------------------------------------------------------
 
-    def _on_response(self, response: Response, source: Hop) -> None:
+    def _on_response(self, response: Response, source: Hop) -> bool:
+        """Pass a response to its client transaction; False when none matches."""
         try:
             key = client_key(response)
         except SipParseError:
             self.stats["dropped_bad_response"] += 1
-            return
+            return True
         entry = self._table.clients.get(key)
         if entry is None:
-            # RFC 6026 §7.3 replaces RFC 3261 §16.7's stateless forwarding of unmatched
-            # responses: anything that matches no transaction is dropped, which also
-            # keeps the proxy from reflecting forged responses.
-            self.stats["dropped_stray_response"] += 1
-            return
+            return False
         if source.host != entry.hop.host:
             # Only the address the request went to may answer it: a response from a
             # third party that learnt the branch (it is in every Via) is dropped.
@@ -463,8 +489,9 @@ class ProxyCore:
             if self._throttle.should_log(source.host, self._loop.time()):
                 self._log.info("response.refused", source=source.host,
                                expected=entry.hop.host, call_id=response.call_id)
-            return
+            return True
         self._table.client_received(entry, response)
+        return True
 
     # --- what the transactions pass up (TransactionUser) -------------------------------
 

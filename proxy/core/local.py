@@ -10,6 +10,11 @@ from proxy.core.flows import CALLER_FLOW_PARAM, FLOW_PARAM
 from proxy.core.route_token import TOKEN_PARAM
 from proxy.sip.uri import SipUri, Uri
 
+# The Record-Route parameter that marks a dialog of the first worker, when there
+# are several (``proxy.core.workers``): the others hand its requests to it.
+FIRST_WORKER_PARAM = "vpw"
+_FIRST_WORKER_MARK = f"{FIRST_WORKER_PARAM}=0;"
+
 
 @dataclass(frozen=True, slots=True)
 class Interface:
@@ -18,22 +23,33 @@ class Interface:
     transport: str  # "UDP" or "TCP"
     host: str  # advertised host; IPv6 in brackets
     port: int
+    # Workers 1, 2, ... of several: the port of their own their requests leave from,
+    # so that the responses come back to them (the listener's port is shared, and the
+    # kernel hands each datagram to whichever worker it picks). None: the listener's.
+    own_port: int | None = None
+    # The first of several workers, which follows the dialogs of users' lines: its
+    # Record-Route says so.
+    first_worker: bool = False
 
     def via(self, branch: str) -> str:
         """Our Via for a request sent from this interface (§16.6 step 8).
 
         RFC 3581 §3: ``rport`` asks the next hop to answer to our source port.
         """
-        return f"SIP/2.0/{self.transport} {self.host}:{self.port};branch={branch};rport"
+        return (f"SIP/2.0/{self.transport} {self.host}:{self.own_port or self.port};"
+                f"branch={branch};rport")
 
     def record_route(self, token: str, flow: str = "", caller_flow: str = "") -> str:
         """Our Record-Route entry for this interface (§16.6 step 4), a loose router,
-        carrying the dialog's route token (``proxy.core.route_token``) and, for a
-        branch sent down a registered phone's flow or a call placed by a phone
-        behind a NAT, those flows (``proxy.core.flows``)."""
+        carrying the dialog's route token (``proxy.core.route_token``), the first
+        worker's mark when it is that worker and, for a branch sent down a
+        registered phone's flow or a call placed by a phone behind a NAT, those
+        flows (``proxy.core.flows``)."""
+        worker_param = _FIRST_WORKER_MARK if self.first_worker else ""
         flow_param = f"{FLOW_PARAM}={flow};" if flow else ""
         caller_param = f"{CALLER_FLOW_PARAM}={caller_flow};" if caller_flow else ""
-        return f"{self.route_prefix}{flow_param}{caller_param}{TOKEN_PARAM}={token}>"
+        return (f"{self.route_prefix}{worker_param}{flow_param}{caller_param}"
+                f"{TOKEN_PARAM}={token}>")
 
     @property
     def route_prefix(self) -> str:
@@ -52,10 +68,15 @@ class OwnRoute(NamedTuple):
     token: str | None  # None: an entry naming us without one (we did not write it)
     flow: str  # "" for none
     caller_flow: str  # "" for none
+    first_worker: bool = False  # a dialog the first of several workers follows
 
 
 def _dialog_params(text: str) -> OwnRoute | None:
-    """``[vpf=F;][vpc=C;]vpt=T`` as :meth:`Interface.record_route` writes it, else None."""
+    """``[vpw=0;][vpf=F;][vpc=C;]vpt=T`` as :meth:`Interface.record_route` writes
+    it, else None."""
+    first_worker = text.startswith(_FIRST_WORKER_MARK)
+    if first_worker:
+        text = text[len(_FIRST_WORKER_MARK):]
     values = {FLOW_PARAM: "", CALLER_FLOW_PARAM: ""}
     *flows, last = text.split(";")
     names = [FLOW_PARAM, CALLER_FLOW_PARAM]
@@ -68,7 +89,7 @@ def _dialog_params(text: str) -> OwnRoute | None:
     name, _, token = last.partition("=")
     if name != TOKEN_PARAM or not _plain(token):
         return None
-    return OwnRoute(token, values[FLOW_PARAM], values[CALLER_FLOW_PARAM])
+    return OwnRoute(token, values[FLOW_PARAM], values[CALLER_FLOW_PARAM], first_worker)
 
 
 def _plain(value: str) -> bool:

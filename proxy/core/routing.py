@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proxy.core.flows import CALLER_FLOW_PARAM, FLOW_PARAM
-from proxy.core.local import LocalAddresses, OwnRoute
+from proxy.core.local import FIRST_WORKER_PARAM, LocalAddresses, OwnRoute
 from proxy.core.route_token import TOKEN_PARAM
 from proxy.sip.address import has_tag, parse_name_addr
 from proxy.sip.errors import SipParseError
@@ -48,7 +48,7 @@ def preprocess_routes(request: Request, local: LocalAddresses) -> Preprocessed:
         last = parse_name_addr(routes[-1]).uri
         request = request.with_uri(last, _without_last_route(request, routes))
         routes = routes[:-1]
-    while routes and (ours := _our_route_params(routes[0], local)) is not None:
+    while routes and (ours := our_route_params(routes[0], local)) is not None:
         named = named or ours
         request = request.with_headers(drop_first_value(request.headers, "route"))
         routes = routes[1:]
@@ -57,7 +57,7 @@ def preprocess_routes(request: Request, local: LocalAddresses) -> Preprocessed:
     return Preprocessed(request, True, named.token, named.flow, named.caller_flow)
 
 
-def _our_route_params(route_value: str, local: LocalAddresses) -> OwnRoute | None:
+def our_route_params(route_value: str, local: LocalAddresses) -> OwnRoute | None:
     """The dialog's parameters of a Route entry that names this proxy, else None:
     read off the text when it is our entry as we wrote it, else parsed in full."""
     fast = local.own_route_params(route_value)
@@ -69,7 +69,7 @@ def _our_route_params(route_value: str, local: LocalAddresses) -> OwnRoute | Non
 
 def _params_of(uri: SipUri) -> OwnRoute:
     return OwnRoute(uri.param(TOKEN_PARAM), uri.param(FLOW_PARAM) or "",
-                    uri.param(CALLER_FLOW_PARAM) or "")
+                    uri.param(CALLER_FLOW_PARAM) or "", uri.param(FIRST_WORKER_PARAM) == "0")
 
 
 def _our_route(route_value: str, local: LocalAddresses) -> SipUri | None:

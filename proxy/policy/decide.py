@@ -36,7 +36,7 @@ def decide(call: CallInfo, directory: Directory, now: float) -> Decision:
     ``now`` (seconds, the caller's clock) is the moment of the call, kept for
     time-dependent policies; no rule depends on it yet.
     """
-    dialled, line_source = _called_user(call)
+    dialled, line_source = called_user(call)
     caller_user, caller_source, trusted = _caller(call, directory)
     placed = _placement(call, directory)
     caller = directory.normalize(caller_user) if caller_user is not None else None
@@ -105,7 +105,7 @@ def _outbound(base: Decision, dialled: str, directory: Directory) -> Decision:
                    reason=f"outbound to {rule.gateway}", outbound=rule)
 
 
-def _called_user(call: CallInfo) -> tuple[str | None, LineSource | None]:
+def called_user(call: CallInfo) -> tuple[str | None, LineSource | None]:
     """The called line: the Request-URI user, or the To user when the Request-URI has none.
 
     RFC 3261 §16.5: the Request-URI is the target; the To header is only consulted

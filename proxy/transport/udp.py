@@ -104,10 +104,13 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             self._transport.close()
 
 
-async def open_udp(host: str, port: int, receive: Receiver, log: Any) -> UdpEndpoint:
+async def open_udp(host: str, port: int, receive: Receiver, log: Any, *,
+                   reuse_port: bool = False) -> UdpEndpoint:
+    """A UDP socket on ``host:port``; with ``reuse_port``, one the other workers bind
+    too (SO_REUSEPORT: the kernel picks a socket by the sender's address)."""
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_datagram_endpoint(
-        lambda: UdpEndpoint(receive, log), local_addr=(host, port)
+        lambda: UdpEndpoint(receive, log), local_addr=(host, port), reuse_port=reuse_port
     )
     _enlarge_receive_buffer(transport.get_extra_info("socket"), f"{host}:{port}", log)
     return protocol

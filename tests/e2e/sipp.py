@@ -221,17 +221,19 @@ class SippLauncher:
         pause_ms: int = 0,
         timeout: float = 15.0,
         local: Endpoint | None = None,
+        calls: int = 1,
     ) -> SippProcess:
         """Start a callee on a fresh loopback endpoint; return once it listens there.
 
         ``keys`` become SIPp ``-key`` keywords; ``fill`` fills the ``{{name}}``
         placeholders of a template scenario where SIPp accepts no keyword.
         ``local`` is the endpoint when the test chose it (where a phone registered).
+        ``calls`` is how many calls it takes before it exits.
         """
         endpoint = local or self._allocator.endpoint()
         path = self._scenario_path(name, scenario, fill or {})
         process = self._start(
-            name, path, endpoint, transport, keys or {}, {}, pause_ms, timeout, []
+            name, path, endpoint, transport, keys or {}, {}, pause_ms, timeout, [], calls
         )
         bound = wait_until(
             lambda: is_bound(endpoint, transport) or not process.running(), _BIND_TIMEOUT
@@ -300,6 +302,7 @@ class SippLauncher:
         pause_ms: int,
         timeout: float,
         tail: list[str],
+        calls: int = 1,
     ) -> SippProcess:
         command = [
             self._binary,
@@ -312,7 +315,7 @@ class SippLauncher:
             "-t",
             _TRANSPORT_MODE[transport],
             "-m",
-            "1",
+            str(calls),
             "-d",
             str(pause_ms),
             "-timeout",

@@ -115,7 +115,8 @@ PROXY_INTERFACES = (
 
 
 def make_core(
-    config_yaml: str, interfaces: tuple[Interface, ...] = PROXY_INTERFACES
+    config_yaml: str, interfaces: tuple[Interface, ...] = PROXY_INTERFACES,
+    first_worker: Callable[[bytes, Hop], None] | None = None,
 ) -> tuple[ProxyCore, FakeLoop, Link]:
     config = parse_config(config_yaml)
     loop = FakeLoop()
@@ -131,6 +132,7 @@ def make_core(
         route_secret=ROUTE_SECRET,
         log=structlog.get_logger("test").bind(),
         services={PROXY_SERVICE: ProxyItself()},
+        first_worker=first_worker,
     )
     return core, loop, link
 

@@ -146,7 +146,9 @@ def test_a_failure_part_way_through_a_fork_cancels_what_it_started(monkeypatch) 
     assert core.stats["internal_errors"] == 1
 
 
-_LOCAL = LocalAddresses((*PROXY_INTERFACES, Interface("UDP", "[::1]", 5062)))
+_LOCAL = LocalAddresses((*PROXY_INTERFACES, Interface("UDP", "[::1]", 5062),
+                         # The first of several workers marks its dialogs.
+                         Interface("UDP", "127.0.0.1", 5064, first_worker=True)))
 _FLOWS = (("", ""), ("udp-127.0.0.9-5090", ""), ("", "tcp-[__1]-40000"),
           ("udp-127.0.0.9-5090", "udp-127.0.0.8-5070"))
 
@@ -166,6 +168,8 @@ _FLOWS = (("", ""), ("udp-127.0.0.9-5090", ""), ("", "tcp-[__1]-40000"),
     "<sip:127.0.0.1:5060;transport=udp;lr;vpt=a%62>",
     "<SIP:127.0.0.1:5060;transport=udp;lr;vpt=ab>",  # ours, not as we write it
     "<sip:127.0.0.1:5061;transport=udp;lr;vpt=ab>",  # not ours
+    "<sip:127.0.0.1:5064;transport=udp;lr;vpw=1;vpt=ab>",  # no worker but the first marks
+    "<sip:127.0.0.1:5064;transport=udp;lr;vpf=a;vpw=0;vpt=ab>",  # not in our order
 ])
 def test_our_own_route_entry_reads_as_its_full_parse(value: str) -> None:
     """The fast path for Route entries as we write them gives the full reading."""
@@ -179,4 +183,5 @@ def test_our_record_route_entries_take_the_fast_path() -> None:
     for flow, caller_flow in _FLOWS:
         token = TOKENS.mint("call", "tag", flow, caller_flow)
         assert [_LOCAL.own_route_params(interface.record_route(token, flow, caller_flow))
-                for interface in _LOCAL.interfaces] == [(token, flow, caller_flow)] * 3
+                for interface in _LOCAL.interfaces] == [
+                    *[(token, flow, caller_flow, False)] * 3, (token, flow, caller_flow, True)]
