@@ -105,12 +105,13 @@ class CpuSplit:
     load: frozenset[int]
 
     @classmethod
-    def of_this_machine(cls) -> CpuSplit:
-        """The last CPU this process may use for the proxy, the rest for the load."""
+    def of_this_machine(cls, proxy_cpus: int = 1) -> CpuSplit:
+        """The last `proxy_cpus` CPUs this process may use for the proxy (one per
+        worker process), the rest for the load."""
         cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) < 2:
-            raise ValueError("--pin needs at least 2 CPUs")
-        return cls(frozenset(cpus[-1:]), frozenset(cpus[:-1]))
+        if len(cpus) <= proxy_cpus:
+            raise ValueError(f"--pin needs at least {proxy_cpus + 1} CPUs")
+        return cls(frozenset(cpus[-proxy_cpus:]), frozenset(cpus[:-proxy_cpus]))
 
 
 class ProcessSet:
@@ -232,33 +233,43 @@ def _proc_net_udp_address(host: str, port: int) -> str:
     return "".join(f"{octet:02X}" for octet in reversed(octets)) + f":{port:04X}"
 
 
+def _udp_socket_drops(host: str, port: int) -> list[int]:
+    """The `drops` column of every UDP socket bound to host:port in /proc/net/udp,
+    one entry per socket (several when they share the port with SO_REUSEPORT)."""
+    wanted = _proc_net_udp_address(host, port)
+    return [int(columns[-1])
+            for columns in (line.split()
+                            for line in Path("/proc/net/udp").read_text().splitlines()[1:])
+            if columns[1] == wanted]
+
+
 def udp_socket_drops(host: str, port: int) -> int | None:
-    """Datagrams the kernel dropped on the UDP socket bound to host:port.
+    """Datagrams the kernel dropped on the UDP sockets bound to host:port: the
+    socket, or all of them when processes share the port (vipproxy's workers).
 
     None when no socket is bound there. The count is the `drops` column of
     /proc/net/udp: datagrams lost because the receive buffer was full.
     """
-    wanted = _proc_net_udp_address(host, port)
-    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
-        columns = line.split()
-        if columns[1] == wanted:
-            return int(columns[-1])
-    return None
+    drops = _udp_socket_drops(host, port)
+    return sum(drops) if drops else None
 
 
-def wait_until_listening(process: ManagedProcess, host: str, port: int, timeout: float) -> None:
-    """Block until some socket is bound to UDP host:port; fail if `process` exits."""
+def wait_until_listening(process: ManagedProcess, host: str, port: int, timeout: float,
+                         sockets: int = 1) -> None:
+    """Block until `sockets` sockets (one unless said: several processes sharing the
+    port each bind one) are bound to UDP host:port; fail if `process` exits."""
     deadline = time.monotonic() + timeout
-    while udp_socket_drops(host, port) is None:
+    bound = "" if sockets == 1 else f" with {sockets} sockets"
+    while len(_udp_socket_drops(host, port)) < sockets:
         if process.exit_code() is not None:
             raise ProcessFailed(
                 f"{process.name} exited with {process.exit_code()} before listening on "
-                f"udp:{host}:{port}:\n{process.log_tail()}"
+                f"udp:{host}:{port}{bound}:\n{process.log_tail()}"
             )
         if time.monotonic() > deadline:
             raise ProcessFailed(
-                f"{process.name} not listening on udp:{host}:{port} after {timeout:.0f} s:\n"
-                f"{process.log_tail()}"
+                f"{process.name} not listening on udp:{host}:{port}{bound} after "
+                f"{timeout:.0f} s:\n{process.log_tail()}"
             )
         time.sleep(0.05)
 

@@ -18,6 +18,12 @@ The `vip` step (vipproxy only) calls an executive whose delegation rings the
 executive's phone (callee A) and the assistant's (callee B) for other callers,
 and only the executive's for VIP contacts (`vip_callers: ring_me_only`); the
 caller's From is a VIP contact's number, so callee B must never ring.
+
+With workers (vipproxy, run.py --workers N), the config has `workers: {count:
+N, first_port: P}`: the proxy runs N processes sharing its UDP port, workers 1 to
+N-1 sending their requests from P, P+1, ... on the proxy's host (worker 0 sends
+from the shared port). Each vipproxy the bench knows has its own block of
+MAX_WORKERS ports for that, clear of every port the bench uses (WORKER_PORTS).
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ TRANSACTION_LINGER_SECONDS = max(64 * T1_SECONDS, 32.0)
 # The executive of the `vip` step and the VIP contact's number that calls.
 EXECUTIVE, ASSISTANT = "bench-exec", "bench-assistant"
 VIP_NUMBER = "+14155550199"
+# vipproxy's `workers.count` is 1..16 (proxy/defaults.py MAX_WORKERS; the bench
+# imports nothing from the proxy, whose checkout may be another one: --baseline).
+MAX_WORKERS = 16
 
 
 @dataclass(frozen=True)
@@ -85,10 +94,22 @@ class ProxyUnderTest:
     delegation: bool = False  # whether it has VIP policies (Fork.vip_caller)
     # Whether its exit log line says what it still held (left_* fields).
     reports_leftovers: bool = False
+    # vipproxy's `workers` section: `workers` processes (None: no such section, one
+    # process as before workers existed), worker i (from 1) also on
+    # first_worker_port + i - 1.
+    workers: int | None = None
+    first_worker_port: int | None = None
 
     def process(self, fork: Fork, workdir: Path) -> ManagedProcess:
         """The (not yet started) process, its files in `workdir`."""
         return self.launch(self, fork, workdir)
+
+    @property
+    def worker_ports(self) -> tuple[int, ...]:
+        """The own ports of workers 1, 2, ...; () without workers."""
+        if self.workers is None or self.first_worker_port is None:
+            return ()
+        return tuple(range(self.first_worker_port, self.first_worker_port + self.workers - 1))
 
 
 def registering_user(credentials: Credentials, lines: Sequence[str]) -> dict[str, Any]:
@@ -155,10 +176,18 @@ def _fork_sections(fork: Fork) -> dict[str, Any]:
     }
 
 
+def _workers_section(proxy: ProxyUnderTest) -> dict[str, Any]:
+    """`workers`, when `proxy` runs with workers (else nothing: one process)."""
+    if proxy.workers is None:
+        return {}
+    return {"workers": {"count": proxy.workers, "first_port": proxy.first_worker_port}}
+
+
 def vipproxy_config(proxy: ProxyUnderTest, fork: Fork) -> dict[str, Any]:
     """The YAML document (as a dict) that makes vipproxy listen on `proxy` and fork."""
     return {
         "listen": [{"transport": "udp", "host": proxy.host, "port": proxy.port}],
+        **_workers_section(proxy),
         # RFC 3261 §16.6 step 11: Timer C must be greater than 3 minutes.
         "timers": {"t1": f"{T1_SECONDS * 1000:g}ms", "t2": "4s", "t4": "5s",
                    "timer_c": "181s"},
@@ -219,17 +248,29 @@ def _launch_kamailio(proxy: ProxyUnderTest, fork: Fork, workdir: Path) -> Manage
 BASELINE = "vipproxy@base"
 
 
-def known_proxies(host: str, baseline: Path | None = None) -> dict[str, ProxyUnderTest]:
+# Where each vipproxy's workers take their own ports on the proxy's host: a block
+# of MAX_WORKERS each, apart from the proxies' ports (15060, 15070, 15080), the
+# callees' and caller's (5070-5090, controls 28842-28845) and below the ephemeral
+# range (32768 up on Linux) from which the caller's per-call sockets take theirs.
+WORKER_PORTS = {"vipproxy": 15100, BASELINE: 15100 + MAX_WORKERS}
+
+
+def known_proxies(host: str, baseline: Path | None = None,
+                  workers: int | None = None) -> dict[str, ProxyUnderTest]:
     """Every proxy the bench knows, each on its own port of `host`; with `baseline`,
-    also vipproxy from that checkout (static callees only: it may have no registrar)."""
+    also vipproxy from that checkout (static callees only: it may have no registrar).
+    With `workers`, each vipproxy runs that many worker processes (Kamailio runs its
+    own children, as kamailio.cfg says)."""
     proxies = {
         "vipproxy": ProxyUnderTest("vipproxy", host, 15060, _launch_vipproxy,
-                                   registrar=True, delegation=True, reports_leftovers=True),
+                                   registrar=True, delegation=True, reports_leftovers=True,
+                                   workers=workers, first_worker_port=WORKER_PORTS["vipproxy"]),
         "kamailio": ProxyUnderTest("kamailio", host, 15070, _launch_kamailio),
     }
     if baseline is not None:
         proxies[BASELINE] = ProxyUnderTest(
-            BASELINE, host, 15080, partial(_launch_vipproxy, checkout=baseline.resolve()))
+            BASELINE, host, 15080, partial(_launch_vipproxy, checkout=baseline.resolve()),
+            workers=workers, first_worker_port=WORKER_PORTS[BASELINE])
     return proxies
 
 

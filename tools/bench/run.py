@@ -23,7 +23,8 @@ stops them all and prints one table row:
                                  example no CANCEL or ACK came, plus calls still
                                  open 3 s after the caller finished)
   UDP drops                      datagrams the kernel dropped on the proxy's
-                                 socket during the step (receive buffer full)
+                                 socket during the step (receive buffer full);
+                                 with --workers, on all of its workers' sockets
   CPU s per 1000 calls           user+system CPU of the proxy (all its processes:
                                  Kamailio's workers too) during the step, from
                                  /proc/PID/stat, per 1000 attempted calls; the
@@ -55,9 +56,10 @@ fork):
   left in proxy   (vipproxy) nothing is left in the proxy at exit: after the last
                   call and every transaction's linger (64*T1 = 32 s), the bench
                   stops the proxy with SIGTERM and reads the left_* counts of its
-                  proxy.stopped line; each transaction, call or subscription left
-                  is one violation (in watched steps, the shutdown's own final
-                  NOTIFYs are expected: one client transaction per watcher)
+                  proxy.stopped line (with --workers, every worker's, summed);
+                  each transaction, call or subscription left is one violation
+                  (in watched steps, the shutdown's own final NOTIFYs are
+                  expected: one client transaction per watcher)
 
 A step with violations prints on stderr the count per invariant and the first
 few, each with its Call-ID. The linger wait comes after the CPU is measured and
@@ -94,6 +96,21 @@ Kamailio's workers): use it for overload runs.
 
 With Kamailio installed both proxies run by default, one after the other on the
 same load, and a last table gives vipproxy's CPU per call over Kamailio's.
+
+Workers (--workers N, 1 to 16): vipproxy (and vipproxy@base) runs N processes
+sharing its UDP port, with `workers: {count: N, first_port: P}` (P 15100, for
+vipproxy@base 15116: blocks clear of every other port of the bench). The kernel
+gives each datagram to a worker by its sender's address and port, so the caller
+places each call from a socket of its own (SIPp -t un: a port the kernel picks
+per call), for every proxy of the run and with --workers 1 too: 1 and 2 workers
+get the same load. A step starts once every worker listens; its CPU and UDP
+drops are all the workers', its left_* counts the sum of their proxy.stopped
+lines (report.py says how each field adds up), and its variant reads busy/w2.
+With --pin the proxy gets the last N CPUs (N + 1 needed). Kamailio runs as
+without the option. For example, one worker, then two, on the same load:
+
+  python tools/bench/run.py --proxies vipproxy --variants busy --rates 600 --workers 1
+  python tools/bench/run.py --proxies vipproxy --variants busy --rates 600 --workers 2
 
 A user's line (--callees endpoints): the service number is the line of one user
 whose static endpoints are the two callees, so the step costs what any user's
@@ -164,6 +181,7 @@ start, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import sys
@@ -185,11 +203,13 @@ from processes import (
     fresh_run_directory,
     start_listening,
     udp_socket_drops,
+    wait_until_listening,
 )
 from proxies import (
     BASELINE,
     DOMAIN,
     KAMAILIO_AS_RUN,
+    MAX_WORKERS,
     TRANSACTION_LINGER_SECONDS,
     VIP_NUMBER,
     Fork,
@@ -198,15 +218,16 @@ from proxies import (
     known_proxies,
 )
 from report import (
-    STEP_HEADER,
     PhaseResult,
     StepResult,
     callees_table,
     phase_lines,
     ratio_table,
     read_lamps,
+    step_header,
     step_row,
     summarise,
+    variant_width,
 )
 from sipp import (
     CALLER_USER,
@@ -254,6 +275,8 @@ CALLEE_B_DOES = {**VARIANTS, VIP: "cancelled"}
 # After the last call, the proxy is stopped once every transaction of it has had
 # its full linger, and this much more.
 LEFTOVER_MARGIN_SECONDS = 1.0
+# How long the workers after the first may take to listen once it does.
+WORKERS_START_SECONDS = 15.0
 VIOLATIONS_SHOWN = 5
 
 
@@ -279,6 +302,17 @@ class Settings:
     baseline: Path | None = None  # another checkout, benched as BASELINE
     check_invariants: bool = True  # short traces, the exit dump and invariants.py
     rounds: int = 1  # each step this many times, the kinds of callees taking turns
+    # vipproxy's worker processes (--workers); set, the caller uses a socket per call.
+    # None: no workers section, one socket, as before the option existed.
+    workers: int | None = None
+
+
+def _workers(text: str) -> int:
+    """A worker count vipproxy accepts (`workers.count`)."""
+    count = positive_int(text)
+    if count > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_WORKERS} workers: {text!r}")
+    return count
 
 
 def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
@@ -342,9 +376,15 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                         help="no short traces, no wait for the proxy's exit dump: the "
                              "invariants go unchecked (violations column -)")
     parser.add_argument("--pin", action="store_true",
-                        help="run the proxy on the last CPU and SIPp on the others, so "
-                             "that the load's own CPU does not change the proxy's capacity "
-                             "(overload runs on a 2-core machine)")
+                        help="run the proxy on the last CPU (with --workers N, the last N) "
+                             "and SIPp on the others, so that the load's own CPU does not "
+                             "change the proxy's capacity (overload runs on a 2-core "
+                             "machine)")
+    parser.add_argument("--workers", type=_workers, metavar="N",
+                        help=f"run vipproxy with N worker processes (1 to {MAX_WORKERS}: "
+                             "workers.count) and place each call from its own socket "
+                             "(SIPp -t un), also with 1, to compare counts on the same "
+                             "load (default: one process, one socket, no workers section)")
     parser.add_argument("--rounds", type=positive_int, default=1,
                         help="run the steps of each variant and rate this many times, the "
                              "kinds of callees taking turns, and give each comparison of "
@@ -360,6 +400,12 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
                      f"({len(then_rates)}), not {len(then_durations)}")
     if len(then_durations) == 1:
         then_durations *= len(then_rates)
+    if args.pin and args.workers is not None:
+        cpus = len(os.sched_getaffinity(0))
+        if cpus <= args.workers:
+            parser.error(f"--pin with --workers {args.workers} runs the proxy on {args.workers} "
+                         f"CPUs and SIPp on the others: it needs {args.workers + 1} CPUs, "
+                         f"this process may use {cpus}")
     proxies = args.proxies
     if args.baseline is None and BASELINE in proxies:
         parser.error(f"--proxies {BASELINE} needs --baseline PATH")
@@ -374,7 +420,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
         then=tuple(zip(then_rates, then_durations, strict=True)), callees=args.callees,
         watchers=args.watchers,
         baseline=args.baseline, check_invariants=not args.skip_invariants,
-        rounds=args.rounds,
+        rounds=args.rounds, workers=args.workers,
     )
 
 
@@ -460,10 +506,15 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
     calls = first_calls + sum(then_rate * seconds for then_rate, seconds in settings.then)
     seconds = settings.duration + sum(seconds for _, seconds in settings.then)
     timeout = settings.recv_timeout_ms
-    split = CpuSplit.of_this_machine() if settings.pin else None
+    split = CpuSplit.of_this_machine(proxy.workers or 1) if settings.pin else None
+    # Where the proxy receives: its port and, with workers, each worker's own port.
+    ports = (proxy.port, *proxy.worker_ports)
     with ProcessSet(STOP_GRACE_SECONDS, split) as running:
+        for port in proxy.worker_ports:
+            check_udp_port_free(proxy.host, port)
         proxy_process = start_listening(
             running, proxy.process(fork, step_dir), proxy.host, proxy.port, proxy=True)
+        _wait_for_workers(proxy_process, proxy)
         callees = start_callees(running, proxy, fork, variant, (CALLEE_A, CALLEE_B), calls,
                                 settings.answer_delay_ms, step_dir, timeout,
                                 settings.trace_messages, checking)
@@ -473,10 +524,11 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         caller = ManagedProcess("caller", caller_command(
             CALLER, (proxy.host, proxy.port), settings.service, rate, calls,
             settings.hold_ms, step_dir, timeout, settings.trace_messages, checking,
-            fork.vip_caller or CALLER_USER), step_dir, step_dir / "caller.out")
+            fork.vip_caller or CALLER_USER, socket_per_call=settings.workers is not None),
+            step_dir, step_dir / "caller.out")
 
         cpu_before = cpu_seconds(proxy_process.pid)
-        drops_before = udp_socket_drops(proxy.host, proxy.port) or 0
+        drops_before = _udp_drops(proxy.host, ports)
         started = time.monotonic()
         running.start(caller)
         change_at = started + settings.duration
@@ -495,7 +547,7 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
             callee.wait(max(0.0, deadline - time.monotonic()))
         wall = time.monotonic() - started
         cpu_used = cpu_seconds(proxy_process.pid) - cpu_before
-        drops = (udp_socket_drops(proxy.host, proxy.port) or 0) - drops_before
+        drops = _udp_drops(proxy.host, ports) - drops_before
         if proxy_process.exit_code() is not None:
             raise ProcessFailed(
                 f"{proxy.name} exited with {proxy_process.exit_code()} during the step:\n"
@@ -540,8 +592,24 @@ def run_step(settings: Settings, proxy: ProxyUnderTest, fork: Fork, variant: str
         setup_ms=summarise(times.get("setup", [])),
         seconds=seconds, phases=tuple(phases),
         lamps=read_lamps(proxy_process.log_path) if reach == "watched" else None,
-        violations=violations,
+        violations=violations, workers=proxy.workers,
     )
+
+
+def _wait_for_workers(proxy_process: ManagedProcess, proxy: ProxyUnderTest) -> None:
+    """With several workers, wait until each has bound the shared port and its own,
+    so that the calls are spread over all of them from the first."""
+    if proxy.workers is None or proxy.workers == 1:
+        return
+    wait_until_listening(proxy_process, proxy.host, proxy.port, WORKERS_START_SECONDS,
+                         sockets=proxy.workers)
+    for port in proxy.worker_ports:
+        wait_until_listening(proxy_process, proxy.host, port, WORKERS_START_SECONDS)
+
+
+def _udp_drops(host: str, ports: Sequence[int]) -> int:
+    """Datagrams dropped so far on the sockets bound to `ports` of `host`."""
+    return sum(udp_socket_drops(host, port) or 0 for port in ports)
 
 
 def _stop_after_linger(running: ProcessSet, proxy_process: ManagedProcess,
@@ -619,7 +687,7 @@ def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
                                     else replace(fork, vip_caller=VIP_NUMBER))
                     result = replace(run_step(settings, proxy, fork_of_step, variant, rate,
                                               step_dir, reach), round=round_number)
-                    print(step_row(result), flush=True)
+                    print(step_row(result, variant_width(settings.workers)), flush=True)
                     for line in phase_lines(result):
                         print(line, flush=True)
                     if result.failed or result.callee_failed:
@@ -628,16 +696,30 @@ def bench_proxy(settings: Settings, proxy: ProxyUnderTest, fork: Fork,
     return results
 
 
+def _workers_lines(settings: Settings, proxies: dict[str, ProxyUnderTest]) -> list[str]:
+    """What --workers changed, for the lines above the table (none without it)."""
+    if settings.workers is None:
+        return []
+    lines = [f"{name}: {proxy.workers} worker{'s' if proxy.workers != 1 else ''} "
+             f"(workers: count {proxy.workers}, first_port {proxy.first_worker_port}); "
+             f"its variants are marked /w{proxy.workers}"
+             for name, proxy in proxies.items()
+             if name in settings.proxies and proxy.workers is not None]
+    return [*lines, "caller: a UDP socket per call (SIPp -t un), for every proxy of the run"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench; the exit code says whether every call completed."""
     settings = parse_settings(argv)
     workdir = fresh_run_directory("vipproxy-bench-", settings.workdir)
     fork = Fork(settings.service, (f"sip:a@{CALLEE_A.host}:{CALLEE_A.port}",
                                    f"sip:b@{CALLEE_B.host}:{CALLEE_B.port}"), CALLER.host)
-    proxies = known_proxies(PROXY_HOST, settings.baseline)
+    proxies = known_proxies(PROXY_HOST, settings.baseline, settings.workers)
     if "kamailio" in settings.proxies:
         print(f"kamailio: {KAMAILIO_AS_RUN}, 2 children (tools/bench/kamailio.cfg)")
-    print(f"files: {workdir}\n{STEP_HEADER}", flush=True)
+    for line in _workers_lines(settings, proxies):
+        print(line)
+    print(f"files: {workdir}\n{step_header(variant_width(settings.workers))}", flush=True)
     results: list[StepResult] = []
     exit_code = 0
     try:

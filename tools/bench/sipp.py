@@ -18,6 +18,16 @@ retransmits its INVITE, as RFC 3261 §17.1.1.2 says it must, the call fails
 here where a phone would answer again; the bench's UDP drops column shows
 when that is happening. Retransmitted BYEs are answered (the answering
 callee holds each call 2 s after the BYE for that).
+
+With one socket per call (the caller's `socket_per_call`, SIPp's -t un), the
+caller still binds its -p port (its main socket, which then sends nothing) and
+places each call from a socket of its own, bound to the -i address and a port
+the kernel picks from its ephemeral range (SIPp binds port 0; 32768-60999 on
+Linux by default), closed when the call ends. [local_port] in caller.xml is
+that call's port, so Via, Contact and the responses follow it. No port the
+bench binds on purpose is in that range, and the caller is the last SIPp of a
+step to start. The short traces, the response times and the outcomes are
+written per call, whatever its socket.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import resource
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +56,12 @@ WATCHERS_BUFFER_BYTES = 4 * 1024 * 1024
 VARIANTS = {"busy": "busy", "cancel": "cancelled"}
 # The user part of the caller's From (caller.xml's [caller_user]) unless a step says.
 CALLER_USER = "bench"
+# With a socket per call, SIPp counts its main and control sockets among the
+# -max_socket sockets it may open (and two to spare); its own files (traces,
+# statistics, logs) need descriptors too, under the open-files limit it checks
+# -max_socket against.
+SIPP_OTHER_SOCKETS = 4
+SIPP_OWN_FILES = 64
 
 
 @dataclass(frozen=True)
@@ -106,20 +123,41 @@ def callee_command(name: str, behaviour: str, endpoint: Endpoint, calls: int,
     ]
 
 
+def call_sockets(open_calls: int, open_files_limit: int | None = None) -> int:
+    """SIPp's -max_socket for a caller with a socket per call and at most `open_calls`
+    calls open at once: one socket each and SIPp's others, but no more than the
+    open-files limit (this process's, which SIPp inherits, unless given) leaves
+    beside SIPp's own files. SIPp refuses to start when -max_socket exceeds that
+    limit (its default, 50000, does here); past -max_socket it places new calls on
+    the sockets it has, in turn."""
+    if open_files_limit is None:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        open_files_limit = None if soft == resource.RLIM_INFINITY else soft
+    wanted = open_calls + SIPP_OTHER_SOCKETS
+    return wanted if open_files_limit is None else min(wanted,
+                                                        open_files_limit - SIPP_OWN_FILES)
+
+
 def caller_command(endpoint: Endpoint, proxy: tuple[str, int], service: str, rate: int,
                    calls: int, hold_ms: int, workdir: Path, recv_timeout_ms: int,
                    trace_messages: bool, short_trace: bool = False,
-                   caller_user: str = CALLER_USER) -> list[str]:
+                   caller_user: str = CALLER_USER, socket_per_call: bool = False) -> list[str]:
     """A caller placing `calls` calls to `service` via `proxy` at `rate` calls/s, each
     From `caller_user`; with `short_trace`, it writes the short trace at
-    `short_trace_path`."""
+    `short_trace_path`; with `socket_per_call`, each call from a UDP socket (and
+    port) of its own (see the module's docstring), as calls from many phones come:
+    a proxy whose processes share its port (SO_REUSEPORT) gets them spread by
+    source port, where one socket would send every call to the same process."""
     # Calls open at once stay under rate x (hold + the slowest setup SIPp waits for).
     limit = 100 + rate * math.ceil((hold_ms + recv_timeout_ms) / 1000)
+    sockets = (["-t", "un", "-max_socket", str(call_sockets(limit))] if socket_per_call
+               else [])
     return [
         *_common_arguments("caller", endpoint, workdir, recv_timeout_ms, trace_messages,
                            short_trace),
         "-sf", str(SCENARIOS / "caller.xml"), "-s", service, "-key", "caller_user", caller_user,
         "-r", str(rate), "-m", str(calls), "-l", str(limit), "-d", str(hold_ms),
+        *sockets,
         # SIPp writes response times in batches of -rtt_freq calls and drops a last
         # partial batch, so the batch size divides the number of calls.
         "-trace_rtt", "-rtt_freq", str(math.gcd(calls, 100)),
