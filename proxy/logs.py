@@ -31,7 +31,9 @@ def configure_logging(level: str, log_format: str) -> Any:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # One write per line (print() writes the line and its newline apart): the
+        # workers share the proxy's stderr, and their lines must not interleave.
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
     # bind() resolves the lazy proxy once, so each call skips its per-call lookup.
