@@ -291,7 +291,7 @@ def run_storm(settings: Settings, workdir: Path) -> StormResult:
                                                           workdir), PROXY.host, PROXY.port)
         callees = start_callees(running, PROXY, fork, settings.variant, (CALLEE_A, CALLEE_B),
                                 settings.calls, settings.answer_delay_ms, workdir, timeout,
-                                trace_messages=False)
+                                trace_messages=False, short_trace=False)
         for endpoint in (CALLER, REGISTRANT):
             check_udp_port_free(endpoint.host, endpoint.port)
         caller = ManagedProcess("caller", caller_command(
