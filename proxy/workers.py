@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class Workers:
         self._receiver = receiver
         self._log = log
         self._processes: dict[int, asyncio.subprocess.Process] = {}
+        self._handoffs: dict[int, socket.socket] = {}  # the first worker's end, by worker
         self._watchers: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -107,6 +109,7 @@ class Workers:
             raise WorkerStartFailed(f"worker {index} did not start (exit status {code}; "
                                     "its log says why)")
         self._receiver.add(mine)
+        self._handoffs[index] = mine
         self._log.info("worker.started", worker=index, pid=process.pid)
         return process
 
@@ -117,6 +120,9 @@ class Workers:
                 return
             self._log.error("worker.exited", worker=index, status=code,
                             restart_in=RESTART_DELAY_SECONDS)
+            gone = self._handoffs.pop(index, None)
+            if gone is not None:
+                self._receiver.remove(gone)
             await asyncio.sleep(RESTART_DELAY_SECONDS)
             try:
                 self._processes[index] = await self._start(index)

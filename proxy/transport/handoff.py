@@ -71,6 +71,12 @@ class HandoffReceiver:
         self._sockets.append(sock)
         self._loop.add_reader(sock.fileno(), self._read, sock)
 
+    def remove(self, sock: socket.socket) -> None:
+        """Stop reading ``sock`` (its worker is gone) and close it."""
+        self._sockets.remove(sock)
+        self._loop.remove_reader(sock.fileno())
+        sock.close()
+
     def _read(self, sock: socket.socket) -> None:
         for _ in range(_READS_PER_WAKEUP):
             try:

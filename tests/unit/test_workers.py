@@ -176,6 +176,19 @@ def test_the_first_worker_gets_the_datagram_and_its_sender() -> None:
                                         (invite(), CALLER)]
 
 
+def test_the_end_of_a_worker_that_is_gone_is_closed() -> None:
+    async def add_then_remove() -> int:
+        first_end, other_end = handoff_pair()
+        receiver = HandoffReceiver(lambda data, hop: None, asyncio.get_running_loop(), _Log())
+        receiver.add(first_end)
+        receiver.remove(first_end)
+        other_end.close()
+        receiver.close()  # closes the others: none is left
+        return first_end.fileno()
+
+    assert asyncio.run(add_then_remove()) == -1  # closed: a restarted worker leaks no socket
+
+
 def test_a_handoff_the_first_worker_has_no_room_for_is_dropped_and_counted() -> None:
     first_end, other_end = handoff_pair()
     sender = HandoffSender(other_end, _Log())
