@@ -69,7 +69,7 @@ class Workers(Section):
         int | None, Whole(1, 65535),
         Field(description="the other workers' own ports, from which they send their"
                           " requests: worker 1 on first_port, worker 2 on first_port + 1,"
-                          " ..., on every UDP listener's host"),
+                          " ..., on every listener's host"),
     ] = None
 
     @model_validator(mode="after")
