@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.policy.decide import CallInfo, Decision, decide
+from proxy.policy.decide import CallInfo, Decision, called_user, decide
 from proxy.policy.directory import Directory
 from proxy.policy.trust import Source
 from proxy.sip.address import address_user
@@ -30,3 +30,9 @@ def call_info(request: Request, source: Source) -> CallInfo:
 def route_request(request: Request, source: Source, directory: Directory, now: float) -> Decision:
     """The policy's decision for an initial request from ``source``."""
     return decide(call_info(request, source), directory, now)
+
+
+def dialled_user(request: Request) -> str | None:
+    """The called user as ``decide`` reads it (``called_user``), without reading the
+    rest of what ``call_info`` gathers."""
+    return called_user(uri_user(request.uri), address_user(request.header("to")))[0]

@@ -24,9 +24,8 @@ come from the caller's address, as the INVITE did, and are judged as it was.
 from __future__ import annotations
 
 from proxy.core.local import LocalAddresses
-from proxy.core.router import call_info
+from proxy.core.router import dialled_user
 from proxy.core.routing import has_to_tag, our_route_params
-from proxy.policy.decide import called_user
 from proxy.policy.directory import Directory
 from proxy.policy.trust import Source, SourceKind
 from proxy.sip.message import Request
@@ -56,6 +55,6 @@ def _calls_static_route(request: Request, source: Source, directory: Directory) 
     lines to follow (``DialogTracker`` follows calls to or placed on a line)."""
     if source.kind is SourceKind.PHONE or request.has_header("proxy-authorization"):
         return False
-    dialled, _ = called_user(call_info(request, source))
+    dialled = dialled_user(request)
     return (dialled is not None and directory.line_owner(dialled) is None
             and directory.route(dialled) is not None)

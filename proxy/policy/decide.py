@@ -36,7 +36,7 @@ def decide(call: CallInfo, directory: Directory, now: float) -> Decision:
     ``now`` (seconds, the caller's clock) is the moment of the call, kept for
     time-dependent policies; no rule depends on it yet.
     """
-    dialled, line_source = called_user(call)
+    dialled, line_source = called_user(call.request_uri_user, call.to_user)
     caller_user, caller_source, trusted = _caller(call, directory)
     placed = _placement(call, directory)
     caller = directory.normalize(caller_user) if caller_user is not None else None
@@ -105,16 +105,17 @@ def _outbound(base: Decision, dialled: str, directory: Directory) -> Decision:
                    reason=f"outbound to {rule.gateway}", outbound=rule)
 
 
-def called_user(call: CallInfo) -> tuple[str | None, LineSource | None]:
+def called_user(request_uri_user: str | None,
+                to_user: str | None) -> tuple[str | None, LineSource | None]:
     """The called line: the Request-URI user, or the To user when the Request-URI has none.
 
     RFC 3261 §16.5: the Request-URI is the target; the To header is only consulted
     when the Request-URI carries no user part (e.g. ``INVITE sip:proxy.example``).
     """
-    if call.request_uri_user:
-        return call.request_uri_user, "request-uri"
-    if call.to_user:
-        return call.to_user, "to"
+    if request_uri_user:
+        return request_uri_user, "request-uri"
+    if to_user:
+        return to_user, "to"
     return None, None
 
 

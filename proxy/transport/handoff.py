@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
 from typing import Any
 
 from proxy.sip.hop import Hop
-
-Receiver = Callable[[bytes, Hop], None]
+from proxy.transport.udp import Receiver
 
 # A handoff: "<host> <port>\n" then the datagram. A UDP datagram is at most 64 KiB,
 # which a Unix datagram socket carries whole.

@@ -214,7 +214,8 @@ def test_the_callers_sockets_stay_under_the_open_files_limit() -> None:
     assert sipp.call_sockets(3100, 1024) == 1024 - sipp.SIPP_OWN_FILES
 
 
-def test_the_drops_of_every_socket_sharing_a_port_are_read(tmp_path: Path) -> None:
+def test_the_bench_waits_for_every_socket_sharing_a_port_and_reads_their_drops(
+        tmp_path: Path) -> None:
     def reuse_port() -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
