@@ -23,7 +23,9 @@ from pathlib import Path
 from .loopback import Endpoint, Transport, is_bound, wait_until
 
 MODULE_PATH = Path("/usr/lib/baresip/modules")
-_START_TIMEOUT = 5.0
+# Generous: the wait ends as soon as the socket is bound, and on a fresh, loaded CI
+# machine the first start (libraries and plugins from a cold disk) once took over 5 s.
+_START_TIMEOUT = 20.0
 
 _CONFIG = """\
 poll_method\t\tepoll
