@@ -34,6 +34,7 @@ import heapq
 import logging
 import os
 import pstats
+import statistics
 import subprocess
 import sys
 import time
@@ -72,6 +73,8 @@ users:
 
 # The fake clock's step, and how long it runs on after the last call.
 TICK = 0.001
+# RFC 3261 §18.1.1: a request over 1,300 bytes (path MTU unknown) is not for UDP.
+UDP_SIZE_LIMIT = 1300
 LINGER = 6.0
 
 
@@ -129,6 +132,7 @@ class Office:
             self.lamps.handle(parse_message(_subscribe(number)), source,  # type: ignore[arg-type]
                               self.loop.time())
         self.notifies = 0
+        self.notify_sizes: list[int] = []  # bytes of each NOTIFY sent
         self.outside = 0.0  # process time spent making the watchers' 200s
         self.advance(0)
         self.notifies = 0
@@ -157,6 +161,7 @@ class Office:
                 elif data.startswith(b"NOTIFY"):
                     self.notifies += 1
                     started = time.process_time()
+                    self.notify_sizes.append(len(data))
                     ok = _ok_to_notify(data)
                     self.outside += time.process_time() - started
                     self.core.receive(ok, self.hops[WATCHER])
@@ -236,7 +241,7 @@ def child(watchers: int, calls: int, shape: Shape, profile: bool) -> None:
     office = Office(watchers, shape.interval)
     warm_up = max(1, calls // 10)
     run_calls(office, range(warm_up), shape)  # fill the caches as a running proxy has them
-    office.notifies, office.outside = 0, 0.0
+    office.notifies, office.outside, office.notify_sizes = 0, 0.0, []
     profiler = cProfile.Profile() if profile else None
     started = time.process_time()
     if profiler is not None:
@@ -248,8 +253,11 @@ def child(watchers: int, calls: int, shape: Shape, profile: bool) -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
         return
     summary = office.lamps.summary()
+    sizes = office.notify_sizes or [0]
     print(time.process_time() - started - office.outside, office.notifies,
-          summary["notify_delay_p50_ms"], summary["notify_delay_p99_ms"])
+          summary["notify_delay_p50_ms"], summary["notify_delay_p99_ms"],
+          round(statistics.fmean(sizes)), max(sizes),
+          sum(size > UDP_SIZE_LIMIT for size in sizes))
 
 
 @dataclass(frozen=True)
@@ -257,6 +265,7 @@ class Measured:
     spent: float  # CPU seconds, or instructions
     notifies: int
     delay_ms: tuple[str, str]  # change to NOTIFY, p50 and p99, on the fake clock
+    sizes: tuple[int, int, int]  # NOTIFY bytes: mean, largest, how many over UDP_SIZE_LIMIT
 
 
 def _measure(watchers: int, calls: int, shape: Shape, callgrind: bool) -> Measured:
@@ -271,13 +280,14 @@ def _measure(watchers: int, calls: int, shape: Shape, callgrind: bool) -> Measur
                    "--toggle-collect=starmap_next", *command]
     result = subprocess.run(command, capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONHASHSEED": "0"})
-    spent, notifies, p50, p99 = result.stdout.split()
+    spent, notifies, p50, p99, *sizes = result.stdout.split()
     if callgrind:
         found = _COLLECTED.search(result.stderr)
         if found is None:
             raise SystemExit(f"no instruction count from callgrind:\n{result.stderr[-2000:]}")
         spent = found[1]
-    return Measured(float(spent), int(notifies), (p50, p99))
+    mean, largest, over = map(int, sizes)
+    return Measured(float(spent), int(notifies), (p50, p99), (mean, largest, over))
 
 
 def main() -> None:
@@ -324,6 +334,9 @@ def main() -> None:
               f"{unit}")
         p50, p99 = with_watchers.delay_ms
         print(f"  change->NOTIFY p50/p99 ms      {p50}/{p99} (fake clock: the pacing alone)")
+        mean, largest, over = with_watchers.sizes
+        print(f"  NOTIFY bytes mean/max          {mean}/{largest}, {over} of {notifies} over "
+              f"{UDP_SIZE_LIMIT} (RFC 3261 §18.1.1)")
 
 
 if __name__ == "__main__":

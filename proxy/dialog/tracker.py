@@ -202,7 +202,7 @@ class DialogTracker:
         self._calls[call.call_id] = call
         for appearance in call.appearances:
             self._lines.setdefault(appearance.line, {})[call.call_id] = call
-        return self._changes(call, [])
+        return self._changes(call, [], began=True)
 
     def _picked_up(self, event: CallRouted, pickup: Pickup) -> Update:
         """A phone picks up a held (or ringing) call: its INVITE to the far party is
@@ -420,10 +420,10 @@ class DialogTracker:
             part.replaces = part.replaced_by = None
         return records
 
-    def _changes(self, call: Call, ended: list[Leg]) -> Update:
+    def _changes(self, call: Call, ended: list[Leg], *, began: bool = False) -> Update:
         return Update(tuple(
             LineChange(appearance.line, tuple(call.view(leg, appearance) for leg in ended),
-                       call.call_id)
+                       call.call_id, began)
             for appearance in call.appearances))
 
     def _interval(self, call: Call) -> float:

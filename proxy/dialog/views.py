@@ -125,6 +125,9 @@ class LineChange:
     line: str  # the number, normalised
     ended: tuple[DialogView, ...] = ()
     call_id: str = ""  # the call that changed: its dialogs are the ones to show again
+    # The call's first change: it was not on the line before, so a watcher told of
+    # the line earlier has never been shown its dialogs.
+    began: bool = False
 
 
 _BUSIEST = [LineState.IDLE, LineState.RINGING, LineState.HELD, LineState.IN_USE]

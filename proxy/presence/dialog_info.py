@@ -90,15 +90,20 @@ def dialog_xml(dialog: DialogView) -> str:
                             ("local-tag", dialog.local_tag), ("remote-tag", dialog.remote_tag),
                             ("direction", dialog.direction.value))
         if value)
-    event = (f" event={_attribute(dialog.terminated_by)}"  # why: cancelled, rejected...
-             if dialog.state is DialogState.TERMINATED and dialog.terminated_by else "")
+    if dialog.state is DialogState.TERMINATED:
+        # The lamp goes out: the dialog's ids, the state and why (cancelled,
+        # rejected...) are all a watcher uses; who took part it was shown before.
+        # The sides are optional (§4.1.6), and a busy line's partial NOTIFY carries
+        # many ended dialogs, so leaving them out keeps it small (RFC 3261 §18.1.1).
+        event = f" event={_attribute(dialog.terminated_by)}" if dialog.terminated_by else ""
+        return f"<dialog{attributes}><state{event}>{dialog.state.value}</state></dialog>"
     confirmed = dialog.state is DialogState.CONFIRMED
     sides = "".join(
         _participant(name, party, None if not confirmed
                      else "no" if dialog.held_by is holding else "yes")
         for name, party, holding in (("local", dialog.local, HeldBy.LOCAL),
                                      ("remote", dialog.remote, HeldBy.REMOTE)))
-    return f"<dialog{attributes}><state{event}>{dialog.state.value}</state>{sides}</dialog>"
+    return f"<dialog{attributes}><state>{dialog.state.value}</state>{sides}</dialog>"
 
 
 def _participant(name: str, party: Party, rendering: str | None) -> str:

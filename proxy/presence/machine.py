@@ -45,6 +45,9 @@ class SubscriptionInput(enum.Enum):
     ANSWERED = "2xx to the NOTIFY in flight"
     FAILED = "failure, timeout or transport error for the NOTIFY in flight"  # §4.2.2
     RESTED = "the minimum interval since the last NOTIFY is over"
+    # Only calls that came onto the line and left it again since the last NOTIFY:
+    # the watcher never saw them, and what it was shown is still the line's state.
+    UNCHANGED = "nothing to show since the last NOTIFY"
 
 
 class SubscriptionAction(enum.Enum):
@@ -75,6 +78,9 @@ _TABLE: dict[tuple[SubscriptionState, SubscriptionInput], Step] = {
     (S.SENDING, In.CHANGED): Step(S.BEHIND, A.NONE),
     (S.SENDING, In.ENDING): Step(S.FINAL_DUE, A.NONE),
     (S.SENDING, In.ANSWERED): Step(S.RESTING, A.REST),
+    # Found when the NOTIFY is to be built: none leaves, and the next change may
+    # go at once (the interval counts from the last NOTIFY sent, long enough ago).
+    (S.SENDING, In.UNCHANGED): Step(S.QUIET, A.NONE),
     # §4.2.2: 481 or a timeout says the subscriber is gone; so does any failure
     # here (the phone subscribes again if it still wants the lamp).
     (S.SENDING, In.FAILED): Step(S.TERMINATED, A.FORGET),
@@ -117,6 +123,8 @@ IMPOSSIBLE = frozenset(
     {(state, answer) for state in (S.QUIET, S.RESTING, S.WAITING)
      for answer in (In.ANSWERED, In.FAILED)}
     | {(state, In.RESTED) for state in (S.QUIET, *IN_FLIGHT)}
+    # Told only right after SEND_STATE, which always enters SENDING.
+    | {(state, In.UNCHANGED) for state in SubscriptionState if state is not S.SENDING}
     | {(S.TERMINATED, event) for event in SubscriptionInput})
 
 

@@ -366,7 +366,7 @@ class Notifier:
         if log is None:
             return False
         log.note(change.call_id, tuple((dialog.id, dialog_xml(dialog))
-                                       for dialog in change.ended))
+                                       for dialog in change.ended), change.began)
         # The machine hears of the first change after each NOTIFY; later ones need
         # not reach it: CHANGED leaves a state in which another CHANGED does nothing
         # (``machine``), and the next NOTIFY carries them all from the log. A busy
@@ -447,6 +447,9 @@ class Notifier:
             case SubscriptionAction.NONE | SubscriptionAction.REFUSE:
                 return []
             case SubscriptionAction.SEND_STATE:
+                if self._nothing_new(subscription):
+                    self._carried(subscription)
+                    return self._feed(subscription, SubscriptionInput.UNCHANGED, now)
                 remaining = max(0, int(subscription.expires_at - now))
                 return [self._notify(subscription, f"active;expires={remaining}", now)]
             case SubscriptionAction.SEND_FINAL:
@@ -474,12 +477,32 @@ class Notifier:
                                  self._dialogs(subscription), IDLE_DIALOG_ID)
         subscription.full_state_due = False
         subscription.version += 1
-        for line in subscription.lines:
-            self._caught_up(subscription, line)
-        changed_at, subscription.changed_at = subscription.changed_at, None
+        changed_at = self._carried(subscription)
         subscription.sent_at = now
         return SendNotify(subscription.key, subscription.notify(subscription_state, body),
                           subscription.peer.hop, changed_at)
+
+    def _nothing_new(self, subscription: Subscription) -> bool:
+        """Whether every change since the last NOTIFY was of a call that came onto
+        the line and left it meanwhile (``line_log``): the watcher was never shown
+        it, so what it was shown still holds. The first NOTIFY and a refresh's
+        (full state asked for) always go."""
+        if not subscription.version or subscription.full_state_due:
+            return False
+        for line in subscription.lines:
+            since, shown = self._since(subscription, line), self._line(line)
+            if since.ended or any(call_id not in since.new or shown.call(call_id)
+                                  for call_id in since.calls):
+                return False
+        return True
+
+    def _carried(self, subscription: Subscription) -> float | None:
+        """The subscription's watcher has what the lines' logs hold now; returns when
+        the oldest change it had not been told of happened."""
+        for line in subscription.lines:
+            self._caught_up(subscription, line)
+        changed_at, subscription.changed_at = subscription.changed_at, None
+        return changed_at
 
     def _caught_up(self, subscription: Subscription, line: str) -> None:
         """``subscription``'s NOTIFY carries every change of ``line``: the log keeps

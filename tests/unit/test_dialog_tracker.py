@@ -135,6 +135,10 @@ def test_a_forked_call_shows_each_branch_early_and_exactly_one_confirmed() -> No
     assert proxy.states() == [("alice", DialogState.TRYING), ("bob", DialogState.TRYING)]
     proxy.respond(branches["127.0.0.2"], 180, "Ringing", ALICE_HOP, "a")
     proxy.respond(branches["127.0.0.3"], 180, "Ringing", BOB_HOP, "b")
+    # Only the change that put the call on the line says so (a lamp never shown
+    # the call need not hear of its end).
+    first, *later = proxy.changes
+    assert first.began and later and not any(change.began for change in later)
     view = proxy.tracker.line("1000")
     assert view is not None and view.state is LineState.RINGING
     assert [(d.local.user, d.state, d.local_tag, d.remote_tag) for d in view.dialogs] == [

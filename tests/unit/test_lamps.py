@@ -171,16 +171,15 @@ def ring(office: Office, branches: dict[str, Request]) -> None:
 
 
 def dialogs(notify: Request) -> list[tuple[str, str]]:
-    """(whose phone, state) of each dialog in a NOTIFY: alice, bob, "-" before a
+    """(whose phone, state) of each dialog in a NOTIFY: the phone's tag (each phone
+    here answers with a tag of its own, also its Contact's user), "-" before a
     branch answers, or idle; a held call is "held"."""
     root = ET.fromstring(notify.body)
     found = []
     for element in root.findall("d:dialog", NS):
-        target = element.find("d:local/d:target", NS)
         state = element.findtext("d:state", namespaces=NS) or ""
         held = element.find("d:local/d:target/d:param[@pvalue='no']", NS) is not None
-        who = ("-" if target is None else (target.get("uri") or "").split("@")[0][4:]
-               ) if element.get("call-id") else "idle"
+        who = (element.get("local-tag") or "-") if element.get("call-id") else "idle"
         found.append((who, "held" if held else state))
     return found
 

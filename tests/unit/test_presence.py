@@ -103,11 +103,11 @@ class Lines:
         view = self.line(number)
         return len({d.call_id for d in view.dialogs}) if view else 0
 
-    def show(self, line: str, *dialogs: DialogView, ended: tuple[DialogView, ...] = ()
-             ) -> LineChange:
+    def show(self, line: str, *dialogs: DialogView, ended: tuple[DialogView, ...] = (),
+             began: bool = False) -> LineChange:
         self.views[line] = LineView(line, "alice", dialogs)
         changed = (*dialogs, *ended)
-        return LineChange(line, ended, changed[0].call_id if changed else "")
+        return LineChange(line, ended, changed[0].call_id if changed else "", began)
 
 
 def make(settings: PresenceSettings | None = None) -> tuple[Notifier, Lines]:
@@ -288,6 +288,9 @@ def test_an_ended_dialog_is_shown_once_as_terminated_with_why() -> None:
     assert states(answered) == [("d1", "confirmed"), ("d2", "terminated")]
     ended = document(answered).findall("d:dialog", NS)[1]
     assert ended.find("d:state", NS).get("event") == "cancelled"  # type: ignore[union-attr]
+    # Its ids and why it ended, not its sides again: a busy line ends many at once.
+    assert ended.get("call-id") == "call-1" and ended.get("local-tag") == "callee2"
+    assert [child.tag.split("}")[1] for child in ended] == ["state"]
     answer(notifier, answered, T0 + 2)
     notifier.note_change(lines.show("1000", dialog(DialogState.CONFIRMED, number=1,
                                                    held=HeldBy.LOCAL)), T0 + 3)
@@ -363,6 +366,57 @@ def test_a_call_that_rings_and_ends_within_the_interval_is_still_shown_terminate
     assert notifier.flush(T0 + 0.02) == []
     shown = only_notify(notifier.rested(first.key, 1, T0 + INTERVAL))
     assert states(shown) == [("d1", "terminated")]  # RFC 4235 §4.1: once, as terminated
+
+
+def test_a_call_that_came_and_went_within_the_interval_sends_no_notify() -> None:
+    """The watcher never saw it: telling it the call ended would only cost a NOTIFY
+    (and bytes: on a busy line, most of one). The next change leaves at once."""
+    notifier, lines = make()
+    _, first = subscribed(notifier)
+    notifier.answered(first.key, 200, T0)
+    notifier.note_change(lines.show("1000", dialog(DialogState.EARLY), began=True), T0 + 0.01)
+    rejected = dialog(DialogState.TERMINATED, ended_by="rejected")
+    notifier.note_change(lines.show("1000", ended=(rejected,)), T0 + 0.02)
+    assert notifier.flush(T0 + 0.02) == []
+    assert notifier.rested(first.key, 1, T0 + INTERVAL) == []
+    notifier.note_change(lines.show("1000", dialog(DialogState.EARLY, call="call-2"),
+                                    began=True), T0 + INTERVAL + 0.01)
+    ringing = only_notify(notifier.flush(T0 + INTERVAL + 0.01))
+    assert states(ringing) == [("d1", "early")]
+    assert document(ringing).get("version") == "1"  # versions count what was sent
+
+
+def test_a_branch_refused_before_it_was_shown_is_left_out_and_its_call_shown() -> None:
+    notifier, lines = make()
+    _, first = subscribed(notifier)
+    notifier.answered(first.key, 200, T0)
+    ringing = dialog(DialogState.EARLY, number=1)
+    notifier.note_change(lines.show("1000", ringing, began=True), T0 + 0.01)
+    busy = dialog(DialogState.TERMINATED, number=2, ended_by="rejected")
+    notifier.note_change(lines.show("1000", ringing, ended=(busy,)), T0 + 0.02)
+    assert notifier.flush(T0 + 0.02) == []
+    shown = only_notify(notifier.rested(first.key, 1, T0 + INTERVAL))
+    assert states(shown) == [("d1", "early")]
+    # Once shown, the call's end is told, as always.
+    answer(notifier, shown, T0 + INTERVAL)
+    gone = dialog(DialogState.TERMINATED, number=1, ended_by="cancelled")
+    notifier.note_change(lines.show("1000", ended=(gone,)), T0 + 1)
+    assert states(only_notify(notifier.flush(T0 + 1))) == [("d1", "terminated")]
+
+
+def test_a_busy_line_sends_nothing_for_a_call_that_came_and_went() -> None:
+    notifier, lines = make()
+    busy = [dialog(DialogState.CONFIRMED, number=n, call=f"call-{n}") for n in range(1, 6)]
+    lines.show("1000", *busy)
+    first = subscribed(notifier)[1]
+    answer(notifier, first)
+    fleeting = dialog(DialogState.EARLY, number=9, call="call-9")
+    lines.show("1000", *busy, fleeting)
+    notifier.note_change(LineChange("1000", (), "call-9", began=True), T0 + 1)
+    lines.show("1000", *busy)
+    notifier.note_change(LineChange("1000", (fleeting,), "call-9"), T0 + 1)
+    assert notifier.flush(T0 + 1) == []
+    assert notifier.notifying == 0
 
 
 def test_a_refresh_and_the_end_do_not_wait_for_the_interval() -> None:
@@ -509,6 +563,18 @@ def test_a_line_log_reads_what_changed_after_a_point_once() -> None:
     assert len(log) == 1 and log.since(2) == Since(("call-1",), ())
     with pytest.raises(ValueError, match="forgotten"):
         log.since(1)
+
+
+def test_a_line_log_leaves_out_what_ended_of_calls_that_came_after_the_point() -> None:
+    log = LineLog()
+    log.note("call-1", (), began=True)
+    log.note("call-2", (), began=True)
+    log.note("call-1", (("d1", "<dialog id='d1'/>"),))
+    log.note("call-2", (("d2", "<dialog id='d2'/>"),))
+    assert log.since(0) == Since(("call-1", "call-2"), (), frozenset({"call-1", "call-2"}))
+    # Notified after call-1 came: its end is news, call-2's is not.
+    assert log.since(1) == Since(("call-2", "call-1"), (("d1", "<dialog id='d1'/>"),),
+                                 frozenset({"call-2"}))
 
 
 # --- refresh, unsubscribe, expiry, failures, stop --------------------------------------------
