@@ -65,9 +65,10 @@ class CancelBranch:
 
 @dataclass(frozen=True, slots=True)
 class ArmTimer:
-    """Start the stage timer (``branch_id`` None) or a branch's Timer C."""
+    """Start the stage timer (``branch_id`` None), a branch's Timer C, or the wait
+    for the cancelled branches' answers."""
 
-    name: str  # "stage" or "C"
+    name: str  # "stage", "C" or "cancelled"
     delay: float
     generation: int
     branch_id: int | None = None
@@ -102,6 +103,9 @@ class Branch:
 @dataclass(frozen=True, slots=True)
 class ContextSettings:
     timer_c: float = TIMER_C_SECONDS
+    # RFC 3261 §9.1: how long a cancelled branch may take to answer the CANCEL
+    # before it counts as cancelled anyway (64*T1).
+    cancel_wait: float = 64 * 0.5
 
 
 @dataclass(slots=True)
@@ -118,6 +122,7 @@ class ResponseContext:
     in_fallback: bool = False
     answered: bool = False  # a 2xx went upstream
     final_sent: bool = False
+    cancelled: bool = False  # the caller sent CANCEL (§16.10)
 
     @property
     def is_invite(self) -> bool:
@@ -166,22 +171,43 @@ class ResponseContext:
     def on_timer(self, name: str, generation: int, branch_id: int | None) -> list[Decision]:
         if name == "stage":
             return self._on_stage_timeout(generation)
+        if name == "cancelled":
+            return self._on_cancel_wait_over()
         return self._on_timer_c(generation, branch_id)
 
     def on_cancel(self) -> list[Decision]:
-        """The caller cancelled (§16.10): cancel every pending branch, answer 487."""
-        if self.final_sent:
+        """The caller cancelled (§16.10): CANCEL every pending branch, and answer the
+        caller with the best of their final responses once they have them, as for
+        any fork. So a 2xx that crossed the CANCEL is the caller's answer, not a
+        2xx after our 487 that its transaction, completed, would drop (§17.1.1.2)
+        while the callee waits for an ACK. A branch that has not rung cannot be
+        cancelled yet (§9.1): it is settled at once with a 487 of our own (its
+        CANCEL leaves if it rings later), as Kamailio's tm does. The others get
+        64*T1 to answer (§9.1), then count as cancelled too."""
+        if self.final_sent or self.cancelled:
             return []
-        return [*self._stop_all(), RelayResponse(self._synthetic(487, "Request Terminated"))]
+        self.cancelled = True
+        decisions: list[Decision] = []
+        for branch in self.branches:
+            if branch.pending:
+                decisions.extend(self._cancel(branch, reason=None))
+                if not branch.provisional_seen:
+                    branch.final = self._synthetic(487, "Request Terminated")
+        if all(not branch.pending for branch in self.branches):
+            return decisions + self._finish()
+        return [*decisions, ArmTimer("cancelled", self.settings.cancel_wait, 0)]
+
+    def _on_cancel_wait_over(self) -> list[Decision]:
+        for branch in self.branches:
+            if branch.pending:
+                branch.final = self._synthetic(487, "Request Terminated")
+        return self._finish()
 
     def abort(self) -> list[Decision]:
         """The proxy failed part-way through the fork and answers the caller itself:
         cancel every branch already started, so no phone rings for a failed call."""
         if self.final_sent:
             return []
-        return self._stop_all()
-
-    def _stop_all(self) -> list[Decision]:
         decisions: list[Decision] = []
         for branch in self.branches:
             if branch.pending:
@@ -251,8 +277,8 @@ class ResponseContext:
         return decisions
 
     def _on_stage_timeout(self, generation: int) -> list[Decision]:
-        if generation != self.stage_generation or self.final_sent:
-            return []  # stale (principle 5) or already decided
+        if generation != self.stage_generation or self.final_sent or self.cancelled:
+            return []  # stale (principle 5), already decided, or being cancelled
         decisions: list[Decision] = []
         for branch in self.branches:
             if branch.pending and branch.stage == self.stage_index:
@@ -273,6 +299,8 @@ class ResponseContext:
     # --- stages -------------------------------------------------------------------
 
     def _next_stage(self) -> list[Decision]:
+        if self.cancelled:
+            return self._finish()  # the caller gave up: no later stage, no voicemail
         stage, diversion = self._following_stage()
         if stage is None:
             return self._finish()
@@ -308,6 +336,9 @@ class ResponseContext:
         if self.final_sent:
             return []
         self.final_sent = True
+        if self.cancelled:
+            # What the caller's CANCEL asks for (§9.1), whatever a branch said before.
+            return [RelayResponse(self._synthetic(487, "Request Terminated"))]
         finals = [b.final for b in self.branches if b.final is not None]
         best = best_response(finals) or self._synthetic(408, "Request Timeout")
         best = with_every_challenge(best, finals)

@@ -107,7 +107,8 @@ class ProxyCore:
                  first_worker: Callable[[bytes, Hop], None] | None = None) -> None:
         self._local = local
         self._settings = settings
-        self._context_settings = ContextSettings(timer_c=settings.timer_c)
+        self._context_settings = ContextSettings(
+            timer_c=settings.timer_c, cancel_wait=settings.timers.transaction_timeout)
         self._send_bytes = send
         self._loop = loop
         self._trust = trust

@@ -101,9 +101,10 @@ class Forks:
                 self._publish_final(entry, response, branch_id)
             self._table.respond(entry, response)
         elif success and entry.received.method == "INVITE":
-            # A 2xx racing a CANCEL after our 487: the dialog exists downstream, so the
-            # caller must see it to ACK and BYE it (RFC 3261 §16.7 step 5: every 2xx
-            # to an INVITE is forwarded, even after a final response).
+            # A 2xx after a final response went up (a CANCEL's answers waited out, the
+            # drain): the dialog exists downstream, so the caller must see it to ACK
+            # and BYE it (RFC 3261 §16.7 step 5: every 2xx to an INVITE is forwarded,
+            # even after a final response).
             self._send(response, entry.hop, entry.fallback_hop)
 
     def _publish_final(self, entry: ServerEntry, response: Response,

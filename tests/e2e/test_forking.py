@@ -16,7 +16,7 @@ from .conftest import StartProxy
 from .loopback import LoopbackAllocator, Transport, wait_until
 from .proxy_process import ProxyProcess
 from .sip_trace import TracedMessage, only, via_sent_by
-from .sipp import SippLauncher, assert_all_passed
+from .sipp import SippLauncher, SippResult, assert_all_passed
 from .udp_probe import UdpProbe, request_text
 
 pytestmark = pytest.mark.e2e
@@ -142,31 +142,50 @@ def test_every_callee_fails_caller_gets_the_best_response(
         assert_through_proxy(only(callee.received("ACK"), f"ACK at {callee.name}"), proxy, hops=1)
 
 
+def _caller_cancels_a_fork(vipproxy: StartProxy, sipp: SippLauncher, transport: Transport,
+                           second_callee: str) -> tuple[ProxyProcess, tuple[SippResult, ...]]:
+    """A caller that CANCELs while two callees ring: one rings until cancelled, the
+    other runs ``second_callee``. The results: caller, ringing, second."""
+    ringing = sipp.uas("ringing", "uas_ring_until_cancel.xml", transport=transport)
+    second = sipp.uas("second", second_callee, transport=transport)
+    proxy = vipproxy(route(stage(ringing.uri("a"), second.uri("b"))))
+    caller = sipp.uac("caller", "uac_cancel.xml", remote=proxy.endpoint, service=NUMBER,
+                      transport=transport, pause_ms=300)
+    results = sipp.finish(caller, ringing, second)
+    assert_all_passed(*results)
+    return proxy, results
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_caller_cancels_while_callees_ring(
     vipproxy: StartProxy, sipp: SippLauncher, transport: Transport
 ) -> None:
-    ring_a = sipp.uas("ringing-a", "uas_ring_until_cancel.xml", transport=transport)
-    ring_b = sipp.uas("ringing-b", "uas_ring_until_cancel.xml", transport=transport)
-    proxy = vipproxy(route(stage(ring_a.uri("a"), ring_b.uri("b"))))
+    proxy, results = _caller_cancels_a_fork(vipproxy, sipp, transport,
+                                            "uas_ring_until_cancel.xml")
 
-    caller = sipp.uac(
-        "caller",
-        "uac_cancel.xml",
-        remote=proxy.endpoint,
-        service=NUMBER,
-        transport=transport,
-        pause_ms=500,
-    )
-    results = sipp.finish(caller, ring_a, ring_b)
-
-    assert_all_passed(*results)
     assert results[0].final_status() == 487
     for callee in results[1:]:
         cancel = only(callee.received("CANCEL"), f"CANCEL at {callee.name}")
         assert_through_proxy(cancel, proxy, hops=1)
         # Nobody answered: this is a missed call, not one completed elsewhere.
         assert "cause=200" not in cancel.header("Reason")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_200_that_crossed_the_callers_cancel_is_the_callers_answer(
+    vipproxy: StartProxy, sipp: SippLauncher, transport: Transport
+) -> None:
+    # RFC 3261 §16.10: the caller's final response waits for the branches' answers,
+    # so the 200 is not sent after a 487 that the caller's transaction would keep
+    # (§17.1.1.2), leaving the callee without an ACK.
+    proxy, (caller, ringing, answering) = _caller_cancels_a_fork(
+        vipproxy, sipp, transport, "uas_answer_across_cancel.xml")
+
+    assert [final.status for final in caller.final_responses("INVITE")] == [200]
+    # The ACK of a 2xx and the BYE come end to end, along the Record-Route.
+    assert_through_proxy(only(answering.received("ACK"), "ACK at the answering callee"), proxy)
+    only(answering.received("BYE"), "BYE at the answering callee")
+    only(ringing.received("CANCEL"), "CANCEL at the ringing callee")
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -109,6 +109,22 @@ def test_a_cancelled_call_never_reaches_the_fallback() -> None:
     assert [d.response.status for d in decisions if isinstance(d, RelayResponse)] == [487]
 
 
+def test_a_cancelled_call_ends_487_once_the_branches_answer_whatever_they_said() -> None:
+    context = _context(RoutingPlan((Stage((ME, HELPER), 20.0),)))
+    context.start()
+    context.on_response(0, response(request("INVITE"), 180))
+    context.on_response(1, response(request("INVITE"), 180))
+    context.on_response(1, response(request("INVITE"), 486))  # busy, before the CANCEL
+    decisions = context.on_cancel()
+    assert CancelBranch(0, None) in decisions
+    assert ArmTimer("cancelled", 32.0, 0) in decisions  # §9.1: 64*T1 for the answer
+    assert not any(isinstance(d, RelayResponse) for d in decisions)
+    assert context.on_timer("stage", 1, None) == []  # no later stage, no voicemail
+    decisions = context.on_response(0, response(request("INVITE"), 487))
+    assert [d.response.status for d in decisions if isinstance(d, RelayResponse)] == [487]
+    assert context.finished
+
+
 def test_empty_stages_are_passed_over() -> None:
     context = _context(RoutingPlan((Stage((), 20.0), Stage((HELPER,), 20.0))))
     starts = [d for d in context.start() if isinstance(d, StartBranch)]

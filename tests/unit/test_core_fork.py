@@ -128,7 +128,7 @@ def test_6xx_ends_a_static_fork(proxy) -> None:
     assert link.take_summary() == [f"{A} ACK", f"{B} CANCEL", f"{UP} 603"]
 
 
-def test_caller_cancel_cancels_ringing_branches_and_answers_487(proxy) -> None:
+def test_caller_cancel_cancels_ringing_branches_and_answers_487_once_they_have(proxy) -> None:
     core, _, link = proxy
     original = invite("sip:2000@127.0.0.1:5060")
     branches = _start(proxy, "2000")
@@ -138,7 +138,30 @@ def test_caller_cancel_cancels_ringing_branches_and_answers_487(proxy) -> None:
     core.receive(cancel_for(original), CALLER)
     sent = link.take_summary()
     assert sent[0] == f"{UP} 200"  # §16.10: the CANCEL itself is answered
-    assert sorted(sent[1:]) == sorted([f"{A} CANCEL", f"{B} CANCEL", f"{UP} 487"])
+    assert sorted(sent[1:]) == sorted([f"{A} CANCEL", f"{B} CANCEL"])
+    core.receive(answer(branches[A], 487, "Request Terminated", to_tag="a"),
+                 Hop("UDP", "127.0.0.2", 5070))
+    assert link.take_summary() == [f"{A} ACK"]
+    core.receive(answer(branches[B], 487, "Request Terminated", to_tag="b"),
+                 Hop("UDP", "127.0.0.3", 5070))
+    assert link.take_summary() == [f"{B} ACK", f"{UP} 487"]
+
+
+def test_a_2xx_that_crossed_the_cancel_is_the_callers_answer(proxy) -> None:
+    """Were a 487 of ours sent first, the caller's completed transaction would drop
+    the 200 (§17.1.1.2) and the phone that answered would wait for an ACK."""
+    core, _, link = proxy
+    original = invite("sip:2000@127.0.0.1:5060")
+    branches = _start(proxy, "2000")
+    core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    core.receive(answer(branches[B], 180, "Ringing", to_tag="b"), Hop("UDP", "127.0.0.3", 5070))
+    core.receive(cancel_for(original), CALLER)
+    assert f"{UP} 487" not in link.take_summary()
+    core.receive(answer(branches[A], 200, "OK", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    assert link.take_summary() == [f"{UP} 200"]
+    core.receive(answer(branches[B], 487, "Request Terminated", to_tag="b"),
+                 Hop("UDP", "127.0.0.3", 5070))
+    assert link.take_summary() == [f"{B} ACK"]
 
 
 def test_cancel_waits_for_a_provisional_before_it_is_sent(proxy) -> None:
@@ -148,10 +171,36 @@ def test_cancel_waits_for_a_provisional_before_it_is_sent(proxy) -> None:
     core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
     link.take()
     core.receive(cancel_for(original), CALLER)
-    # B has sent nothing yet: §9.1 forbids a CANCEL before a provisional response.
-    assert sorted(link.take_summary()) == sorted([f"{UP} 200", f"{A} CANCEL", f"{UP} 487"])
+    # B has sent nothing yet: §9.1 forbids a CANCEL before a provisional response,
+    # so B counts as cancelled at once, and the 487 waits for A's only.
+    assert sorted(link.take_summary()) == sorted([f"{UP} 200", f"{A} CANCEL"])
+    core.receive(answer(branches[A], 487, "Request Terminated", to_tag="a"),
+                 Hop("UDP", "127.0.0.2", 5070))
+    assert link.take_summary() == [f"{A} ACK", f"{UP} 487"]
     core.receive(answer(branches[B], 100, "Trying"), Hop("UDP", "127.0.0.3", 5070))
     assert link.take_summary() == [f"{B} CANCEL"]
+
+
+def test_a_cancel_before_anything_rang_is_answered_487_at_once(proxy) -> None:
+    core, _, link = proxy
+    original = invite("sip:2000@127.0.0.1:5060")
+    _start(proxy, "2000")
+    link.take()
+    core.receive(cancel_for(original), CALLER)
+    assert link.take_summary() == [f"{UP} 200", f"{UP} 487"]
+
+
+def test_a_branch_that_never_answers_the_cancel_counts_as_cancelled_after_64_t1(proxy) -> None:
+    core, loop, link = proxy
+    original = invite("sip:2000@127.0.0.1:5060")
+    branches = _start(proxy, "2000")
+    core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    core.receive(cancel_for(original), CALLER)
+    link.take()
+    loop.advance(31.9)
+    assert f"{UP} 487" not in link.take_summary()
+    loop.advance(0.2)
+    assert f"{UP} 487" in link.take_summary()
 
 
 def test_stage_timeout_cancels_and_moves_on(proxy) -> None:

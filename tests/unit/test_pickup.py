@@ -369,10 +369,13 @@ def test_alice_takes_back_the_call_bob_picked_up_and_put_on_hold() -> None:
         HELD_CALL, "alice", "bob", bob_held_at)
 
 
-def _ringing_alice(office: Office) -> None:
+def _ringing_alice(office: Office) -> Request:
+    """A call from the PBX ringing alice's phone; the INVITE her phone got."""
     office.core.receive(invite("sip:1000@127.0.0.1:5060"), CALLER)
-    office.core.receive(answer(office.forwarded(ALICE), 180, "Ringing", to_tag="a"), ALICE)
+    rung = office.forwarded(ALICE)
+    office.core.receive(answer(rung, 180, "Ringing", to_tag="a"), ALICE)
     office.link.take()
+    return rung
 
 
 RINGING_REPLACES = f"Replaces: {HELD_CALL};to-tag=caller-tag;from-tag=a\r\n"
@@ -380,7 +383,7 @@ RINGING_REPLACES = f"Replaces: {HELD_CALL};to-tag=caller-tag;from-tag=a\r\n"
 
 def test_a_delegate_picks_up_a_call_ringing_on_the_line() -> None:
     office = Office()
-    _ringing_alice(office)
+    rung = _ringing_alice(office)
     office.loop.advance(3)
     request = _pickup(HELD_PARTY_CONTACT, calling="1002", extra=RINGING_REPLACES,
                       via=f"{DANA.host}:5070")
@@ -389,8 +392,8 @@ def test_a_delegate_picks_up_a_call_ringing_on_the_line() -> None:
     picked_up_at = office.loop.time()
     # RFC 3891 §3: the caller replaces its own early dialog and CANCELs its INVITE.
     office.core.receive(cancel_for(invite("sip:1000@127.0.0.1:5060")), CALLER)
-    office.core.receive(answer(office.forwarded(ALICE), 487, "Request Terminated",
-                               to_tag="a"), ALICE)
+    office.core.receive(answer(office.forwarded(ALICE), 200, "OK", to_tag="a"), ALICE)
+    office.core.receive(answer(rung, 487, "Request Terminated", to_tag="a"), ALICE)
     assert office.line() == [("dana", DialogState.CONFIRMED, None)]
     assert office.records == []
 
