@@ -22,6 +22,7 @@ from proxy.core.selection import best_response, with_every_challenge
 from proxy.defaults import TIMER_C_SECONDS
 from proxy.policy.plan import RoutingPlan, Stage, Target, TargetRole
 from proxy.sip.message import Request, Response, make_response
+from proxy.transaction.timers import TimerSettings
 
 # RFC 3326 Reason for branches cancelled because another branch answered, so that
 # phones do not log a missed call.
@@ -103,9 +104,7 @@ class Branch:
 @dataclass(frozen=True, slots=True)
 class ContextSettings:
     timer_c: float = TIMER_C_SECONDS
-    # RFC 3261 §9.1: how long a cancelled branch may take to answer the CANCEL
-    # before it counts as cancelled anyway (64*T1).
-    cancel_wait: float = 64 * 0.5
+    cancel_wait: float = TimerSettings().cancel_wait
 
 
 @dataclass(slots=True)
@@ -176,14 +175,12 @@ class ResponseContext:
         return self._on_timer_c(generation, branch_id)
 
     def on_cancel(self) -> list[Decision]:
-        """The caller cancelled (§16.10): CANCEL every pending branch, and answer the
-        caller with the best of their final responses once they have them, as for
-        any fork. So a 2xx that crossed the CANCEL is the caller's answer, not a
-        2xx after our 487 that its transaction, completed, would drop (§17.1.1.2)
-        while the callee waits for an ACK. A branch that has not rung cannot be
-        cancelled yet (§9.1): it is settled at once with a 487 of our own (its
-        CANCEL leaves if it rings later), as Kamailio's tm does. The others get
-        64*T1 to answer (§9.1), then count as cancelled too."""
+        """The caller cancelled (§16.10): CANCEL every pending branch (a branch that
+        has not rung gets its CANCEL when it does, §9.1) and answer the caller once
+        they have all answered, so that a 2xx that crossed the CANCEL is the
+        caller's answer: after a 487 of ours, the caller's completed transaction
+        would drop it (§17.1.1.2) and the phone that answered would wait for an
+        ACK. Branches still silent after ``cancel_wait`` count as cancelled."""
         if self.final_sent or self.cancelled:
             return []
         self.cancelled = True
@@ -191,13 +188,19 @@ class ResponseContext:
         for branch in self.branches:
             if branch.pending:
                 decisions.extend(self._cancel(branch, reason=None))
-                if not branch.provisional_seen:
-                    branch.final = self._synthetic(487, "Request Terminated")
         if all(not branch.pending for branch in self.branches):
             return decisions + self._finish()
         return [*decisions, ArmTimer("cancelled", self.settings.cancel_wait, 0)]
 
+    def on_branch_restarted(self, branch_id: int) -> None:
+        """The branch goes to its target's next hop as a new transaction (RFC 3263
+        §4.3): a provisional response from the old hop says nothing of the new one,
+        which may be cancelled only once it has sent its own (§9.1)."""
+        self.branches[branch_id].provisional_seen = False
+
     def _on_cancel_wait_over(self) -> list[Decision]:
+        if self.final_sent:
+            return []  # answered meanwhile (a 2xx that crossed the CANCEL)
         for branch in self.branches:
             if branch.pending:
                 branch.final = self._synthetic(487, "Request Terminated")
@@ -337,7 +340,8 @@ class ResponseContext:
             return []
         self.final_sent = True
         if self.cancelled:
-            # What the caller's CANCEL asks for (§9.1), whatever a branch said before.
+            # A choice over §16.7 step 6's best response: the 487 a UAS answers a
+            # cancelled INVITE with (§9.2), whatever a branch said before the CANCEL.
             return [RelayResponse(self._synthetic(487, "Request Terminated"))]
         finals = [b.final for b in self.branches if b.final is not None]
         best = best_response(finals) or self._synthetic(408, "Request Timeout")

@@ -108,7 +108,7 @@ class ProxyCore:
         self._local = local
         self._settings = settings
         self._context_settings = ContextSettings(
-            timer_c=settings.timer_c, cancel_wait=settings.timers.transaction_timeout)
+            timer_c=settings.timer_c, cancel_wait=settings.timers.cancel_wait)
         self._send_bytes = send
         self._loop = loop
         self._trust = trust
@@ -421,6 +421,10 @@ class ProxyCore:
         if context is not None:
             if context.final_sent:
                 return
+            if context.cancelled:
+                # The caller has cancelled and waits for its 487, not for a reason
+                # the call could not go on.
+                status, reason, extra = 487, "Request Terminated", ()
             self._forks.decide(entry, context.abort())
         if entry.tx.state in UNANSWERED:
             self._answer(entry, status, reason, extra)

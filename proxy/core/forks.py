@@ -156,6 +156,7 @@ class Forks:
                        target=decision.target.uri, failed=f"{client.hop.host}:{client.hop.port}",
                        failure=failure.value, next=f"{client.next_hops[0].host}:"
                        f"{client.next_hops[0].port}")
+        server.context.on_branch_restarted(client.branch_id)
         self._start_branch(server, decision, client.next_hops)
         return True
 

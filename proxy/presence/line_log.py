@@ -44,7 +44,7 @@ class LineLog:
     def __len__(self) -> int:
         return len(self._changes)
 
-    def note(self, call_id: str, ended: tuple[ShownDialog, ...], began: bool = False) -> None:
+    def note(self, call_id: str, ended: tuple[ShownDialog, ...], *, began: bool = False) -> None:
         """A change of the call ``call_id`` that ended the dialogs ``ended``;
         ``began`` when it is the call's first (it came onto the line)."""
         self._changes.append((call_id, ended, began))

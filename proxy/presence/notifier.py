@@ -366,7 +366,7 @@ class Notifier:
         if log is None:
             return False
         log.note(change.call_id, tuple((dialog.id, dialog_xml(dialog))
-                                       for dialog in change.ended), change.began)
+                                       for dialog in change.ended), began=change.began)
         # The machine hears of the first change after each NOTIFY; later ones need
         # not reach it: CHANGED leaves a state in which another CHANGED does nothing
         # (``machine``), and the next NOTIFY carries them all from the log. A busy

@@ -17,3 +17,10 @@ class TimerSettings:
     def transaction_timeout(self) -> float:
         """Timers B, F, H, J, L and M: 64*T1 (RFC 3261 §17, RFC 6026 §8.7 for L/M)."""
         return 64 * self.t1
+
+    @property
+    def cancel_wait(self) -> float:
+        """How long a proxy waits for the branches' answers to its CANCELs before it
+        answers the caller 487 itself: 32*T1, half the 64*T1 the caller waits for
+        that 487 (RFC 3261 §9.1), so that it still finds the caller's transaction."""
+        return 32 * self.t1

@@ -110,19 +110,40 @@ def test_a_cancelled_call_never_reaches_the_fallback() -> None:
 
 
 def test_a_cancelled_call_ends_487_once_the_branches_answer_whatever_they_said() -> None:
-    context = _context(RoutingPlan((Stage((ME, HELPER), 20.0),)))
+    context = _context(RoutingPlan((Stage((ME, HELPER), 20.0),), fallback=Stage((VM,), 20.0)))
     context.start()
     context.on_response(0, response(request("INVITE"), 180))
     context.on_response(1, response(request("INVITE"), 180))
     context.on_response(1, response(request("INVITE"), 486))  # busy, before the CANCEL
     decisions = context.on_cancel()
     assert CancelBranch(0, None) in decisions
-    assert ArmTimer("cancelled", 32.0, 0) in decisions  # §9.1: 64*T1 for the answer
+    assert ArmTimer("cancelled", 16.0, 0) in decisions  # half the caller's 64*T1 (§9.1)
     assert not any(isinstance(d, RelayResponse) for d in decisions)
-    assert context.on_timer("stage", 1, None) == []  # no later stage, no voicemail
+    # The stage ends while the CANCEL is answered: no voicemail for a caller who left.
+    assert context.on_timer("stage", 1, None) == []
     decisions = context.on_response(0, response(request("INVITE"), 487))
+    assert _diverted_with(decisions) == []
     assert [d.response.status for d in decisions if isinstance(d, RelayResponse)] == [487]
     assert context.finished
+
+
+def test_the_wait_for_the_cancels_ends_nothing_once_a_2xx_answered() -> None:
+    context = _context(RoutingPlan((Stage((ME,), 20.0),)))
+    context.start()
+    context.on_response(0, response(request("INVITE"), 180))
+    context.on_cancel()
+    decisions = context.on_response(0, response(request("INVITE"), 200))
+    assert [d.response.status for d in decisions if isinstance(d, RelayResponse)] == [200]
+    assert context.on_timer("cancelled", 0, None) == []
+
+
+def test_a_branch_sent_to_its_next_hop_is_cancelled_only_once_that_hop_rings() -> None:
+    context = _context(RoutingPlan((Stage((ME,), 20.0),)))
+    context.start()
+    context.on_response(0, response(request("INVITE"), 100))  # from the first hop
+    context.on_branch_restarted(0)  # which then failed: RFC 3263 §4.3
+    assert CancelBranch(0, None) not in context.on_cancel()  # §9.1
+    assert CancelBranch(0, None) in context.on_response(0, response(request("INVITE"), 180))
 
 
 def test_empty_stages_are_passed_over() -> None:

@@ -171,35 +171,52 @@ def test_cancel_waits_for_a_provisional_before_it_is_sent(proxy) -> None:
     core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
     link.take()
     core.receive(cancel_for(original), CALLER)
-    # B has sent nothing yet: §9.1 forbids a CANCEL before a provisional response,
-    # so B counts as cancelled at once, and the 487 waits for A's only.
+    # B has sent nothing yet: §9.1 forbids a CANCEL before a provisional response.
     assert sorted(link.take_summary()) == sorted([f"{UP} 200", f"{A} CANCEL"])
     core.receive(answer(branches[A], 487, "Request Terminated", to_tag="a"),
                  Hop("UDP", "127.0.0.2", 5070))
-    assert link.take_summary() == [f"{A} ACK", f"{UP} 487"]
+    assert link.take_summary() == [f"{A} ACK"]  # B may still answer
     core.receive(answer(branches[B], 100, "Trying"), Hop("UDP", "127.0.0.3", 5070))
     assert link.take_summary() == [f"{B} CANCEL"]
+    core.receive(answer(branches[B], 487, "Request Terminated", to_tag="b"),
+                 Hop("UDP", "127.0.0.3", 5070))
+    assert link.take_summary() == [f"{B} ACK", f"{UP} 487"]
 
 
-def test_a_cancel_before_anything_rang_is_answered_487_at_once(proxy) -> None:
+def test_a_200_from_a_branch_that_had_not_rung_is_the_answer_to_a_cancelled_call(
+        proxy) -> None:
+    # A phone that answers at once need not send a provisional first (§17.2.1).
     core, _, link = proxy
     original = invite("sip:2000@127.0.0.1:5060")
-    _start(proxy, "2000")
-    link.take()
+    branches = _start(proxy, "2000")
     core.receive(cancel_for(original), CALLER)
-    assert link.take_summary() == [f"{UP} 200", f"{UP} 487"]
+    assert link.take_summary() == [f"{UP} 200"]  # nobody rang: no CANCEL may leave yet
+    core.receive(answer(branches[A], 200, "OK", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
+    assert link.take_summary() == [f"{UP} 200"]
 
 
-def test_a_branch_that_never_answers_the_cancel_counts_as_cancelled_after_64_t1(proxy) -> None:
-    core, loop, link = proxy
+def _a_rings_and_the_caller_cancels(proxy) -> None:
+    core, _, link = proxy
     original = invite("sip:2000@127.0.0.1:5060")
     branches = _start(proxy, "2000")
     core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
     core.receive(cancel_for(original), CALLER)
     link.take()
-    loop.advance(31.9)
+
+
+def test_a_branch_that_never_answers_the_cancel_counts_as_cancelled_after_32_t1(proxy) -> None:
+    _, loop, link = proxy
+    _a_rings_and_the_caller_cancels(proxy)
+    loop.advance(15.9)
     assert f"{UP} 487" not in link.take_summary()
-    loop.advance(0.2)
+    loop.advance(0.2)  # 16 s: half the caller's own wait for it (§9.1)
+    assert f"{UP} 487" in link.take_summary()
+
+
+def test_the_drain_answers_a_cancelled_call_487(proxy) -> None:
+    core, _, link = proxy
+    _a_rings_and_the_caller_cancels(proxy)
+    assert core.end_calls_in_progress("proxy shutting down") == 1
     assert f"{UP} 487" in link.take_summary()
 
 

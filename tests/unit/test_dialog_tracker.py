@@ -316,10 +316,12 @@ def test_the_caller_hanging_up_while_it_rings_ends_every_early_dialog() -> None:
     proxy = Proxy()
     branches = proxy.ring()
     proxy.respond(branches["127.0.0.2"], 180, "Ringing", ALICE_HOP, "a")
+    proxy.respond(branches["127.0.0.3"], 180, "Ringing", BOB_HOP, "b")
     proxy.core.receive(cancel_for(invite("sip:1000@127.0.0.1:5060")), CALLER)
-    # §16.10: the 487 goes to the caller once alice's phone has answered the CANCEL.
-    assert proxy.tracker.line("1000").state is LineState.RINGING  # type: ignore[union-attr]
+    # §16.10: the 487 goes to the caller once both phones have answered the CANCEL.
     proxy.respond(branches["127.0.0.2"], 487, "Request Terminated", ALICE_HOP, "a")
+    assert proxy.tracker.line("1000").state is LineState.RINGING  # type: ignore[union-attr]
+    proxy.respond(branches["127.0.0.3"], 487, "Request Terminated", BOB_HOP, "b")
     assert proxy.tracker.line("1000").state is LineState.IDLE  # type: ignore[union-attr]
     ended = [d for change in proxy.changes for d in change.ended]
     assert {(d.local.user, d.terminated_by) for d in ended} == {("alice", "cancelled"),
