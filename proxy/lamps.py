@@ -105,6 +105,7 @@ class Lamps:
         ordered = sorted(self._delays)
         return {
             **self.stats,
+            "notify_skipped": self.notifier.skipped,
             "notify_delay_p50_ms": _milliseconds(_nearest_rank(ordered, 50)),
             "notify_delay_p99_ms": _milliseconds(_nearest_rank(ordered, 99)),
             "notify_delay_max_ms": _milliseconds(self._longest_delay),

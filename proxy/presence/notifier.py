@@ -165,6 +165,8 @@ class Notifier:
         # Each line as shown to its watchers, until the line changes.
         self._shown: dict[str, ShownLine] = {}
         self._stopping = False
+        # NOTIFYs left out: only calls the watcher never saw had come and gone.
+        self.skipped = 0
 
     def __len__(self) -> int:
         return len(self._subscriptions)
@@ -448,6 +450,7 @@ class Notifier:
                 return []
             case SubscriptionAction.SEND_STATE:
                 if self._nothing_new(subscription):
+                    self.skipped += 1
                     self._carried(subscription)
                     return self._feed(subscription, SubscriptionInput.UNCHANGED, now)
                 remaining = max(0, int(subscription.expires_at - now))

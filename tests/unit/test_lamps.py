@@ -253,6 +253,20 @@ def test_a_cancelled_call_does_not_leave_the_lamp_early(office: Office) -> None:
     assert office.lamp()[-1] == [("idle", "terminated")]  # a refresh shows the line idle
 
 
+def test_a_call_refused_within_the_interval_costs_the_watcher_no_notify(office: Office) -> None:
+    office.subscribe()
+    office.loop.advance(0)
+    [first] = office.take_notifies()
+    office.core.receive(answer(first, 200, "OK"), WATCHER)  # resting from now on
+    branches = office.ring()
+    for host, hop, tag in (("127.0.0.2", ALICE_HOP, "a"), ("127.0.0.3", BOB_HOP, "b")):
+        office.core.receive(answer(branches[host], 486, "Busy Here", to_tag=tag), hop)
+    office.loop.advance(LAMP_NOTIFY_MIN_INTERVAL)
+    assert office.take_notifies() == []  # the line is idle, as the watcher was last told
+    summary = office.lamps.summary()
+    assert (summary["notify_sent"], summary["notify_skipped"]) == (1, 1)
+
+
 def test_changes_while_a_notify_is_unanswered_go_out_after_it_and_the_interval_newest_first(
         office: Office) -> None:
     office.subscribe()
