@@ -164,15 +164,23 @@ def test_a_2xx_that_crossed_the_cancel_is_the_callers_answer(proxy) -> None:
     assert link.take_summary() == [f"{B} ACK"]
 
 
-def test_cancel_waits_for_a_provisional_before_it_is_sent(proxy) -> None:
+def _a_rings_and_the_caller_cancels(proxy) -> tuple[dict[str, Request], list[str]]:
+    """A rings, B has sent nothing, the caller CANCELs: the branches, and what the
+    CANCEL made the proxy send."""
     core, _, link = proxy
     original = invite("sip:2000@127.0.0.1:5060")
     branches = _start(proxy, "2000")
     core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
     link.take()
     core.receive(cancel_for(original), CALLER)
+    return branches, link.take_summary()
+
+
+def test_cancel_waits_for_a_provisional_before_it_is_sent(proxy) -> None:
+    core, _, link = proxy
+    branches, sent = _a_rings_and_the_caller_cancels(proxy)
     # B has sent nothing yet: §9.1 forbids a CANCEL before a provisional response.
-    assert sorted(link.take_summary()) == sorted([f"{UP} 200", f"{A} CANCEL"])
+    assert sorted(sent) == sorted([f"{UP} 200", f"{A} CANCEL"])
     core.receive(answer(branches[A], 487, "Request Terminated", to_tag="a"),
                  Hop("UDP", "127.0.0.2", 5070))
     assert link.take_summary() == [f"{A} ACK"]  # B may still answer
@@ -193,15 +201,6 @@ def test_a_200_from_a_branch_that_had_not_rung_is_the_answer_to_a_cancelled_call
     assert link.take_summary() == [f"{UP} 200"]  # nobody rang: no CANCEL may leave yet
     core.receive(answer(branches[A], 200, "OK", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
     assert link.take_summary() == [f"{UP} 200"]
-
-
-def _a_rings_and_the_caller_cancels(proxy) -> None:
-    core, _, link = proxy
-    original = invite("sip:2000@127.0.0.1:5060")
-    branches = _start(proxy, "2000")
-    core.receive(answer(branches[A], 180, "Ringing", to_tag="a"), Hop("UDP", "127.0.0.2", 5070))
-    core.receive(cancel_for(original), CALLER)
-    link.take()
 
 
 def test_a_branch_that_never_answers_the_cancel_counts_as_cancelled_after_32_t1(proxy) -> None:
