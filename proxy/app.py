@@ -275,7 +275,7 @@ def _own_port(config: ProxyConfig, worker: int) -> int | None:
 
 def _core_settings(config: ProxyConfig) -> CoreSettings:
     return CoreSettings(config.timers, config.timer_c, config.max_breadth,
-                        config.max_message_size)
+                        config.max_message_size, config.udp_request_limit)
 
 
 def _left_at_exit(core: ProxyCore, calls_up: int = 0,

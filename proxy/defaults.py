@@ -10,6 +10,9 @@ TIMER_C_SECONDS = 185.0
 TIMER_RESOLUTION_SECONDS = 0.01
 # Larger requests get 513 (RFC 3261 §21.5.14); a stream closes its connection.
 MAX_MESSAGE_SIZE = 65536
+# RFC 3261 §18.1.1: a request larger than this (bytes), the path MTU being unknown,
+# goes over a congestion-controlled transport (TCP) rather than UDP.
+UDP_REQUEST_LIMIT = 1300
 # RFC 5393 §4: parallel branches allowed for a request that carries no Max-Breadth.
 MAX_BREADTH = 60
 # §16.6 step 3: Max-Forwards for a request that carries none.

@@ -91,6 +91,7 @@ class ProxyConfig:
     timer_c: float
     max_message_size: int
     max_breadth: int
+    udp_request_limit: int
     shutdown_grace: float
     log_level: str
     log_format: str
@@ -198,6 +199,7 @@ def _proxy_config(document: ConfigDocument) -> ProxyConfig:
         timer_c=timers.timer_c,
         max_message_size=document.limits.max_message_size,
         max_breadth=document.limits.max_breadth,
+        udp_request_limit=document.limits.udp_request_limit,
         shutdown_grace=document.shutdown_grace,
         line_max_calls=document.lines.max_calls,
         dialog_max_duration=document.dialogs.max_duration,

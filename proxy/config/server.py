@@ -23,6 +23,7 @@ from proxy.defaults import (
     MAX_WORKERS,
     NOTIFY_ATTEMPTS,
     TIMER_C_SECONDS,
+    UDP_REQUEST_LIMIT,
 )
 from proxy.policy.directory import DEFAULT_COUNTRY_CODE
 from proxy.transaction.timers import TimerSettings
@@ -108,6 +109,11 @@ class Timers(Section):
 class Limits(Section):
     max_message_size: Annotated[int, Whole(1500, 1048576)] = MAX_MESSAGE_SIZE
     max_breadth: Annotated[int, Whole(1, 1000)] = MAX_BREADTH
+    udp_request_limit: Annotated[
+        int, Whole(0, 65536),
+        Field(description="bytes: a larger request to a UDP next hop goes over TCP, and"
+                          " over UDP if TCP cannot connect (RFC 3261 §18.1.1); 0: never"),
+    ] = UDP_REQUEST_LIMIT
 
 
 class Lines(Section):

@@ -55,11 +55,14 @@ def build_branch(
     branch: str,
     names: ResolvedNames,
     hops: tuple[Hop, ...] = (),
+    *,
+    udp_request_limit: int = 0,
 ) -> BranchRequest:
     """§16.6 steps 1-8 for one target: retarget, decorate, route, Record-Route, Via.
 
     The request goes to the first of ``hops`` (the ones left after a failover),
-    else to the first hop of the target (its host name's hops from ``names``).
+    else to the first hop of the target (its host name's hops from ``names``),
+    over TCP if it is larger than ``udp_request_limit`` for a UDP hop (below).
     Raises :class:`SipParseError` or :class:`LookupError` when the target cannot be
     reached from any of our interfaces; the core counts that as a 503 (§16.9).
     """
@@ -82,6 +85,25 @@ def build_branch(
         # RFC 5626 §5.3: the requests that follow in the dialog go down this flow too.
         flow = flow_value(registered)
     hop, *rest = hops or found
+    forwarded = _sent_to(hop, routed, flow, settings, local, branch)
+    if (not hops and target.next_hop is None and hop.transport == "UDP" and udp_request_limit
+            and local.listens("TCP", hop.host) and forwarded.wire_size() > udp_request_limit):
+        # §18.1.1: with the path MTU unknown, a request over 1300 bytes MUST go over a
+        # congestion-controlled transport, and one that TCP cannot reach (refused,
+        # no answer within the connect timeout) is retried over UDP: the UDP hop is
+        # the next one (RFC 3263 §4.3 failover, a new transaction). A phone's flow
+        # (``target.next_hop``) is kept: behind a NAT only that flow reaches it.
+        over_tcp = Hop("TCP", hop.host, hop.port)
+        return BranchRequest(_sent_to(over_tcp, routed, flow, settings, local, branch),
+                             over_tcp, (hop, *rest))
+    return BranchRequest(forwarded, hop, tuple(rest))
+
+
+def _sent_to(hop: Hop, routed: Request, flow: str, settings: BranchSettings,
+             local: LocalAddresses, branch: str) -> Request:
+    """§16.6 steps 4 and 8: the request as it leaves for ``hop``, with our
+    Record-Route (when the request forms a dialog) and Via for the interface
+    that reaches it."""
     outbound = local.interface_for(hop.transport, hop.host)
     record_routes: tuple[str, ...] = ()
     if settings.route_token is not None:
@@ -95,6 +117,5 @@ def build_branch(
             (inbound_entry,) if inbound_entry == outbound_entry else
             (inbound_entry, outbound_entry)
         )
-    forwarded = forward_request(routed, uri=routed.uri, via=outbound.via(branch),
-                                record_routes=record_routes, max_breadth=settings.max_breadth)
-    return BranchRequest(forwarded, hop, tuple(rest))
+    return forward_request(routed, uri=routed.uri, via=outbound.via(branch),
+                           record_routes=record_routes, max_breadth=settings.max_breadth)

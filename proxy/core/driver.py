@@ -58,7 +58,13 @@ from proxy.core.timer_queues import TimerQueues
 from proxy.core.transactions import UNANSWERED, TransactionTable
 from proxy.core.validation import split_breadth
 from proxy.core.workers import first_worker_serves
-from proxy.defaults import MAX_BREADTH, MAX_MESSAGE_SIZE, TIMER_C_SECONDS, TIMER_RESOLUTION_SECONDS
+from proxy.defaults import (
+    MAX_BREADTH,
+    MAX_MESSAGE_SIZE,
+    TIMER_C_SECONDS,
+    TIMER_RESOLUTION_SECONDS,
+    UDP_REQUEST_LIMIT,
+)
 from proxy.policy.decide import Decision as PolicyDecision
 from proxy.policy.plan import RoutingPlan
 from proxy.policy.trust import Source, TrustModel
@@ -90,6 +96,7 @@ class CoreSettings:
     timer_c: float = TIMER_C_SECONDS
     max_breadth: int = MAX_BREADTH
     max_message_size: int = MAX_MESSAGE_SIZE
+    udp_request_limit: int = UDP_REQUEST_LIMIT  # RFC 3261 §18.1.1; 0: never over TCP
 
 
 class ProxyCore:
@@ -141,7 +148,8 @@ class ProxyCore:
                                        send=self._send, user=self, log=log)
         self._forks = Forks(table=self._table, local=local, loop=loop, queues=self.timer_queues,
                             timers=settings.timers, send=self._send, events=self.events,
-                            stats=self.stats, log=log, on_error=self.on_transaction_error)
+                            stats=self.stats, log=log, on_error=self.on_transaction_error,
+                            udp_request_limit=settings.udp_request_limit)
 
     # --- lifecycle ----------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from proxy.core.events import (
     EventBus,
     InDialogAnswered,
 )
-from proxy.core.failover import HopFailure, fails_over
+from proxy.core.failover import HopFailure, fails_over, hops_after
 from proxy.core.forwarding import build_cancel
 from proxy.core.local import LocalAddresses
 from proxy.core.routing import has_to_tag
@@ -52,7 +52,7 @@ class Forks:
     def __init__(self, *, table: TransactionTable, local: LocalAddresses,
                  loop: asyncio.AbstractEventLoop, queues: TimerQueues, timers: TimerSettings,
                  send: MessageSender, events: EventBus, stats: Counter[str], log: Any,
-                 on_error: Callable[[str], None]) -> None:
+                 on_error: Callable[[str], None], udp_request_limit: int) -> None:
         self._table = table
         self._local = local
         self._loop = loop
@@ -63,6 +63,7 @@ class Forks:
         self._stats = stats
         self._log = log
         self._on_error = on_error
+        self._udp_request_limit = udp_request_limit
         self._branches = BranchFactory()
         self.names = NO_NAMES  # the configured host names' hops, set as they resolve
 
@@ -144,20 +145,20 @@ class Forks:
         """RFC 3263 §4.3: a branch whose hop timed out, failed or answered 503 goes to
         its target's next hop as a new transaction; False when the failure stands."""
         server, decision = client.server, client.start
-        if server is None or server.context is None or decision is None:
+        if server is None or server.context is None or decision is None or failure is None:
             return False
+        hops = hops_after(failure, client.hop, client.next_hops)
         waiting = (server.context.awaits(client.branch_id)
                    and server.branches.get(client.branch_id) == client.key)
-        if not fails_over(failure, len(client.next_hops), waiting):
+        if not fails_over(failure, len(hops), waiting):
             return False
-        assert failure is not None  # fails_over says so
         self._stats["branch_failovers"] += 1
         self._log.info("branch.failover", call_id=client.tx.request.call_id,
                        target=decision.target.uri, failed=f"{client.hop.host}:{client.hop.port}",
-                       failure=failure.value, next=f"{client.next_hops[0].host}:"
-                       f"{client.next_hops[0].port}")
+                       failure=failure.value, next=f"{hops[0].host}:{hops[0].port}",
+                       next_transport=hops[0].transport)
         server.context.on_branch_restarted(client.branch_id)
-        self._start_branch(server, decision, client.next_hops)
+        self._start_branch(server, decision, hops)
         return True
 
     def _start_branch(self, entry: ServerEntry, decision: StartBranch,
@@ -173,7 +174,8 @@ class Forks:
                                   entry.caller_flow)
         try:
             outgoing = build_branch(context.request, decision.target, decision.diversion,
-                                    settings, self._local, branch, self.names, hops)
+                                    settings, self._local, branch, self.names, hops,
+                                    udp_request_limit=self._udp_request_limit)
         except (SipParseError, LookupError) as error:
             self._log.warning("branch.unroutable", call_id=context.request.call_id,
                               target=decision.target.uri, reason=str(error))

@@ -108,11 +108,15 @@ class LocalAddresses:
     def interface_for(self, transport: str, peer_host: str) -> Interface:
         """The interface to use with ``peer_host`` over ``transport``: the first one of
         that transport and the peer's address family."""
-        family = 6 if ":" in peer_host else 4
-        interface = self._by_transport.get((transport, family))
+        interface = self._by_transport.get((transport, _family(peer_host)))
         if interface is None:
-            raise LookupError(f"no {transport} IPv{family} listener to reach {peer_host}")
+            raise LookupError(f"no {transport} IPv{_family(peer_host)} listener to reach "
+                              f"{peer_host}")
         return interface
+
+    def listens(self, transport: str, peer_host: str) -> bool:
+        """Whether an interface of ``transport`` reaches ``peer_host``'s address family."""
+        return (transport, _family(peer_host)) in self._by_transport
 
     def __post_init__(self) -> None:
         # Per-message lookups: the first interface of each transport and family.
@@ -154,3 +158,8 @@ class LocalAddresses:
         host = host.lower()
         port = port or 5060
         return any(i.host.lower() == host and i.port == port for i in self.interfaces)
+
+
+def _family(peer_host: str) -> int:
+    """4 or 6: the address family of an IP literal (unbracketed)."""
+    return 6 if ":" in peer_host else 4

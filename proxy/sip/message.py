@@ -184,6 +184,14 @@ class Request(_HeaderAccess):
         """The wire form: start line, header lines as stored, CRLF, body."""
         return _serialize(f"{self.method} {self.uri} {self.version}", self.headers, self.body)
 
+    def wire_size(self) -> int:
+        """The length of :meth:`serialize` without building it: for a transport
+        choice (RFC 3261 §18.1.1). A non-ASCII character of a header counts one
+        byte where UTF-8 takes two to four."""
+        start_line = len(self.method) + len(self.uri) + len(self.version) + 4  # 2 SP, CRLF
+        lines = sum([len(name) + len(value) for name, value in self.headers])
+        return start_line + lines + 4 * len(self.headers) + 2 + len(self.body)
+
 
 @dataclass(frozen=True, slots=True)
 class Response(_HeaderAccess):

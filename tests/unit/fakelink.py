@@ -125,7 +125,7 @@ def make_core(
     core = ProxyCore(
         local=local,
         settings=CoreSettings(config.timers, config.timer_c, config.max_breadth,
-                              config.max_message_size),
+                              config.max_message_size, config.udp_request_limit),
         send=link.send,
         loop=loop,  # type: ignore[arg-type]
         trust=TrustModel(config.directory, config.untrusted_calls),

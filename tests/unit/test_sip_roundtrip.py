@@ -125,3 +125,16 @@ def test_requests_round_trip(request: Request) -> None:
 @given(responses())
 def test_responses_round_trip(response: Response) -> None:
     assert parse_message(response.serialize()) == response
+
+
+@settings(max_examples=300)
+@given(requests())
+def test_a_requests_wire_size_is_its_serialized_length(request: Request) -> None:
+    """Exact for ASCII text; a non-ASCII character of a header counts one byte short
+    of its UTF-8 form, which the transport choice it serves can afford."""
+    data = request.serialize()
+    head = data[: len(data) - len(request.body)]
+    if head.isascii():
+        assert request.wire_size() == len(data)
+    else:
+        assert request.wire_size() < len(data)
