@@ -131,6 +131,9 @@ class ProxyCore:
         # the loop's clock for everything else.
         self._wall_clock = wall_clock or loop.time
         self._log = log
+        # Per-transaction lines are debug: their fields (a Call-ID read off a message
+        # just built) are gathered only when that level is on, fixed at start-up.
+        self._tracing = log.is_enabled_for(logging.DEBUG)
         self._services: dict[str, Service] = dict(services or {})
         self._guard = guard
         self._throttle = RefusalThrottle()
@@ -145,11 +148,13 @@ class ProxyCore:
         self.responses_sent: Counter[int] = Counter()
         self.timer_queues = TimerQueues(loop, TIMER_RESOLUTION_SECONDS)
         self._table = TransactionTable(loop=loop, queues=self.timer_queues, timers=settings.timers,
-                                       send=self._send, user=self, log=log)
+                                       send=self._send, user=self, log=log,
+                                       tracing=self._tracing)
         self._forks = Forks(table=self._table, local=local, loop=loop, queues=self.timer_queues,
                             timers=settings.timers, send=self._send, events=self.events,
                             stats=self.stats, log=log, on_error=self.on_transaction_error,
-                            udp_request_limit=settings.udp_request_limit)
+                            udp_request_limit=settings.udp_request_limit,
+                            tracing=self._tracing)
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -509,8 +514,9 @@ class ProxyCore:
     # --- what the transactions pass up (TransactionUser) -------------------------------
 
     def on_branch_response(self, entry: ClientEntry, response: Response) -> None:
-        self._log.debug("tx.client.response", call_id=response.call_id, branch=entry.key[0],
-                        status=response.status)
+        if self._tracing:
+            self._log.debug("tx.client.response", call_id=response.call_id, branch=entry.key[0],
+                            status=response.status)
         if entry.on_final is not None:
             if response.status >= 200:
                 entry.on_final(response)

@@ -52,7 +52,8 @@ class Forks:
     def __init__(self, *, table: TransactionTable, local: LocalAddresses,
                  loop: asyncio.AbstractEventLoop, queues: TimerQueues, timers: TimerSettings,
                  send: MessageSender, events: EventBus, stats: Counter[str], log: Any,
-                 on_error: Callable[[str], None], udp_request_limit: int) -> None:
+                 on_error: Callable[[str], None], udp_request_limit: int,
+                 tracing: bool) -> None:
         self._table = table
         self._local = local
         self._loop = loop
@@ -62,6 +63,7 @@ class Forks:
         self._events = events
         self._stats = stats
         self._log = log
+        self._tracing = tracing  # per-transaction debug lines (``ProxyCore``)
         self._on_error = on_error
         self._udp_request_limit = udp_request_limit
         self._branches = BranchFactory()
@@ -96,8 +98,9 @@ class Forks:
         tx = entry.tx
         success = response.status // 100 == 2
         if tx.state in UNANSWERED or (tx.state is TransactionState.ACCEPTED and success):
-            self._log.debug("tx.server.response", call_id=response.call_id,
-                            branch=entry.key[0], status=response.status)
+            if self._tracing:
+                self._log.debug("tx.server.response", call_id=response.call_id,
+                                branch=entry.key[0], status=response.status)
             if response.status >= 200 and tx.state in UNANSWERED:
                 self._publish_final(entry, response, branch_id)
             self._table.respond(entry, response)
@@ -187,8 +190,9 @@ class Forks:
                              entry, decision.branch_id)
         client.start, client.next_hops = decision, outgoing.next_hops
         entry.branches[decision.branch_id] = key
-        self._log.debug("tx.client.created", call_id=forwarded.call_id, branch=branch,
-                        target=decision.target.uri, role=decision.target.role.value)
+        if self._tracing:
+            self._log.debug("tx.client.created", call_id=forwarded.call_id, branch=branch,
+                            target=decision.target.uri, role=decision.target.role.value)
         if self._events.listening and not has_to_tag(entry.received) and not hops:
             self._events.publish(BranchRung(forwarded.call_id, decision.branch_id,
                                             decision.target.uri, decision.target.user,
@@ -202,8 +206,9 @@ class Forks:
         cancel = build_cancel(branch.tx.request, reason)
         tx = self._table.new_client_transaction(cancel, branch.hop)
         client = ClientEntry(tx, client_key_for(cancel), branch.hop, None, branch_id)
-        self._log.debug("tx.cancel.sent", call_id=cancel.call_id, branch=client.key[0],
-                        reason=reason)
+        if self._tracing:
+            self._log.debug("tx.cancel.sent", call_id=cancel.call_id, branch=client.key[0],
+                            reason=reason)
         self._table.add_client(client)
 
     def _branch(self, entry: ServerEntry, branch_id: int) -> ClientEntry | None:

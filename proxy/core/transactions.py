@@ -67,13 +67,14 @@ class TransactionTable:
 
     def __init__(self, *, loop: asyncio.AbstractEventLoop, queues: TimerQueues,
                  timers: TimerSettings, send: MessageSender, user: TransactionUser,
-                 log: Any) -> None:
+                 log: Any, tracing: bool) -> None:
         self._loop = loop
         self._queues = queues
         self._timers = timers
         self._send = send
         self._user = user
         self._log = log
+        self._tracing = tracing  # per-transaction debug lines (``ProxyCore``)
         self.servers: dict[TransactionKey, ServerEntry] = {}
         self.clients: dict[TransactionKey, ClientEntry] = {}
         # Server transactions still without a final response, kept as they change so
@@ -86,8 +87,9 @@ class TransactionTable:
         """Register a new server transaction and start it (§17.2: 100 Trying, timers)."""
         self.servers[entry.key] = entry
         self._unanswered.add(entry.key)
-        self._log.debug("tx.server.created", call_id=entry.received.call_id,
-                        method=entry.received.method, branch=entry.key[0])
+        if self._tracing:
+            self._log.debug("tx.server.created", call_id=entry.received.call_id,
+                            method=entry.received.method, branch=entry.key[0])
         self.run_server(entry, entry.tx.start(self._loop.time()))
 
     def server_received(self, entry: ServerEntry, request: Request) -> None:
@@ -135,8 +137,9 @@ class TransactionTable:
                     self._unanswered.discard(entry.key)
                     entry.timers.cancel_all()
                     entry.context_timers.cancel_all()
-                    self._log.debug("tx.server.terminated", call_id=entry.received.call_id,
-                                    branch=entry.key[0])
+                    if self._tracing:
+                        self._log.debug("tx.server.terminated", call_id=entry.received.call_id,
+                                        branch=entry.key[0])
                 case PassUp() | TimedOut() | TransportError():
                     raise AssertionError(f"a server transaction cannot ask for {action!r}")
                 case _:
@@ -201,8 +204,9 @@ class TransactionTable:
                     self._user.on_branch_unreachable(entry)
                 case Terminated():
                     self.drop_client(entry)
-                    self._log.debug("tx.client.terminated", call_id=entry.tx.request.call_id,
-                                    branch=entry.key[0])
+                    if self._tracing:
+                        self._log.debug("tx.client.terminated", call_id=entry.tx.request.call_id,
+                                        branch=entry.key[0])
                 case PassUpAck() | AckTimedOut():
                     raise AssertionError(f"a client transaction cannot ask for {action!r}")
                 case _:
